@@ -1,0 +1,171 @@
+"""The FastAPI app factory every service uses: health, readiness, metrics, problems, correlation ids,
+body limits and the deny-by-default role check."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from contextlib import asynccontextmanager
+from typing import Annotated, Any, AsyncIterator
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute, APIRouter
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from skillkit.auth import declared_roles
+from skillkit.bus import broker_ready
+from skillkit.events import correlation_id_var
+from skillkit.logs import configure_logging
+from skillkit.problems import install_problem_handlers, problem_response
+from skillkit.runtime import ServiceRuntime
+
+CORRELATION_HEADER = "X-Correlation-ID"
+
+REQUESTS = Counter("http_requests_total", "HTTP requests", ["service", "method", "route", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "HTTP request latency",
+    ["service", "method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    async with request.app.state.runtime.sessionmaker() as session:
+        yield session
+
+
+Session = Annotated[AsyncSession, Depends(get_session)]
+
+
+def create_app(
+    runtime: ServiceRuntime,
+    routers: list[APIRouter],
+    *,
+    title: str,
+    description: str,
+    version: str = "1.0.0",
+) -> FastAPI:
+    settings = runtime.settings
+    configure_logging(settings.service_name, settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version=version, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    _refuse_undeclared_roles(app)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def correlation_and_metrics(request: Request, call_next: Any) -> Response:
+        correlation = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
+        token = correlation_id_var.set(correlation)
+        started = time.perf_counter()
+        try:
+            response = await call_next(request)
+        finally:
+            correlation_id_var.reset(token)
+        route = request.scope.get("route")
+        template = getattr(route, "path", "unmatched")
+        REQUESTS.labels(settings.service_name, request.method, template, response.status_code).inc()
+        LATENCY.labels(settings.service_name, request.method, template).observe(time.perf_counter() - started)
+        response.headers[CORRELATION_HEADER] = correlation
+        return response
+
+    @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": settings.service_name}
+
+    @app.get("/readyz", tags=["ops"], summary="Readiness: database and broker reachable")
+    async def readyz() -> JSONResponse:
+        checks: dict[str, str] = {}
+        try:
+            async with runtime.sessionmaker() as session:  # type: ignore[misc]
+                await session.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"down: {exc.__class__.__name__}"
+        checks["broker"] = "ok" if await broker_ready(settings.kafka_bootstrap) else "down"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
+
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _refuse_undeclared_roles(app: FastAPI) -> None:
+    """Deny by default: a /v1 route without a `require_roles` dependency stops the service from starting."""
+    missing = []
+    for route in app.routes:
+        if isinstance(route, APIRoute) and route.path.startswith("/v1"):
+            if not any(declared_roles(dep.call) is not None for dep in _all_dependencies(route.dependant)):
+                missing.append(f"{','.join(sorted(route.methods))} {route.path}")
+    if missing:
+        raise RuntimeError(f"routes without declared roles: {missing}")
+
+
+def _all_dependencies(dependant: Any) -> list[Any]:
+    found = list(dependant.dependencies)
+    for dep in dependant.dependencies:
+        found.extend(_all_dependencies(dep))
+    return found
+
+
+class BodyLimitMiddleware:
+    """Refuses oversized bodies with 413 before the app reads them."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _TooLarge()
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        response = problem_response(
+            request, 413, "body_too_large", f"request body exceeds {self.max_bytes} bytes"
+        )
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass

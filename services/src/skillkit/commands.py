@@ -1,0 +1,91 @@
+"""Running a state-changing request: one transaction, and `Idempotency-Key` replay.
+
+Handlers never commit. The command runner commits once, together with the idempotency record, so a
+retried POST (mobile networks retry) gets the very same response and changes nothing twice.
+Same key + same body -> the stored response; same key + another body -> 422.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Awaitable, Callable
+
+from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal
+from skillkit.db import utcnow
+from skillkit.problems import Problem
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+async def run_command(
+    request: Request,
+    session: AsyncSession,
+    principal: Principal | None,
+    action: Callable[[], Awaitable[Any]],
+    *,
+    status_code: int = 201,
+) -> Response:
+    runtime = request.app.state.runtime
+    table = runtime.tables.idempotency
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is not None and not (1 <= len(key) <= 200):
+        raise Problem(400, "idempotency_key_invalid", "Idempotency-Key must be 1 to 200 characters")
+    owner = principal.subject if principal else "public"
+    route = f"{request.method} {request.url.path}"
+    body_hash = hashlib.sha256(await request.body()).hexdigest()
+
+    if key is not None:
+        stored = await _stored(session, table, key, owner)
+        if stored is not None:
+            return _replay(stored, route, body_hash)
+
+    result = await action()
+    body = json.dumps(jsonable_encoder(result), ensure_ascii=False).encode()
+    if key is not None:
+        await session.execute(
+            table.insert().values(
+                key=key,
+                principal=owner,
+                route=route,
+                body_hash=body_hash,
+                status_code=status_code,
+                response_body=body,
+                created_at=utcnow(),
+            )
+        )
+    try:
+        await session.commit()
+    except IntegrityError:
+        await session.rollback()
+        stored = await _stored(session, table, key, owner) if key is not None else None
+        if stored is None:
+            raise
+        return _replay(stored, route, body_hash)  # a concurrent retry with the same key won the race
+    runtime.notify_outbox()
+    return Response(body, status_code=status_code, media_type="application/json")
+
+
+async def _stored(session: AsyncSession, table: Any, key: str, owner: str) -> Any:
+    return (await session.execute(select(table).where(table.c.key == key, table.c.principal == owner))).first()
+
+
+def _replay(stored: Any, route: str, body_hash: str) -> Response:
+    if stored.route != route or stored.body_hash != body_hash:
+        raise Problem(
+            422,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used with a different request body or endpoint",
+        )
+    return Response(
+        stored.response_body,
+        status_code=stored.status_code,
+        media_type="application/json",
+        headers={"Idempotent-Replayed": "true"},
+    )

@@ -1,0 +1,193 @@
+"""Idempotent consumers.
+
+(consumer, event id) is recorded in the inbox in the same transaction as the handler's effects, and
+the Kafka offset is committed only after that transaction. A message that fails validation, or whose
+handler keeps failing, goes to the consumer group's dead-letter topic with the error and is counted.
+Partitions are handled concurrently; one partition (so one person key) strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from skillkit.contracts.topics import dead_letter_topic
+from skillkit.db import utcnow
+from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event
+from skillkit.tables import KitTables
+
+log = logging.getLogger("skillkit.consumer")
+
+Handler = Callable[[AsyncSession, Envelope], Awaitable[None]]
+
+CONSUMED = Counter("consumer_events_total", "Events handled", ["consumer", "type", "outcome"])
+DEAD_LETTERED = Counter("consumer_dead_lettered_total", "Events sent to the dead-letter topic", ["consumer", "reason"])
+
+
+class EventProcessor:
+    """Applies one event exactly once; independent of Kafka so tests and replays can drive it directly."""
+
+    def __init__(
+        self,
+        name: str,
+        handlers: dict[str, Handler],
+        sessionmaker: async_sessionmaker[AsyncSession],
+        tables: KitTables,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.handlers = handlers
+        self._sessionmaker = sessionmaker
+        self._inbox = tables.inbox
+        self._after_commit = after_commit
+
+    async def apply(self, envelope: Envelope) -> bool:
+        """Returns True when the event changed state, False when it was a duplicate or not ours."""
+        handler = self.handlers.get(envelope.type)
+        if handler is None:
+            CONSUMED.labels(self.name, envelope.type, "ignored").inc()
+            return False
+        correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
+        causation_token = causation_id_var.set(envelope.id)
+        try:
+            async with self._sessionmaker() as session:
+                seen = await session.scalar(
+                    select(self._inbox.c.event_id).where(
+                        self._inbox.c.consumer == self.name, self._inbox.c.event_id == envelope.id
+                    )
+                )
+                if seen is not None:
+                    CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
+                    return False
+                await session.execute(
+                    self._inbox.insert().values(
+                        consumer=self.name, event_id=envelope.id, event_type=envelope.type, processed_at=utcnow()
+                    )
+                )
+                await handler(session, envelope)
+                try:
+                    await session.commit()
+                except IntegrityError:
+                    # A concurrent delivery of the same event won the inbox row: ours is a duplicate.
+                    await session.rollback()
+                    if await self._already_processed(envelope.id):
+                        CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
+                        return False
+                    raise
+        finally:
+            correlation_id_var.reset(correlation_token)
+            causation_id_var.reset(causation_token)
+        CONSUMED.labels(self.name, envelope.type, "applied").inc()
+        if self._after_commit:
+            self._after_commit()
+        return True
+
+    async def _already_processed(self, event_id: str) -> bool:
+        async with self._sessionmaker() as session:
+            found = await session.scalar(
+                select(self._inbox.c.event_id).where(
+                    self._inbox.c.consumer == self.name, self._inbox.c.event_id == event_id
+                )
+            )
+        return found is not None
+
+
+class KafkaConsumerRunner:
+    def __init__(
+        self,
+        processor: EventProcessor,
+        topics: list[str],
+        bootstrap: str,
+        producer: Any,
+        *,
+        max_attempts: int = 5,
+        retry_backoff_seconds: float = 0.2,
+    ) -> None:
+        self.processor = processor
+        self.topics = topics
+        self._bootstrap = bootstrap
+        self._producer = producer
+        self._max_attempts = max_attempts
+        self._retry_backoff = retry_backoff_seconds
+        self._consumer: AIOKafkaConsumer | None = None
+        self.dead_letter_topic = dead_letter_topic(processor.name)
+
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self.processor.name,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=500,
+        )
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+
+    async def run_forever(self) -> None:
+        assert self._consumer is not None, "start() first"
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200)
+            if batches:
+                await asyncio.gather(*(self._drain_partition(tp, records) for tp, records in batches.items()))
+
+    async def _drain_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
+        assert self._consumer is not None
+        for record in records:
+            await self._handle(record)
+        # Offsets move only after every record's transaction (or dead-lettering) is done.
+        await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+
+    async def _handle(self, record: ConsumerRecord) -> None:
+        try:
+            envelope = parse_event(record.value)
+        except InvalidEvent as exc:
+            await self._dead_letter(record, "invalid", str(exc))
+            return
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                await self.processor.apply(envelope)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "handler failed",
+                    extra={"consumer": self.processor.name, "event_id": envelope.id, "type": envelope.type,
+                           "attempt": attempt, "error": repr(exc)},
+                )
+                if attempt >= self._max_attempts:
+                    await self._dead_letter(record, "handler_failed", repr(exc))
+                    return
+                await asyncio.sleep(min(5.0, self._retry_backoff * 2 ** (attempt - 1)))
+
+    async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> None:
+        DEAD_LETTERED.labels(self.processor.name, reason).inc()
+        CONSUMED.labels(self.processor.name, "unknown", "dead_lettered").inc()
+        log.error(
+            "event dead-lettered",
+            extra={"consumer": self.processor.name, "topic": record.topic, "offset": record.offset, "error": error},
+        )
+        headers = [
+            ("dlq.reason", reason.encode()),
+            ("dlq.error", error[:4000].encode()),
+            ("dlq.topic", record.topic.encode()),
+            ("dlq.partition", str(record.partition).encode()),
+            ("dlq.offset", str(record.offset).encode()),
+            ("dlq.consumer", self.processor.name.encode()),
+        ]
+        await self._producer.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)

@@ -1,0 +1,145 @@
+"""Events produced by the training service (topic skills.training.v1).
+
+Person events are keyed by the trainee's person key; institution and class events by their own id.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from skillkit.contracts.topics import TRAINING_TOPIC
+from skillkit.contracts.vocab import EntrepreneurshipCourse, VoucherKind
+from skillkit.events import EventPayload, registry
+
+
+@registry.register("institution.approved.v1", TRAINING_TOPIC, "A training institution was approved (I1)")
+class InstitutionApproved(EventPayload):
+    institution_id: str
+    name: str
+    credit_code: str
+    township: str
+    kinds: list[VoucherKind]
+    occupation_codes: list[str]
+
+
+@registry.register("institution.suspended.v1", TRAINING_TOPIC, "A training institution was suspended or revoked (I3)")
+class InstitutionSuspended(EventPayload):
+    institution_id: str
+    status: str  # suspended | revoked
+    reason: str
+
+
+@registry.register("class.opened.v1", TRAINING_TOPIC, "A class was opened (开班备案)")
+class ClassOpened(EventPayload):
+    class_id: str
+    institution_id: str
+    kind: VoucherKind
+    course: EntrepreneurshipCourse | None = None
+    occupation_code: str
+    level: int | None = None
+    start_date: date
+    end_date: date
+    planned_days: int
+    capacity: int
+    outbound: bool = False  # E8: organised outbound training for rural workers
+    needs_approval: bool  # S2: order classes
+    status: str  # open | pending_approval
+
+
+@registry.register("class.approved.v1", TRAINING_TOPIC, "The bureau decided on an order class (S2)")
+class ClassApproved(EventPayload):
+    class_id: str
+    approved: bool
+    reason: str | None = None
+    decided_by: str
+
+
+@registry.register("training.enrolled.v1", TRAINING_TOPIC, "A trainee was enrolled on a voucher (pending binding)")
+class TrainingEnrolled(EventPayload):
+    enrolment_id: str
+    class_id: str
+    institution_id: str
+    voucher_id: str
+    person_key: str
+    kind: VoucherKind
+    occupation_code: str
+    level: int | None = None
+    class_start: date
+    class_end: date
+
+
+@registry.register("training.enrolment_rejected.v1", TRAINING_TOPIC, "An enrolment was rejected (saga compensation)")
+class TrainingEnrolmentRejected(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    person_key: str
+    reason: str
+    detail: str
+
+
+@registry.register("training.checked_in.v1", TRAINING_TOPIC, "A trainee checked in for a training day")
+class TrainingCheckedIn(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    class_id: str
+    person_key: str
+    day: date
+    method: str  # face | qr | staff
+    checked_at: datetime
+
+
+@registry.register("training.completed.v1", TRAINING_TOPIC, "A trainee's completion (结业) was recorded")
+class TrainingCompleted(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    class_id: str
+    person_key: str
+    attended_days: int
+    passed: bool
+    theory_score: Decimal | None = None
+    practical_score: Decimal | None = None
+    completed_on: date
+
+
+@registry.register("training.dropped.v1", TRAINING_TOPIC, "A trainee left the class before completion")
+class TrainingDropped(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    person_key: str
+    reason: str
+
+
+@registry.register("training.employment_recorded.v1", TRAINING_TOPIC, "Follow-up: a trainee was employed")
+class TrainingEmploymentRecorded(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    person_key: str
+    employer: str
+    employer_credit_code: str | None = None
+    employed_on: date
+    contract_months: int | None = None
+
+
+@registry.register("training.business_licensed.v1", TRAINING_TOPIC, "Follow-up: a trainee obtained a business licence")
+class TrainingBusinessLicensed(EventPayload):
+    enrolment_id: str
+    voucher_id: str
+    person_key: str
+    credit_code: str
+    licensed_on: date
+
+
+@registry.register("class.outcome_reported.v1", TRAINING_TOPIC, "A class closed its follow-up window (S2, S6)")
+class ClassOutcomeReported(EventPayload):
+    class_id: str
+    institution_id: str
+    kind: VoucherKind
+    trainees_completed: int
+    trainees_attended: int  # attended at least one day
+    employed: int
+    passed: int
+    licensed_within_six_months: int
+    employment_rate: Decimal | None = None  # employed / completed
+    pass_rate: Decimal | None = None  # passed / attended at least one day
+    licence_rate: Decimal | None = None  # licensed within six months / passed

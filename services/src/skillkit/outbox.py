@@ -1,0 +1,204 @@
+"""Transactional outbox: events are rows written in the business transaction; a relay publishes them.
+
+The relay polls *unpublished rows* (never "seq > last seen"), so a row whose transaction committed
+late is still published. Rows are published in seq order and a failed batch is retried from its
+first unpublished row, which keeps per-key order. Published rows are kept for replay.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from skillkit.db import is_postgres, utcnow
+from skillkit.events import EventPayload, build_event
+from skillkit.tables import KitTables
+
+log = logging.getLogger("skillkit.outbox")
+
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published by the outbox relay", ["service"])
+OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publish attempts", ["service"])
+OUTBOX_PENDING = Gauge("outbox_pending", "Unpublished outbox rows seen by the last relay poll", ["service"])
+
+
+class Outbox:
+    """Writes events into the current transaction. Handlers call `add`; they never publish directly."""
+
+    def __init__(self, tables: KitTables, source: str) -> None:
+        self._table = tables.outbox
+        self.source = source
+
+    async def add(
+        self,
+        session: AsyncSession,
+        payload: EventPayload,
+        *,
+        partition_key: str,
+        subject: str | None = None,
+    ) -> str:
+        event_id, event_type, body = build_event(
+            payload, source=self.source, partition_key=partition_key, subject=subject
+        )
+        await session.execute(
+            self._table.insert().values(
+                event_id=event_id,
+                event_type=event_type.name,
+                topic=event_type.topic,
+                partition_key=partition_key,
+                body=body,
+                created_at=utcnow(),
+                attempts=0,
+            )
+        )
+        return event_id
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        service: str,
+        tables: KitTables,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        producer: Any,
+        *,
+        batch_size: int = 200,
+        poll_seconds: float = 0.05,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self.service = service
+        self._table = tables.outbox
+        self._sessionmaker = sessionmaker
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll_seconds = poll_seconds
+        self._max_backoff = max_backoff_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+
+    def notify(self) -> None:
+        """Called after a commit that wrote outbox rows, so the relay does not wait for its next poll."""
+        self._wake.set()
+
+    async def run_forever(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                published = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # broker or database down: back off and retry, forever
+                failures += 1
+                OUTBOX_FAILURES.labels(self.service).inc()
+                delay = min(self._max_backoff, 0.1 * 2 ** min(failures, 10)) * (0.5 + random.random() / 2)
+                log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "retry_in": round(delay, 2)})
+                await asyncio.sleep(delay)
+                continue
+            if published < self._batch_size:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
+                except asyncio.TimeoutError:
+                    pass
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of unpublished rows in seq order; returns how many were published."""
+        table = self._table
+        async with self._sessionmaker() as session:
+            postgres = is_postgres(session)
+            if postgres:
+                # One relay at a time per service database keeps per-key order across replicas;
+                # the lock lasts until this transaction ends, after the rows are marked.
+                if not await session.scalar(select(func.pg_try_advisory_xact_lock(_advisory_key(self.service)))):
+                    return 0
+            rows = (
+                await session.execute(
+                    select(table.c.seq, table.c.topic, table.c.partition_key, table.c.body)
+                    .where(table.c.published_at.is_(None))
+                    .order_by(table.c.seq)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            OUTBOX_PENDING.labels(self.service).set(len(rows))
+            if not rows:
+                return 0
+            if not postgres:
+                # SQLite cannot upgrade a stale WAL read to a write; end the read before publishing.
+                await session.commit()
+            seqs = [r.seq for r in rows]
+            try:
+                futures = [
+                    await self._producer.send(r.topic, value=r.body, key=r.partition_key.encode()) for r in rows
+                ]
+                await asyncio.gather(*futures)
+            except Exception as exc:
+                await session.execute(
+                    update(table)
+                    .where(table.c.seq.in_(seqs))
+                    .values(attempts=table.c.attempts + 1, last_error=repr(exc)[:2000])
+                )
+                await session.commit()
+                raise
+            await session.execute(
+                update(table)
+                .where(table.c.seq.in_(seqs))
+                .values(published_at=utcnow(), attempts=table.c.attempts + 1, last_error=None)
+            )
+            await session.commit()
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+
+def _advisory_key(service: str) -> int:
+    return int.from_bytes(f"outbox:{service}".encode()[:8].ljust(8, b"\0"), "big", signed=True)
+
+
+async def mark_for_replay(
+    engine: AsyncEngine, tables: KitTables, *, since: datetime | None = None, since_seq: int | None = None
+) -> int:
+    """Mark published rows as unpublished again so the relay republishes them (consumers are idempotent)."""
+    table = tables.outbox
+    stmt = update(table).where(table.c.published_at.is_not(None)).values(published_at=None)
+    if since is not None:
+        stmt = stmt.where(table.c.created_at >= since)
+    if since_seq is not None:
+        stmt = stmt.where(table.c.seq >= since_seq)
+    async with engine.begin() as conn:
+        result = await conn.execute(stmt)
+    return result.rowcount or 0
+
+
+def replay_main(service_name: str, tables: KitTables, database_url: str, argv: list[str] | None = None) -> None:
+    """Command line for `python -m <service>.replay --since 2026-01-01T00:00:00Z | --since-seq N`."""
+    from skillkit.db import make_engine
+
+    parser = argparse.ArgumentParser(description=f"Republish {service_name} outbox events")
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--since", type=datetime.fromisoformat, help="ISO timestamp with timezone")
+    group.add_argument("--since-seq", type=int)
+    args = parser.parse_args(argv)
+    if args.since is not None and args.since.tzinfo is None:
+        parser.error("--since needs a timezone, e.g. 2026-01-01T00:00:00+00:00")
+
+    async def run() -> int:
+        engine = make_engine(database_url)
+        try:
+            return await mark_for_replay(engine, tables, since=args.since, since_seq=args.since_seq)
+        finally:
+            await engine.dispose()
+
+    print(f"{asyncio.run(run())} events marked for republishing")
+
+

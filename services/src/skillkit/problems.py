@@ -1,0 +1,105 @@
+"""RFC 9457 problem details for every error.
+
+`title` is Chinese for the mobile apps, `code` is the stable English code, `detail` says in English
+exactly what was wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = logging.getLogger("skillkit.problems")
+
+TITLES_ZH = {
+    400: "请求有误",
+    401: "未登录或登录已失效",
+    403: "无权执行此操作",
+    404: "未找到",
+    405: "不支持的请求方法",
+    409: "与现有记录冲突",
+    413: "请求内容过大",
+    415: "不支持的内容类型",
+    422: "提交的数据不符合要求",
+    429: "请求过于频繁",
+    500: "服务器内部错误",
+    503: "服务暂不可用",
+}
+
+
+class Problem(Exception):
+    """Raised by handlers and domain code; rendered as problem+json. Nothing is committed."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        detail: str,
+        *,
+        title: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.title = title or TITLES_ZH.get(status, "错误")
+        self.extra = extra or {}
+
+
+def problem_response(
+    request: Request, status: int, code: str, detail: str, title: str | None = None, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": f"https://linxian-skills.example/problems/{code}",
+        "title": title or TITLES_ZH.get(status, "错误"),
+        "status": status,
+        "code": code,
+        "detail": detail,
+        "instance": request.url.path,
+        **extra,
+    }
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+
+
+def not_found(what: str, ident: object) -> Problem:
+    return Problem(404, f"{what}_not_found", f"{what.replace('_', ' ')} {ident} does not exist")
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> JSONResponse:
+        return problem_response(request, exc.status, exc.code, exc.detail, exc.title, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "location": ".".join(str(p) for p in err.get("loc", ())),
+                "message": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        if any(e["type"] == "json_invalid" for e in errors):
+            return problem_response(request, 400, "malformed_json", "request body is not valid JSON", errors=errors)
+        detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
+        return problem_response(request, 422, "validation_failed", detail, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}.get(
+            exc.status_code, "http_error"
+        )
+        return problem_response(request, exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error", extra={"path": request.url.path})
+        return problem_response(request, 500, "internal_error", "an unexpected error occurred; it has been logged")

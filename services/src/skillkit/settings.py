@@ -1,0 +1,75 @@
+"""Service settings read from the environment (pydantic-settings).
+
+A production deployment that still carries a development default for a secret refuses to start:
+the defaults exist so that `make run` works on a fresh machine, never so that production does.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_PREFIX = "dev-only-"
+
+# Development defaults. Each one starts with DEV_SECRET_PREFIX so the production guard can spot it.
+DEV_JWT_SECRET = DEV_SECRET_PREFIX + "jwt-secret-change-me-0123456789abcdef"
+DEV_PERSON_KEY_SECRET = DEV_SECRET_PREFIX + "person-key-secret-0123456789abcdef"
+DEV_BLIND_INDEX_SECRET = DEV_SECRET_PREFIX + "blind-index-secret-0123456789abcdef"
+# Fernet key (url-safe base64 of 32 bytes); the plain text spells out that it is a dev key.
+DEV_PII_ENCRYPTION_KEY = "ZGV2LW9ubHktcGlpLWtleS0wMTIzNDU2Nzg5YWJjZGU="
+
+SECRET_FIELDS = ("jwt_secret", "person_key_secret", "blind_index_secret", "pii_encryption_key")
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares. Services subclass it and set `env_prefix`."""
+
+    model_config = SettingsConfigDict(env_prefix="SKILLS_", env_file=None, extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    service_name: str = "service"
+    database_url: str = "sqlite+aiosqlite:///./var/service.db"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    # Tansu rejects InitProducerId; Apache Kafka in production turns this on.
+    kafka_idempotence: bool = False
+    kafka_partitions: int = 6
+    # The API, the outbox relay and the consumers share one process in the embedded default.
+    run_relay: bool = True
+    run_consumers: bool = True
+    relay_batch_size: int = 200
+    relay_poll_seconds: float = 0.05
+    consumer_max_attempts: int = 5
+
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_issuer: str = "linxian-skills"
+    jwt_audience: str = "linxian-skills-api"
+    jwt_algorithms: tuple[str, ...] = ("HS256",)
+
+    person_key_secret: str = DEV_PERSON_KEY_SECRET
+    blind_index_secret: str = DEV_BLIND_INDEX_SECRET
+    pii_encryption_key: str = DEV_PII_ENCRYPTION_KEY
+
+    max_body_bytes: int = 1_000_000
+    log_level: str = "INFO"
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> "ServiceSettings":
+        if self.environment != "production":
+            return self
+        weak = [name for name in SECRET_FIELDS if _is_dev_default(name, getattr(self, name))]
+        weak += [name for name in self.extra_secret_fields() if _is_dev_default(name, getattr(self, name))]
+        if weak:
+            raise ValueError(f"production refuses development defaults for: {', '.join(sorted(weak))}")
+        if self.database_url.startswith("sqlite"):
+            raise ValueError("production refuses the embedded SQLite database; set a PostgreSQL database_url")
+        return self
+
+    def extra_secret_fields(self) -> tuple[str, ...]:
+        """Secrets a service adds on top of the shared ones."""
+        return ()
+
+
+def _is_dev_default(name: str, value: str) -> bool:
+    return value.startswith(DEV_SECRET_PREFIX) or (name == "pii_encryption_key" and value == DEV_PII_ENCRYPTION_KEY)

@@ -1,0 +1,76 @@
+"""pytest plugin with the platform's shared fixtures (loaded from pyproject's addopts)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import AsyncIterator, Awaitable, Callable, Iterator
+
+import pytest
+
+from skillkit.testing.infra import TansuBroker, choose_backend, create_pg_database, drop_pg_database, sqlite_url
+
+_BACKEND: str | None = None
+
+
+def test_backend() -> str:
+    global _BACKEND
+    if _BACKEND is None:
+        _BACKEND = choose_backend()
+    return _BACKEND
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    backend = test_backend()
+    if backend == "postgres":
+        return ["skills platform: database tests run on PostgreSQL (127.0.0.1:5432), broker tests on Tansu"]
+    return [
+        "skills platform: PostgreSQL not reachable -> database tests run on SQLite "
+        "(CI sets SKILLS_TEST_DATABASE=postgres and fails instead)"
+    ]
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    terminalreporter.write_line(f"skills platform: test database backend = {test_backend()}")
+
+
+DatabaseFactory = Callable[[str], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def database_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
+    """Returns an async factory of fresh, empty databases (URLs); dropped at the end of the session."""
+    created: list[str] = []
+    directory = tmp_path_factory.mktemp("db")
+
+    async def make(prefix: str) -> str:
+        if test_backend() == "postgres":
+            url = await create_pg_database(prefix)
+        else:
+            url = sqlite_url(directory, prefix)
+        created.append(url)
+        return url
+
+    yield make
+    if test_backend() == "postgres":
+        for url in created:
+            await drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[TansuBroker]:
+    """A real Tansu broker for the whole session (or the one named by SKILLS_TEST_KAFKA)."""
+    external = os.environ.get("SKILLS_TEST_KAFKA")
+    if external:
+        broker = TansuBroker(port=int(external.rsplit(":", 1)[1]))
+        yield broker
+        return
+    broker = TansuBroker()
+    broker.start()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return Path(__file__).resolve().parents[4]

@@ -1,0 +1,87 @@
+"""ORM models of the voucher service and the kit's tables on the same metadata."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from skillkit.db import UTCDateTime, new_id, new_metadata
+from skillkit.tables import add_kit_tables
+
+
+class Base(DeclarativeBase):
+    metadata = new_metadata()
+
+
+kit_tables = add_kit_tables(Base.metadata)
+
+
+class Worker(Base):
+    __tablename__ = "workers"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    # The login subject of the worker's own account, when they registered themselves or linked later.
+    account_subject: Mapped[str | None] = mapped_column(String(200), unique=True)
+    name: Mapped[str] = mapped_column(String(50))
+    id_number_encrypted: Mapped[str] = mapped_column(Text)
+    id_blind_index: Mapped[str] = mapped_column(String(64), unique=True)
+    person_key: Mapped[str] = mapped_column(String(64), unique=True)
+    birth_date: Mapped[date] = mapped_column(Date)
+    mobile: Mapped[str] = mapped_column(String(11))
+    township: Mapped[str] = mapped_column(String(50))
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    on_behalf: Mapped[bool]
+    registered_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IssuingBatch(Base):
+    """A batch of vouchers issued together; its validity window applies to each voucher (P5-capped)."""
+
+    __tablename__ = "issuing_batches"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    policy_year: Mapped[int] = mapped_column(Integer)
+    validity_days: Mapped[int] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    class_reference: Mapped[str | None] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Voucher(Base):
+    __tablename__ = "vouchers"
+    # E4 in the database: one inclusive and one project-or-order voucher per person per policy year.
+    # quota_slot is NULL for kinds E4 does not limit and for expired or revoked vouchers (NULLs never clash).
+    __table_args__ = (UniqueConstraint("person_key", "policy_year", "quota_slot", name="uq_vouchers_e4_quota"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workers.id"), index=True)
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    policy_year: Mapped[int] = mapped_column(Integer)
+    quota_slot: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    valid_from: Mapped[datetime] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("issuing_batches.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    issued_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    enrolment_id: Mapped[str | None] = mapped_column(String(36))
+    class_id: Mapped[str | None] = mapped_column(String(36))
+    institution_id: Mapped[str | None] = mapped_column(String(36))
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    occupation_code: Mapped[str | None] = mapped_column(String(20))
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+    revoked_note: Mapped[str | None] = mapped_column(Text)
+    revoked_by: Mapped[str | None] = mapped_column(String(200))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claim_id: Mapped[str | None] = mapped_column(String(36))

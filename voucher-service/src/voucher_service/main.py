@@ -1,0 +1,22 @@
+"""The voucher service (发券): `uvicorn voucher_service.main:create --factory`."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from skillkit.app import create_app
+from skillkit.runtime import ServiceRuntime
+
+from voucher_service.adapters.models import kit_tables
+from voucher_service.config import VoucherSettings
+
+
+def create(settings: VoucherSettings | None = None) -> FastAPI:
+    settings = settings or VoucherSettings()
+    runtime = ServiceRuntime(settings, kit_tables, consumers=[])
+    return create_app(
+        runtime,
+        [],
+        title="临县技能培训券 · 发券服务 Voucher service",
+        description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
+    )
