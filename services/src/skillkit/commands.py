@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from fastapi import Request, Response
@@ -22,6 +23,14 @@ from skillkit.db import utcnow
 from skillkit.problems import Problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What an action returns when the status is not the runner's default (e.g. 200 for "already there")."""
+
+    body: Any
+    status_code: int
 
 
 async def run_command(
@@ -47,6 +56,8 @@ async def run_command(
             return _replay(stored, route, body_hash)
 
     result = await action()
+    if isinstance(result, Outcome):
+        result, status_code = result.body, result.status_code
     body = json.dumps(jsonable_encoder(result), ensure_ascii=False).encode()
     if key is not None:
         await session.execute(

@@ -8,6 +8,7 @@ from skillkit.app import create_app
 from skillkit.runtime import ServiceRuntime
 
 from voucher_service.adapters.models import kit_tables
+from voucher_service.api import workers
 from voucher_service.config import VoucherSettings
 
 
@@ -16,7 +17,7 @@ def create(settings: VoucherSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, kit_tables, consumers=[])
     return create_app(
         runtime,
-        [],
+        [workers.router],
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )

@@ -20,6 +20,10 @@ def test_backend() -> str:
     return _BACKEND
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    test_backend()  # decided before any event loop runs (the probe uses asyncio.run)
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     backend = test_backend()
     if backend == "postgres":

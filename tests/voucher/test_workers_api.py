@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from skillkit.tables import KitTables
+from voucher_service.adapters.models import Worker, kit_tables
+
+from tests.voucher.ids import resident_id, with_wrong_check_digit
+
+
+def worker_body(**overrides):
+    body = {
+        "name": "张三丰",
+        "id_number": resident_id(),
+        "mobile": "13812345678",
+        "township": "临泉镇",
+        "categories": ["rural_migrant"],
+    }
+    body.update(overrides)
+    return body
+
+
+async def count(vs, model_or_table) -> int:
+    async with vs.sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(model_or_table))
+
+
+async def test_self_registration_masks_id_and_writes_event(vs):
+    number = resident_id()
+    r = await vs.client.post("/v1/workers", json=worker_body(id_number=number), headers=vs.headers("worker", sub="acct-1"))
+    assert r.status_code == 201
+    body = r.json()
+    assert body["id_number_masked"] == number[:6] + "********" + number[-4:]
+    assert number not in r.text
+    assert body["on_behalf"] is False
+    async with vs.sessionmaker() as session:
+        rows = (await session.execute(select(kit_tables.outbox))).all()
+    assert [row.event_type for row in rows] == ["worker.registered.v1"]
+    assert number.encode() not in rows[0].body
+
+
+async def test_same_id_twice_returns_existing_worker(vs):
+    staff = vs.headers("bureau", sub="staff-1")
+    first = await vs.client.post("/v1/workers", json=worker_body(), headers=staff)
+    second = await vs.client.post("/v1/workers", json=worker_body(mobile="13900000000"), headers=staff)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+    assert await count(vs, Worker) == 1
+
+
+async def test_staff_registration_on_behalf_then_worker_links_account(vs):
+    await vs.client.post("/v1/workers", json=worker_body(), headers=vs.headers("bureau", sub="staff-1"))
+    r = await vs.client.post("/v1/workers", json=worker_body(), headers=vs.headers("worker", sub="acct-9"))
+    assert r.status_code == 200 and r.json()["on_behalf"] is True
+    me = await vs.client.get("/v1/workers/me", headers=vs.headers("worker", sub="acct-9"))
+    assert me.json()["id"] == r.json()["id"]
+
+
+async def test_bad_check_digit_is_422_and_changes_nothing(vs):
+    r = await vs.client.post(
+        "/v1/workers", json=worker_body(id_number=with_wrong_check_digit(resident_id())), headers=vs.headers("worker")
+    )
+    assert r.status_code == 422
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["code"] == "id_number_check_digit"
+    assert await count(vs, Worker) == 0
+    assert await count(vs, kit_tables.outbox) == 0
+
+
+async def test_future_birth_date_is_refused(vs):
+    r = await vs.client.post(
+        "/v1/workers", json=worker_body(id_number=resident_id(birth="20991231")), headers=vs.headers("worker")
+    )
+    assert (r.status_code, r.json()["code"]) == (422, "id_number_future_birth_date")
+
+
+async def test_malformed_phone_and_unknown_category(vs):
+    r = await vs.client.post("/v1/workers", json=worker_body(mobile="12345"), headers=vs.headers("worker"))
+    assert r.status_code == 422 and r.json()["errors"][0]["location"] == "body.mobile"
+    r = await vs.client.post("/v1/workers", json=worker_body(categories=["astronaut"]), headers=vs.headers("worker"))
+    assert r.status_code == 422 and r.json()["errors"][0]["location"].startswith("body.categories")
+    assert await count(vs, Worker) == 0
+
+
+async def test_malformed_and_oversized_json(vs):
+    r = await vs.client.post(
+        "/v1/workers", content=b'{"name": ', headers={**vs.headers("worker"), "content-type": "application/json"}
+    )
+    assert (r.status_code, r.json()["code"]) == (400, "malformed_json")
+    big = b'{"name": "' + b"x" * 1_100_000 + b'"}'
+    r = await vs.client.post("/v1/workers", content=big, headers={**vs.headers("worker"), "content-type": "application/json"})
+    assert (r.status_code, r.json()["code"]) == (413, "body_too_large")
+    assert await count(vs, Worker) == 0
+
+
+async def test_roles(vs):
+    r = await vs.client.post("/v1/workers", json=worker_body())
+    assert (r.status_code, r.json()["code"]) == (401, "token_missing")
+    r = await vs.client.post("/v1/workers", json=worker_body(), headers=vs.headers("training_org", org="org-1"))
+    assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+    r = await vs.client.get("/v1/workers", headers=vs.headers("worker"))
+    assert r.status_code == 403
+    assert await count(vs, Worker) == 0
+
+
+async def test_idempotency_key_replays_and_rejects_other_body(vs):
+    headers = vs.headers("bureau", sub="staff-1", **{"Idempotency-Key": "k-1"})
+    a = await vs.client.post("/v1/workers", json=worker_body(), headers=headers)
+    b = await vs.client.post("/v1/workers", json=worker_body(), headers=headers)
+    assert a.status_code == b.status_code == 201
+    assert a.json() == b.json() and b.headers["Idempotent-Replayed"] == "true"
+    c = await vs.client.post("/v1/workers", json=worker_body(name="李四"), headers=headers)
+    assert (c.status_code, c.json()["code"]) == (422, "idempotency_key_reused")
+    assert await count(vs, Worker) == 1
+
+
+async def test_list_workers_paginates_with_cursor(vs):
+    staff = vs.headers("bureau", sub="staff-1")
+    for i in range(5):
+        await vs.client.post("/v1/workers", json=worker_body(id_number=resident_id(seq=f"{i:03d}")), headers=staff)
+    first = await vs.client.get("/v1/workers?limit=3", headers=staff)
+    second = await vs.client.get(f"/v1/workers?limit=3&cursor={first.json()['next_cursor']}", headers=staff)
+    ids = [w["id"] for w in first.json()["items"] + second.json()["items"]]
+    assert len(ids) == len(set(ids)) == 5
+    assert second.json()["next_cursor"] is None

@@ -1,0 +1,134 @@
+"""Request and response bodies of the voucher API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
+
+MainlandMobile = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
+PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
+
+
+class WorkerIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "张三",
+                    "id_number": "141124199001011232",
+                    "mobile": "13812345678",
+                    "township": "临泉镇",
+                    "categories": ["rural_migrant", "poverty_alleviated_labour"],
+                }
+            ]
+        },
+    )
+
+    name: PersonName
+    id_number: Annotated[str, StringConstraints(min_length=15, max_length=20)]
+    mobile: MainlandMobile
+    township: Annotated[str, StringConstraints(min_length=2, max_length=50)]
+    categories: list[WorkerCategory] = Field(min_length=1, max_length=12)
+
+
+class WorkerOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    id_number_masked: str
+    mobile: str
+    township: str
+    categories: list[WorkerCategory]
+    on_behalf: bool
+    created_at: datetime
+
+
+class VoucherClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "inclusive"}]})
+
+    kind: VoucherKind
+
+
+class VoucherIssueIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"worker_id": "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f", "kind": "order"}]},
+    )
+
+    worker_id: uuid.UUID
+    kind: VoucherKind
+    batch_id: uuid.UUID | None = None
+
+
+class VoucherOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    display_code: str
+    kind: VoucherKind
+    kind_label: str
+    status: str
+    status_label: str
+    policy_year: int
+    valid_from: datetime
+    valid_until: datetime
+    worker_id: uuid.UUID
+    batch_id: uuid.UUID | None
+    channel: str
+    enrolment_id: str | None = None
+    class_id: str | None = None
+    revoked_reason: str | None = None
+    qr_token: str
+
+
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "duplicate", "note": "重复领取"}]})
+
+    reason: RevocationReason
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "2026年第四季度订单班", "kind": "order", "validity_days": 120}]},
+    )
+
+    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    kind: VoucherKind
+    validity_days: int = Field(ge=1, le=366)
+    class_reference: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class BatchOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    kind: VoucherKind
+    policy_year: int
+    validity_days: int
+    channel: str
+    class_reference: str | None
+    created_at: datetime
+
+
+class QrVerifyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=10, max_length=4000)]
+
+
+class BulkRowError(BaseModel):
+    line: int
+    errors: list[str]
+
+
+class BulkIssueOut(BaseModel):
+    batch_id: uuid.UUID
+    issued: int
+    rejected: int
+    vouchers: list[VoucherOut]
+    row_errors: list[BulkRowError]

@@ -1,0 +1,56 @@
+"""ORM rows -> response bodies. Resident ID numbers leave only masked."""
+
+from __future__ import annotations
+
+from skillkit.contracts.vocab import VOUCHER_KIND_LABELS, VoucherKind
+from skillkit.pii import PiiCipher, mask_resident_id
+
+from voucher_service.adapters.models import Voucher, Worker
+from voucher_service.api.schemas import VoucherOut, WorkerOut
+from voucher_service.domain.codes import display_code
+
+STATUS_LABELS = {
+    "issued": "已发放",
+    "bound": "已绑定培训",
+    "in_training": "培训中",
+    "completed": "已结业",
+    "certified": "已取证",
+    "redeemed": "已兑现",
+    "expired": "已过期",
+    "revoked": "已作废",
+}
+
+
+def worker_view(worker: Worker, cipher: PiiCipher) -> WorkerOut:
+    return WorkerOut(
+        id=worker.id,
+        name=worker.name,
+        id_number_masked=mask_resident_id(cipher.decrypt(worker.id_number_encrypted)),
+        mobile=worker.mobile,
+        township=worker.township,
+        categories=worker.categories,
+        on_behalf=worker.on_behalf,
+        created_at=worker.created_at,
+    )
+
+
+def voucher_view(voucher: Voucher, qr_token: str) -> VoucherOut:
+    return VoucherOut(
+        id=voucher.id,
+        code=voucher.code,
+        display_code=display_code(voucher.code),
+        kind=voucher.kind,
+        kind_label=VOUCHER_KIND_LABELS[VoucherKind(voucher.kind)],
+        status=voucher.status,
+        status_label=STATUS_LABELS[voucher.status],
+        policy_year=voucher.policy_year,
+        valid_from=voucher.valid_from,
+        valid_until=voucher.valid_until,
+        worker_id=voucher.worker_id,
+        batch_id=voucher.batch_id,
+        channel=voucher.channel,
+        enrolment_id=voucher.enrolment_id,
+        class_id=voucher.class_id,
+        revoked_reason=voucher.revoked_reason,
+        qr_token=qr_token,
+    )

@@ -1,0 +1,84 @@
+"""Worker (劳动者) endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from skillkit.app import Session
+from skillkit.auth import Principal, Role, require_roles
+from skillkit.commands import Outcome, run_command
+from skillkit.pagination import Page, paginate
+from skillkit.pii import PiiCipher
+from skillkit.problems import not_found
+
+from voucher_service.adapters.models import Worker
+from voucher_service.api.schemas import WorkerIn, WorkerOut
+from voucher_service.api.views import worker_view
+from voucher_service.handlers.workers import register_worker, worker_of_account
+
+router = APIRouter(prefix="/v1/workers", tags=["workers 劳动者"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkerOut,
+    summary="Register a worker (self-service, or on their behalf by bureau staff, P2)",
+    responses={200: {"description": "The resident ID number was registered before: the existing worker"}},
+)
+async def register(
+    request: Request,
+    session: Session,
+    body: WorkerIn,
+    principal: Annotated[Principal, require_roles(Role.WORKER, Role.BUREAU, Role.ADMIN)],
+) -> Response:
+    settings = request.app.state.settings
+    cipher = PiiCipher(settings.pii_encryption_key)
+
+    async def action() -> Outcome:
+        outcome = await register_worker(session, settings, principal, body)
+        return Outcome(worker_view(outcome.body, cipher), outcome.status_code)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.get("/me", response_model=WorkerOut, summary="The worker record of the calling account")
+async def me(
+    request: Request, session: Session, principal: Annotated[Principal, require_roles(Role.WORKER)]
+) -> WorkerOut:
+    worker = await worker_of_account(session, principal)
+    return worker_view(worker, PiiCipher(request.app.state.settings.pii_encryption_key))
+
+
+@router.get("", response_model=Page[WorkerOut], summary="List workers, optionally by township")
+async def list_workers(
+    request: Request,
+    session: Session,
+    _: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN, Role.AUDITOR)],
+    township: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[WorkerOut]:
+    stmt = select(Worker)
+    if township:
+        stmt = stmt.where(Worker.township == township)
+    rows, next_cursor = await paginate(session, stmt, Worker.created_at, Worker.id, cursor, limit)
+    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    return Page[WorkerOut](items=[worker_view(w, cipher) for w in rows], next_cursor=next_cursor)
+
+
+@router.get("/{worker_id}", response_model=WorkerOut, summary="One worker")
+async def get_worker(
+    request: Request,
+    session: Session,
+    worker_id: uuid.UUID,
+    _: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN, Role.AUDITOR)],
+) -> WorkerOut:
+    worker = await session.get(Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    return worker_view(worker, PiiCipher(request.app.state.settings.pii_encryption_key))

@@ -1,0 +1,64 @@
+"""Who may hold which voucher kind (E1, E2, E3, E4, E7). Pure rules, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from skillkit.contracts.vocab import VoucherKind, WorkerCategory as C
+
+# E1: the six categories (六类人员) may take inclusive, project and order training.
+# 脱贫劳动力 (poverty-alleviated labour) are working-age members of 脱贫人口 and count as such.
+E1_SIX_CATEGORIES = frozenset(
+    {
+        C.POVERTY_ALLEVIATED,
+        C.POVERTY_ALLEVIATED_LABOUR,
+        C.GRADUATING_COLLEGE,
+        C.SCHOOL_LEAVER,
+        C.RURAL_MIGRANT,
+        C.URBAN_UNEMPLOYED,
+        C.EMPLOYMENT_DIFFICULTY,
+    }
+)
+# E2: entrepreneurship training adds returning entrepreneurs and founders with a licence under a year old.
+E2_ENTREPRENEURSHIP = E1_SIX_CATEGORIES | {C.RETURNING_ENTREPRENEUR, C.NEW_BUSINESS_FOUNDER}
+# E3: only these groups receive the S4 living allowance.
+E3_LIVING_ALLOWANCE = frozenset({C.POVERTY_ALLEVIATED_LABOUR, C.MONITORED_HOUSEHOLD})
+
+
+@dataclass(frozen=True)
+class KindRule:
+    rule_id: str
+    eligible: frozenset[C] | None  # None: open to every registered worker
+    # E4: the yearly quota the kind counts against (None: not limited by E4).
+    quota_slot: str | None
+
+
+KIND_RULES: dict[VoucherKind, KindRule] = {
+    VoucherKind.INCLUSIVE: KindRule("E1", E1_SIX_CATEGORIES, "inclusive"),
+    VoucherKind.ORDER: KindRule("E1", E1_SIX_CATEGORIES, "project_order"),
+    VoucherKind.PROJECT: KindRule("E1", E1_SIX_CATEGORIES, "project_order"),
+    VoucherKind.ENTREPRENEURSHIP: KindRule("E2", E2_ENTREPRENEURSHIP, None),
+    VoucherKind.ENTERPRISE: KindRule("S5", frozenset({C.ENTERPRISE_EMPLOYEE}), None),
+    # P2 (全覆盖) and T2: caregiver training is organised for everyone willing to train.
+    VoucherKind.CAREGIVER: KindRule("P2", None, None),
+}
+
+
+class NotEligible(Exception):
+    def __init__(self, rule_id: str, message: str) -> None:
+        super().__init__(message)
+        self.rule_id = rule_id
+        self.message = message
+
+
+def check_eligibility(kind: VoucherKind, categories: set[C]) -> KindRule:
+    rule = KIND_RULES[kind]
+    if rule.eligible is not None and not (categories & rule.eligible):
+        needed = ", ".join(sorted(rule.eligible))
+        raise NotEligible(rule.rule_id, f"{rule.rule_id}: a {kind} voucher needs one of the categories: {needed}")
+    return rule
+
+
+def living_allowance_eligible(categories: set[C]) -> bool:
+    """E3: 脱贫劳动力 and 监测户 receive the S4 living allowance during training."""
+    return bool(categories & E3_LIVING_ALLOWANCE)

@@ -1,0 +1,30 @@
+"""A voucher's validity window (P5) and lifecycle statuses."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from skillkit.county import p5_deadline, policy_year_of
+
+
+def validity_window(issued_at: datetime, validity_days: int) -> tuple[int, datetime, datetime]:
+    """(policy year, valid from, valid until): the batch's window, never past the P5 deadline of its year."""
+    year = policy_year_of(issued_at)
+    until = min(issued_at + timedelta(days=validity_days), p5_deadline(year))
+    return year, issued_at, until
+
+
+ISSUED, BOUND, IN_TRAINING, COMPLETED, CERTIFIED, REDEEMED = (
+    "issued", "bound", "in_training", "completed", "certified", "redeemed"
+)
+EXPIRED, REVOKED = "expired", "revoked"
+# Forward order of the lifecycle; an event never moves a voucher backwards (events can arrive late).
+LIFECYCLE = (ISSUED, BOUND, IN_TRAINING, COMPLETED, CERTIFIED, REDEEMED)
+TERMINAL = frozenset({EXPIRED, REVOKED, REDEEMED})
+
+
+def advanced(current: str, target: str) -> str:
+    """The later of two lifecycle statuses; expired and revoked stay where they are."""
+    if current in (EXPIRED, REVOKED):
+        return current
+    return target if LIFECYCLE.index(target) > LIFECYCLE.index(current) else current

@@ -1,0 +1,95 @@
+"""Use cases on workers (劳动者): self-registration and registration on someone's behalf (P2)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal, Role
+from skillkit.commands import Outcome
+from skillkit.contracts.voucher import WorkerRegistered
+from skillkit.db import utcnow
+from skillkit.county import local_date
+from skillkit.pii import (
+    InvalidResidentId,
+    PiiCipher,
+    birth_date_of,
+    blind_index,
+    mask_name,
+    normalise_resident_id,
+    person_key,
+)
+from skillkit.problems import Problem
+
+from voucher_service.adapters.models import Worker
+from voucher_service.adapters.outbox import outbox
+from voucher_service.api.schemas import WorkerIn
+from voucher_service.config import VoucherSettings
+
+
+def resident_id_or_problem(raw: str, today: date) -> str:
+    try:
+        return normalise_resident_id(raw, today)
+    except InvalidResidentId as exc:
+        raise Problem(422, exc.code, str(exc)) from exc
+
+
+async def register_worker(
+    session: AsyncSession, settings: VoucherSettings, principal: Principal, data: WorkerIn
+) -> Outcome:
+    """Registers a worker; the same resident ID registered again returns the existing worker (200)."""
+    number = resident_id_or_problem(data.id_number, local_date(utcnow()))
+    index = blind_index(number, settings.blind_index_secret)
+    self_service = principal.role == Role.WORKER
+    existing = await session.scalar(select(Worker).where(Worker.id_blind_index == index))
+    if existing is not None:
+        if self_service and existing.account_subject is None:
+            existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
+        elif self_service and existing.account_subject != principal.subject:
+            raise Problem(409, "worker_registered_to_another_account",
+                          "this resident ID number is already registered to another account")
+        return Outcome(existing, 200)
+    if self_service and await session.scalar(select(Worker.id).where(Worker.account_subject == principal.subject)):
+        raise Problem(409, "account_has_worker", "this account already registered a worker with another ID number")
+    now = utcnow()
+    worker = Worker(
+        account_subject=principal.subject if self_service else None,
+        name=data.name,
+        id_number_encrypted=PiiCipher(settings.pii_encryption_key).encrypt(number),
+        id_blind_index=index,
+        person_key=person_key(number, settings.person_key_secret),
+        birth_date=birth_date_of(number),
+        mobile=data.mobile,
+        township=data.township,
+        categories=sorted(set(data.categories)),
+        on_behalf=not self_service,
+        registered_by=principal.subject,
+        created_at=now,
+    )
+    session.add(worker)
+    await session.flush()
+    await outbox.add(
+        session,
+        WorkerRegistered(
+            worker_id=str(worker.id),
+            person_key=worker.person_key,
+            account_subject=worker.account_subject,
+            masked_name=mask_name(worker.name),
+            township=worker.township,
+            categories=worker.categories,
+            on_behalf=worker.on_behalf,
+            registered_by=principal.subject,
+        ),
+        partition_key=worker.person_key,
+        subject=str(worker.id),
+    )
+    return Outcome(worker, 201)
+
+
+async def worker_of_account(session: AsyncSession, principal: Principal) -> Worker:
+    worker = await session.scalar(select(Worker).where(Worker.account_subject == principal.subject))
+    if worker is None:
+        raise Problem(404, "worker_not_registered", "this account has not registered as a worker yet")
+    return worker
