@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from skillkit.settings import DEV_SECRET_PREFIX, ServiceSettings
+from skillkit.settings import ServiceSettings
+from skillkit.voucher_token import DEV_QR_SIGNING_SEED
 
-DEV_QR_SIGNING_SEED = DEV_SECRET_PREFIX + "voucher-qr-ed25519-seed"
 
 
 class VoucherSettings(ServiceSettings):
