@@ -5,8 +5,6 @@ from __future__ import annotations
 from skillkit.settings import ServiceSettings
 from skillkit.voucher_token import DEV_QR_SIGNING_SEED
 
-
-
 class VoucherSettings(ServiceSettings):
     service_name: str = "voucher-service"
     database_url: str = "sqlite+aiosqlite:///./var/voucher.db"
