@@ -43,6 +43,9 @@ class ClassOpened(EventPayload):
     planned_days: int
     capacity: int
     outbound: bool = False  # E8: organised outbound training for rural workers
+    # S2: subsidised-day limit of the occupation and level from the occupation catalogue.
+    subsidised_day_limit: int | None = None
+    project_reference: str | None = None  # S3: the project whose rate table applies
     needs_approval: bool  # S2: order classes
     status: str  # open | pending_approval
 

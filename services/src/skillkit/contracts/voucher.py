@@ -21,6 +21,15 @@ class WorkerRegistered(EventPayload):
     registered_by: str
 
 
+@registry.register(
+    "worker.account_linked.v1", VOUCHER_TOPIC, "A worker registered by staff linked their own app account"
+)
+class WorkerAccountLinked(EventPayload):
+    worker_id: str
+    person_key: str
+    account_subject: str
+
+
 @registry.register("voucher.issued.v1", VOUCHER_TOPIC, "An electronic training voucher was issued (发券)")
 class VoucherIssued(EventPayload):
     voucher_id: str
