@@ -2,22 +2,10 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from skillkit.tables import KitTables
 from voucher_service.adapters.models import Worker, kit_tables
 
+from tests.voucher.helpers import worker_body
 from tests.voucher.ids import resident_id, with_wrong_check_digit
-
-
-def worker_body(**overrides):
-    body = {
-        "name": "张三丰",
-        "id_number": resident_id(),
-        "mobile": "13812345678",
-        "township": "临泉镇",
-        "categories": ["rural_migrant"],
-    }
-    body.update(overrides)
-    return body
 
 
 async def count(vs, model_or_table) -> int:

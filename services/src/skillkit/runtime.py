@@ -10,7 +10,7 @@ import asyncio
 import logging
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -26,6 +26,15 @@ log = logging.getLogger("skillkit.runtime")
 
 
 @dataclass
+class PeriodicJob:
+    """A job run every `seconds` in the service process (e.g. the voucher expiry sweep)."""
+
+    name: str
+    seconds: float
+    run: Callable[[async_sessionmaker[AsyncSession]], Awaitable[Any]]
+
+
+@dataclass
 class ConsumerSpec:
     name: str  # the consumer group, also the inbox's consumer name
     topics: list[str]
@@ -33,10 +42,17 @@ class ConsumerSpec:
 
 
 class ServiceRuntime:
-    def __init__(self, settings: ServiceSettings, tables: KitTables, consumers: list[ConsumerSpec]) -> None:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        tables: KitTables,
+        consumers: list[ConsumerSpec],
+        periodic: list[PeriodicJob] | None = None,
+    ) -> None:
         self.settings = settings
         self.tables = tables
         self.consumer_specs = consumers
+        self.periodic = periodic or []
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.relay: OutboxRelay | None = None
@@ -54,6 +70,21 @@ class ServiceRuntime:
             )
         if self.settings.run_relay or self.settings.run_consumers:
             self._tasks.append(asyncio.create_task(self._run_bus(), name="bus"))
+        if self.settings.run_periodic:
+            for job in self.periodic:
+                self._tasks.append(asyncio.create_task(self._every(job), name=f"periodic-{job.name}"))
+
+    async def _every(self, job: PeriodicJob) -> None:
+        assert self.sessionmaker is not None
+        while True:
+            await asyncio.sleep(job.seconds)
+            try:
+                await job.run(self.sessionmaker)
+                self.notify_outbox()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("periodic job failed", extra={"job": job.name, "error": repr(exc)})
 
     def notify_outbox(self) -> None:
         if self.relay is not None:

@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     # The API, the outbox relay and the consumers share one process in the embedded default.
     run_relay: bool = True
     run_consumers: bool = True
+    run_periodic: bool = True
     relay_batch_size: int = 200
     relay_poll_seconds: float = 0.05
     consumer_max_attempts: int = 5

@@ -5,19 +5,26 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from skillkit.app import create_app
-from skillkit.runtime import ServiceRuntime
+from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from voucher_service.adapters.models import kit_tables
-from voucher_service.api import workers
+from voucher_service.api import vouchers, workers
 from voucher_service.config import VoucherSettings
+from voucher_service.consumers import voucher_consumer
+from voucher_service.handlers.vouchers import sweep_expired
 
 
 def create(settings: VoucherSettings | None = None) -> FastAPI:
     settings = settings or VoucherSettings()
-    runtime = ServiceRuntime(settings, kit_tables, consumers=[])
+    runtime = ServiceRuntime(
+        settings,
+        kit_tables,
+        consumers=[voucher_consumer],
+        periodic=[PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)],
+    )
     return create_app(
         runtime,
-        [workers.router],
+        [workers.router, vouchers.router],
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )

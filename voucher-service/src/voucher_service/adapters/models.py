@@ -85,3 +85,14 @@ class Voucher(Base):
     revoked_by: Mapped[str | None] = mapped_column(String(200))
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     claim_id: Mapped[str | None] = mapped_column(String(36))
+
+
+class PersonCertificate(Base):
+    """Certificates seen for a person, so a completion that arrives after its certificate still certifies."""
+
+    __tablename__ = "person_certificates"
+
+    certificate_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    occupation_code: Mapped[str] = mapped_column(String(20))
+    revoked: Mapped[bool] = mapped_column(default=False)

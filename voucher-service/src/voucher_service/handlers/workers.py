@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal, Role
 from skillkit.commands import Outcome
-from skillkit.contracts.voucher import WorkerRegistered
+from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
 from skillkit.db import utcnow
 from skillkit.county import local_date
 from skillkit.pii import (
@@ -47,6 +47,14 @@ async def register_worker(
     if existing is not None:
         if self_service and existing.account_subject is None:
             existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
+            await outbox.add(
+                session,
+                WorkerAccountLinked(
+                    worker_id=str(existing.id), person_key=existing.person_key, account_subject=principal.subject
+                ),
+                partition_key=existing.person_key,
+                subject=str(existing.id),
+            )
         elif self_service and existing.account_subject != principal.subject:
             raise Problem(409, "worker_registered_to_another_account",
                           "this resident ID number is already registered to another account")

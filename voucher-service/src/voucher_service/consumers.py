@@ -1,0 +1,23 @@
+"""The voucher service's consumer: training, certification and subsidy events that move vouchers."""
+
+from skillkit.contracts.topics import CERTIFICATION_TOPIC, SUBSIDY_TOPIC, TRAINING_TOPIC
+from skillkit.runtime import ConsumerSpec
+
+from voucher_service.handlers import lifecycle
+
+CONSUMER_NAME = "voucher-service"
+
+voucher_consumer = ConsumerSpec(
+    name=CONSUMER_NAME,
+    topics=[TRAINING_TOPIC, CERTIFICATION_TOPIC, SUBSIDY_TOPIC],
+    handlers={
+        "training.enrolled.v1": lifecycle.on_training_enrolled,
+        "training.enrolment_rejected.v1": lifecycle.on_enrolment_rejected,
+        "training.dropped.v1": lifecycle.on_training_dropped,
+        "training.checked_in.v1": lifecycle.on_checked_in,
+        "training.completed.v1": lifecycle.on_completed,
+        "certificate.issued.v1": lifecycle.on_certificate_issued,
+        "certificate.revoked.v1": lifecycle.on_certificate_revoked,
+        "subsidy.claim_paid.v1": lifecycle.on_claim_paid,
+    },
+)

@@ -1,0 +1,226 @@
+"""Use cases on vouchers: claim, issue on behalf, batches, revocation, expiry (E1–E4, P2, P5)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from skillkit.auth import Principal
+from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
+from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
+from skillkit.db import utcnow
+from skillkit.problems import Problem, not_found
+
+from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
+from voucher_service.adapters.outbox import outbox
+from voucher_service.domain import validity
+from voucher_service.domain.codes import new_code
+from voucher_service.domain.eligibility import NotEligible, check_eligibility, living_allowance_eligible
+
+# Revocation for fraud keeps the E4 slot taken: a fraudulent claim must not free a new voucher that year.
+SLOT_KEPT_ON_REVOCATION = frozenset({RevocationReason.FRAUD})
+
+
+class E4Conflict(Problem):
+    def __init__(self, existing: Voucher) -> None:
+        super().__init__(
+            409,
+            "e4_voucher_limit",
+            f"E4: worker already holds a {existing.kind} voucher for {existing.policy_year} "
+            f"({existing.code}, id {existing.id}); one inclusive and one project-or-order voucher per year",
+            extra={"existing_voucher_id": str(existing.id), "existing_voucher_code": existing.code},
+        )
+
+
+async def issue_voucher(
+    session: AsyncSession,
+    worker: Worker,
+    kind: VoucherKind,
+    *,
+    channel: str,
+    issued_by: str,
+    validity_days: int,
+    batch: IssuingBatch | None = None,
+    now: datetime | None = None,
+) -> Voucher:
+    """Checks eligibility and E4, writes the voucher and its `voucher.issued` event."""
+    categories = {WorkerCategory(c) for c in worker.categories}
+    try:
+        rule = check_eligibility(kind, categories)
+    except NotEligible as exc:
+        raise Problem(422, f"{exc.rule_id.lower()}_not_eligible", exc.message, extra={"rule_id": exc.rule_id}) from exc
+    now = now or utcnow()
+    year, valid_from, valid_until = validity.validity_window(now, validity_days)
+    if rule.quota_slot is not None:
+        existing = await session.scalar(
+            select(Voucher).where(
+                Voucher.person_key == worker.person_key,
+                Voucher.policy_year == year,
+                Voucher.quota_slot == rule.quota_slot,
+            )
+        )
+        if existing is not None:
+            raise E4Conflict(existing)
+    voucher = Voucher(
+        id=uuid.uuid4(),
+        code=new_code(),
+        worker_id=worker.id,
+        person_key=worker.person_key,
+        kind=kind,
+        policy_year=year,
+        quota_slot=rule.quota_slot,
+        status=validity.ISSUED,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        batch_id=batch.id if batch else None,
+        channel=channel,
+        issued_by=issued_by,
+        created_at=now,
+        updated_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(voucher)
+    except IntegrityError as exc:
+        # The unique constraint caught a concurrent claim for the same slot (E4 in the database).
+        existing = await session.scalar(
+            select(Voucher).where(
+                Voucher.person_key == worker.person_key,
+                Voucher.policy_year == year,
+                Voucher.quota_slot == rule.quota_slot,
+            )
+        )
+        if existing is None:
+            raise
+        raise E4Conflict(existing) from exc
+    await outbox.add(
+        session,
+        VoucherIssued(
+            voucher_id=str(voucher.id),
+            code=voucher.code,
+            worker_id=str(worker.id),
+            person_key=worker.person_key,
+            kind=kind,
+            policy_year=year,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            batch_id=str(batch.id) if batch else None,
+            channel=channel,
+            categories=sorted(categories),
+            living_allowance_eligible=living_allowance_eligible(categories),
+            issued_by=issued_by,
+        ),
+        partition_key=worker.person_key,
+        subject=str(voucher.id),
+    )
+    return voucher
+
+
+async def get_batch(session: AsyncSession, batch_id: uuid.UUID) -> IssuingBatch:
+    batch = await session.get(IssuingBatch, batch_id)
+    if batch is None:
+        raise not_found("batch", batch_id)
+    return batch
+
+
+async def create_batch(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    name: str,
+    kind: VoucherKind,
+    validity_days: int,
+    channel: str,
+    class_reference: str | None,
+) -> IssuingBatch:
+    now = utcnow()
+    batch = IssuingBatch(
+        name=name,
+        kind=kind,
+        policy_year=validity.validity_window(now, validity_days)[0],
+        validity_days=validity_days,
+        channel=channel,
+        class_reference=class_reference,
+        created_by=principal.subject,
+        created_at=now,
+    )
+    session.add(batch)
+    await session.flush()
+    return batch
+
+
+async def revoke(
+    session: AsyncSession, principal: Principal, voucher_id: uuid.UUID, reason: RevocationReason, note: str | None
+) -> Voucher:
+    voucher = await session.get(Voucher, voucher_id, with_for_update=True)
+    if voucher is None:
+        raise not_found("voucher", voucher_id)
+    if voucher.status == validity.REVOKED:
+        raise Problem(409, "voucher_already_revoked", f"voucher {voucher.code} was already revoked")
+    now = utcnow()
+    voucher.status = validity.REVOKED
+    voucher.revoked_reason = reason
+    voucher.revoked_note = note
+    voucher.revoked_by = principal.subject  # P10: who decided
+    voucher.ended_at = now
+    voucher.updated_at = now
+    if reason not in SLOT_KEPT_ON_REVOCATION:
+        voucher.quota_slot = None
+    await outbox.add(
+        session,
+        VoucherRevoked(
+            voucher_id=str(voucher.id),
+            person_key=voucher.person_key,
+            reason=reason,
+            note=note,
+            revoked_by=principal.subject,
+            revoked_at=now,
+        ),
+        partition_key=voucher.person_key,
+        subject=str(voucher.id),
+    )
+    return voucher
+
+
+async def expire_due(session: AsyncSession, now: datetime | None = None, limit: int = 500) -> int:
+    """Expires unbound vouchers past their window, frees their E4 slot, emits `voucher.expired`."""
+    now = now or utcnow()
+    due = (
+        await session.scalars(
+            select(Voucher)
+            .where(Voucher.status == validity.ISSUED, Voucher.valid_until <= now)
+            .order_by(Voucher.valid_until)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for voucher in due:
+        voucher.status = validity.EXPIRED
+        voucher.quota_slot = None
+        voucher.ended_at = now
+        voucher.updated_at = now
+        await outbox.add(
+            session,
+            VoucherExpired(voucher_id=str(voucher.id), person_key=voucher.person_key, expired_at=now),
+            partition_key=voucher.person_key,
+            subject=str(voucher.id),
+        )
+    return len(due)
+
+
+async def sweep_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """The periodic expiry job: batches of 500 until nothing is due."""
+    total = 0
+    while True:
+        async with sessionmaker() as session:
+            expired = await expire_due(session)
+            await session.commit()
+        total += expired
+        if expired < 500:
+            return total
+
+
