@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
-from fastapi import Request, Response
+from fastapi import Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -48,7 +48,7 @@ async def run_command(
         raise Problem(400, "idempotency_key_invalid", "Idempotency-Key must be 1 to 200 characters")
     owner = principal.subject if principal else "public"
     route = f"{request.method} {request.url.path}"
-    body_hash = hashlib.sha256(await request.body()).hexdigest()
+    body_hash = await _fingerprint(request)
 
     if key is not None:
         stored = await _stored(session, table, key, owner)
@@ -81,6 +81,24 @@ async def run_command(
         return _replay(stored, route, body_hash)  # a concurrent retry with the same key won the race
     runtime.notify_outbox()
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+async def _fingerprint(request: Request) -> str:
+    """SHA-256 of the request body; for a multipart upload (whose stream the form parser consumed), of its parts."""
+    digest = hashlib.sha256()
+    try:
+        digest.update(await request.body())
+    except RuntimeError:
+        form = await request.form()
+        for name, value in form.multi_items():
+            digest.update(name.encode())
+            if isinstance(value, UploadFile):
+                await value.seek(0)
+                digest.update(await value.read())
+                await value.seek(0)
+            else:
+                digest.update(str(value).encode())
+    return digest.hexdigest()
 
 
 async def _stored(session: AsyncSession, table: Any, key: str, owner: str) -> Any:

@@ -1,0 +1,155 @@
+"""The voucher lifecycle driven by events: binding saga answers, idempotency, order independence."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select, update
+
+from skillkit.contracts.certification import CertificateIssued
+from skillkit.contracts.subsidy import ClaimPaid
+from skillkit.contracts.training import TrainingCheckedIn, TrainingCompleted, TrainingEnrolled, TrainingEnrolmentRejected
+from skillkit.db import utcnow
+from skillkit.events import Envelope
+from voucher_service.adapters.models import Voucher, kit_tables
+from voucher_service.consumers import CONSUMER_NAME
+
+from tests.voucher.helpers import claimed, registered_worker
+
+
+def envelope(payload, key="pk") -> Envelope:
+    return Envelope(id=str(uuid.uuid4()), type=payload.__event_type__, source="/tests", time=utcnow(), subject=None,
+                    partition_key=key, correlation_id=None, causation_id=None, data=payload)
+
+
+def enrolled(v, *, enrolment_id="e-1", kind=None, person_key=None) -> TrainingEnrolled:
+    return TrainingEnrolled(
+        enrolment_id=enrolment_id, class_id="c-1", institution_id="org-1", voucher_id=v["id"],
+        person_key=person_key or v["_person_key"], kind=kind or v["kind"], occupation_code="4-10-01-05", level=5,
+        class_start=date(2026, 12, 1), class_end=date(2026, 12, 8),
+    )
+
+
+@pytest.fixture
+async def voucher(vs):
+    await registered_worker(vs)
+    v = await claimed(vs)
+    async with vs.sessionmaker() as session:
+        v["_person_key"] = await session.scalar(select(Voucher.person_key).where(Voucher.id == uuid.UUID(v["id"])))
+    return v
+
+
+async def apply(vs, payload):
+    return await vs.runtime.processors[CONSUMER_NAME].apply(envelope(payload))
+
+
+async def last_event(vs):
+    async with vs.sessionmaker() as session:
+        row = (await session.execute(select(kit_tables.outbox).order_by(kit_tables.outbox.c.seq.desc()).limit(1))).first()
+    from skillkit.events import parse_event
+    return parse_event(row.body)
+
+
+async def status(vs, v) -> str:
+    async with vs.sessionmaker() as session:
+        return await session.scalar(select(Voucher.status).where(Voucher.id == uuid.UUID(v["id"])))
+
+
+async def test_enrolment_binds_the_voucher(vs, voucher):
+    assert await apply(vs, enrolled(voucher)) is True
+    event = await last_event(vs)
+    assert event.type == "voucher.bound.v1" and event.data.enrolment_id == "e-1"
+    assert event.partition_key == voucher["_person_key"]
+    assert await status(vs, voucher) == "bound"
+
+
+async def test_same_event_twice_is_applied_once(vs, voucher):
+    once = envelope(enrolled(voucher))
+    processor = vs.runtime.processors[CONSUMER_NAME]
+    assert await processor.apply(once) is True
+    assert await processor.apply(once) is False
+    async with vs.sessionmaker() as session:
+        bound = await session.scalar(select(kit_tables.outbox.c.event_type).where(
+            kit_tables.outbox.c.event_type == "voucher.bound.v1"))
+        inbox = list(await session.scalars(select(kit_tables.inbox.c.event_id)))
+    assert bound == "voucher.bound.v1" and inbox == [once.id]
+
+
+async def test_redelivery_of_same_enrolment_under_new_event_id_does_not_reject(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, enrolled(voucher))
+    assert (await last_event(vs)).type == "voucher.bound.v1"
+
+
+@pytest.mark.parametrize(
+    "case, reason",
+    [("wrong_kind", "wrong_kind"), ("not_holder", "not_holder"), ("already_bound", "already_bound"),
+     ("revoked", "revoked"), ("expired", "expired"), ("unknown", "unknown_voucher")],
+)
+async def test_binding_rejections(vs, voucher, case, reason):
+    payload = enrolled(voucher)
+    if case == "wrong_kind":
+        payload = enrolled(voucher, kind="order")
+    elif case == "not_holder":
+        payload = enrolled(voucher, person_key="f" * 64)
+    elif case == "already_bound":
+        await apply(vs, enrolled(voucher, enrolment_id="e-0"))
+    elif case == "revoked":
+        await vs.client.post(f"/v1/vouchers/{voucher['id']}/revoke", json={"reason": "ineligible"}, headers=vs.headers("bureau"))
+    elif case == "expired":
+        async with vs.sessionmaker() as session:
+            await session.execute(update(Voucher).values(valid_until=utcnow() - timedelta(minutes=1)))
+            await session.commit()
+    elif case == "unknown":
+        payload = payload.model_copy(update={"voucher_id": str(uuid.uuid4())})
+    before = await status(vs, voucher)
+    await apply(vs, payload)
+    event = await last_event(vs)
+    assert event.type == "voucher.binding_rejected.v1" and event.data.reason == reason
+    assert await status(vs, voucher) == before
+
+
+async def test_rejected_enrolment_releases_the_voucher(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, TrainingEnrolmentRejected(enrolment_id="e-1", voucher_id=voucher["id"],
+                                              person_key=voucher["_person_key"], reason="province", detail="x"))
+    assert await status(vs, voucher) == "issued"
+    await apply(vs, enrolled(voucher, enrolment_id="e-2"))
+    assert (await last_event(vs)).type == "voucher.bound.v1"
+
+
+async def test_full_lifecycle_in_order_and_with_a_late_checkin(vs, voucher):
+    pk = voucher["_person_key"]
+    await apply(vs, enrolled(voucher))
+    await apply(vs, TrainingCheckedIn(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
+                                      day=date(2026, 12, 1), method="face", checked_at=utcnow()))
+    assert await status(vs, voucher) == "in_training"
+    await apply(vs, TrainingCompleted(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
+                                      attended_days=7, passed=True, completed_on=date(2026, 12, 8)))
+    assert await status(vs, voucher) == "completed"
+    await apply(vs, TrainingCheckedIn(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
+                                      day=date(2026, 12, 2), method="qr", checked_at=utcnow()))
+    assert await status(vs, voucher) == "completed"
+    await apply(vs, CertificateIssued(certificate_id="cert-1", certificate_no="N1", person_key=pk,
+                                      certificate_type="skill_level", occupation_code="4-10-01-05", level=5,
+                                      issued_on=date(2026, 12, 20), institution_id="ev-1", evaluation_id="ev"))
+    assert await status(vs, voucher) == "certified"
+    await apply(vs, ClaimPaid(claim_id="claim-1", claim_type="training", voucher_id=voucher["id"], person_key=pk,
+                              amount="700.00", paid_at=datetime(2027, 1, 5, tzinfo=timezone.utc)))
+    assert await status(vs, voucher) == "redeemed"
+    event = await last_event(vs)
+    assert event.type == "voucher.redeemed.v1" and event.data.claim_id == "claim-1"
+
+
+async def test_certificate_before_completion_still_certifies(vs, voucher):
+    pk = voucher["_person_key"]
+    await apply(vs, enrolled(voucher))
+    await apply(vs, CertificateIssued(certificate_id="cert-1", certificate_no="N1", person_key=pk,
+                                      certificate_type="skill_level", occupation_code="4-10-01-05", level=5,
+                                      issued_on=date(2026, 12, 20), institution_id="ev-1", evaluation_id="ev"))
+    assert await status(vs, voucher) == "bound"
+    await apply(vs, TrainingCompleted(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
+                                      attended_days=7, passed=True, completed_on=date(2026, 12, 8)))
+    assert await status(vs, voucher) == "certified"
