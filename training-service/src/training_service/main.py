@@ -7,16 +7,30 @@ from fastapi import FastAPI
 from skillkit.app import create_app
 from skillkit.runtime import ServiceRuntime
 
+from training_service.adapters.catalogue import import_occupations
 from training_service.adapters.models import kit_tables
+from training_service.api import catalogues, classes, enrolments
 from training_service.config import TrainingSettings
+from training_service.consumers import consumer_specs
+
+
+class TrainingRuntime(ServiceRuntime):
+    """The kit's runtime, plus the occupation catalogue import (idempotent upsert) at start-up."""
+
+    async def start(self) -> None:
+        await super().start()
+        assert self.sessionmaker is not None
+        async with self.sessionmaker() as session:
+            await import_occupations(session, self.settings.occupations_csv)  # type: ignore[attr-defined]
+            await session.commit()
 
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
-    runtime = ServiceRuntime(settings, kit_tables, consumers=[])
+    runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings))
     return create_app(
         runtime,
-        [],
+        [catalogues.router, classes.router, enrolments.router],
         title="临县技能培训券 · 培训服务 Training service",
         description="Institutions and occupation catalogues (两目录), classes, enrolment by voucher, attendance, completion, follow-up, province real-name feed.",
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
-from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict
+from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict, VoucherKind
 from skillkit.events import EventPayload, registry
 
 
@@ -28,6 +28,13 @@ class RealnameSubmitted(EventPayload):
     attended_days: int | None = None  # completion
     passed: bool | None = None  # completion
     policy_year: int
+    # Additive (optional) fields: what the province needs to file a class and to match a record to it.
+    institution_id: str | None = None
+    kind: VoucherKind | None = None
+    level: int | None = None
+    start_date: date | None = None  # class
+    end_date: date | None = None  # class
+    planned_days: int | None = None  # class
 
 
 @registry.register(

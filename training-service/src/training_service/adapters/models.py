@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
 
-from skillkit.db import new_metadata
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from skillkit.db import UTCDateTime, new_id, new_metadata
 from skillkit.tables import add_kit_tables
 
 
@@ -13,3 +29,182 @@ class Base(DeclarativeBase):
 
 
 kit_tables = add_kit_tables(Base.metadata)
+
+
+class Occupation(Base):
+    """Occupation catalogue (两目录之一, I1), imported from the CSV shipped in `training_service/data`."""
+
+    __tablename__ = "occupations"
+
+    code: Mapped[str] = mapped_column(String(20), primary_key=True)  # national classification, e.g. 4-10-01-05
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class OccupationLevel(Base):
+    """Per level: minimum training days and the S2 subsidised-day limit."""
+
+    __tablename__ = "occupation_levels"
+
+    occupation_code: Mapped[str] = mapped_column(ForeignKey("occupations.code"), primary_key=True)
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)  # 5 初级工 … 1 高级技师
+    min_training_days: Mapped[int] = mapped_column(Integer)
+    subsidised_day_limit: Mapped[int] = mapped_column(Integer)
+
+
+class Institution(Base):
+    """Training institution catalogue (两目录之一, I1); status per I3."""
+
+    __tablename__ = "institutions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    address: Mapped[str] = mapped_column(String(300))
+    township: Mapped[str] = mapped_column(String(50), index=True)
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    kinds: Mapped[list[str]] = mapped_column(JSON)
+    occupation_codes: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # approved | suspended | revoked
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    status_changed_by: Mapped[str] = mapped_column(String(200))  # P10
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TrainingClass(Base):
+    __tablename__ = "classes"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(30))
+    course: Mapped[str | None] = mapped_column(String(20))
+    occupation_code: Mapped[str] = mapped_column(ForeignKey("occupations.code"))
+    level: Mapped[int | None] = mapped_column(Integer)
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    planned_days: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int] = mapped_column(Integer)
+    # Seats held by pending and active enrolments; moved only by atomic conditional UPDATEs.
+    seats_taken: Mapped[int] = mapped_column(Integer, default=0)
+    venue: Mapped[str] = mapped_column(String(300))
+    teachers: Mapped[list[str]] = mapped_column(JSON)
+    teaching_plan_ref: Mapped[str] = mapped_column(String(300))
+    assessment_plan_ref: Mapped[str] = mapped_column(String(300))
+    outbound: Mapped[bool] = mapped_column(Boolean, default=False)  # E8
+    project_reference: Mapped[str | None] = mapped_column(String(200))  # S3
+    subsidised_day_limit: Mapped[int | None] = mapped_column(Integer)  # S2
+    employer: Mapped[str | None] = mapped_column(String(200))  # S2 order
+    employer_credit_code: Mapped[str | None] = mapped_column(String(18))
+    positions_promised: Mapped[int | None] = mapped_column(Integer)
+    # open | pending_approval | rejected | closed (follow-up window closed, outcome reported)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(200))  # P10
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    outcome: Mapped[dict | None] = mapped_column(JSON)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class VoucherProjection(Base):
+    """What the training service knows about a voucher, built from voucher events (any order).
+
+    Every field moves one way only: `issued` becomes true, `expired_at`/`revoked_at` get set once.
+    """
+
+    __tablename__ = "voucher_projection"
+
+    voucher_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(16), unique=True)
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str | None] = mapped_column(String(30))
+    policy_year: Mapped[int | None] = mapped_column(Integer)
+    valid_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    issued: Mapped[bool] = mapped_column(Boolean, default=False)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_reason: Mapped[str | None] = mapped_column(String(20))
+    bound_enrolment_id: Mapped[str | None] = mapped_column(String(36))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Enrolment(Base):
+    __tablename__ = "enrolments"
+    # One live (pending/active/completed/dropped) enrolment per voucher; live_slot is NULL once rejected.
+    __table_args__ = (UniqueConstraint("voucher_id", "live_slot", name="uq_enrolments_voucher_live"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"), index=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    voucher_id: Mapped[str] = mapped_column(String(36))
+    voucher_code: Mapped[str | None] = mapped_column(String(16))
+    live_slot: Mapped[str | None] = mapped_column(String(1))
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    trainee_name: Mapped[str] = mapped_column(String(50))
+    id_number_encrypted: Mapped[str] = mapped_column(Text)
+    id_blind_index: Mapped[str] = mapped_column(String(64), index=True)
+    # pending -> active -> completed | dropped; pending -> rejected (saga compensation)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    rejection_reason: Mapped[str | None] = mapped_column(String(40))
+    rejection_detail: Mapped[str | None] = mapped_column(Text)
+    # P1: none | submitted | accepted | rejected
+    province_status: Mapped[str] = mapped_column(String(20), default="none")
+    province_reason: Mapped[str | None] = mapped_column(String(40))
+    province_detail: Mapped[str | None] = mapped_column(Text)
+    enrolled_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # completion (结业)
+    attended_days: Mapped[int | None] = mapped_column(Integer)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    theory_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    practical_score: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    completed_by: Mapped[str | None] = mapped_column(String(200))
+    drop_reason: Mapped[str | None] = mapped_column(Text)
+    # follow-up within six months
+    employer: Mapped[str | None] = mapped_column(String(200))
+    employer_credit_code: Mapped[str | None] = mapped_column(String(18))
+    employed_on: Mapped[date | None] = mapped_column(Date)
+    contract_months: Mapped[int | None] = mapped_column(Integer)
+    licence_credit_code: Mapped[str | None] = mapped_column(String(18))
+    licensed_on: Mapped[date | None] = mapped_column(Date)
+
+
+class CheckIn(Base):
+    __tablename__ = "check_ins"
+    # A second check-in the same day counts once.
+    __table_args__ = (UniqueConstraint("enrolment_id", "day", name="uq_check_ins_enrolment_day"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    enrolment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("enrolments.id"), index=True)
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    method: Mapped[str] = mapped_column(String(10))  # face | qr | staff
+    staff_id: Mapped[str | None] = mapped_column(String(50))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RealnameSubmission(Base):
+    """One record sent to the province real-name system (P1) and its verdict."""
+
+    __tablename__ = "realname_submissions"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    record_type: Mapped[str] = mapped_column(String(20))  # trainee | class | attendance | completion
+    class_id: Mapped[str] = mapped_column(String(36), index=True)
+    enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # submitted | accepted | rejected
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,7 @@
+"""The training service's outbox writer."""
+
+from skillkit.outbox import Outbox
+
+from training_service.adapters.models import kit_tables
+
+outbox = Outbox(kit_tables, source="/linxian/training-service")

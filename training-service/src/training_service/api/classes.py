@@ -1,0 +1,187 @@
+"""Classes (开班), their approval (S2), enrolment by voucher, attendance, completion and outcome."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.app import Session
+from skillkit.auth import Principal, Role, require_roles
+from skillkit.commands import Outcome, run_command
+from skillkit.contracts.vocab import VoucherKind
+from skillkit.pagination import Page, paginate
+from skillkit.pii import PiiCipher
+
+from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
+from training_service.api.schemas import (
+    CheckInIn,
+    CheckInOut,
+    ClassDecisionIn,
+    ClassIn,
+    ClassOut,
+    CompletionIn,
+    EnrolmentIn,
+    EnrolmentOut,
+)
+from training_service.api.views import class_view, enrolment_view
+from training_service.handlers.classes import decide_class, open_class
+from training_service.handlers.common import class_for, own_institution_id
+from training_service.handlers.enrolments import enrol
+from training_service.handlers.training import check_in, complete, report_outcome
+
+router = APIRouter(prefix="/v1/classes", tags=["classes 开班"])
+
+READERS = (Role.TRAINING_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
+ORG = (Role.TRAINING_ORG,)
+STAFF = (Role.BUREAU, Role.ADMIN)
+
+
+async def attendance_counts(session: AsyncSession, enrolment_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    if not enrolment_ids:
+        return {}
+    rows = await session.execute(
+        select(CheckIn.enrolment_id, func.count()).where(CheckIn.enrolment_id.in_(enrolment_ids))
+        .group_by(CheckIn.enrolment_id)
+    )
+    return {row[0]: row[1] for row in rows}
+
+
+async def enrolment_out(session: AsyncSession, request: Request, enrolment: Enrolment) -> EnrolmentOut:
+    counts = await attendance_counts(session, [enrolment.id])
+    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    return enrolment_view(enrolment, cipher, counts.get(enrolment.id, 0))
+
+
+@router.post("", status_code=201, response_model=ClassOut,
+             summary="Open a class (开班备案); order classes wait for the bureau's approval (S1, S2, I3)")
+async def open_(
+    request: Request, session: Session, body: ClassIn, principal: Annotated[Principal, require_roles(*ORG)]
+) -> Response:
+    async def action() -> ClassOut:
+        return class_view(await open_class(session, request.app.state.settings, principal, body))
+
+    return await run_command(request, session, principal, action)
+
+
+@router.get("", response_model=Page[ClassOut], summary="Classes; an institution sees only its own")
+async def list_classes(
+    session: Session,
+    principal: Annotated[Principal, require_roles(*READERS)],
+    status: str | None = None,
+    kind: VoucherKind | None = None,
+    institution_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[ClassOut]:
+    stmt = select(TrainingClass)
+    if principal.role == Role.TRAINING_ORG:
+        stmt = stmt.where(TrainingClass.institution_id == own_institution_id(principal))
+    elif institution_id:
+        stmt = stmt.where(TrainingClass.institution_id == institution_id)
+    if status:
+        stmt = stmt.where(TrainingClass.status == status)
+    if kind:
+        stmt = stmt.where(TrainingClass.kind == str(kind))
+    rows, next_cursor = await paginate(session, stmt, TrainingClass.created_at, TrainingClass.id, cursor, limit)
+    return Page[ClassOut](items=[class_view(c) for c in rows], next_cursor=next_cursor)
+
+
+@router.get("/{class_id}", response_model=ClassOut, summary="One class")
+async def get_class(
+    session: Session, class_id: uuid.UUID, principal: Annotated[Principal, require_roles(*READERS)]
+) -> ClassOut:
+    return class_view(await class_for(session, principal, class_id))
+
+
+@router.post("/{class_id}/decision", response_model=ClassOut,
+             summary="Approve (审核备案) or reject an order class with a reason (S2, bureau staff)")
+async def decide(
+    request: Request, session: Session, class_id: uuid.UUID, body: ClassDecisionIn,
+    principal: Annotated[Principal, require_roles(*STAFF)],
+) -> Response:
+    async def action() -> Outcome:
+        outcome = await decide_class(session, request.app.state.settings, principal, class_id, body)
+        return Outcome(class_view(outcome.body), outcome.status_code)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post("/{class_id}/enrolments", status_code=201, response_model=EnrolmentOut,
+             summary="Enrol a trainee by voucher (scanned QR token or typed code); pending until the voucher binds")
+async def enrol_(
+    request: Request, session: Session, class_id: uuid.UUID, body: EnrolmentIn,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    async def action() -> EnrolmentOut:
+        enrolment = await enrol(session, request.app.state.settings, principal, class_id, body)
+        return await enrolment_out(session, request, enrolment)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.get("/{class_id}/enrolments", response_model=Page[EnrolmentOut], summary="The class's trainees")
+async def list_enrolments(
+    request: Request, session: Session, class_id: uuid.UUID,
+    principal: Annotated[Principal, require_roles(*READERS)],
+    status: str | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[EnrolmentOut]:
+    training_class = await class_for(session, principal, class_id)
+    stmt = select(Enrolment).where(Enrolment.class_id == training_class.id)
+    if status:
+        stmt = stmt.where(Enrolment.status == status)
+    rows, next_cursor = await paginate(session, stmt, Enrolment.created_at, Enrolment.id, cursor, limit)
+    counts = await attendance_counts(session, [e.id for e in rows])
+    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    return Page[EnrolmentOut](items=[enrolment_view(e, cipher, counts.get(e.id, 0)) for e in rows],
+                              next_cursor=next_cursor)
+
+
+def check_in_view(record: CheckIn, days: int) -> CheckInOut:
+    return CheckInOut(id=record.id, enrolment_id=record.enrolment_id, class_id=record.class_id, day=record.day,
+                      method=record.method, staff_id=record.staff_id, checked_at=record.checked_at, attended_days=days)
+
+
+@router.post("/{class_id}/check-ins", status_code=201, response_model=CheckInOut,
+             summary="Daily check-in (face, QR or staff-entered); a second one the same day returns the first (200)")
+async def check_in_(
+    request: Request, session: Session, class_id: uuid.UUID, body: CheckInIn,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    async def action() -> Outcome:
+        outcome = await check_in(session, request.app.state.settings, principal, class_id, body)
+        record, days = outcome.body
+        return Outcome(check_in_view(record, days), outcome.status_code)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post("/{class_id}/completions", status_code=201, response_model=EnrolmentOut,
+             summary="Record a trainee's completion (结业): passed or failed, scores")
+async def complete_(
+    request: Request, session: Session, class_id: uuid.UUID, body: CompletionIn,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    async def action() -> EnrolmentOut:
+        enrolment = await complete(session, request.app.state.settings, principal, class_id, body)
+        return await enrolment_out(session, request, enrolment)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post("/{class_id}/outcome", response_model=ClassOut,
+             summary="Close the follow-up window and report the employment, pass and licence rates (S2, S6)")
+async def outcome_(
+    request: Request, session: Session, class_id: uuid.UUID,
+    principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, *STAFF)],
+) -> Response:
+    async def action() -> Outcome:
+        outcome = await report_outcome(session, principal, class_id)
+        return Outcome(class_view(outcome.body), outcome.status_code)
+
+    return await run_command(request, session, principal, action)

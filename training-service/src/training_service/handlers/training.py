@@ -1,0 +1,284 @@
+"""Attendance, completion (结业), drop-outs, follow-up and the class outcome (S2, S6)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal
+from skillkit.commands import Outcome
+from skillkit.contracts.training import (
+    ClassOutcomeReported,
+    TrainingBusinessLicensed,
+    TrainingCheckedIn,
+    TrainingCompleted,
+    TrainingDropped,
+    TrainingEmploymentRecorded,
+)
+from skillkit.contracts.vocab import VoucherKind
+from skillkit.county import local_date
+from skillkit.db import utcnow
+from skillkit.problems import Problem
+
+from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
+from training_service.adapters.outbox import outbox
+from training_service.api.schemas import CheckInIn, CompletionIn, DropIn, EmploymentIn, LicenceIn
+from training_service.config import TrainingSettings
+from training_service.domain.rules import add_months, credit_code_or_problem, may_pass, rate
+from training_service.handlers import province
+from training_service.handlers.common import class_for, enrolment_for
+from training_service.handlers.enrolments import release_seat
+
+# A device clock may run a little ahead; anything later is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+async def _enrolment_in_class(session: AsyncSession, training_class: TrainingClass, enrolment_id: uuid.UUID) -> Enrolment:
+    enrolment = await session.get(Enrolment, enrolment_id)
+    if enrolment is None or enrolment.class_id != training_class.id:
+        raise Problem(422, "enrolment_not_in_class", f"enrolment {enrolment_id} is not a trainee of this class")
+    return enrolment
+
+
+async def attended_days(session: AsyncSession, enrolment_id: uuid.UUID) -> int:
+    return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.enrolment_id == enrolment_id)) or 0
+
+
+async def check_in(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CheckInIn
+) -> Outcome:
+    """Daily check-in; a second check-in the same day returns the first one (200) and counts once."""
+    training_class = await class_for(session, principal, class_id)
+    enrolment = await _enrolment_in_class(session, training_class, data.enrolment_id)
+    if enrolment.status != "active":
+        raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees check in")
+    now = utcnow()
+    if data.checked_at > now + CLOCK_SKEW:
+        raise Problem(422, "checked_at_in_future", "checked_at is in the future")
+    day = local_date(data.checked_at)
+    if not training_class.start_date <= day <= training_class.end_date:
+        raise Problem(
+            422, "check_in_out_of_dates",
+            f"{day} is outside the class dates {training_class.start_date} to {training_class.end_date}",
+        )
+    existing = await session.scalar(select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day))
+    if existing is not None:
+        return Outcome((existing, await attended_days(session, enrolment.id)), 200)
+    record = CheckIn(
+        id=uuid.uuid4(),
+        enrolment_id=enrolment.id,
+        class_id=training_class.id,
+        day=day,
+        method=data.method,
+        staff_id=data.staff_id if data.method == "staff" else None,
+        checked_at=data.checked_at,
+        recorded_by=principal.subject,
+        created_at=now,
+    )
+    session.add(record)
+    await session.flush()
+    await outbox.add(
+        session,
+        TrainingCheckedIn(
+            enrolment_id=str(enrolment.id),
+            voucher_id=enrolment.voucher_id,
+            class_id=str(training_class.id),
+            person_key=enrolment.person_key,
+            day=day,
+            method=data.method,
+            checked_at=data.checked_at,
+        ),
+        partition_key=enrolment.person_key,
+        subject=str(enrolment.id),
+    )
+    await province.submit(session, settings, "attendance", training_class, enrolment, day=day)  # P1
+    return Outcome((record, await attended_days(session, enrolment.id)), 201)
+
+
+async def complete(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CompletionIn
+) -> Enrolment:
+    training_class = await class_for(session, principal, class_id)
+    enrolment = await _enrolment_in_class(session, training_class, data.enrolment_id)
+    if enrolment.status == "completed":
+        raise Problem(409, "enrolment_already_completed", "the trainee's completion is already recorded")
+    if enrolment.status != "active":
+        raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees complete")
+    today = local_date(utcnow())
+    completed_on = data.completed_on or today
+    if not training_class.start_date <= completed_on <= today:
+        raise Problem(422, "completed_on_out_of_range",
+                      f"completed_on must lie between the class start {training_class.start_date} and today")
+    days = await attended_days(session, enrolment.id)
+    if data.passed and not may_pass(days, training_class.planned_days, settings.completion_min_attendance_share):
+        raise Problem(
+            422, "attendance_below_minimum",
+            f"attended {days} of {training_class.planned_days} planned days, below the minimum share "
+            f"{settings.completion_min_attendance_share}: cannot pass",
+        )
+    enrolment.status = "completed"
+    enrolment.attended_days = days
+    enrolment.passed = data.passed
+    enrolment.theory_score = data.theory_score
+    enrolment.practical_score = data.practical_score
+    enrolment.completed_on = completed_on
+    enrolment.completed_by = principal.subject
+    enrolment.updated_at = utcnow()
+    await outbox.add(
+        session,
+        TrainingCompleted(
+            enrolment_id=str(enrolment.id),
+            voucher_id=enrolment.voucher_id,
+            class_id=str(training_class.id),
+            person_key=enrolment.person_key,
+            attended_days=days,
+            passed=data.passed,
+            theory_score=data.theory_score,
+            practical_score=data.practical_score,
+            completed_on=completed_on,
+        ),
+        partition_key=enrolment.person_key,
+        subject=str(enrolment.id),
+    )
+    await province.submit(session, settings, "completion", training_class, enrolment)  # P1
+    return enrolment
+
+
+async def drop(session: AsyncSession, principal: Principal, enrolment_id: uuid.UUID, data: DropIn) -> Outcome:
+    enrolment = await enrolment_for(session, principal, enrolment_id)
+    if enrolment.status != "active":
+        raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees drop out")
+    enrolment.status = "dropped"
+    enrolment.drop_reason = data.reason
+    enrolment.updated_at = utcnow()
+    await release_seat(session, enrolment.class_id)
+    await outbox.add(
+        session,
+        TrainingDropped(enrolment_id=str(enrolment.id), voucher_id=enrolment.voucher_id,
+                        person_key=enrolment.person_key, reason=data.reason),
+        partition_key=enrolment.person_key,
+        subject=str(enrolment.id),
+    )
+    return Outcome(enrolment, 200)
+
+
+async def _follow_up_target(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, enrolment_id: uuid.UUID
+) -> tuple[Enrolment, TrainingClass]:
+    enrolment = await enrolment_for(session, principal, enrolment_id)
+    training_class = await session.get(TrainingClass, enrolment.class_id)
+    assert training_class is not None
+    if training_class.status == "closed":
+        raise Problem(409, "follow_up_closed", "the class closed its follow-up window and reported its outcome")
+    if enrolment.status != "completed" or enrolment.completed_on is None:
+        raise Problem(409, "enrolment_not_completed", "follow-up is recorded for trainees who completed")
+    return enrolment, training_class
+
+
+def _check_window(settings: TrainingSettings, training_class: TrainingClass, enrolment: Enrolment, day, what: str) -> None:
+    assert enrolment.completed_on is not None
+    last = add_months(enrolment.completed_on, settings.follow_up_months)
+    if day > local_date(utcnow()):
+        raise Problem(422, f"{what}_in_future", f"{what} date {day} is in the future")
+    if not training_class.start_date <= day <= last:
+        raise Problem(
+            422, "follow_up_out_of_window",
+            f"{what} on {day} is outside the follow-up window {training_class.start_date} to {last} "
+            f"({settings.follow_up_months} months after completion)",
+        )
+
+
+async def record_employment(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, enrolment_id: uuid.UUID, data: EmploymentIn
+) -> Outcome:
+    enrolment, training_class = await _follow_up_target(session, settings, principal, enrolment_id)
+    if enrolment.employed_on is not None:
+        raise Problem(409, "employment_already_recorded", "the trainee's employment is already recorded")
+    _check_window(settings, training_class, enrolment, data.employed_on, "employment")
+    credit = credit_code_or_problem(data.employer_credit_code, "employer_credit_code") if data.employer_credit_code else None
+    enrolment.employer = data.employer
+    enrolment.employer_credit_code = credit
+    enrolment.employed_on = data.employed_on
+    enrolment.contract_months = data.contract_months
+    enrolment.updated_at = utcnow()
+    await outbox.add(
+        session,
+        TrainingEmploymentRecorded(
+            enrolment_id=str(enrolment.id), voucher_id=enrolment.voucher_id, person_key=enrolment.person_key,
+            employer=data.employer, employer_credit_code=credit, employed_on=data.employed_on,
+            contract_months=data.contract_months,
+        ),
+        partition_key=enrolment.person_key,
+        subject=str(enrolment.id),
+    )
+    return Outcome(enrolment, 200)
+
+
+async def record_licence(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, enrolment_id: uuid.UUID, data: LicenceIn
+) -> Outcome:
+    enrolment, training_class = await _follow_up_target(session, settings, principal, enrolment_id)
+    if training_class.kind != VoucherKind.ENTREPRENEURSHIP:
+        raise Problem(422, "not_entrepreneurship_class", "business licences are followed up for entrepreneurship trainees (S6)")
+    if enrolment.licensed_on is not None:
+        raise Problem(409, "licence_already_recorded", "the trainee's business licence is already recorded")
+    _check_window(settings, training_class, enrolment, data.licensed_on, "licence")
+    credit = credit_code_or_problem(data.credit_code)
+    enrolment.licence_credit_code = credit
+    enrolment.licensed_on = data.licensed_on
+    enrolment.updated_at = utcnow()
+    await outbox.add(
+        session,
+        TrainingBusinessLicensed(enrolment_id=str(enrolment.id), voucher_id=enrolment.voucher_id,
+                                 person_key=enrolment.person_key, credit_code=credit, licensed_on=data.licensed_on),
+        partition_key=enrolment.person_key,
+        subject=str(enrolment.id),
+    )
+    return Outcome(enrolment, 200)
+
+
+async def report_outcome(session: AsyncSession, principal: Principal, class_id: uuid.UUID) -> Outcome:
+    """Closes the follow-up window and reports the class's rates (S2 employment, S6 pass and licence).
+
+    employment rate = employed / trainees who completed; pass rate = passed / trainees who attended at least one
+    day; licence rate = passed trainees licensed within six months of completion / passed.
+    """
+    training_class = await class_for(session, principal, class_id)
+    if training_class.status != "open":
+        raise Problem(409, f"class_{training_class.status}", f"the class is {training_class.status}; no outcome to report")
+    enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
+                                                                Enrolment.status != "rejected"))).all()
+    unfinished = [e for e in enrolments if e.status in ("pending", "active")]
+    if unfinished:
+        raise Problem(409, "class_has_unfinished_trainees",
+                      f"{len(unfinished)} trainees are still pending or active: complete or drop them first")
+    attended_ids = set(
+        (await session.scalars(select(CheckIn.enrolment_id).where(CheckIn.class_id == training_class.id).distinct())).all()
+    )
+    trainees = [e for e in enrolments]
+    completed = [e for e in trainees if e.status == "completed"]
+    attended = [e for e in trainees if e.id in attended_ids]
+    employed = [e for e in completed if e.employed_on is not None]
+    passed = [e for e in completed if e.passed]
+    licensed = [e for e in passed if e.licensed_on is not None]  # only dates inside the window are accepted
+    payload = ClassOutcomeReported(
+        class_id=str(training_class.id),
+        institution_id=str(training_class.institution_id),
+        kind=training_class.kind,
+        trainees_completed=len(completed),
+        trainees_attended=len(attended),
+        employed=len(employed),
+        passed=len(passed),
+        licensed_within_six_months=len(licensed),
+        employment_rate=rate(len(employed), len(completed)),
+        pass_rate=rate(len(passed), len(attended)),
+        licence_rate=rate(len(licensed), len(passed)),
+    )
+    training_class.status = "closed"
+    training_class.closed_at = utcnow()
+    training_class.outcome = payload.model_dump(mode="json", exclude={"class_id", "institution_id", "kind"})
+    await outbox.add(session, payload, partition_key=str(training_class.id), subject=str(training_class.id))
+    return Outcome(training_class, 200)
