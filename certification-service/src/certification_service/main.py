@@ -1,4 +1,4 @@
-"""The certification service: `uvicorn certification_service.main:create --factory`."""
+"""The certification service (持证): `uvicorn certification_service.main:create --factory`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,23 @@ from skillkit.app import create_app
 from skillkit.runtime import ServiceRuntime
 
 from certification_service.adapters.models import kit_tables
+from certification_service.api import certificates, evaluations, institutions, public, reports
+from certification_service.api.ratelimit import SlidingWindowLimiter
 from certification_service.config import CertificationSettings
+from certification_service.consumers import consumers
 
 
 def create(settings: CertificationSettings | None = None) -> FastAPI:
     settings = settings or CertificationSettings()
-    runtime = ServiceRuntime(settings, kit_tables, consumers=[])
-    return create_app(
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
+    app = create_app(
         runtime,
-        [],
+        [institutions.router, evaluations.router, certificates.router, public.router, reports.router],
         title="临县技能培训券 · 持证服务 Certification service",
-        description="Evaluation institutions and filings, evaluations, certificates, public verification.",
+        description=(
+            "Evaluation institutions and their filings (I2, I3), evaluations and results, certificates "
+            "(S8 types, E5, E7), public verification, revocation, and the holding rate (T4)."
+        ),
     )
+    app.state.verify_limiter = SlidingWindowLimiter(settings.verify_rate_limit, settings.verify_rate_window_seconds)
+    return app

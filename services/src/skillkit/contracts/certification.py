@@ -25,6 +25,8 @@ class EvaluationInstitutionFiled(EventPayload):
     credit_code: str
     status: str
     filings: list[Filing]
+    # Additive: re-emitted as a full snapshot whenever the status or the filings change (I2, I3).
+    status_reason: str | None = None
 
 
 @registry.register("evaluation.scheduled.v1", CERTIFICATION_TOPIC, "An evaluation (考评) was scheduled")
@@ -46,6 +48,9 @@ class EvaluationResultRecorded(EventPayload):
     theory_score: Decimal | None = None
     practical_score: Decimal | None = None
     free_student_evaluation: bool = False  # E7
+    # Additive: the graduation year of an E7 free evaluation, and the institution that evaluated.
+    graduation_year: int | None = None
+    institution_id: str | None = None
 
 
 @registry.register("certificate.issued.v1", CERTIFICATION_TOPIC, "A certificate was issued (持证)")
@@ -69,3 +74,9 @@ class CertificateRevoked(EventPayload):
     person_key: str
     reason: str  # fraud | error
     revoked_at: datetime
+    # Additive: what the subsidy service needs to find the payments that relied on the certificate.
+    certificate_no: str | None = None
+    institution_id: str | None = None
+    occupation_code: str | None = None
+    level: int | None = None
+    revoked_by: str | None = None

@@ -1,0 +1,173 @@
+"""Evaluation (考评) endpoints: an evaluation institution schedules, registers candidates, records results."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, UploadFile
+from sqlalchemy import select
+
+from skillkit.app import Session
+from skillkit.auth import Principal, Role, require_roles
+from skillkit.commands import Outcome, run_command
+from skillkit.pagination import Page, paginate
+from skillkit.pii import PiiCipher
+
+from certification_service.adapters.models import Candidate, Evaluation
+from certification_service.api.schemas import CandidateIn, CandidateOut, EvaluationIn, EvaluationOut, ResultIn, UploadOut
+from certification_service.api.views import candidate_view, evaluation_view
+from certification_service.handlers.evaluations import (
+    get_candidate,
+    get_evaluation,
+    record_result,
+    register_candidate,
+    schedule_evaluation,
+    writable_evaluation,
+)
+from certification_service.handlers.institutions import ensure_own
+from certification_service.handlers.uploads import apply_upload
+
+router = APIRouter(prefix="/v1/evaluations", tags=["evaluations 考评"])
+
+READERS = (Role.EVALUATION_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
+
+
+@router.post("", status_code=201, response_model=EvaluationOut, summary="Schedule an evaluation the institution is filed for (I2)")
+async def schedule(
+    request: Request,
+    session: Session,
+    body: EvaluationIn,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+
+    async def action() -> EvaluationOut:
+        return evaluation_view(await schedule_evaluation(session, settings, principal, body), settings)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.get("", response_model=Page[EvaluationOut], summary="List evaluations (an institution sees its own)")
+async def list_evaluations(
+    request: Request,
+    session: Session,
+    principal: Annotated[Principal, require_roles(*READERS)],
+    institution_id: uuid.UUID | None = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[EvaluationOut]:
+    stmt = select(Evaluation)
+    if principal.role == Role.EVALUATION_ORG:
+        stmt = stmt.where(Evaluation.institution_id == _org_uuid_or_none(principal))
+    if institution_id is not None:
+        ensure_own(principal, institution_id)
+        stmt = stmt.where(Evaluation.institution_id == institution_id)
+    rows, next_cursor = await paginate(session, stmt, Evaluation.created_at, Evaluation.id, cursor, limit)
+    settings = request.app.state.settings
+    return Page[EvaluationOut](items=[evaluation_view(e, settings) for e in rows], next_cursor=next_cursor)
+
+
+@router.get("/{evaluation_id}", response_model=EvaluationOut, summary="One evaluation")
+async def get_one(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    principal: Annotated[Principal, require_roles(*READERS)],
+) -> EvaluationOut:
+    return evaluation_view(await get_evaluation(session, principal, evaluation_id), request.app.state.settings)
+
+
+@router.post(
+    "/{evaluation_id}/candidates",
+    status_code=201,
+    response_model=CandidateOut,
+    summary="Register a candidate by resident ID number (unknown persons are recorded and flagged; E7 free evaluation)",
+)
+async def add_candidate(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    body: CandidateIn,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+    cipher = PiiCipher(settings.pii_encryption_key)
+
+    async def action() -> CandidateOut:
+        return candidate_view(await register_candidate(session, settings, principal, evaluation_id, body), cipher)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.get("/{evaluation_id}/candidates", response_model=Page[CandidateOut], summary="The evaluation's candidates")
+async def list_candidates(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    principal: Annotated[Principal, require_roles(*READERS)],
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Page[CandidateOut]:
+    await get_evaluation(session, principal, evaluation_id)
+    stmt = select(Candidate).where(Candidate.evaluation_id == evaluation_id)
+    rows, next_cursor = await paginate(session, stmt, Candidate.created_at, Candidate.id, cursor, limit)
+    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    return Page[CandidateOut](items=[candidate_view(c, cipher) for c in rows], next_cursor=next_cursor)
+
+
+@router.put(
+    "/{evaluation_id}/candidates/{candidate_id}/result",
+    response_model=CandidateOut,
+    summary="Record one candidate's result (theory and practical scores 0-100, pass/fail)",
+)
+async def put_result(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    candidate_id: uuid.UUID,
+    body: ResultIn,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+    cipher = PiiCipher(settings.pii_encryption_key)
+
+    async def action() -> Outcome:
+        evaluation = await writable_evaluation(session, principal, evaluation_id)
+        candidate = await get_candidate(session, principal, evaluation_id, candidate_id)
+        await record_result(
+            session, settings, principal, evaluation, candidate, body.theory_score, body.practical_score, body.passed
+        )
+        return Outcome(candidate_view(candidate, cipher), 200)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post(
+    "/{evaluation_id}/results/upload",
+    response_model=UploadOut,
+    summary="Bulk results as CSV or XLSX: every bad row is reported with its line number, the good rows are applied",
+)
+async def upload_results(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    file: UploadFile,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+    content = await file.read()
+
+    async def action() -> Outcome:
+        evaluation = await writable_evaluation(session, principal, evaluation_id)
+        report = await apply_upload(session, settings, principal, evaluation, file.filename or "", file.content_type, content)
+        return Outcome(report, 200)
+
+    return await run_command(request, session, principal, action)
+
+
+def _org_uuid_or_none(principal: Principal) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(principal.org_id))
+    except ValueError:
+        return None

@@ -1,0 +1,21 @@
+"""What the certification service consumes: the voucher service's workers (for matching candidates, E7, T4)."""
+
+from __future__ import annotations
+
+from skillkit.contracts.topics import VOUCHER_TOPIC
+from skillkit.runtime import ConsumerSpec
+
+from certification_service.handlers.workers import on_worker_account_linked, on_worker_registered
+
+CONSUMER_GROUP = "certification-service"
+
+consumers = [
+    ConsumerSpec(
+        name=CONSUMER_GROUP,
+        topics=[VOUCHER_TOPIC],
+        handlers={
+            "worker.registered.v1": on_worker_registered,
+            "worker.account_linked.v1": on_worker_account_linked,
+        },
+    )
+]

@@ -1,0 +1,77 @@
+"""T4: the county certificate-holding rate of the workforce (全县从业人员持证率达32%), per township."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal
+from skillkit.db import utcnow
+
+from certification_service.adapters.models import Certificate, KnownWorker, TownshipWorkforce
+from certification_service.api.schemas import HoldingRateOut, TownshipHolding
+
+RATE_PLACES = Decimal("0.0001")
+
+
+async def set_workforce(session: AsyncSession, principal: Principal, township: str, size: int) -> TownshipWorkforce:
+    row = await session.get(TownshipWorkforce, township)
+    if row is None:
+        row = TownshipWorkforce(township=township)
+        session.add(row)
+    row.workforce_size = size
+    row.updated_by = principal.subject
+    row.updated_at = utcnow()
+    await session.flush()
+    return row
+
+
+def _rate(holders: int, workforce: int | None) -> Decimal | None:
+    if not workforce:
+        return None
+    return (Decimal(holders) / Decimal(workforce)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+async def holding_rate(session: AsyncSession, target: Decimal) -> HoldingRateOut:
+    """Holders are distinct persons with at least one valid certificate; their township comes from the
+    workers projection. Holders the voucher service does not know count for the county only."""
+    holders = (
+        select(Certificate.person_key).where(Certificate.status == "valid").distinct().subquery()
+    )
+    per_township = (
+        await session.execute(
+            select(KnownWorker.township, func.count())
+            .select_from(holders)
+            .outerjoin(KnownWorker, KnownWorker.person_key == holders.c.person_key)
+            .group_by(KnownWorker.township)
+        )
+    ).all()
+    counts = {township: int(n) for township, n in per_township}
+    without_township = counts.pop(None, 0)
+    workforce = {row.township: row.workforce_size for row in await session.scalars(select(TownshipWorkforce))}
+    townships = []
+    for township in sorted(set(counts) | set(workforce)):
+        rate = _rate(counts.get(township, 0), workforce.get(township))
+        townships.append(
+            TownshipHolding(
+                township=township,
+                holders=counts.get(township, 0),
+                workforce_size=workforce.get(township),
+                holding_rate=rate,
+                meets_target=None if rate is None else rate >= target,
+            )
+        )
+    county_holders = sum(counts.values()) + without_township
+    county_workforce = sum(workforce.values())
+    county_rate = _rate(county_holders, county_workforce)
+    return HoldingRateOut(
+        target=target,
+        townships=townships,
+        holders_without_township=without_township,
+        county_holders=county_holders,
+        county_workforce=county_workforce,
+        county_holding_rate=county_rate,
+        county_meets_target=None if county_rate is None else county_rate >= target,
+    )
