@@ -1,0 +1,790 @@
+"""The chain (ARCHITECTURE.md "The chain") and the claims it yields — one pure function.
+
+`evaluate_person(person_key, facts, policies)` re-evaluates every chain of one person from the facts
+alone and returns the chains (links, event ids, what is missing or broke, in Chinese and English) and the
+claims (amount, lines citing rules, state). Because it looks only at the set of facts (each fact keyed by
+its natural id, the newest version winning), any arrival order, delay or duplication of the events gives
+the same result.
+
+Claim states computed here: waiting (chain incomplete) → eligible; held (I3, awaiting the bureau's
+review); rejected / void with a reason. Later states (declared … paid) are set by the payment flow; such
+claims are passed in as `locked` and keep their E4 / E5 slot.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from decimal import Decimal
+from fractions import Fraction
+from typing import Mapping
+
+from skillkit.county import COUNTY_TZ
+
+from subsidy_service.domain.facts import Fact, FactSet
+from subsidy_service.domain.policy import Policies, PolicyTable
+from subsidy_service.domain.rules import (
+    ZERO,
+    Computed,
+    Line,
+    pct,
+    s1_inclusive,
+    s2_order,
+    s3_project,
+    s4_living_allowance,
+    s5_enterprise,
+    s6_parts,
+    s7_caregiver,
+    s8_evaluation,
+    s8_key,
+)
+
+WAITING, ELIGIBLE, HELD, REJECTED, VOID = "waiting", "eligible", "held", "rejected", "void"
+OK, MISSING, BROKEN, NOT_REQUIRED = "ok", "missing", "broken", "not_required"
+
+TRAINING, LIVING, EVALUATION = "training", "living_allowance", "evaluation"
+MAIN, S6_FIRST, S6_REST = "main", "S6-80", "S6-20"
+
+LINK_LABELS = {
+    "voucher": "培训券",
+    "binding": "绑定",
+    "enrolment": "报名",
+    "realname": "实名制",
+    "completion": "结业",
+    "certificate": "证书",
+    "class_outcome": "班级成效",
+    "limits": "限额与机构",
+}
+
+# Breaks that void the claims (the voucher or the certificate itself is gone); other breaks reject.
+VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked"})
+
+REASONS: dict[str, tuple[str, str]] = {
+    "voucher_missing": ("尚未收到发券记录", "the voucher's issue has not been received yet"),
+    "voucher_revoked": ("培训券已作废（{0}）", "the voucher was revoked ({0})"),
+    "voucher_expired_unused": ("培训券过期未使用", "the voucher expired before it was bound to a training"),
+    "binding_missing": ("培训券尚未绑定培训报名", "the voucher is not yet bound to a training enrolment"),
+    "binding_rejected": ("培训券绑定被拒绝（{0}）", "binding the voucher was rejected ({0})"),
+    "bound_outside_validity": ("绑定时培训券不在有效期内", "the voucher was not valid when it was bound"),
+    "enrolment_missing": ("尚未收到培训报名记录", "the training enrolment has not been received yet"),
+    "enrolment_rejected": ("报名被退回（{0}）", "the enrolment was rejected ({0})"),
+    "dropped": ("学员中途退训（{0}）", "the trainee left the class before completion ({0})"),
+    "class_missing": ("尚未收到开班备案", "the class filing (class.opened) has not been received yet"),
+    "class_approval_missing": ("订单式培训班尚待审核备案", "the order class awaits the bureau's approval (S2)"),
+    "class_not_approved": ("培训班未获审核备案（{0}）", "the bureau did not approve the class ({0})"),
+    "kind_mismatch": ("培训券类型与培训班类型不符", "the voucher's kind differs from the class's kind"),
+    "realname_missing": ("尚待省培训实名制系统确认", "awaiting the province real-name system's verdict (P1)"),
+    "realname_rejected": ("省培训实名制系统退回（{0}）", "the province real-name system rejected it ({0})"),
+    "completion_missing": ("尚未结业", "the training is not completed yet"),
+    "no_attended_days": ("实际培训天数为 0", "no training day was attended"),
+    "completed_outside_validity": ("结业日期超出培训券有效期", "the completion is outside the voucher's validity"),
+    "not_passed": ("创业培训考核未合格", "the trainee did not pass the entrepreneurship course (S6)"),
+    "certificate_missing": (
+        "尚未取得与培训工种对应的证书",
+        "no certificate yet for the class's occupation issued on or after the class start",
+    ),
+    "certificate_revoked": ("证书已被撤销（{0}）", "the certificate was revoked ({0})"),
+    "outcome_missing": ("尚待班级成效报告（就业率 / 合格率）", "awaiting the class outcome report (S2 / S6)"),
+    "pass_rate_below": ("班级合格率 {0} 低于 {1}", "the class pass rate {0} is below {1} (S6)"),
+    "licence_rate_below": (
+        "六个月内取得营业执照人数占合格人数 {0}，未达 {1}",
+        "business licences within six months are {0} of those who passed, below {1} (S6)",
+    ),
+    "e4_limit": ("本年度已享受同类培训补贴（E4）", "this person already has this year's {0} training subsidy (E4)"),
+    "e5_limit": ("同一等级已享受过评价补贴（E5）", "an evaluation subsidy at this level was already granted (E5)"),
+    "institution_suspended": (
+        "培训机构已被暂停或撤销，待局方复核（I3）",
+        "the institution was suspended or revoked; payable only after the bureau's review (I3)",
+    ),
+    "review_rejected": ("局方复核不予兑现（{0}）", "the bureau's review refused payment ({0})"),
+    "no_policy_table": ("该政策年度尚无政策表", "there is no policy table for the policy year"),
+    "s8_no_amount": ("S8 未设定该等级评价补贴标准", "S8 sets no evaluation subsidy for this certificate"),
+    "evaluation_no_voucher": (
+        "证书无对应的电子培训券（E6），且非中职学生免费评价（E7）",
+        "no electronic training voucher leads to this certificate (E6) and it is no free student evaluation (E7)",
+    ),
+    "training_claim_rejected": ("对应的培训补贴未获兑现（{0}）", "the voucher's training subsidy is refused ({0})"),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    zh: str
+    en: str
+
+    @classmethod
+    def of(cls, code: str, *args: object) -> "Reason":
+        zh, en = REASONS[code]
+        return cls(code, zh.format(*args), en.format(*args))
+
+
+@dataclass(frozen=True)
+class Link:
+    name: str
+    status: str
+    event_ids: tuple[str, ...] = ()
+    reason: Reason | None = None
+    note: str | None = None  # facts worth showing: rates, days
+
+    @property
+    def label(self) -> str:
+        return LINK_LABELS[self.name]
+
+
+@dataclass(frozen=True)
+class ClaimDraft:
+    claim_type: str
+    subject_id: str  # voucher id (training, living allowance) or certificate id (evaluation)
+    part: str
+    person_key: str
+    voucher_id: str | None
+    certificate_id: str | None
+    institution_id: str | None  # the training institution of the chain
+    payee_type: str
+    payee_id: str | None
+    kind: str  # voucher kind, or certificate type for evaluation claims
+    policy_year: int
+    table_year: int | None
+    table_version: int | None
+    amount: Decimal
+    lines: tuple[Line, ...]
+    state: str
+    reason: Reason | None = None
+    missing: tuple[Reason, ...] = ()
+    quota_slot: str | None = None  # E4
+    level_slot: str | None = None  # E5
+    order: tuple = ()  # precedence inside an E4 / E5 contest
+
+    @property
+    def key(self) -> str:
+        return claim_key(self.claim_type, self.subject_id, self.part)
+
+    @property
+    def rule_ids(self) -> tuple[str, ...]:
+        ids = list(dict.fromkeys(line.rule_id for line in self.lines))
+        if self.reason is not None and self.reason.code == "e4_limit":
+            ids.append("E4")
+        if self.reason is not None and self.reason.code == "e5_limit":
+            ids.append("E5")
+        return tuple(dict.fromkeys(ids))
+
+
+def claim_key(claim_type: str, subject_id: str, part: str = MAIN) -> str:
+    return f"{claim_type}:{subject_id}:{part}"
+
+
+@dataclass(frozen=True)
+class ChainView:
+    voucher_id: str
+    person_key: str
+    kind: str | None
+    policy_year: int | None
+    enrolment_id: str | None
+    class_id: str | None
+    institution_id: str | None
+    certificate_id: str | None
+    links: tuple[Link, ...]
+
+    @property
+    def status(self) -> str:
+        statuses = {link.status for link in self.links}
+        if any(link.status == BROKEN for link in self.links):
+            return "broken"
+        if MISSING in statuses:
+            return "waiting"
+        if any(link.name == "limits" and link.reason is not None for link in self.links):
+            return "held"
+        return "complete"
+
+    @property
+    def problems(self) -> tuple[Reason, ...]:
+        return tuple(link.reason for link in self.links if link.reason is not None and link.status != OK)
+
+
+@dataclass(frozen=True)
+class PersonResult:
+    chains: dict[str, ChainView] = field(default_factory=dict)
+    claims: dict[str, ClaimDraft] = field(default_factory=dict)
+
+
+def _ids(*facts: Fact | None) -> tuple[str, ...]:
+    return tuple(sorted({f.event_id for f in facts if f is not None}))
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, COUNTY_TZ)
+
+
+def _fraction(count_num: int, count_den: int, reported: Decimal | None) -> Fraction | None:
+    """A class rate: exact from the counts when there are any, else the reported rate."""
+    if count_den > 0:
+        return Fraction(count_num, count_den)
+    if reported is not None:
+        return Fraction(reported)
+    return None
+
+
+@dataclass
+class _Chain:
+    """Working state of one voucher's chain while it is evaluated."""
+
+    voucher_id: str
+    voucher: Fact | None = None
+    revoked: Fact | None = None
+    expired: Fact | None = None
+    bound: Fact | None = None
+    enrolled: Fact | None = None
+    klass: Fact | None = None
+    approval: Fact | None = None
+    outcome: Fact | None = None
+    completed: Fact | None = None
+    certificate: Fact | None = None
+    suspended: Fact | None = None
+    links: list[Link] = field(default_factory=list)
+
+
+def evaluate_person(
+    person_key: str,
+    facts: FactSet,
+    policies: Policies,
+    *,
+    locked: frozenset[str] = frozenset(),
+    pinned: Mapping[str, tuple[int, int]] | None = None,
+) -> PersonResult:
+    """Every chain and claim of one person, from the facts alone.
+
+    `locked`: keys of claims already declared or paid (they keep their E4/E5 slot whatever else happens).
+    `pinned`: claim key -> (table year, version) for claims that became eligible under that table version.
+    """
+    pinned = pinned or {}
+    voucher_ids = sorted(
+        {
+            f.field("voucher_id")
+            for kind in ("voucher", "bound", "binding_rejected", "expired", "revoked", "enrolled", "completed")
+            for f in facts.of(kind)
+            if f.person_key == person_key and f.field("voucher_id")
+        }
+    )
+    result = PersonResult()
+    chain_links: dict[str, _Chain] = {}
+    for voucher_id in voucher_ids:
+        chain = _evaluate_chain(person_key, voucher_id, facts, policies)
+        chain_links[voucher_id] = chain
+        for draft in _training_claims(person_key, chain, facts, policies, pinned):
+            result.claims[draft.key] = draft
+    _contest_e4(result.claims, locked)
+    for voucher_id, chain in chain_links.items():
+        living = _living_allowance(person_key, chain, policies, pinned, result.claims)
+        if living is not None:
+            result.claims[living.key] = living
+    for draft in _evaluation_claims(person_key, facts, chain_links, policies, pinned):
+        result.claims[draft.key] = draft
+    _contest_e5(result.claims, locked)
+    for voucher_id, chain in chain_links.items():
+        links = list(chain.links)
+        links.append(_limits_link(chain, result.claims))
+        result.chains[voucher_id] = ChainView(
+            voucher_id=voucher_id,
+            person_key=person_key,
+            kind=chain.voucher.payload.kind.value if chain.voucher else None,
+            policy_year=chain.voucher.payload.policy_year if chain.voucher else None,
+            enrolment_id=chain.enrolled.key if chain.enrolled else (chain.bound.payload.enrolment_id if chain.bound else None),
+            class_id=chain.klass.key if chain.klass else (chain.enrolled.payload.class_id if chain.enrolled else None),
+            institution_id=_institution(chain),
+            certificate_id=chain.certificate.key if chain.certificate else None,
+            links=tuple(links),
+        )
+    return result
+
+
+def _institution(chain: _Chain) -> str | None:
+    for fact in (chain.klass, chain.enrolled, chain.bound):
+        if fact is not None:
+            return fact.payload.institution_id
+    return None
+
+
+def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: Policies) -> _Chain:
+    c = _Chain(voucher_id)
+    links = c.links
+    # 1. voucher: issued for V and P, not revoked; expiry only matters for a voucher never validly bound.
+    c.voucher = facts.get("voucher", voucher_id)
+    if c.voucher is not None and c.voucher.person_key != person_key:
+        c.voucher = None
+    c.revoked = facts.get("revoked", voucher_id)
+    c.expired = facts.get("expired", voucher_id)
+    table = policies.for_year(c.voucher.payload.policy_year) if c.voucher else None
+    if c.voucher is None:
+        links.append(Link("voucher", MISSING, reason=Reason.of("voucher_missing")))
+    elif c.revoked is not None:
+        links.append(
+            Link("voucher", BROKEN, _ids(c.voucher, c.revoked), Reason.of("voucher_revoked", c.revoked.payload.reason.value))
+        )
+    else:
+        links.append(Link("voucher", OK, _ids(c.voucher)))
+
+    # 2. binding: voucher.bound for an enrolment that was not rejected, while the voucher was valid.
+    bounds = [f for f in facts.of("bound") if f.payload.voucher_id == voucher_id]
+    rejected_bindings = {f.payload.enrolment_id: f for f in facts.of("binding_rejected") if f.payload.voucher_id == voucher_id}
+    enrolment_rejections = {f.key: f for f in facts.of("enrolment_rejected")}
+    live = [b for b in bounds if b.payload.enrolment_id not in rejected_bindings and b.payload.enrolment_id not in enrolment_rejections]
+    live.sort(key=lambda b: (b.payload.bound_at, b.payload.enrolment_id))
+    c.bound = live[0] if live else None
+    valid_binding = c.bound is not None and (
+        c.voucher is None or c.voucher.payload.valid_from <= c.bound.payload.bound_at < c.voucher.payload.valid_until
+    )
+    if c.bound is None:
+        enrolments_of_v = [f for f in facts.of("enrolled") if f.payload.voucher_id == voucher_id]
+        if c.expired is not None and c.revoked is None:
+            links.append(Link("binding", BROKEN, _ids(c.expired), Reason.of("voucher_expired_unused")))
+        elif rejected_bindings:
+            last = max(rejected_bindings.values(), key=Fact.order)
+            links.append(Link("binding", BROKEN, _ids(*rejected_bindings.values()),
+                              Reason.of("binding_rejected", last.payload.reason.value)))
+        elif enrolments_of_v and all(e.key in enrolment_rejections for e in enrolments_of_v):
+            links.append(Link("binding", BROKEN, _ids(*enrolments_of_v), Reason.of("binding_missing")))
+        else:
+            links.append(Link("binding", MISSING, reason=Reason.of("binding_missing")))
+    elif c.voucher is not None and not valid_binding:
+        links.append(Link("binding", BROKEN, _ids(c.bound), Reason.of("bound_outside_validity")))
+    else:
+        links.append(Link("binding", OK, _ids(c.bound)))
+
+    # 3. enrolment: training.enrolled on V (the bound one), its class filed (and approved for order classes).
+    enrolment_id = c.bound.payload.enrolment_id if c.bound else None
+    if enrolment_id is None:
+        candidates = [f for f in facts.of("enrolled") if f.payload.voucher_id == voucher_id and f.key not in enrolment_rejections]
+        enrolment_id = candidates[0].key if candidates else None
+    c.enrolled = facts.get("enrolled", enrolment_id) if enrolment_id else None
+    if c.enrolled is not None and c.enrolled.payload.voucher_id != voucher_id:
+        c.enrolled = None
+    class_id = c.enrolled.payload.class_id if c.enrolled else (c.bound.payload.class_id if c.bound else None)
+    c.klass = facts.get("class", class_id) if class_id else None
+    c.approval = facts.get("class_approval", class_id) if class_id else None
+    c.outcome = facts.get("class_outcome", class_id) if class_id else None
+    institution_id = _institution(c)
+    c.suspended = facts.get("suspended", institution_id) if institution_id else None
+    dropped = facts.get("dropped", enrolment_id) if enrolment_id else None
+    rejection = enrolment_rejections.get(enrolment_id) if enrolment_id else None
+    if rejection is not None:
+        links.append(Link("enrolment", BROKEN, _ids(c.enrolled, rejection), Reason.of("enrolment_rejected", rejection.payload.reason)))
+    elif c.enrolled is None:
+        links.append(Link("enrolment", MISSING, reason=Reason.of("enrolment_missing")))
+    elif dropped is not None:
+        links.append(Link("enrolment", BROKEN, _ids(c.enrolled, dropped), Reason.of("dropped", dropped.payload.reason)))
+    elif c.klass is None:
+        links.append(Link("enrolment", MISSING, _ids(c.enrolled), Reason.of("class_missing")))
+    elif c.voucher is not None and c.klass.payload.kind != c.voucher.payload.kind:
+        links.append(Link("enrolment", BROKEN, _ids(c.enrolled, c.klass), Reason.of("kind_mismatch")))
+    elif c.klass.payload.needs_approval and (c.approval is None or not c.approval.payload.approved):
+        if c.approval is None:
+            links.append(Link("enrolment", MISSING, _ids(c.enrolled, c.klass), Reason.of("class_approval_missing")))
+        else:
+            links.append(Link("enrolment", BROKEN, _ids(c.enrolled, c.klass, c.approval),
+                              Reason.of("class_not_approved", c.approval.payload.reason or "-")))
+    else:
+        links.append(Link("enrolment", OK, _ids(c.enrolled, c.klass, c.approval)))
+
+    # 4. real-name (P1): the newest verdict per record type; any rejection breaks, the trainee record's
+    # acceptance completes the link; without a verdict the link waits when the table requires it.
+    answers = [
+        f for f in facts.of("realname")
+        if (enrolment_id is not None and f.payload.enrolment_id == enrolment_id)
+        or (class_id is not None and f.payload.enrolment_id is None and f.payload.class_id == class_id)
+    ]
+    newest: dict[tuple[str, str | None], Fact] = {}
+    for answer in answers:
+        slot = (answer.payload.record_type, answer.payload.enrolment_id)
+        if slot not in newest or answer.order() > newest[slot].order():
+            newest[slot] = answer
+    rejected_answers = [a for a in newest.values() if a.payload.verdict.value == "rejected"]
+    trainee_ok = [a for a in newest.values() if a.payload.record_type == "trainee" and a.payload.verdict.value == "accepted"]
+    required = table.realname_required if table is not None else True
+    if rejected_answers:
+        worst = max(rejected_answers, key=Fact.order)
+        why = worst.payload.reason.value if worst.payload.reason else (worst.payload.detail or "-")
+        links.append(Link("realname", BROKEN, _ids(*rejected_answers), Reason.of("realname_rejected", why)))
+    elif trainee_ok:
+        links.append(Link("realname", OK, _ids(*trainee_ok)))
+    elif not required:
+        links.append(Link("realname", NOT_REQUIRED, _ids(*newest.values())))
+    else:
+        links.append(Link("realname", MISSING, _ids(*newest.values()), Reason.of("realname_missing")))
+
+    # 5. completion: training.completed for that enrolment, with attended days, inside V's validity.
+    c.completed = facts.get("completed", enrolment_id) if enrolment_id else None
+    if c.completed is not None and c.completed.payload.voucher_id != voucher_id:
+        c.completed = None
+    if c.completed is None:
+        links.append(Link("completion", MISSING, reason=Reason.of("completion_missing")))
+    else:
+        p = c.completed.payload
+        note = f"实际培训 {p.attended_days} 天"
+        if p.attended_days <= 0:
+            links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("no_attended_days"), note))
+        elif c.voucher is not None and _day_start(p.completed_on) >= c.voucher.payload.valid_until:
+            links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("completed_outside_validity"), note))
+        elif c.voucher is not None and c.voucher.payload.kind.value == "entrepreneurship" and not p.passed:
+            links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("not_passed"), note))
+        else:
+            links.append(Link("completion", OK, _ids(c.completed), note=note))
+
+    # 6. certificate: same person, the class's occupation, issued on/after the class start, not revoked.
+    if c.klass is None:
+        links.append(Link("certificate", MISSING, reason=Reason.of("certificate_missing")))
+    else:
+        matching = [
+            f for f in facts.of("certificate")
+            if f.person_key == person_key
+            and f.payload.occupation_code == c.klass.payload.occupation_code
+            and f.payload.issued_on >= c.klass.payload.start_date
+        ]
+        revoked = {f.key: f for f in facts.of("certificate_revoked")}
+        valid = sorted((f for f in matching if f.key not in revoked), key=lambda f: (f.payload.issued_on, f.key))
+        if valid:
+            c.certificate = valid[0]
+            links.append(Link("certificate", OK, _ids(c.certificate)))
+        elif matching:
+            gone = min(matching, key=lambda f: (f.payload.issued_on, f.key))
+            links.append(Link("certificate", BROKEN, _ids(gone, revoked[gone.key]),
+                              Reason.of("certificate_revoked", revoked[gone.key].payload.reason)))
+        else:
+            links.append(Link("certificate", MISSING, reason=Reason.of("certificate_missing")))
+
+    # 7. class outcome: employment rate for order classes (S2), pass and licence rates for S6.
+    kind = c.voucher.payload.kind.value if c.voucher else (c.klass.payload.kind.value if c.klass else None)
+    outbound = bool(c.klass and c.klass.payload.outbound and table is not None and table.e8.paid_as_inclusive)
+    if kind == "order" and not outbound:
+        rate = _employment_rate(c.outcome)
+        if rate is None:
+            links.append(Link("class_outcome", MISSING, _ids(c.outcome), Reason.of("outcome_missing")))
+        else:
+            links.append(Link("class_outcome", OK, _ids(c.outcome), note=f"班级就业率 {pct(rate)}"))
+    elif kind == "entrepreneurship":
+        rate = _pass_rate(c.outcome)
+        if rate is None:
+            links.append(Link("class_outcome", MISSING, _ids(c.outcome), Reason.of("outcome_missing")))
+        elif table is not None and rate < Fraction(table.s6.pass_rate_gate):
+            links.append(Link("class_outcome", BROKEN, _ids(c.outcome),
+                              Reason.of("pass_rate_below", pct(rate), pct(Fraction(table.s6.pass_rate_gate)))))
+        else:
+            licence = _licence_rate(c.outcome)
+            note = f"班级合格率 {pct(rate)}；营业执照率 {pct(licence) if licence is not None else '—'}"
+            links.append(Link("class_outcome", OK, _ids(c.outcome), note=note))
+    else:
+        links.append(Link("class_outcome", NOT_REQUIRED))
+    return c
+
+
+def _employment_rate(outcome: Fact | None) -> Fraction | None:
+    if outcome is None:
+        return None
+    p = outcome.payload
+    return _fraction(p.employed, p.trainees_completed, p.employment_rate)
+
+
+def _pass_rate(outcome: Fact | None) -> Fraction | None:
+    if outcome is None:
+        return None
+    p = outcome.payload
+    return _fraction(p.passed, p.trainees_attended, p.pass_rate)
+
+
+def _licence_rate(outcome: Fact | None) -> Fraction | None:
+    if outcome is None:
+        return None
+    p = outcome.payload
+    return _fraction(p.licensed_within_six_months, p.passed, p.licence_rate)
+
+
+def _state_from(links: list[Link] | tuple[Link, ...]) -> tuple[str, Reason | None, tuple[Reason, ...]]:
+    broken = [link.reason for link in links if link.status == BROKEN and link.reason is not None]
+    missing = tuple(link.reason for link in links if link.status == MISSING and link.reason is not None)
+    voiding = [r for r in broken if r.code in VOIDING]
+    if voiding:
+        return VOID, voiding[0], missing
+    if broken:
+        return REJECTED, broken[0], missing
+    if missing:
+        return WAITING, missing[0], missing
+    return ELIGIBLE, None, ()
+
+
+def _with_suspension(state: str, reason: Reason | None, chain: _Chain, key: str, facts: FactSet) -> tuple[str, Reason | None]:
+    """I3: a suspended institution's delivered work is payable only after the bureau's review."""
+    if state != ELIGIBLE or chain.suspended is None:
+        return state, reason
+    review = facts.get("review", key)
+    if review is None:
+        return HELD, Reason.of("institution_suspended")
+    if review.payload.approved:
+        return ELIGIBLE, None
+    return REJECTED, Reason.of("review_rejected", review.payload.reason or "-")
+
+
+def _training_claims(
+    person_key: str, c: _Chain, facts: FactSet, policies: Policies, pinned: Mapping[str, tuple[int, int]]
+) -> list[ClaimDraft]:
+    if c.voucher is None:
+        return []  # E6: no voucher, no subsidy (and no claim until the voucher is known)
+    v = c.voucher.payload
+    kind = v.kind.value
+    parts = (S6_FIRST, S6_REST) if kind == "entrepreneurship" else (MAIN,)
+    drafts = []
+    for part in parts:
+        key = claim_key(TRAINING, c.voucher_id, part)
+        table = policies.resolve(v.policy_year, pinned.get(key))
+        links = list(c.links)
+        computed = _training_amount(c, table, part) if table is not None else None
+        state, reason, missing = _state_from(links)
+        if table is None:
+            missing = missing + (Reason.of("no_policy_table"),)
+            if state == ELIGIBLE:
+                state, reason = WAITING, Reason.of("no_policy_table")
+        if part == S6_REST and state == ELIGIBLE and table is not None:
+            licence = _licence_rate(c.outcome)
+            gate = Fraction(table.s6.licence_rate_gate)
+            if licence is None or licence < gate:
+                shown = pct(licence) if licence is not None else "0.0 %"
+                reason = Reason.of("licence_rate_below", shown, pct(gate))
+                state, missing = WAITING, (reason,)
+        if state == ELIGIBLE and computed is None:
+            state, reason = WAITING, Reason.of("outcome_missing")
+        state, reason = _with_suspension(state, reason, c, key, facts)
+        slot = None
+        if part == MAIN and kind == "inclusive":
+            slot = "inclusive"
+        elif part == MAIN and kind in ("project", "order"):
+            slot = "project_or_order"
+        completed_on = c.completed.payload.completed_on if c.completed else date.max
+        drafts.append(
+            ClaimDraft(
+                claim_type=TRAINING,
+                subject_id=c.voucher_id,
+                part=part,
+                person_key=person_key,
+                voucher_id=c.voucher_id,
+                certificate_id=c.certificate.key if c.certificate else None,
+                institution_id=_institution(c),
+                payee_type="institution",
+                payee_id=_institution(c),
+                kind=kind,
+                policy_year=v.policy_year,
+                table_year=table.policy_year if table else None,
+                table_version=table.version if table else None,
+                amount=computed.amount if computed else ZERO,
+                lines=computed.lines if computed else (),
+                state=state,
+                reason=reason,
+                missing=missing,
+                quota_slot=slot,  # provisional: the E4 contest keeps it only for the winner
+                order=(completed_on, c.voucher_id),
+            )
+        )
+    return drafts
+
+
+def _training_amount(c: _Chain, table: PolicyTable, part: str) -> Computed | None:
+    if c.completed is None or c.voucher is None:
+        return None
+    days = c.completed.payload.attended_days
+    kind = c.voucher.payload.kind.value
+    klass = c.klass.payload if c.klass else None
+    if klass is not None and klass.outbound and table.e8.paid_as_inclusive and kind not in ("entrepreneurship", "enterprise"):
+        return s1_inclusive(table, days, rule_id="E8")  # E8: outbound training paid as S1
+    if kind == "inclusive":
+        return s1_inclusive(table, days)
+    if kind == "order":
+        rate = _employment_rate(c.outcome)
+        if rate is None or klass is None:
+            return None
+        return s2_order(table, days, rate, klass.subsidised_day_limit)
+    if kind == "project":
+        return s3_project(table, days, klass.project_reference if klass else None)
+    if kind == "enterprise":
+        return s5_enterprise(table)
+    if kind == "caregiver":
+        return s7_caregiver(table, days)
+    if kind == "entrepreneurship":
+        first, rest = s6_parts(table, days)
+        return first if part == S6_FIRST else rest
+    return None
+
+
+def _contest(claims: dict[str, ClaimDraft], slot_of, locked: frozenset[str], loser_reason) -> None:
+    """At most one live claim per slot: a locked (declared / paid) claim first, then the earliest."""
+    groups: dict[tuple, list[ClaimDraft]] = {}
+    for draft in claims.values():
+        slot = slot_of(draft)
+        if slot is not None:
+            groups.setdefault(slot, []).append(draft)
+    for slot, drafts in groups.items():
+        contenders = [d for d in drafts if d.key in locked or d.state in (ELIGIBLE, HELD)]
+        contenders.sort(key=lambda d: (d.key not in locked, d.order, d.key))
+        winner = contenders[0].key if contenders else None
+        for d in drafts:
+            if d.key == winner:
+                continue
+            if d.state in (ELIGIBLE, HELD) and d.key not in locked:
+                reason = loser_reason(d)
+                claims[d.key] = replace(d, state=REJECTED, reason=reason, missing=(), quota_slot=None, level_slot=None)
+            else:
+                claims[d.key] = replace(claims[d.key], quota_slot=None, level_slot=None)
+
+
+def _contest_e4(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:
+    """E4: per person per calendar (policy) year one inclusive and one project-or-order training subsidy."""
+    _contest(
+        claims,
+        lambda d: (d.policy_year, d.quota_slot) if d.claim_type == TRAINING and d.quota_slot else None,
+        locked,
+        lambda d: Reason.of("e4_limit", "普惠制" if d.quota_slot == "inclusive" else "项目制/订单式"),
+    )
+
+
+def _contest_e5(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:
+    """E5: an evaluation subsidy once per person per certificate level."""
+    _contest(
+        claims,
+        lambda d: d.level_slot if d.claim_type == EVALUATION and d.level_slot else None,
+        locked,
+        lambda d: Reason.of("e5_limit"),
+    )
+
+
+def _living_allowance(
+    person_key: str,
+    c: _Chain,
+    policies: Policies,
+    pinned: Mapping[str, tuple[int, int]],
+    claims: Mapping[str, ClaimDraft],
+) -> ClaimDraft | None:
+    """S4 for E3 persons only: 15 yuan per attended day, paid to the worker."""
+    if c.voucher is None or not c.voucher.payload.living_allowance_eligible:
+        return None
+    v = c.voucher.payload
+    key = claim_key(LIVING, c.voucher_id)
+    table = policies.resolve(v.policy_year, pinned.get(key))
+    needed = {"voucher", "binding", "enrolment", "realname", "completion"}
+    if table is not None and table.s4.requires_certificate:
+        needed |= {"certificate", "class_outcome"}
+    state, reason, missing = _state_from([link for link in c.links if link.name in needed])
+    if table is None:
+        missing = missing + (Reason.of("no_policy_table"),)
+        if state == ELIGIBLE:
+            state, reason = WAITING, Reason.of("no_policy_table")
+    training = claims.get(claim_key(TRAINING, c.voucher_id)) or claims.get(claim_key(TRAINING, c.voucher_id, S6_FIRST))
+    if state in (ELIGIBLE, WAITING) and training is not None and training.reason is not None and training.reason.code in ("e4_limit", "review_rejected"):
+        state, reason, missing = REJECTED, Reason.of("training_claim_rejected", training.reason.code), ()
+    computed = s4_living_allowance(table, c.completed.payload.attended_days) if (table and c.completed) else None
+    return ClaimDraft(
+        claim_type=LIVING,
+        subject_id=c.voucher_id,
+        part=MAIN,
+        person_key=person_key,
+        voucher_id=c.voucher_id,
+        certificate_id=None,
+        institution_id=_institution(c),
+        payee_type="worker",
+        payee_id=v.worker_id,
+        kind=v.kind.value,
+        policy_year=v.policy_year,
+        table_year=table.policy_year if table else None,
+        table_version=table.version if table else None,
+        amount=computed.amount if computed else ZERO,
+        lines=computed.lines if computed else (),
+        state=state,
+        reason=reason,
+        missing=missing,
+    )
+
+
+def _evaluation_claims(
+    person_key: str,
+    facts: FactSet,
+    chains: Mapping[str, _Chain],
+    policies: Policies,
+    pinned: Mapping[str, tuple[int, int]],
+) -> list[ClaimDraft]:
+    """S8 per certificate, payee the evaluation institution; E6 traced to a voucher, or E7 free evaluation."""
+    revoked = {f.key: f for f in facts.of("certificate_revoked")}
+    drafts = []
+    for cert in facts.of("certificate"):
+        if cert.person_key != person_key:
+            continue
+        p = cert.payload
+        slot = s8_key(p.certificate_type.value, p.level)
+        if slot is None:
+            continue  # no evaluation subsidy exists for this certificate type (e.g. entrepreneurship training)
+        key = claim_key(EVALUATION, cert.key)
+        year = p.issued_on.year
+        table = policies.resolve(year, pinned.get(key))
+        computed = s8_evaluation(table, p.certificate_type.value, p.level) if table is not None else None
+        voucher_id = None
+        for vid, chain in sorted(chains.items()):
+            if (
+                chain.voucher is not None
+                and chain.revoked is None
+                and chain.klass is not None
+                and chain.enrolled is not None
+                and chain.klass.payload.occupation_code == p.occupation_code
+                and chain.klass.payload.start_date <= p.issued_on
+            ):
+                voucher_id = vid
+                break
+        missing: tuple[Reason, ...] = ()
+        if cert.key in revoked:
+            state, reason = VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
+        elif table is None:
+            state, reason = WAITING, Reason.of("no_policy_table")
+            missing = (reason,)
+        elif computed is None:
+            state, reason = REJECTED, Reason.of("s8_no_amount")
+        elif voucher_id is None and not p.free_student_evaluation:
+            state, reason = WAITING, Reason.of("evaluation_no_voucher")
+            missing = (reason,)
+        else:
+            state, reason = ELIGIBLE, None
+        lines = computed.lines if computed else ()
+        if p.free_student_evaluation and computed is not None:
+            lines = lines + (Line("E7", "E7: 中职学生毕业年度免费评价，可申领评价补贴", ZERO),)
+        drafts.append(
+            ClaimDraft(
+                claim_type=EVALUATION,
+                subject_id=cert.key,
+                part=MAIN,
+                person_key=person_key,
+                voucher_id=voucher_id,
+                certificate_id=cert.key,
+                institution_id=chains[voucher_id].enrolled.payload.institution_id if voucher_id else None,
+                payee_type="evaluation_institution",
+                payee_id=p.institution_id,
+                kind=p.certificate_type.value,
+                policy_year=year,
+                table_year=table.policy_year if table else None,
+                table_version=table.version if table else None,
+                amount=computed.amount if computed else ZERO,
+                lines=lines,
+                state=state,
+                reason=reason,
+                missing=missing,
+                level_slot=slot,
+                order=(p.issued_on, cert.key),
+            )
+        )
+    return drafts
+
+
+def _limits_link(c: _Chain, claims: Mapping[str, ClaimDraft]) -> Link:
+    """Link 6: E4 per year, and the institution still in good standing (I3)."""
+    draft = claims.get(claim_key(TRAINING, c.voucher_id)) or claims.get(claim_key(TRAINING, c.voucher_id, S6_FIRST))
+    if draft is None:
+        return Link("limits", MISSING if c.voucher is None else OK, reason=Reason.of("voucher_missing") if c.voucher is None else None)
+    if draft.reason is not None and draft.reason.code in ("e4_limit", "review_rejected"):
+        return Link("limits", BROKEN, _ids(c.voucher), draft.reason)
+    if c.suspended is not None:
+        if draft.state == HELD:
+            return Link("limits", OK, _ids(c.suspended), Reason.of("institution_suspended"))
+        return Link("limits", OK, _ids(c.suspended), note="机构暂停前已交付的培训，局方已复核")
+    return Link("limits", OK)

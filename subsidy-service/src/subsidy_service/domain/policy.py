@@ -1,0 +1,176 @@
+"""Policy tables: the rates and limits of RULES.md as data, one table per policy year (versioned).
+
+Every section names the rule id it implements. Where the plan is silent the value is *configurable*
+(RULES.md): it lives here, never as a literal in the rules. The 2023 table is `default_2023()`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+NonNegMoney = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+Share = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
+Days = Annotated[int, Field(ge=0, le=366)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DailyRate(_Section):
+    """A daily rate with a per-person cap (None: no cap)."""
+
+    daily_rate: NonNegMoney
+    cap: NonNegMoney | None = None
+
+
+class S1Inclusive(_Section):
+    rule_id: Literal["S1"] = "S1"
+    daily_rate: NonNegMoney = Decimal("100")
+    cap: NonNegMoney = Decimal("1000")
+
+
+class S2Order(_Section):
+    rule_id: Literal["S2"] = "S2"
+    employment_gate: Share = Decimal("0.80")  # >= gate (inclusive) pays S2, below pays S1
+    first_days: Days = 10
+    first_rate: NonNegMoney = Decimal("150")
+    later_rate: NonNegMoney = Decimal("100")
+    cap: NonNegMoney = Decimal("4000")
+    # Subsidised days per occupation and level come with the class (class.opened.subsidised_day_limit);
+    # this is the limit used when the class carries none (None: no limit beyond the cap).
+    default_subsidised_day_limit: Days | None = None
+
+
+class S3Project(_Section):
+    rule_id: Literal["S3"] = "S3"
+    default: DailyRate = DailyRate(daily_rate=Decimal("100"), cap=Decimal("1000"))
+    projects: dict[str, DailyRate] = Field(default_factory=dict)  # project_reference -> rate
+
+
+class S4LivingAllowance(_Section):
+    rule_id: Literal["S4"] = "S4"
+    daily_rate: NonNegMoney = Decimal("15")
+    cap: NonNegMoney | None = None
+    # Whether the allowance also waits for the certificate and class outcome (default: completion suffices).
+    requires_certificate: bool = False
+
+
+class S5Enterprise(_Section):
+    rule_id: Literal["S5"] = "S5"
+    per_person: NonNegMoney = Decimal("300")
+
+
+class S6Entrepreneurship(_Section):
+    rule_id: Literal["S6"] = "S6"
+    daily_rate: NonNegMoney = Decimal("180")
+    cap: NonNegMoney = Decimal("1800")
+    pass_rate_gate: Share = Decimal("0.80")  # class pass rate >= gate pays the first part
+    first_part_share: Share = Decimal("0.80")
+    licence_rate_gate: Share = Decimal("0.20")  # licences within six months >= gate x passed pays the rest
+
+
+class S7Caregiver(_Section):
+    rule_id: Literal["S7"] = "S7"
+    # Configurable (RULES.md S7); the shipped value equals S1 until the employment service centre sets one.
+    daily_rate: NonNegMoney = Decimal("100")
+    cap: NonNegMoney | None = Decimal("1000")
+
+
+class S8Evaluation(_Section):
+    rule_id: Literal["S8"] = "S8"
+    special_ability: NonNegMoney | None = Decimal("200")
+    special_operation: NonNegMoney | None = Decimal("400")  # first 特种作业操作证, paid as 初级工
+    special_equipment: NonNegMoney | None = Decimal("400")  # first 特种设备作业人员证, paid as 初级工
+    # Skill levels 5..1 (5 = 初级工 … 1 = 高级技师); 技师 / 高级技师: none by default.
+    levels: dict[int, NonNegMoney | None] = Field(
+        default_factory=lambda: {5: Decimal("400"), 4: Decimal("600"), 3: Decimal("800"), 2: None, 1: None}
+    )
+
+    @model_validator(mode="after")
+    def _levels_known(self) -> "S8Evaluation":
+        unknown = sorted(set(self.levels) - {1, 2, 3, 4, 5})
+        if unknown:
+            raise ValueError(f"skill levels are 1..5, got {unknown}")
+        return self
+
+
+class E8Outbound(_Section):
+    rule_id: Literal["E8"] = "E8"
+    paid_as_inclusive: bool = True
+
+
+class PolicyTable(_Section):
+    """One policy year's rule values. `version` grows with each change; claims record the version used."""
+
+    policy_year: int = Field(ge=2000, le=2100)
+    version: int = Field(default=1, ge=1)
+    effective_from: date
+    effective_to: date
+    # P1: whether a chain waits for the province real-name verdict (a rejection always breaks it).
+    realname_required: bool = True
+    s1: S1Inclusive = S1Inclusive()
+    s2: S2Order = S2Order()
+    s3: S3Project = S3Project()
+    s4: S4LivingAllowance = S4LivingAllowance()
+    s5: S5Enterprise = S5Enterprise()
+    s6: S6Entrepreneurship = S6Entrepreneurship()
+    s7: S7Caregiver = S7Caregiver()
+    s8: S8Evaluation = S8Evaluation()
+    e8: E8Outbound = E8Outbound()
+
+    @model_validator(mode="after")
+    def _dates(self) -> "PolicyTable":
+        if self.effective_to < self.effective_from:
+            raise ValueError("effective_to is before effective_from")
+        return self
+
+    def rule_values(self) -> dict:
+        return self.model_dump(mode="json", exclude={"policy_year", "version", "effective_from", "effective_to"})
+
+
+def default_table(year: int) -> PolicyTable:
+    """The values of RULES.md for a year (the 2023 plan, 临技能办发〔2023〕1号)."""
+    # P5: year Y's subsidies are applied for and paid by 31 March of Y+1.
+    return PolicyTable(policy_year=year, version=1, effective_from=date(year, 1, 1), effective_to=date(year + 1, 3, 31))
+
+
+def default_2023() -> PolicyTable:
+    return default_table(2023)
+
+
+class Policies:
+    """All stored table versions; resolves the table a claim is computed with.
+
+    A year without a table of its own uses the newest table of the latest earlier year (carried forward)
+    until the bureau publishes one; a claim already eligible keeps the exact (year, version) it was
+    computed with (`pinned`).
+    """
+
+    def __init__(self, tables: list[PolicyTable]) -> None:
+        self._by_key = {(t.policy_year, t.version): t for t in tables}
+        self._latest: dict[int, PolicyTable] = {}
+        for t in tables:
+            current = self._latest.get(t.policy_year)
+            if current is None or t.version > current.version:
+                self._latest[t.policy_year] = t
+
+    def for_year(self, year: int) -> PolicyTable | None:
+        candidates = [y for y in self._latest if y <= year]
+        if not candidates:
+            return None
+        return self._latest[max(candidates)]
+
+    def exact(self, year: int, version: int) -> PolicyTable | None:
+        return self._by_key.get((year, version))
+
+    def resolve(self, year: int, pinned: tuple[int, int] | None) -> PolicyTable | None:
+        if pinned is not None:
+            table = self.exact(*pinned)
+            if table is not None:
+                return table
+        return self.for_year(year)

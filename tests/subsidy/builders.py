@@ -1,0 +1,201 @@
+"""Hand-built facts and envelopes for the subsidy tests: one complete chain by default, every field overridable."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
+from skillkit.contracts.province import RealnameAnswered
+from skillkit.contracts.training import (
+    ClassApproved,
+    ClassOpened,
+    ClassOutcomeReported,
+    InstitutionSuspended,
+    TrainingCompleted,
+    TrainingDropped,
+    TrainingEnrolled,
+    TrainingEnrolmentRejected,
+)
+from skillkit.contracts.voucher import (
+    VoucherBindingRejected,
+    VoucherBound,
+    VoucherExpired,
+    VoucherIssued,
+    VoucherRevoked,
+    WorkerAccountLinked,
+    WorkerRegistered,
+)
+from skillkit.events import Envelope, registry
+
+from subsidy_service.domain.facts import Fact
+
+T0 = datetime(2023, 3, 1, 2, 0, tzinfo=timezone.utc)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.n = 0
+
+    def tick(self) -> datetime:
+        self.n += 1
+        return T0 + timedelta(minutes=self.n)
+
+
+def fact(payload: Any, clock: Clock, event_id: str | None = None, at: datetime | None = None) -> Fact:
+    return Fact(payload.__event_type__, event_id or str(uuid.uuid4()), at or clock.tick(), payload)
+
+
+def envelope(f: Fact) -> Envelope:
+    return Envelope(
+        id=f.event_id,
+        type=f.type,
+        source="/tests",
+        time=f.time,
+        subject=None,
+        partition_key=getattr(f.payload, "person_key", None) or "x",
+        correlation_id=None,
+        causation_id=None,
+        data=f.payload,
+    )
+
+
+def chain(
+    *,
+    person: str = "P1",
+    voucher: str = "V1",
+    enrolment: str = "E1",
+    klass: str = "C1",
+    institution: str = "I1",
+    kind: str = "inclusive",
+    year: int = 2023,
+    days: int | None = 5,
+    passed: bool = True,
+    e3: bool = False,
+    outbound: bool = False,
+    course: str | None = None,
+    day_limit: int | None = None,
+    project: str | None = None,
+    occupation: str = "4-10-01-01",
+    level: int | None = 5,
+    cert_type: str | None = "skill_level",
+    certificate: str = "CERT1",
+    cert_on: date = date(2023, 6, 20),
+    realname: str | None = "accepted",
+    outcome: dict[str, int] | None = None,
+    approved: bool | None = None,
+    start: date = date(2023, 6, 1),
+    completed_on: date = date(2023, 6, 15),
+    bound_at: datetime | None = None,
+    valid_until: datetime | None = None,
+    clock: Clock | None = None,
+    free_student: bool = False,
+) -> list[Fact]:
+    """Every fact of one chain (person, voucher, enrolment, class, certificate), complete unless told."""
+    clock = clock or Clock()
+    facts = [
+        fact(VoucherIssued(
+            voucher_id=voucher, code="ABCD2345", worker_id=f"W-{person}", person_key=person, kind=kind,
+            policy_year=year, valid_from=datetime(year, 1, 10, tzinfo=timezone.utc),
+            valid_until=valid_until or datetime(year + 1, 3, 31, 16, tzinfo=timezone.utc), channel="claim",
+            categories=["poverty_alleviated_labour"] if e3 else ["rural_migrant"], living_allowance_eligible=e3,
+            issued_by="staff-1"), clock),
+        fact(ClassOpened(
+            class_id=klass, institution_id=institution, kind=kind, course=course, occupation_code=occupation,
+            level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=max(days or 1, 1),
+            capacity=40, outbound=outbound, subsidised_day_limit=day_limit, project_reference=project,
+            needs_approval=kind == "order", status="open" if kind != "order" else "pending_approval"), clock),
+        fact(TrainingEnrolled(
+            enrolment_id=enrolment, class_id=klass, institution_id=institution, voucher_id=voucher,
+            person_key=person, kind=kind, occupation_code=occupation, level=level, class_start=start,
+            class_end=start + timedelta(days=30)), clock),
+        fact(VoucherBound(
+            voucher_id=voucher, person_key=person, enrolment_id=enrolment, class_id=klass,
+            institution_id=institution, bound_at=bound_at or datetime(year, 5, 20, tzinfo=timezone.utc)), clock),
+    ]
+    if kind == "order" and approved is None:
+        approved = True
+    if approved is not None:
+        facts.append(fact(ClassApproved(class_id=klass, approved=approved, reason=None if approved else "材料不全",
+                                        decided_by="bureau-1"), clock))
+    if realname is not None:
+        facts.append(fact(RealnameAnswered(
+            submission_id=f"S-{enrolment}", record_type="trainee", class_id=klass, enrolment_id=enrolment,
+            person_key=person, verdict=realname,
+            reason="identity_mismatch" if realname == "rejected" else None), clock))
+    if days is not None:
+        facts.append(fact(TrainingCompleted(
+            enrolment_id=enrolment, voucher_id=voucher, class_id=klass, person_key=person, attended_days=days,
+            passed=passed, completed_on=completed_on), clock))
+    if cert_type is not None:
+        facts.append(fact(CertificateIssued(
+            certificate_id=certificate, certificate_no=f"NO-{certificate}", person_key=person,
+            certificate_type=cert_type, occupation_code=occupation, level=level, issued_on=cert_on,
+            institution_id="EV1", evaluation_id="EVAL1", free_student_evaluation=free_student), clock))
+    if outcome is not None:
+        facts.append(outcome_fact(klass, institution, kind, clock, **outcome))
+    return facts
+
+
+def outcome_fact(klass: str, institution: str, kind: str, clock: Clock, *, completed: int = 10,
+                 attended: int = 10, employed: int = 0, passed: int = 0, licensed: int = 0,
+                 at: datetime | None = None) -> Fact:
+    return fact(ClassOutcomeReported(
+        class_id=klass, institution_id=institution, kind=kind, trainees_completed=completed,
+        trainees_attended=attended, employed=employed, passed=passed, licensed_within_six_months=licensed), clock,
+        at=at)
+
+
+def certificate(person: str, cert_id: str, clock: Clock, *, cert_type: str = "skill_level", level: int | None = 5,
+                occupation: str = "4-10-01-01", issued_on: date = date(2023, 6, 20), free_student: bool = False,
+                institution: str = "EV1") -> Fact:
+    return fact(CertificateIssued(
+        certificate_id=cert_id, certificate_no=f"NO-{cert_id}", person_key=person, certificate_type=cert_type,
+        occupation_code=occupation, level=level, issued_on=issued_on, institution_id=institution,
+        evaluation_id="EVAL-" + cert_id, free_student_evaluation=free_student), clock)
+
+
+def voucher_revoked(person: str, voucher: str, clock: Clock) -> Fact:
+    return fact(VoucherRevoked(voucher_id=voucher, person_key=person, reason="fraud", revoked_by="staff-2",
+                               revoked_at=clock.tick()), clock)
+
+
+def certificate_revoked(person: str, cert_id: str, clock: Clock) -> Fact:
+    return fact(CertificateRevoked(certificate_id=cert_id, person_key=person, reason="fraud",
+                                   revoked_at=clock.tick()), clock)
+
+
+def suspended(institution: str, clock: Clock) -> Fact:
+    return fact(InstitutionSuspended(institution_id=institution, status="suspended", reason="违规"), clock)
+
+
+def dropped(person: str, voucher: str, enrolment: str, clock: Clock) -> Fact:
+    return fact(TrainingDropped(enrolment_id=enrolment, voucher_id=voucher, person_key=person, reason="moved"), clock)
+
+
+def enrolment_rejected(person: str, voucher: str, enrolment: str, clock: Clock) -> Fact:
+    return fact(TrainingEnrolmentRejected(enrolment_id=enrolment, voucher_id=voucher, person_key=person,
+                                          reason="binding_rejected", detail="voucher expired"), clock)
+
+
+def binding_rejected(person: str, voucher: str, enrolment: str, clock: Clock) -> Fact:
+    return fact(VoucherBindingRejected(voucher_id=voucher, person_key=person, enrolment_id=enrolment,
+                                       reason="expired", detail="expired"), clock)
+
+
+def expired(person: str, voucher: str, clock: Clock) -> Fact:
+    return fact(VoucherExpired(voucher_id=voucher, person_key=person, expired_at=clock.tick()), clock)
+
+
+def registered(person: str, subject: str | None, clock: Clock, worker_id: str | None = None) -> Fact:
+    return fact(WorkerRegistered(worker_id=worker_id or f"W-{person}", person_key=person, account_subject=subject,
+                                 masked_name="张*", township="临泉镇", categories=["rural_migrant"],
+                                 on_behalf=subject is None, registered_by="staff-1"), clock)
+
+
+def linked(person: str, subject: str, clock: Clock) -> Fact:
+    return fact(WorkerAccountLinked(worker_id=f"W-{person}", person_key=person, account_subject=subject), clock)
+
+

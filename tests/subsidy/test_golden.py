@@ -1,0 +1,330 @@
+"""Golden cases derived by hand from RULES.md: inputs, expected state, amount to the fen, rule ids.
+
+Each row is one scenario; the amounts were worked out on paper from the rule text (see
+docs/subsidy-service.md, "The golden table"). Keys: training:<voucher>:<part>, living_allowance:<voucher>:main,
+evaluation:<certificate>:main.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Callable
+
+import pytest
+
+from subsidy_service.domain.chain import evaluate_person
+from subsidy_service.domain.facts import FactSet
+from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
+
+from tests.subsidy.builders import (
+    Clock,
+    certificate,
+    certificate_revoked,
+    chain,
+    dropped,
+    expired,
+    fact,
+    suspended,
+    voucher_revoked,
+)
+from subsidy_service.domain.facts import REVIEW_TYPE, ClaimReview, Fact
+
+TR = "training:V1:main"
+EV = "evaluation:CERT1:main"
+LA = "living_allowance:V1:main"
+
+
+def table_2023(**changes) -> PolicyTable:
+    data = default_2023().model_dump()
+    for path, value in changes.items():
+        target = data
+        *parents, last = path.split("__")
+        for p in parents:
+            target = target[p]
+        target[last] = value
+    return PolicyTable.model_validate(data)
+
+
+@dataclass
+class Case:
+    id: str
+    facts: Callable[[], list]
+    expect: dict[str, tuple[str, str, tuple[str, ...]] | None]  # None: no such claim
+    tables: Callable[[], list[PolicyTable]] = lambda: [default_2023()]
+    reason: dict[str, str] | None = None  # claim key -> reason code
+
+
+def two_vouchers(kind1: str, kind2: str, year2: int = 2023) -> list:
+    clock = Clock()
+    return chain(kind=kind1, days=5, clock=clock, outcome=dict(completed=10, employed=9)) + chain(
+        voucher="V2", enrolment="E2", klass="C2", kind=kind2, days=6, year=year2, certificate="CERT2",
+        completed_on=date(year2, 7, 15), start=date(year2, 7, 1), cert_on=date(year2, 7, 20), level=4,
+        bound_at=datetime(year2, 6, 20, tzinfo=timezone.utc), clock=clock,
+        outcome=dict(completed=10, employed=9))
+
+
+def with_review(approved: bool) -> list:
+    clock = Clock()
+    facts = chain(days=5, clock=clock) + [suspended("I1", clock)]
+    facts.append(Fact(REVIEW_TYPE, "review-1", clock.tick(),
+                      ClaimReview(claim_key=TR, approved=approved, reason=None if approved else "材料造假",
+                                  reviewed_by="bureau-1")))
+    return facts
+
+
+def same_level_twice() -> list:
+    clock = Clock()
+    return chain(clock=clock) + [certificate("P1", "CERT2", clock, issued_on=date(2023, 7, 1))]
+
+
+def two_levels() -> list:
+    clock = Clock()
+    return chain(clock=clock) + [certificate("P1", "CERT2", clock, level=4, issued_on=date(2023, 7, 1))]
+
+
+def revoked_voucher() -> list:
+    clock = Clock()
+    return chain(clock=clock) + [voucher_revoked("P1", "V1", clock)]
+
+
+def revoked_certificate() -> list:
+    clock = Clock()
+    return chain(clock=clock) + [certificate_revoked("P1", "CERT1", clock)]
+
+
+def dropped_out() -> list:
+    clock = Clock()
+    return chain(clock=clock, days=None) + [dropped("P1", "V1", "E1", clock)]
+
+
+def expired_unused() -> list:
+    clock = Clock()
+    facts = [f for f in chain(clock=clock, cert_type=None) if f.kind == "voucher"]
+    return facts + [expired("P1", "V1", clock)]
+
+
+def orphan_certificate(free_student: bool) -> list:
+    return [certificate("P1", "CERT1", Clock(), free_student=free_student)]
+
+
+OUTCOME_80 = dict(completed=10, employed=8)
+CASES = [
+    # S1 inclusive: 100 per day, at most 1,000 (3, 10, 11 days)
+    Case("S1_1_day", lambda: chain(days=1), {TR: ("eligible", "100.00", ("S1",))}),
+    Case("S1_3_days", lambda: chain(days=3), {TR: ("eligible", "300.00", ("S1",))}),
+    Case("S1_10_days_exactly_the_cap", lambda: chain(days=10), {TR: ("eligible", "1000.00", ("S1",))}),
+    Case("S1_11_days_capped", lambda: chain(days=11), {TR: ("eligible", "1000.00", ("S1",))}),
+    Case("S1_0_days_rejected", lambda: chain(days=0), {TR: ("rejected", "0.00", ("S1",))},
+         reason={TR: "no_attended_days"}),
+    # S2 order: 150/day first 10 days, then 100/day, cap 4,000, >= 80 % employment (inclusive)
+    Case("S2_3_days", lambda: chain(kind="order", days=3, outcome=OUTCOME_80), {TR: ("eligible", "450.00", ("S2",))}),
+    Case("S2_10_days", lambda: chain(kind="order", days=10, outcome=OUTCOME_80), {TR: ("eligible", "1500.00", ("S2",))}),
+    Case("S2_11_days", lambda: chain(kind="order", days=11, outcome=OUTCOME_80), {TR: ("eligible", "1600.00", ("S2",))}),
+    Case("S2_14_days_exactly_80_percent", lambda: chain(kind="order", days=14, outcome=OUTCOME_80),
+         {TR: ("eligible", "1900.00", ("S2",))}),
+    Case("S2_order_fallback_at_79_9_percent", lambda: chain(kind="order", days=14, outcome=dict(completed=1000, employed=799)),
+         {TR: ("eligible", "1000.00", ("S2", "S1"))}),
+    Case("S2_order_fallback_below_80_percent_5_days", lambda: chain(kind="order", days=5, outcome=dict(completed=10, employed=7)),
+         {TR: ("eligible", "500.00", ("S2", "S1"))}),
+    Case("S2_cap_4000", lambda: chain(kind="order", days=40, outcome=dict(completed=10, employed=10)),
+         {TR: ("eligible", "4000.00", ("S2",))}),
+    Case("S2_29_days_just_under_cap", lambda: chain(kind="order", days=29, outcome=OUTCOME_80),
+         {TR: ("eligible", "3400.00", ("S2",))}),
+    Case("S2_subsidised_day_limit_12_of_20", lambda: chain(kind="order", days=20, day_limit=12, outcome=OUTCOME_80),
+         {TR: ("eligible", "1700.00", ("S2",))}),
+    Case("S2_subsidised_day_limit_8", lambda: chain(kind="order", days=9, day_limit=8, outcome=OUTCOME_80),
+         {TR: ("eligible", "1200.00", ("S2",))}),
+    Case("S2_waits_for_class_outcome", lambda: chain(kind="order", days=14), {TR: ("waiting", "0.00", ())},
+         reason={TR: "outcome_missing"}),
+    Case("S2_class_not_approved", lambda: chain(kind="order", days=14, approved=False, outcome=OUTCOME_80),
+         {TR: ("rejected", "1900.00", ("S2",))}, reason={TR: "class_not_approved"}),
+    # S3 project: per-project rates, a default otherwise
+    Case("S3_default_rate", lambda: chain(kind="project", days=5), {TR: ("eligible", "500.00", ("S3",))}),
+    Case("S3_project_rate", lambda: chain(kind="project", days=10, project="XM-2023-01"),
+         {TR: ("eligible", "1200.00", ("S3",))},
+         tables=lambda: [table_2023(s3__projects={"XM-2023-01": {"daily_rate": "120", "cap": "2000"}})]),
+    Case("S3_project_rate_capped", lambda: chain(kind="project", days=20, project="XM-2023-01"),
+         {TR: ("eligible", "2000.00", ("S3",))},
+         tables=lambda: [table_2023(s3__projects={"XM-2023-01": {"daily_rate": "120", "cap": "2000"}})]),
+    # S4 living allowance: 15 per day, E3 only, paid to the worker
+    Case("S4_poverty_alleviated_worker_7_days", lambda: chain(days=7, e3=True),
+         {TR: ("eligible", "700.00", ("S1",)), LA: ("eligible", "105.00", ("S4",))}),
+    Case("S4_uncapped_by_S1_11_days", lambda: chain(days=11, e3=True),
+         {TR: ("eligible", "1000.00", ("S1",)), LA: ("eligible", "165.00", ("S4",))}),
+    Case("S4_not_for_non_E3_worker", lambda: chain(days=7), {LA: None}),
+    Case("S4_without_certificate_still_payable", lambda: chain(days=4, e3=True, cert_type=None),
+         {TR: ("waiting", "400.00", ("S1",)), LA: ("eligible", "60.00", ("S4",))}),
+    # S5 enterprise on-the-job: 300 per employee
+    Case("S5_enterprise_flat", lambda: chain(kind="enterprise", days=3), {TR: ("eligible", "300.00", ("S5",))}),
+    # S6 entrepreneurship: 180/day cap 1,800; 80 % at pass rate >= 80 %, 20 % at licences >= 20 % of passed
+    Case("S6_exactly_80_pass_exactly_20_licence", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=25, passed=20, licensed=4)),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("eligible", "360.00", ("S6",)),
+         EV: None}),
+    Case("S6_pass_exactly_80_licence_below_20", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=8, licensed=1)),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("waiting", "360.00", ("S6",))},
+        reason={"training:V1:S6-20": "licence_rate_below"}),
+    Case("S6_pass_rate_79_percent_pays_nothing", lambda: chain(
+        kind="entrepreneurship", course="IYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=100, passed=79, licensed=40)),
+        {"training:V1:S6-80": ("rejected", "1440.00", ("S6",)), "training:V1:S6-20": ("rejected", "360.00", ("S6",))},
+        reason={"training:V1:S6-80": "pass_rate_below"}),
+    Case("S6_cap_1800_at_12_days", lambda: chain(
+        kind="entrepreneurship", course="EYB", days=12, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=9, licensed=3)),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("eligible", "360.00", ("S6",))}),
+    Case("S6_3_days_split", lambda: chain(
+        kind="entrepreneurship", course="online", days=3, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=10, licensed=5)),
+        {"training:V1:S6-80": ("eligible", "432.00", ("S6",)), "training:V1:S6-20": ("eligible", "108.00", ("S6",))}),
+    Case("S6_7_days_split", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=7, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=10, licensed=2)),
+        {"training:V1:S6-80": ("eligible", "1008.00", ("S6",)), "training:V1:S6-20": ("eligible", "252.00", ("S6",))}),
+    Case("S6_trainee_who_did_not_pass", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, passed=False, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=9, licensed=2)),
+        {"training:V1:S6-80": ("rejected", "1440.00", ("S6",))}, reason={"training:V1:S6-80": "not_passed"}),
+    # S7 caregiver: configurable (shipped as 100/day, cap 1,000)
+    Case("S7_caregiver_8_days", lambda: chain(kind="caregiver", days=8), {TR: ("eligible", "800.00", ("S7",))}),
+    Case("S7_caregiver_rate_from_table", lambda: chain(kind="caregiver", days=12), {TR: ("eligible", "1440.00", ("S7",))},
+         tables=lambda: [table_2023(s7__daily_rate="120", s7__cap="2000")]),
+    # E8 outbound: paid at the inclusive standard
+    Case("E8_outbound_inclusive_12_days", lambda: chain(days=12, outbound=True), {TR: ("eligible", "1000.00", ("E8", "S1"))}),
+    Case("E8_outbound_order_class_paid_as_S1", lambda: chain(kind="order", days=6, outbound=True),
+         {TR: ("eligible", "600.00", ("E8", "S1"))}),
+    # S8 evaluation subsidy, E5 and E7
+    Case("S8_special_ability_200", lambda: chain(cert_type="special_ability", level=None),
+         {EV: ("eligible", "200.00", ("S8",))}),
+    Case("S8_first_special_operation_400", lambda: chain(cert_type="special_operation", level=None),
+         {EV: ("eligible", "400.00", ("S8",))}),
+    Case("S8_intermediate_600", lambda: chain(level=4), {EV: ("eligible", "600.00", ("S8",))}),
+    Case("S8_advanced_800", lambda: chain(level=3), {EV: ("eligible", "800.00", ("S8",))}),
+    Case("S8_technician_none_by_default", lambda: chain(level=2),
+         {EV: ("rejected", "0.00", ()), TR: ("eligible", "500.00", ("S1",))}, reason={EV: "s8_no_amount"}),
+    Case("S8_senior_technician_none_by_default", lambda: chain(level=1), {EV: ("rejected", "0.00", ())}),
+    Case("S8_technician_when_configured", lambda: chain(level=2), {EV: ("eligible", "1000.00", ("S8",))},
+         tables=lambda: [table_2023(s8__levels={5: "400", 4: "600", 3: "800", 2: "1000", 1: None})]),
+    Case("E5_same_level_twice", same_level_twice,
+         {EV: ("eligible", "400.00", ("S8",)), "evaluation:CERT2:main": ("rejected", "400.00", ("S8", "E5"))},
+         reason={"evaluation:CERT2:main": "e5_limit"}),
+    Case("E5_two_levels_both_paid", two_levels,
+         {EV: ("eligible", "400.00", ("S8",)), "evaluation:CERT2:main": ("eligible", "600.00", ("S8",))}),
+    Case("E7_free_student_evaluation_without_voucher", lambda: orphan_certificate(True),
+         {EV: ("eligible", "400.00", ("S8", "E7"))}),
+    Case("E6_certificate_without_voucher_waits", lambda: orphan_certificate(False), {EV: ("waiting", "400.00", ("S8",))},
+         reason={EV: "evaluation_no_voucher"}),
+    # E4: one inclusive and one project-or-order subsidy per person per year
+    Case("E4_second_inclusive_voucher_in_a_year", lambda: two_vouchers("inclusive", "inclusive"),
+         {TR: ("eligible", "500.00", ("S1",)), "training:V2:main": ("rejected", "600.00", ("S1", "E4"))},
+         reason={"training:V2:main": "e4_limit"}),
+    Case("E4_inclusive_and_order_both_paid", lambda: two_vouchers("inclusive", "order"),
+         {TR: ("eligible", "500.00", ("S1",)), "training:V2:main": ("eligible", "900.00", ("S2",))}),
+    Case("E4_project_and_order_count_together", lambda: two_vouchers("project", "order"),
+         {TR: ("eligible", "500.00", ("S3",)), "training:V2:main": ("rejected", "900.00", ("S2", "E4"))}),
+    Case("E4_inclusive_in_two_years_both_paid", lambda: two_vouchers("inclusive", "inclusive", year2=2024),
+         {TR: ("eligible", "500.00", ("S1",)), "training:V2:main": ("eligible", "600.00", ("S1",))}),
+    # Broken and incomplete chains
+    Case("voucher_revoked_voids", revoked_voucher, {TR: ("void", "500.00", ("S1",))}, reason={TR: "voucher_revoked"}),
+    Case("certificate_revoked_voids_both", revoked_certificate,
+         {TR: ("void", "500.00", ("S1",)), EV: ("void", "400.00", ("S8",))}, reason={TR: "certificate_revoked"}),
+    Case("realname_rejected_never_paid", lambda: chain(realname="rejected"), {TR: ("rejected", "500.00", ("S1",))},
+         reason={TR: "realname_rejected"}),
+    Case("realname_missing_waits", lambda: chain(realname=None), {TR: ("waiting", "500.00", ("S1",))},
+         reason={TR: "realname_missing"}),
+    Case("realname_not_required_by_table", lambda: chain(realname=None), {TR: ("eligible", "500.00", ("S1",))},
+         tables=lambda: [table_2023(realname_required=False)]),
+    Case("certificate_of_another_occupation_waits",
+         lambda: chain(cert_type=None) + [certificate("P1", "CERT1", Clock(), occupation="6-01-02-03")],
+         {TR: ("waiting", "500.00", ("S1",))}, reason={TR: "certificate_missing"}),
+    Case("certificate_before_class_start_waits", lambda: chain(cert_on=date(2023, 5, 31)),
+         {TR: ("waiting", "500.00", ("S1",))}, reason={TR: "certificate_missing"}),
+    Case("bound_after_validity_rejected", lambda: chain(valid_until=datetime(2023, 5, 1, tzinfo=timezone.utc)),
+         {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "bound_outside_validity"}),
+    Case("completed_after_validity_rejected", lambda: chain(valid_until=datetime(2023, 6, 10, tzinfo=timezone.utc)),
+         {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "completed_outside_validity"}),
+    Case("dropped_trainee_rejected", dropped_out, {TR: ("rejected", "0.00", ())}, reason={TR: "dropped"}),
+    Case("expired_unused_voucher_void", expired_unused, {TR: ("void", "0.00", ())}, reason={TR: "voucher_expired_unused"}),
+    Case("I3_suspended_institution_held", lambda: chain(days=5) + [suspended("I1", Clock())],
+         {TR: ("held", "500.00", ("S1",))}, reason={TR: "institution_suspended"}),
+    Case("I3_reviewed_and_approved", lambda: with_review(True), {TR: ("eligible", "500.00", ("S1",))}),
+    Case("I3_reviewed_and_refused", lambda: with_review(False), {TR: ("rejected", "500.00", ("S1",))},
+         reason={TR: "review_rejected"}),
+]
+
+
+def test_at_least_forty_golden_cases():
+    assert len(CASES) >= 40
+    assert len({c.id for c in CASES}) == len(CASES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_golden(case: Case):
+    result = evaluate_person("P1", FactSet(case.facts()), Policies(case.tables()))
+    for key, expected in case.expect.items():
+        if expected is None:
+            assert key not in result.claims
+            continue
+        claim = result.claims[key]
+        state, amount, rule_ids = expected
+        assert (claim.state, claim.amount, claim.rule_ids) == (state, Decimal(amount), rule_ids), (
+            claim.state, claim.amount, claim.rule_ids, claim.reason)
+    for key, code in (case.reason or {}).items():
+        assert result.claims[key].reason is not None and result.claims[key].reason.code == code
+
+
+def test_S2_line_shows_the_arithmetic():
+    result = evaluate_person("P1", FactSet(chain(kind="order", days=14, outcome=OUTCOME_80)), Policies([default_2023()]))
+    assert [line.text for line in result.claims[TR].lines] == ["S2: 10 天 × 150 + 4 天 × 100 = 1900.00"]
+
+
+def test_S1_cap_line():
+    result = evaluate_person("P1", FactSet(chain(days=11)), Policies([default_2023()]))
+    assert [line.text for line in result.claims[TR].lines] == ["S1: 11 天 × 100 = 1100.00，封顶 1000.00"]
+
+
+def test_S2_fallback_lines_cite_both_rules():
+    result = evaluate_person("P1", FactSet(chain(kind="order", days=4, outcome=dict(completed=1000, employed=799))),
+                             Policies([default_2023()]))
+    texts = [line.text for line in result.claims[TR].lines]
+    assert texts == ["S2: 班级就业率 79.9 % 低于 80.0 %，按普惠制（S1）标准补贴", "S1: 4 天 × 100 = 400.00"]
+
+
+def test_S2_day_limit_line():
+    result = evaluate_person("P1", FactSet(chain(kind="order", days=20, day_limit=12, outcome=OUTCOME_80)),
+                             Policies([default_2023()]))
+    assert [line.text for line in result.claims[TR].lines] == [
+        "S2: 实际 20 天，补贴天数上限 12 天：10 天 × 150 + 2 天 × 100 = 1700.00"]
+
+
+def test_chain_explains_what_is_missing_in_both_languages():
+    result = evaluate_person("P1", FactSet(chain(realname=None, cert_type=None)), Policies([default_2023()]))
+    view = result.chains["V1"]
+    assert view.status == "waiting"
+    problems = {p.code: (p.zh, p.en) for p in view.problems}
+    assert problems["realname_missing"] == ("尚待省培训实名制系统确认", "awaiting the province real-name system's verdict (P1)")
+    assert problems["certificate_missing"][0] == "尚未取得与培训工种对应的证书"
+    links = {link.name: link for link in view.links}
+    assert links["voucher"].status == "ok" and len(links["voucher"].event_ids) == 1
+
+
+def test_no_policy_table_for_an_earlier_year_waits():
+    result = evaluate_person("P1", FactSet(chain(year=2022, bound_at=datetime(2022, 5, 20, tzinfo=timezone.utc),
+                                                 completed_on=date(2022, 6, 15), start=date(2022, 6, 1),
+                                                 cert_on=date(2022, 6, 20))), Policies([default_2023()]))
+    assert result.claims[TR].state == "waiting" and result.claims[TR].reason.code == "no_policy_table"
+
+
+def test_later_year_table_does_not_change_earlier_year_claims():
+    later = default_2023().model_copy(update={"policy_year": 2024})
+    later = PolicyTable.model_validate({**later.model_dump(), "s1": {"rule_id": "S1", "daily_rate": "120", "cap": "1200"}})
+    facts = two_vouchers("inclusive", "inclusive", year2=2024)
+    result = evaluate_person("P1", FactSet(facts), Policies([default_2023(), later]))
+    assert result.claims[TR].amount == Decimal("500.00") and result.claims[TR].table_year == 2023
+    assert result.claims["training:V2:main"].amount == Decimal("720.00")
+    assert result.claims["training:V2:main"].table_year == 2024
