@@ -1,0 +1,72 @@
+from __future__ import annotations
+
+from certification_service.adapters.models import Certificate
+
+from tests.certification.helpers import (
+    certified,
+    count,
+    issue,
+    key_of,
+    new_evaluation,
+    org,
+    outbox_count,
+    outbox_events,
+    passed_candidate,
+    resident_id,
+    staff,
+)
+
+
+async def test_revocation_with_reason_emits_certificate_revoked(cs):
+    number = resident_id()
+    institution_id, cert = await certified(cs, number)
+    r = await cs.client.post(
+        f"/v1/certificates/{cert['id']}/revoke", json={"reason": "fraud", "note": "冒名顶替"}, headers=staff(cs)
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["revoked_reason"]) == ("revoked", "fraud")
+    [event] = await outbox_events(cs, "certificate.revoked.v1")
+    assert event.partition_key == key_of(cs, number)
+    p = event.payload
+    assert (p.certificate_id, p.person_key, p.reason, p.certificate_no) == (
+        cert["id"], key_of(cs, number), "fraud", cert["certificate_no"]
+    )
+    assert (p.institution_id, p.occupation_code, p.level, p.revoked_by) == (institution_id, "4-10-01-05", 5, "staff-1")
+    assert p.revoked_at.tzinfo is not None
+
+
+async def test_revoking_twice_or_with_unknown_reason_changes_nothing(cs):
+    _, cert = await certified(cs)
+    url = f"/v1/certificates/{cert['id']}/revoke"
+    before = await outbox_count(cs)
+    r = await cs.client.post(url, json={"reason": "deceased"}, headers=staff(cs))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert await outbox_count(cs) == before
+    assert (await cs.client.post(url, json={"reason": "error"}, headers=staff(cs))).status_code == 200
+    r = await cs.client.post(url, json={"reason": "fraud"}, headers=staff(cs))
+    assert (r.status_code, r.json()["code"]) == (409, "certificate_already_revoked")
+    assert len(await outbox_events(cs, "certificate.revoked.v1")) == 1
+
+
+async def test_only_bureau_and_admin_revoke(cs):
+    institution_id, cert = await certified(cs)
+    url = f"/v1/certificates/{cert['id']}/revoke"
+    for headers in (org(cs, institution_id), cs.headers("auditor"), cs.headers("worker")):
+        r = await cs.client.post(url, json={"reason": "error"}, headers=headers)
+        assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+    r = await cs.client.post(url, json={"reason": "error"})
+    assert (r.status_code, r.json()["code"]) == (401, "token_missing")
+    assert await count(cs, Certificate, Certificate.status == "revoked") == 0
+    assert (await cs.client.post(url, json={"reason": "error"}, headers=cs.headers("admin"))).status_code == 200
+
+
+async def test_certificate_revoked_for_error_can_be_issued_again(cs):
+    number = resident_id()
+    institution_id, cert = await certified(cs, number)
+    await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": "error"}, headers=staff(cs))
+    evaluation_id = await new_evaluation(cs, institution_id)
+    candidate = await passed_candidate(cs, institution_id, evaluation_id, number)
+    r = await issue(cs, institution_id, candidate["id"])
+    assert r.status_code == 201
+    assert r.json()["certificate_no"] != cert["certificate_no"]
+    assert await count(cs, Certificate) == 2
