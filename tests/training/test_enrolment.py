@@ -1,0 +1,251 @@
+"""Enrolment by voucher: projection checks, the saga's answers, capacity under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from skillkit import voucher_token
+from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
+from skillkit.db import utcnow
+from training_service.adapters.models import Enrolment, TrainingClass, VoucherProjection, kit_tables
+
+from tests.training.support import (
+    World,
+    count,
+    feed,
+    outbox_payloads,
+    outbox_types,
+    pk_of,
+    resident_id,
+    voucher_code,
+)
+
+
+def dashed(code: str) -> str:
+    return f"{code[:6]}-{code[6:10]}-{code[10:]}".lower()
+
+
+async def seats(ts, class_id: str) -> int:
+    async with ts.sessionmaker() as session:
+        return await session.scalar(select(TrainingClass.seats_taken).where(TrainingClass.id == uuid.UUID(class_id)))
+
+
+async def test_enrol_by_typed_code_is_pending_and_emits_enrolled(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v, voucher_code=dashed(v["code"]))
+    assert r.status_code == 201, r.text
+    e = r.json()
+    assert (e["status"], e["status_label"], e["voucher_id"], e["voucher_code"]) == ("pending", "待绑定", v["voucher_id"], v["code"])
+    assert e["id_number_masked"] == number[:6] + "********" + number[-4:]
+    assert number not in r.text
+    [event] = await outbox_payloads(ts, "training.enrolled.v1")
+    assert event == {
+        "enrolment_id": e["id"], "class_id": c["id"], "institution_id": w.institution_id,
+        "voucher_id": v["voucher_id"], "person_key": pk_of(number), "kind": "inclusive",
+        "occupation_code": "4-10-01-05", "level": 5, "class_start": c["start_date"], "class_end": c["end_date"],
+    }
+    assert await seats(ts, c["id"]) == 1
+    async with ts.sessionmaker() as session:
+        bodies = (await session.execute(select(kit_tables.outbox.c.body))).scalars().all()
+        stored = await session.scalar(select(Enrolment))
+    assert all(number.encode() not in b for b in bodies)
+    assert number not in stored.id_number_encrypted
+
+
+async def test_enrol_by_scanned_qr_token(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v, voucher_code=None, qr_token=w.qr(v))
+    assert r.status_code == 201 and r.json()["voucher_id"] == v["voucher_id"]
+
+
+async def test_tampered_or_foreign_qr_token_is_refused(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    token = w.qr(v)
+    tampered = token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB")
+    r = await w.enrol(c["id"], number, v, voucher_code=None, qr_token=tampered)
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_token_invalid")
+    forged = voucher_token.sign("another-seed", voucher_token.VoucherToken(
+        v["voucher_id"], v["code"], "inclusive", v["person_key"], v["valid_until"]))
+    r = await w.enrol(c["id"], number, v, voucher_code=None, qr_token=forged)
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_token_invalid")
+    r = await w.enrol(c["id"], resident_id(2), v, voucher_code=None, qr_token=token)  # someone else's QR
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_not_holder")
+    r = await w.enrol(c["id"], number, v, qr_token=token)  # both given
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert await count(ts, Enrolment) == 0
+    assert await seats(ts, c["id"]) == 0
+
+
+async def test_voucher_checks_refuse_and_change_nothing(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    code = v["code"]
+    wrong_check = code[:-1] + ("A" if code[-1] != "A" else "B")
+    r = await w.enrol(c["id"], number, v, voucher_code=wrong_check)
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_code_invalid")
+    r = await w.enrol(c["id"], number, v, voucher_code=voucher_code())
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_unknown")
+    r = await w.enrol(c["id"], resident_id(2), v)
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_not_holder")
+    order_v = await w.voucher(resident_id(3), "order")
+    r = await w.enrol(c["id"], resident_id(3), order_v)
+    assert (r.status_code, r.json()["code"]) == (422, "voucher_kind_mismatch")
+    r = await w.enrol(c["id"], number[:-1] + ("0" if number[-1] != "0" else "1"), v)
+    assert (r.status_code, r.json()["code"]) == (422, "id_number_check_digit")
+    assert await count(ts, Enrolment) == 0
+    assert await seats(ts, c["id"]) == 0
+    assert "training.enrolled.v1" not in await outbox_types(ts)
+
+
+async def test_expired_and_revoked_vouchers_are_refused(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    n1, n2, n3 = resident_id(1), resident_id(2), resident_id(3)
+    v1, v2, v3 = await w.voucher(n1), await w.voucher(n2), await w.voucher(n3, valid_days=-1)
+    await feed(ts, VoucherExpired(voucher_id=v1["voucher_id"], person_key=v1["person_key"], expired_at=utcnow()),
+               v1["person_key"])
+    await feed(ts, VoucherRevoked(voucher_id=v2["voucher_id"], person_key=v2["person_key"], reason="fraud",
+                                  revoked_by="staff-1", revoked_at=utcnow()), v2["person_key"])
+    assert (await w.enrol(c["id"], n1, v1)).json()["code"] == "voucher_expired"
+    assert (await w.enrol(c["id"], n2, v2)).json()["code"] == "voucher_revoked"
+    r = await w.enrol(c["id"], n3, v3)  # past its validity, expiry event not arrived yet
+    assert (r.status_code, r.json()["code"]) == (409, "voucher_expired")
+    assert await count(ts, Enrolment) == 0
+
+
+async def test_projection_tolerates_any_order_and_duplicates(ts):
+    """Expired before issued (a replay), and every event twice: the projection ends the same."""
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    key = pk_of(number)
+    vid = str(uuid.uuid4())
+    now = utcnow()
+    expired = VoucherExpired(voucher_id=vid, person_key=key, expired_at=now)
+    issued = VoucherIssued(
+        voucher_id=vid, code=voucher_code(), worker_id=str(uuid.uuid4()), person_key=key, kind="inclusive",
+        policy_year=now.year, valid_from=now - timedelta(days=1), valid_until=now + timedelta(days=30),
+        channel="claim", categories=["rural_migrant"], living_allowance_eligible=False, issued_by="acct-1",
+    )
+    assert await feed(ts, expired, key, event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "e1")))
+    assert await feed(ts, issued, key, event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "e2")))
+    assert not await feed(ts, expired, key, event_id=str(uuid.uuid5(uuid.NAMESPACE_URL, "e1")))  # duplicate
+    assert await feed(ts, issued, key)  # same content, another id (a replay): still expired
+    async with ts.sessionmaker() as session:
+        projection = await session.get(VoucherProjection, vid)
+    assert projection.issued and projection.expired_at is not None and projection.kind == "inclusive"
+    r = await w.enrol(c["id"], number, {"code": issued.code})
+    assert r.json()["code"] == "voucher_expired"
+
+
+async def test_voucher_bound_activates_and_submits_trainee_to_province(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    e = (await w.enrol(c["id"], number, v)).json()
+    await w.bind(e, v, c["id"])
+    await w.bind(e, v, c["id"])  # a replay with another event id changes nothing more
+    r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)
+    assert (r.json()["status"], r.json()["status_label"]) == ("active", "在训")
+    assert (r.json()["province_status"], r.json()["province_status_label"]) == ("submitted", "已上报")
+    trainee = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "trainee"]
+    assert len(trainee) == 1
+    assert (trainee[0]["enrolment_id"], trainee[0]["person_key"], trainee[0]["county_code"]) == (
+        e["id"], pk_of(number), "141124")
+
+
+async def test_binding_rejected_compensates(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    e = (await w.enrol(c["id"], number, v)).json()
+    assert await seats(ts, c["id"]) == 1
+    await w.reject_binding(e, v, "already_bound")
+    await w.reject_binding(e, v, "already_bound")  # replay: one compensation only
+    await w.bind(e, v, c["id"])  # a stray late `bound` does not resurrect it
+    r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)
+    body = r.json()
+    assert (body["status"], body["status_label"], body["rejection_reason"]) == ("rejected", "已驳回", "already_bound")
+    assert body["rejection_detail"] == "bound to another enrolment"
+    assert await seats(ts, c["id"]) == 0
+    assert await outbox_payloads(ts, "training.enrolment_rejected.v1") == [{
+        "enrolment_id": e["id"], "voucher_id": v["voucher_id"], "person_key": pk_of(number),
+        "reason": "already_bound", "detail": "bound to another enrolment"}]
+    # the voucher slot is free again: the same voucher may enrol anew
+    r = await w.enrol(c["id"], number, v)
+    assert r.status_code == 201
+
+
+async def test_one_live_enrolment_per_voucher(ts):
+    w = await World(ts).setup()
+    c1, c2 = await w.open_class(), await w.open_class(name="第二期")
+    number = resident_id(1)
+    v = await w.voucher(number)
+    assert (await w.enrol(c1["id"], number, v)).status_code == 201
+    r = await w.enrol(c2["id"], number, v)
+    assert (r.status_code, r.json()["code"]) == (409, "voucher_already_enrolled")
+    assert await seats(ts, c2["id"]) == 0
+
+
+async def test_I3_suspended_institution_cannot_enrol(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    await ts.client.post(f"/v1/institutions/{w.institution_id}/status",
+                         json={"status": "suspended", "reason": "暂停招生"}, headers=w.bureau)
+    number = resident_id(1)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v)
+    assert (r.status_code, r.json()["code"]) == (409, "institution_not_approved")
+    assert await count(ts, Enrolment) == 0
+
+
+async def test_enrolment_roles_and_isolation(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    e, _ = await w.active_trainee(c["id"])
+    other = ts.headers("training_org", org=str(uuid.uuid4()))
+    r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=other)
+    assert (r.status_code, r.json()["code"]) == (404, "enrolment_not_found")
+    r = await ts.client.post(f"/v1/enrolments/{e['id']}/drop", json={"reason": "个人原因"}, headers=other)
+    assert r.status_code == 404
+    r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=ts.headers("auditor"))
+    assert r.status_code == 200
+    r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=ts.headers("worker"))
+    assert r.status_code == 403
+    number = resident_id(2)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v, headers=ts.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+
+
+async def test_capacity_race_n_plus_one_into_n_seats(ts):
+    """N+1 simultaneous enrolments into N seats: exactly N are taken (the atomic seat UPDATE)."""
+    w = await World(ts).setup()
+    n = 5
+    c = await w.open_class(capacity=n)
+    people = [resident_id(i) for i in range(n + 1)]
+    vouchers = [await w.voucher(p) for p in people]
+    results = await asyncio.gather(*(w.enrol(c["id"], p, v) for p, v in zip(people, vouchers)))
+    statuses = sorted(r.status_code for r in results)
+    assert statuses == [201] * n + [409]
+    assert [r.json()["code"] for r in results if r.status_code == 409] == ["class_full"]
+    assert await seats(ts, c["id"]) == n
+    assert await count(ts, Enrolment) == n
+    assert (await outbox_types(ts)).count("training.enrolled.v1") == n
