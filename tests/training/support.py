@@ -68,7 +68,7 @@ def institution_body(**overrides) -> dict:
 
 
 def class_body(**overrides) -> dict:
-    start = today() - timedelta(days=3)
+    start = today() - timedelta(days=5)
     body = {
         "name": "养老护理员普惠制培训班",
         "kind": "inclusive",

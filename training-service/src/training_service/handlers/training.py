@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,6 +35,7 @@ from training_service.handlers.enrolments import release_seat
 
 # A device clock may run a little ahead; anything later is refused.
 CLOCK_SKEW = timedelta(minutes=5)
+CENT = Decimal("0.01")
 
 
 async def _enrolment_in_class(session: AsyncSession, training_class: TrainingClass, enrolment_id: uuid.UUID) -> Enrolment:
@@ -119,11 +121,13 @@ async def complete(
             f"attended {days} of {training_class.planned_days} planned days, below the minimum share "
             f"{settings.completion_min_attendance_share}: cannot pass",
         )
+    theory = data.theory_score.quantize(CENT) if data.theory_score is not None else None
+    practical = data.practical_score.quantize(CENT) if data.practical_score is not None else None
     enrolment.status = "completed"
     enrolment.attended_days = days
     enrolment.passed = data.passed
-    enrolment.theory_score = data.theory_score
-    enrolment.practical_score = data.practical_score
+    enrolment.theory_score = theory
+    enrolment.practical_score = practical
     enrolment.completed_on = completed_on
     enrolment.completed_by = principal.subject
     enrolment.updated_at = utcnow()
@@ -136,8 +140,8 @@ async def complete(
             person_key=enrolment.person_key,
             attended_days=days,
             passed=data.passed,
-            theory_score=data.theory_score,
-            practical_score=data.practical_score,
+            theory_score=theory,
+            practical_score=practical,
             completed_on=completed_on,
         ),
         partition_key=enrolment.person_key,
