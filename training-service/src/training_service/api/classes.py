@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response, UploadFile
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,6 +18,7 @@ from skillkit.pii import PiiCipher
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.api.schemas import (
+    BulkOut,
     CheckInIn,
     CheckInOut,
     ClassDecisionIn,
@@ -28,6 +29,7 @@ from training_service.api.schemas import (
     EnrolmentOut,
 )
 from training_service.api.views import class_view, enrolment_view
+from training_service.handlers.bulk import bulk_check_ins, bulk_completions, bulk_follow_ups
 from training_service.handlers.classes import decide_class, open_class
 from training_service.handlers.common import class_for, own_institution_id
 from training_service.handlers.enrolments import enrol
@@ -183,5 +185,55 @@ async def outcome_(
     async def action() -> Outcome:
         outcome = await report_outcome(session, principal, class_id)
         return Outcome(class_view(outcome.body), outcome.status_code)
+
+    return await run_command(request, session, principal, action)
+
+
+BULK_DOC = (
+    "A .csv (UTF-8) or .xlsx file with a header row (English codes or Chinese labels). Every bad row is reported "
+    "with its line number and changes nothing; the good rows are applied."
+)
+
+
+@router.post("/{class_id}/check-ins/bulk", status_code=201, response_model=BulkOut,
+             summary="Bulk check-ins: enrolment_id, method (face/qr/staff), staff_id, checked_at", description=BULK_DOC)
+async def bulk_check_ins_(
+    request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    content = await file.read()
+
+    async def action() -> BulkOut:
+        return await bulk_check_ins(session, request.app.state.settings, principal, class_id, file.filename or "", content)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post("/{class_id}/completions/bulk", status_code=201, response_model=BulkOut,
+             summary="Bulk completions: enrolment_id, passed, theory_score, practical_score, completed_on",
+             description=BULK_DOC)
+async def bulk_completions_(
+    request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    content = await file.read()
+
+    async def action() -> BulkOut:
+        return await bulk_completions(session, request.app.state.settings, principal, class_id, file.filename or "", content)
+
+    return await run_command(request, session, principal, action)
+
+
+@router.post("/{class_id}/follow-ups/bulk", status_code=201, response_model=BulkOut,
+             summary="Bulk follow-up: enrolment_id and either employer, employer_credit_code, employed_on, "
+                     "contract_months or licence_credit_code, licensed_on", description=BULK_DOC)
+async def bulk_follow_ups_(
+    request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    content = await file.read()
+
+    async def action() -> BulkOut:
+        return await bulk_follow_ups(session, request.app.state.settings, principal, class_id, file.filename or "", content)
 
     return await run_command(request, session, principal, action)

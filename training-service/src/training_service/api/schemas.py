@@ -335,5 +335,6 @@ class BulkRowError(BaseModel):
 
 class BulkOut(BaseModel):
     applied: int
+    unchanged: int = 0  # e.g. a second check-in the same day
     rejected: int
     row_errors: list[BulkRowError]

@@ -1,0 +1,120 @@
+"""Bulk uploads (CSV, XLSX): every bad row is reported with its line number, the good ones are applied."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime, timedelta
+
+from openpyxl import Workbook
+
+from training_service.adapters.models import CheckIn
+
+from tests.training.support import World, count, outbox_payloads, today
+
+
+def csv_file(text: str, name: str = "upload.csv") -> dict:
+    return {"file": (name, text.encode("utf-8-sig"), "text/csv")}
+
+
+def xlsx_file(rows: list[list]) -> dict:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return {"file": ("upload.xlsx", buffer.getvalue(),
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")}
+
+
+async def test_bulk_check_ins_csv_reports_bad_lines_and_applies_good_ones(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    other = await w.open_class(name="另一期")
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    (stranger, _) = await w.active_trainee(other["id"], 3)
+    start = date.fromisoformat(c["start_date"])
+    text = "\n".join([
+        "学员编号,签到方式,工号,签到时间",
+        f"{e1['id']},人脸,,{start} 08:30",                      # 2 ok (county time)
+        f"{e1['id']},qr,,{start}T10:00:00+08:00",               # 3 same day: counts once
+        f"{e2['id']},staff,T-01,{start + timedelta(days=1)} 08:00",  # 4 ok
+        f"{e2['id']},staff,,{start} 08:00",                     # 5 staff without staff id
+        f"{e2['id']},face,,{start - timedelta(days=1)} 08:00",  # 6 before the class
+        f"{stranger['id']},face,,{start} 08:00",                # 7 another class's trainee
+        f"not-a-uuid,face,,{start} 08:00",                      # 8
+        f"{e1['id']},fingerprint,,{start} 09:00",               # 9 unknown method
+    ])
+    r = await ts.client.post(f"/v1/classes/{c['id']}/check-ins/bulk", files=csv_file(text), headers=w.org)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["applied"], body["unchanged"], body["rejected"]) == (2, 1, 5)
+    assert [(e["line"], e["code"]) for e in body["row_errors"]] == [
+        (5, "validation_failed"), (6, "check_in_out_of_dates"), (7, "enrolment_not_in_class"),
+        (8, "validation_failed"), (9, "validation_failed"),
+    ]
+    assert await count(ts, CheckIn) == 2
+    assert len(await outbox_payloads(ts, "training.checked_in.v1")) == 2
+
+
+async def test_bulk_completions_xlsx(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _), (e3, _) = [await w.active_trainee(c["id"], i) for i in (1, 2, 3)]
+    start = date.fromisoformat(c["start_date"])
+    for i in range(4):
+        assert (await w.check_in(c["id"], e1["id"], start + timedelta(days=i))).status_code == 201
+    assert (await w.check_in(c["id"], e2["id"], start)).status_code == 201
+    rows = [
+        ["enrolment_id", "passed", "theory_score", "practical_score", "completed_on"],
+        [e1["id"], "合格", 86.5, 90, datetime.combine(today(), datetime.min.time())],  # 2 ok
+        [e2["id"], "是", 70, 75, None],  # 3 one day of five: cannot pass
+        [e3["id"], "不合格", None, None, today().isoformat()],  # 4 ok
+        [e1["id"], "合格", 86.5, 90, None],  # 5 already completed (by line 2)
+        [e2["id"], "maybe", None, None, None],  # 6
+    ]
+    r = await ts.client.post(f"/v1/classes/{c['id']}/completions/bulk", files=xlsx_file(rows), headers=w.org)
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["applied"], body["rejected"]) == (2, 3)
+    assert [(e["line"], e["code"]) for e in body["row_errors"]] == [
+        (3, "attendance_below_minimum"), (5, "enrolment_already_completed"), (6, "validation_failed")]
+    completed = await outbox_payloads(ts, "training.completed.v1")
+    assert [(x["enrolment_id"], x["passed"], x["attended_days"], x["theory_score"]) for x in completed] == [
+        (e1["id"], True, 4, "86.50"), (e3["id"], False, 0, None)]
+
+
+async def test_bulk_follow_ups_csv(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    for e in (e1, e2):
+        r = await ts.client.post(f"/v1/classes/{c['id']}/completions", json={"enrolment_id": e["id"], "passed": False},
+                                 headers=w.org)
+        assert r.status_code == 201
+    text = "\n".join([
+        "enrolment_id,employer,employer_credit_code,employed_on,contract_months,licence_credit_code,licensed_on",
+        f"{e1['id']},临县某家政公司,,{today()},12,,",  # 2 ok
+        f"{e2['id']},,,,,,",  # 3 neither
+        f"{e2['id']},临县某家政公司,,{today() + timedelta(days=2)},12,,",  # 4 future
+    ])
+    r = await ts.client.post(f"/v1/classes/{c['id']}/follow-ups/bulk", files=csv_file(text), headers=w.org)
+    body = r.json()
+    assert (body["applied"], body["rejected"]) == (1, 2)
+    assert [(e["line"], e["code"]) for e in body["row_errors"]] == [
+        (3, "follow_up_one_kind_per_row"), (4, "employment_in_future")]
+    assert [x["enrolment_id"] for x in await outbox_payloads(ts, "training.employment_recorded.v1")] == [e1["id"]]
+
+
+async def test_bulk_upload_refuses_bad_files_and_other_institutions(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    url = f"/v1/classes/{c['id']}/check-ins/bulk"
+    r = await ts.client.post(url, files=csv_file("who,when\nx,y\n"), headers=w.org)
+    assert (r.status_code, r.json()["code"]) == (422, "roster_columns_missing")
+    r = await ts.client.post(url, files={"file": ("a.pdf", b"%PDF", "application/pdf")}, headers=w.org)
+    assert (r.status_code, r.json()["code"]) == (415, "roster_format_unsupported")
+    r = await ts.client.post(url, files=csv_file("enrolment_id,method,checked_at\n"),
+                             headers=ts.headers("training_org", org="00000000-0000-4000-8000-000000000000"))
+    assert (r.status_code, r.json()["code"]) == (404, "class_not_found")
+    assert await count(ts, CheckIn) == 0

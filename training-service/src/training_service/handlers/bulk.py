@@ -1,0 +1,186 @@
+"""Bulk uploads (CSV or XLSX) of attendance, completions and follow-up.
+
+Every row goes through the same use case as the single-record endpoint. A bad row is reported with its line
+number and changes nothing (each use case checks everything before it writes); the good rows are applied in
+the request's one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Awaitable, Callable
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal
+from skillkit.commands import Outcome
+from skillkit.county import COUNTY_TZ
+from skillkit.problems import Problem
+from skillkit.roster import RosterRow, read_roster
+
+from training_service.api.schemas import (
+    BulkOut,
+    BulkRowError,
+    CheckInIn,
+    CompletionIn,
+    EmploymentIn,
+    LicenceIn,
+)
+from training_service.config import TrainingSettings
+from training_service.handlers.common import class_for, enrolment_for
+from training_service.handlers.training import check_in, complete, record_employment, record_licence
+
+CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
+COMPLETION_COLUMNS = {
+    "enrolment_id": "学员编号", "passed": "是否合格", "theory_score": "理论成绩",
+    "practical_score": "实操成绩", "completed_on": "结业日期",
+}
+FOLLOW_UP_COLUMNS = {
+    "enrolment_id": "学员编号", "employer": "就业单位", "employer_credit_code": "单位信用代码",
+    "employed_on": "就业日期", "contract_months": "合同期限（月）",
+    "licence_credit_code": "营业执照信用代码", "licensed_on": "领照日期",
+}
+METHODS = {"face": "face", "人脸": "face", "qr": "qr", "扫码": "qr", "staff": "staff", "人工": "staff"}
+TRUE_WORDS = {"true", "1", "yes", "是", "合格", "通过"}
+FALSE_WORDS = {"false", "0", "no", "否", "不合格", "不通过"}
+
+
+def _blank_to_none(values: dict[str, str]) -> dict[str, Any]:
+    return {k: (v if v != "" else None) for k, v in values.items()}
+
+
+def _instant(raw: str | None) -> str | None:
+    """ISO timestamps; one without a zone (as spreadsheets write them) is county time."""
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw.replace("/", "-"))
+    except ValueError:
+        return raw  # the model reports it
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=COUNTY_TZ)
+    return moment.isoformat()
+
+
+def _day(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    return raw.replace("/", "-").split(" ")[0].split("T")[0]
+
+
+def _bool(raw: str | None) -> Any:
+    if raw is None:
+        return None
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    return raw
+
+
+def _integer(raw: str | None) -> Any:
+    if raw is not None and raw.endswith(".0"):
+        return raw[:-2]  # spreadsheets store 12 as 12.0
+    return raw
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors())
+
+
+async def _apply_rows(
+    rows: list[RosterRow], apply: Callable[[RosterRow], Awaitable[int]]
+) -> BulkOut:
+    applied = unchanged = 0
+    errors: list[BulkRowError] = []
+    for row in rows:
+        try:
+            status = await apply(row)
+        except ValidationError as exc:
+            errors.append(BulkRowError(line=row.line, code="validation_failed", detail=_validation_message(exc)))
+            continue
+        except Problem as exc:
+            errors.append(BulkRowError(line=row.line, code=exc.code, detail=exc.detail))
+            continue
+        if status == 200:
+            unchanged += 1
+        else:
+            applied += 1
+    return BulkOut(applied=applied, unchanged=unchanged, rejected=len(errors), row_errors=errors)
+
+
+def _model(model: type[BaseModel], values: dict[str, Any]) -> Any:
+    return model.model_validate(values)
+
+
+async def bulk_check_ins(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID,
+    filename: str, content: bytes,
+) -> BulkOut:
+    await class_for(session, principal, class_id)
+    rows = read_roster(filename, content, CHECK_IN_COLUMNS, {"enrolment_id", "method", "checked_at"})
+
+    async def apply(row: RosterRow) -> int:
+        values = _blank_to_none(row.values)
+        values["method"] = METHODS.get((values.get("method") or "").lower(), values.get("method"))
+        values["checked_at"] = _instant(values.get("checked_at"))
+        outcome: Outcome = await check_in(session, settings, principal, class_id, _model(CheckInIn, values))
+        return outcome.status_code
+
+    return await _apply_rows(rows, apply)
+
+
+async def bulk_completions(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID,
+    filename: str, content: bytes,
+) -> BulkOut:
+    await class_for(session, principal, class_id)
+    rows = read_roster(filename, content, COMPLETION_COLUMNS, {"enrolment_id", "passed"})
+
+    async def apply(row: RosterRow) -> int:
+        values = _blank_to_none(row.values)
+        values["passed"] = _bool(values.get("passed"))
+        values["completed_on"] = _day(values.get("completed_on"))
+        await complete(session, settings, principal, class_id, _model(CompletionIn, values))
+        return 201
+
+    return await _apply_rows(rows, apply)
+
+
+async def bulk_follow_ups(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID,
+    filename: str, content: bytes,
+) -> BulkOut:
+    await class_for(session, principal, class_id)
+    rows = read_roster(filename, content, FOLLOW_UP_COLUMNS, {"enrolment_id"})
+
+    async def apply(row: RosterRow) -> int:
+        values = _blank_to_none(row.values)
+        employment = values.get("employer") is not None
+        licence = values.get("licence_credit_code") is not None
+        if employment == licence:
+            raise Problem(422, "follow_up_one_kind_per_row",
+                          "each row records either an employment (employer) or a business licence, not both or none")
+        try:
+            enrolment_id = uuid.UUID(values.get("enrolment_id") or "")
+        except ValueError:
+            raise Problem(422, "enrolment_id_invalid", "enrolment_id is not a UUID") from None
+        enrolment = await enrolment_for(session, principal, enrolment_id)
+        if enrolment.class_id != class_id:
+            raise Problem(422, "enrolment_not_in_class", f"enrolment {enrolment_id} is not a trainee of this class")
+        if employment:
+            data = _model(EmploymentIn, {
+                "employer": values.get("employer"), "employer_credit_code": values.get("employer_credit_code"),
+                "employed_on": _day(values.get("employed_on")), "contract_months": _integer(values.get("contract_months")),
+            })
+            await record_employment(session, settings, principal, enrolment_id, data)
+        else:
+            data = _model(LicenceIn, {"credit_code": values.get("licence_credit_code"),
+                                      "licensed_on": _day(values.get("licensed_on"))})
+            await record_licence(session, settings, principal, enrolment_id, data)
+        return 201
+
+    return await _apply_rows(rows, apply)
