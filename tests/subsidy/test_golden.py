@@ -230,7 +230,9 @@ CASES = [
     Case("E4_inclusive_in_two_years_both_paid", lambda: two_vouchers("inclusive", "inclusive", year2=2024),
          {TR: ("eligible", "500.00", ("S1",)), "training:V2:main": ("eligible", "600.00", ("S1",))}),
     # Broken and incomplete chains
-    Case("voucher_revoked_voids", revoked_voucher, {TR: ("void", "500.00", ("S1",))}, reason={TR: "voucher_revoked"}),
+    Case("voucher_revoked_voids", revoked_voucher,
+         {TR: ("void", "500.00", ("S1",)), EV: ("void", "400.00", ("S8",))},
+         reason={TR: "voucher_revoked", EV: "voucher_revoked"}),
     Case("certificate_revoked_voids_both", revoked_certificate,
          {TR: ("void", "500.00", ("S1",)), EV: ("void", "400.00", ("S8",))}, reason={TR: "certificate_revoked"}),
     Case("realname_rejected_never_paid", lambda: chain(realname="rejected"), {TR: ("rejected", "500.00", ("S1",))},

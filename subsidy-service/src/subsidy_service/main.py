@@ -1,22 +1,49 @@
-"""The subsidy service: `uvicorn subsidy_service.main:create --factory`."""
+"""The subsidy service (兑现): `uvicorn subsidy_service.main:create --factory`."""
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI
+from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.runtime import ServiceRuntime
 
 from subsidy_service.adapters.models import kit_tables
+from subsidy_service.adapters.store import ensure_default_tables
+from subsidy_service.api import chains, claims, me, policy
 from subsidy_service.config import SubsidySettings
+from subsidy_service.consumers import consumer_specs
+
+log = logging.getLogger("subsidy_service")
+
+
+class SubsidyRuntime(ServiceRuntime):
+    """Seeds the 2023 policy table (RULES.md) at start when the database has none."""
+
+    async def start(self) -> None:
+        await super().start()
+        await seed_policy_tables(self)
+
+
+async def seed_policy_tables(runtime: ServiceRuntime) -> None:
+    assert runtime.sessionmaker is not None
+    async with runtime.sessionmaker() as session:
+        try:
+            if await ensure_default_tables(session):
+                await session.commit()
+                log.info("seeded the 2023 policy table from RULES.md")
+        except IntegrityError:
+            await session.rollback()  # another replica seeded it first
 
 
 def create(settings: SubsidySettings | None = None) -> FastAPI:
     settings = settings or SubsidySettings()
-    runtime = ServiceRuntime(settings, kit_tables, consumers=[])
+    runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs())
     return create_app(
         runtime,
-        [],
+        [chains.router, claims.router, me.router, policy.router],
         title="临县技能培训券 · 兑现服务 Subsidy service",
         description="Chain projection, policy tables, claims, declarations, payments, disclosure.",
     )

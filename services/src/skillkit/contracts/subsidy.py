@@ -21,6 +21,13 @@ class ClaimEligible(EventPayload):
     amount: Decimal
     policy_year: int
     rule_ids: list[str]
+    # Additive (optional) fields: which part of a claim (S6 pays in two), the policy table it was computed
+    # with, the training institution of the chain and the arithmetic lines.
+    part: str | None = None
+    table_year: int | None = None
+    table_version: int | None = None
+    institution_id: str | None = None
+    lines: list[str] | None = None
 
 
 @registry.register("subsidy.claim_voided.v1", SUBSIDY_TOPIC, "A claim was voided before payment")
@@ -29,6 +36,12 @@ class ClaimVoided(EventPayload):
     voucher_id: str | None = None
     person_key: str
     reason: str
+    # Additive (optional): the claim's type and certificate, the reason code and the state it went to
+    # (void, rejected, or waiting again).
+    claim_type: str | None = None
+    certificate_id: str | None = None
+    reason_code: str | None = None
+    state: str | None = None
 
 
 @registry.register("subsidy.claim_paid.v1", SUBSIDY_TOPIC, "A claim was paid")
@@ -39,3 +52,20 @@ class ClaimPaid(EventPayload):
     person_key: str
     amount: Decimal
     paid_at: datetime
+
+
+@registry.register(
+    "subsidy.recovery_opened.v1", SUBSIDY_TOPIC, "A paid claim's voucher or certificate was revoked: recover (追回)"
+)
+class RecoveryOpened(EventPayload):
+    recovery_id: str
+    claim_id: str
+    claim_type: str
+    voucher_id: str | None = None
+    certificate_id: str | None = None
+    person_key: str
+    payee_type: str
+    payee_id: str | None = None
+    amount: Decimal
+    reason_code: str
+    reason: str

@@ -721,21 +721,23 @@ def _evaluation_claims(
         year = p.issued_on.year
         table = policies.resolve(year, pinned.get(key))
         computed = s8_evaluation(table, p.certificate_type.value, p.level) if table is not None else None
-        voucher_id = None
-        for vid, chain in sorted(chains.items()):
-            if (
-                chain.voucher is not None
-                and chain.revoked is None
-                and chain.klass is not None
-                and chain.enrolled is not None
-                and chain.klass.payload.occupation_code == p.occupation_code
-                and chain.klass.payload.start_date <= p.issued_on
-            ):
-                voucher_id = vid
-                break
+        leading = [
+            vid for vid, chain in sorted(chains.items())
+            if chain.voucher is not None
+            and chain.klass is not None
+            and chain.enrolled is not None
+            and chain.klass.payload.occupation_code == p.occupation_code
+            and chain.klass.payload.start_date <= p.issued_on
+        ]
+        live = [vid for vid in leading if chains[vid].revoked is None]
+        voucher_id = live[0] if live else None
         missing: tuple[Reason, ...] = ()
         if cert.key in revoked:
             state, reason = VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
+        elif leading and not live and not p.free_student_evaluation:
+            # the only vouchers leading to this certificate were revoked: their claims are void
+            gone = chains[leading[0]].revoked
+            state, reason = VOID, Reason.of("voucher_revoked", gone.payload.reason.value)
         elif table is None:
             state, reason = WAITING, Reason.of("no_policy_table")
             missing = (reason,)

@@ -1,0 +1,22 @@
+"""The subsidy service's consumer: every fact the chain needs, from the voucher, training and certification
+topics and the province's answers (consumer group "subsidy-service")."""
+
+from __future__ import annotations
+
+from skillkit.contracts.topics import CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
+from skillkit.runtime import ConsumerSpec
+
+from subsidy_service.domain.facts import CONSUMED_TYPES
+from subsidy_service.handlers.projection import handle_event
+
+CONSUMER_GROUP = "subsidy-service"
+
+
+def consumer_specs() -> list[ConsumerSpec]:
+    return [
+        ConsumerSpec(
+            name=CONSUMER_GROUP,
+            topics=[VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC],
+            handlers={event_type: handle_event for event_type in CONSUMED_TYPES},
+        )
+    ]

@@ -1,0 +1,61 @@
+"""Publishing a policy table version (P10: who changed it and when), then re-evaluating the claims it
+governs that are not yet fixed."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.auth import Principal
+from skillkit.db import utcnow
+from skillkit.problems import Problem
+
+from subsidy_service.adapters import store
+from subsidy_service.adapters.models import Claim, PolicyTableRow
+from subsidy_service.api.schemas import PolicyTableIn
+from subsidy_service.domain.chain import ELIGIBLE
+from subsidy_service.domain.policy import PolicyTable
+from subsidy_service.handlers.projection import FROZEN, reevaluate
+
+
+async def put_table(
+    session: AsyncSession, principal: Principal, year: int, body: PolicyTableIn
+) -> tuple[PolicyTableRow, bool]:
+    effective_from = body.effective_from or date(year, 1, 1)
+    effective_to = body.effective_to or date(year + 1, 3, 31)
+    data = body.model_dump(exclude={"note", "effective_from", "effective_to"})
+    try:
+        table = PolicyTable.model_validate(
+            {**data, "policy_year": year, "version": 1, "effective_from": effective_from, "effective_to": effective_to}
+        )
+    except ValueError as exc:
+        raise Problem(422, "policy_table_invalid", str(exc)) from exc
+    if effective_from.year != year:
+        raise Problem(422, "policy_table_invalid", f"effective_from {effective_from} is not in policy year {year}")
+    # Two concurrent PUTs on one year compute the same version: the primary key refuses the second.
+    current = await session.scalar(select(func.max(PolicyTableRow.version)).where(PolicyTableRow.policy_year == year))
+    row = PolicyTableRow(
+        policy_year=year,
+        version=(current or 0) + 1,
+        effective_from=effective_from,
+        effective_to=effective_to,
+        body=table.rule_values(),
+        changed_by=principal.subject,
+        changed_at=utcnow(),
+        note=body.note,
+    )
+    session.add(row)
+    await session.flush()
+    # Claims of this year and of later years inheriting it, not yet fixed (an eligible claim keeps the
+    # version it was computed with), are re-evaluated; earlier years are never touched.
+    persons = sorted(set(await session.scalars(
+        select(Claim.person_key).where(
+            Claim.policy_year >= year, Claim.state.not_in((ELIGIBLE, *FROZEN))
+        ).distinct()
+    )))
+    await store.lock_persons(session, persons)
+    for key in persons:
+        await reevaluate(session, key)
+    return row, current is None

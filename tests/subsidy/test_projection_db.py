@@ -1,0 +1,188 @@
+"""The consumer handlers on a real database: facts in any order with duplicates give the same claims;
+events on transitions; revocation before and after payment; the worker projection."""
+
+from __future__ import annotations
+
+import json
+import random
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person, Recovery
+
+from tests.subsidy.builders import (
+    Clock,
+    certificate,
+    certificate_revoked,
+    chain,
+    linked,
+    outcome_fact,
+    registered,
+    voucher_revoked,
+)
+from tests.subsidy.helpers import claims, feed, outbox_events
+
+
+async def test_complete_order_chain_becomes_eligible_with_exact_amount(ss):
+    facts = chain(kind="order", days=14, outcome=dict(completed=10, employed=8))
+    await feed(ss, facts)
+    found = await claims(ss)
+    training = found["training:V1:main"]
+    assert (training.state, training.amount, training.rule_ids) == ("eligible", Decimal("1900.00"), ["S2"])
+    assert training.lines[0]["text"] == "S2: 10 天 × 150 + 4 天 × 100 = 1900.00"
+    assert (training.payee_type, training.payee_id, training.table_year, training.table_version) == (
+        "institution", "I1", 2023, 1)
+    assert found["evaluation:CERT1:main"].amount == Decimal("400.00")
+    events = await outbox_events(ss)
+    eligible = [json.loads(body)["data"] for t, body in events if t == "subsidy.claim_eligible.v1"]
+    assert sorted((e["claim_type"], e["amount"]) for e in eligible) == [("evaluation", "400.00"), ("training", "1900.00")]
+
+
+async def test_duplicates_are_ignored_by_the_inbox(ss):
+    facts = chain(days=5)
+    assert all(await feed(ss, facts))
+    assert not any(await feed(ss, facts))
+    events = await outbox_events(ss)
+    assert [t for t, _ in events].count("subsidy.claim_eligible.v1") == 2
+
+
+def snapshot(found: dict[str, Claim]) -> dict:
+    return {k: (c.state, c.amount, c.rule_ids, c.reason_code, c.quota_slot, c.level_slot, c.lines, c.payee_id)
+            for k, c in found.items()}
+
+
+async def test_any_order_with_duplicates_gives_the_same_claims(ss):
+    clock = Clock()
+    facts = chain(kind="order", days=12, e3=True, clock=clock, outcome=dict(completed=10, employed=7))
+    facts += chain(voucher="V2", enrolment="E2", klass="C2", kind="inclusive", days=4, certificate="CERT2",
+                   clock=clock)
+    facts += chain(voucher="V3", enrolment="E3", klass="C3", kind="inclusive", days=6, certificate="CERT3",
+                   clock=clock, level=4)
+    facts.append(outcome_fact("C1", "I1", "order", clock, completed=10, employed=9))  # restated, newer wins
+    facts.append(certificate("P1", "CERT9", clock, issued_on=facts[0].time.date()))
+    await feed(ss, facts)
+    expected = snapshot(await claims(ss))
+    assert expected["training:V1:main"][:2] == ("eligible", Decimal("1700.00"))  # 9/10 employed: S2
+    assert expected["living_allowance:V1:main"][:2] == ("eligible", Decimal("180.00"))
+    assert {expected["training:V2:main"][0], expected["training:V3:main"][0]} == {"eligible", "rejected"}
+    rng = random.Random(5)
+    for _ in range(3):
+        await ss.wipe(__import__("subsidy_service.adapters.models", fromlist=["Base"]).Base.metadata)
+        from subsidy_service.main import seed_policy_tables
+
+        await seed_policy_tables(ss.runtime)
+        shuffled = facts + rng.sample(facts, 6)
+        rng.shuffle(shuffled)
+        await feed(ss, shuffled)
+        assert snapshot(await claims(ss)) == expected
+
+
+async def test_older_restatement_never_overwrites_a_newer_fact(ss):
+    clock = Clock()
+    facts = chain(kind="order", days=14, clock=clock)
+    old = outcome_fact("C1", "I1", "order", clock, completed=10, employed=9)
+    new = outcome_fact("C1", "I1", "order", clock, completed=10, employed=5)
+    await feed(ss, facts + [new, old])
+    training = (await claims(ss))["training:V1:main"]
+    assert (training.amount, training.rule_ids) == (Decimal("1000.00"), ["S2", "S1"])
+    async with ss.sessionmaker() as session:
+        stored = await session.scalar(select(FactRow).where(FactRow.kind == "class_outcome"))
+    assert stored.event_id == new.event_id
+
+
+async def test_class_outcome_arriving_first_is_applied_when_the_enrolment_arrives(ss):
+    clock = Clock()
+    facts = chain(kind="order", days=14, clock=clock, outcome=dict(completed=10, employed=8))
+    outcome = facts[-1]
+    await feed(ss, [outcome] + facts[:-1])
+    assert (await claims(ss))["training:V1:main"].amount == Decimal("1900.00")
+
+
+async def test_voucher_revoked_before_payment_voids_and_emits(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    await feed(ss, [voucher_revoked("P1", "V1", clock)])
+    training = (await claims(ss))["training:V1:main"]
+    assert (training.state, training.reason_code) == ("void", "voucher_revoked")
+    assert training.reason_zh == "培训券已作废（fraud）"
+    voided = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.claim_voided.v1"]
+    assert sorted((v["claim_type"], v["reason_code"], v["state"]) for v in voided) == [
+        ("evaluation", "voucher_revoked", "void"), ("training", "voucher_revoked", "void")]
+    async with ss.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Recovery)) == 0
+
+
+async def test_certificate_revoked_after_payment_opens_a_recovery(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    training = (await claims(ss))["training:V1:main"]
+    r = await ss.client.post(f"/v1/claims/{training.id}/mark-paid", headers=ss.headers("finance", sub="fin-1"))
+    assert r.status_code == 200 and r.json()["state"] == "paid"
+    await feed(ss, [certificate_revoked("P1", "CERT1", clock)])
+    found = await claims(ss)
+    assert (found["training:V1:main"].state, found["training:V1:main"].amount) == ("paid", Decimal("500.00"))
+    assert found["training:V1:main"].recovery_pending is True
+    assert found["evaluation:CERT1:main"].state == "void"  # not yet paid: voided
+    async with ss.sessionmaker() as session:
+        recovery = await session.scalar(select(Recovery))
+    assert (recovery.amount, recovery.reason_code, recovery.payee_id) == (Decimal("500.00"), "certificate_revoked", "I1")
+    types = [t for t, _ in await outbox_events(ss)]
+    assert "subsidy.recovery_opened.v1" in types and "subsidy.claim_paid.v1" in types
+
+
+async def test_paid_inclusive_claim_keeps_its_E4_slot(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock, days=5))
+    first = (await claims(ss))["training:V1:main"]
+    await ss.client.post(f"/v1/claims/{first.id}/mark-paid", headers=ss.headers("finance"))
+    # A second inclusive voucher completed earlier in the year arrives late: it cannot take the paid slot.
+    from datetime import date
+
+    await feed(ss, chain(voucher="V2", enrolment="E2", klass="C2", certificate="CERT2", days=3, clock=clock,
+                         completed_on=date(2023, 6, 2), start=date(2023, 5, 25), cert_on=date(2023, 6, 20)))
+    found = await claims(ss)
+    assert found["training:V1:main"].state == "paid" and found["training:V1:main"].quota_slot == "inclusive"
+    assert (found["training:V2:main"].state, found["training:V2:main"].reason_code) == ("rejected", "e4_limit")
+
+
+async def test_E4_and_E5_are_unique_constraints_in_the_database(ss):
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    await feed(ss, chain(days=5))
+    async with ss.sessionmaker() as session:
+        row = await session.scalar(select(Claim).where(Claim.claim_type == "training"))
+        clone = Claim(**{c.key: getattr(row, c.key) for c in Claim.__table__.columns if c.key != "id"})
+        clone.subject_id = "V-OTHER"
+        session.add(clone)
+        with pytest.raises(IntegrityError):
+            await session.flush()
+        await session.rollback()
+        ev = await session.scalar(select(Claim).where(Claim.claim_type == "evaluation"))
+        clone = Claim(**{c.key: getattr(ev, c.key) for c in Claim.__table__.columns if c.key != "id"})
+        clone.subject_id = "CERT-OTHER"
+        session.add(clone)
+        with pytest.raises(IntegrityError):
+            await session.flush()
+
+
+async def test_chain_row_records_links_and_event_ids(ss):
+    facts = chain(realname=None)
+    await feed(ss, facts)
+    async with ss.sessionmaker() as session:
+        row = await session.get(ChainRow, "V1")
+    assert row.status == "waiting"
+    links = {link["name"]: link for link in row.links}
+    assert links["voucher"]["event_ids"] == [facts[0].event_id]
+    assert links["realname"]["code"] == "realname_missing"
+
+
+async def test_worker_projection_maps_the_newest_account_subject(ss):
+    clock = Clock()
+    reg = registered("P1", None, clock)
+    link = linked("P1", "acct-7", clock)
+    await feed(ss, [link, reg])
+    async with ss.sessionmaker() as session:
+        person = await session.get(Person, "P1")
+    assert (person.account_subject, person.worker_id, person.masked_name) == ("acct-7", "W-P1", "张*")
