@@ -130,6 +130,7 @@ async def list_enrolments(
     request: Request, session: Session, class_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(*READERS)],
     status: str | None = None,
+    province_status: Annotated[str | None, Query(description="P1: none, submitted, accepted or rejected")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EnrolmentOut]:
@@ -137,6 +138,8 @@ async def list_enrolments(
     stmt = select(Enrolment).where(Enrolment.class_id == training_class.id)
     if status:
         stmt = stmt.where(Enrolment.status == status)
+    if province_status:
+        stmt = stmt.where(Enrolment.province_status == province_status)
     rows, next_cursor = await paginate(session, stmt, Enrolment.created_at, Enrolment.id, cursor, limit)
     counts = await attendance_counts(session, [e.id for e in rows])
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)

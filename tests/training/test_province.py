@@ -1,0 +1,113 @@
+"""P1: every trainee, class, attendance and completion goes to the province real-name system; its verdicts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+import pytest
+
+from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
+from training_service.adapters.models import RealnameSubmission, kit_tables
+from training_service.handlers.province import UnknownSubmission
+from training_service.province_simulator import answer
+
+from tests.training.support import World, count, feed_province, outbox_payloads
+
+
+async def _submissions(ts, record_type: str) -> list[dict]:
+    return [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == record_type]
+
+
+async def test_P1_class_trainee_attendance_completion_are_submitted(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    e, v = await w.active_trainee(c["id"])
+    start = date.fromisoformat(c["start_date"])
+    await w.check_in(c["id"], e["id"], start)
+    await ts.client.post(f"/v1/classes/{c['id']}/completions", json={"enrolment_id": e["id"], "passed": False},
+                         headers=w.org)
+    [klass] = await _submissions(ts, "class")
+    assert (klass["class_id"], klass["county_code"], klass["policy_year"], klass["institution_id"]) == (
+        c["id"], "141124", start.year, w.institution_id)
+    assert (klass["start_date"], klass["end_date"], klass["planned_days"], klass["kind"]) == (
+        c["start_date"], c["end_date"], 5, "inclusive")
+    [trainee] = await _submissions(ts, "trainee")
+    assert (trainee["enrolment_id"], trainee["person_key"], trainee["occupation_code"]) == (
+        e["id"], v["person_key"], "4-10-01-05")
+    [attendance] = await _submissions(ts, "attendance")
+    assert attendance["day"] == start.isoformat()
+    [completion] = await _submissions(ts, "completion")
+    assert (completion["attended_days"], completion["passed"]) == (1, False)
+    assert await count(ts, RealnameSubmission) == 4
+
+
+async def test_P1_order_class_is_submitted_on_approval(ts):
+    from tests.training.test_classes import ORDER
+
+    w = await World(ts).setup()
+    c = await w.open_class(kind="order", order=ORDER)
+    assert await _submissions(ts, "class") == []
+    await ts.client.post(f"/v1/classes/{c['id']}/decision", json={"approved": True}, headers=w.bureau)
+    assert [s["class_id"] for s in await _submissions(ts, "class")] == [c["id"]]
+
+
+async def test_P1_province_rejection_is_marked_and_shown(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    sent = {s["enrolment_id"]: s for s in await _submissions(ts, "trainee")}
+    rejected = RealnameAnswered(
+        submission_id=sent[e1["id"]]["submission_id"], record_type="trainee", class_id=c["id"],
+        enrolment_id=e1["id"], person_key=sent[e1["id"]]["person_key"], verdict="rejected",
+        reason="trained_elsewhere_this_year", detail="该学员本年度已在其他县参加同类补贴培训",
+    )
+    accepted = RealnameAnswered(
+        submission_id=sent[e2["id"]]["submission_id"], record_type="trainee", class_id=c["id"],
+        enrolment_id=e2["id"], person_key=sent[e2["id"]]["person_key"], verdict="accepted",
+    )
+    assert await feed_province(ts, rejected, rejected.person_key)
+    assert await feed_province(ts, accepted, accepted.person_key)
+    # a later contradicting answer to the same submission does not overturn the first verdict
+    assert await feed_province(ts, RealnameAnswered(**{**rejected.model_dump(), "verdict": "accepted", "reason": None}), rejected.person_key)
+    r = await ts.client.get(f"/v1/enrolments/{e1['id']}", headers=w.org)
+    body = r.json()
+    assert (body["province_status"], body["province_status_label"], body["province_reason"]) == (
+        "rejected", "省平台已驳回", "trained_elsewhere_this_year")
+    assert body["status"] == "active"  # the training record stays; the subsidy service will not pay it
+    r = await ts.client.get(f"/v1/enrolments/{e2['id']}", headers=w.org)
+    assert r.json()["province_status"] == "accepted"
+    r = await ts.client.get(f"/v1/classes/{c['id']}/enrolments", params={"province_status": "rejected"},
+                            headers=w.bureau)
+    assert [e["id"] for e in r.json()["items"]] == [e1["id"]]
+
+
+async def test_P1_answer_to_an_unknown_submission_is_refused_and_stores_nothing(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    [klass] = await _submissions(ts, "class")
+    stray = RealnameAnswered(submission_id=str(uuid.uuid4()), record_type="class", class_id=c["id"], verdict="accepted")
+    with pytest.raises(UnknownSubmission):
+        await feed_province(ts, stray, c["id"])
+    mismatched = RealnameAnswered(submission_id=klass["submission_id"], record_type="trainee", class_id=c["id"],
+                                  verdict="accepted")
+    with pytest.raises(UnknownSubmission):
+        await feed_province(ts, mismatched, c["id"])
+    assert await count(ts, kit_tables.inbox) == 0
+    assert await count(ts, RealnameSubmission, RealnameSubmission.status == "submitted") == 1
+
+
+def _submission(record_type: str = "trainee", n: int = 0) -> RealnameSubmitted:
+    return RealnameSubmitted(submission_id=str(uuid.UUID(int=n)), record_type=record_type, county_code="141124",
+                             class_id="c-1", enrolment_id="e-1", person_key="pk", policy_year=2026)
+
+
+def test_P1_simulator_is_deterministic_and_rejects_the_configured_share():
+    verdicts = [answer(_submission(n=n), 0.1, "seed-a") for n in range(2000)]
+    assert verdicts == [answer(_submission(n=n), 0.1, "seed-a") for n in range(2000)]
+    rejected = [v for v in verdicts if v.verdict == "rejected"]
+    assert 150 <= len(rejected) <= 250
+    assert {v.reason for v in rejected} == {"identity_mismatch", "trained_elsewhere_this_year"}
+    assert all(answer(_submission(n=n), 1.0, "s").verdict == "rejected" for n in range(50))
+    assert all(answer(_submission(n=n), 0.0, "s").verdict == "accepted" for n in range(50))
+    assert answer(_submission("attendance"), 1.0, "s").verdict == "accepted"  # only trainee records are rejected
