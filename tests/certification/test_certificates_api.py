@@ -5,6 +5,8 @@ import uuid
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy.exc import IntegrityError
 from stdnum.iso7064 import mod_37_36
 
@@ -40,6 +42,20 @@ def test_certificate_number_format_and_check_character():
     assert not is_valid_number(typo)
     with pytest.raises(ValueError):
         certificate_number(2026, 1_000_000)
+
+
+@given(
+    year=st.integers(2000, 2099),
+    sequence=st.integers(1, 999_999),
+    position=st.integers(0, 16),
+    replacement=st.sampled_from("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+)
+def test_any_single_character_typo_in_a_certificate_number_is_detected(year, sequence, position, replacement):
+    number = certificate_number(year, sequence)
+    assert is_valid_number(number)
+    typo = number[:position] + replacement + number[position + 1:]
+    if typo != number:
+        assert not is_valid_number(typo)
 
 
 async def test_issue_certificate_for_passed_candidate_emits_event(cs):

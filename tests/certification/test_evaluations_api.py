@@ -109,6 +109,8 @@ async def test_candidate_matched_to_known_worker_or_flagged_unknown(cs):
     unknown = await new_candidate(cs, institution_id, evaluation_id, unknown_number, "王五")
     assert known["unknown_person"] is False
     assert unknown["unknown_person"] is True
+    r = await cs.client.get(f"/v1/evaluations/{evaluation_id}/candidates?unknown_person=true", headers=staff(cs))
+    assert [c["name"] for c in r.json()["items"]] == ["王五"]
     assert known["id_number_masked"] == known_number[:6] + "********" + known_number[-4:]
     async with cs.sessionmaker() as session:
         row = await session.get(Candidate, uuid.UUID(unknown["id"]))
@@ -227,3 +229,18 @@ async def test_unknown_candidate_or_evaluation_is_404(cs):
     assert (r.status_code, r.json()["code"]) == (404, "candidate_not_found")
     r = await record(cs, institution_id, str(uuid.uuid4()), str(uuid.uuid4()))
     assert (r.status_code, r.json()["code"]) == (404, "evaluation_not_found")
+
+
+async def test_database_refuses_scores_outside_0_to_100(cs):
+    import pytest
+    from sqlalchemy import update
+    from sqlalchemy.exc import IntegrityError
+
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    candidate = await new_candidate(cs, institution_id, evaluation_id, resident_id())
+    async with cs.sessionmaker() as session:
+        with pytest.raises(IntegrityError):
+            await session.execute(
+                update(Candidate).where(Candidate.id == uuid.UUID(candidate["id"])).values(theory_score=Decimal("101"))
+            )

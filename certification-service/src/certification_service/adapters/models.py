@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from skillkit.db import UTCDateTime, new_id, new_metadata
@@ -26,6 +26,7 @@ class EvaluationInstitution(Base):
     """An evaluation institution (评价机构), registered and changed by bureau staff only."""
 
     __tablename__ = "evaluation_institutions"
+    __table_args__ = (CheckConstraint("status IN ('approved', 'suspended', 'revoked')", name="status"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
@@ -44,6 +45,7 @@ class Filing(Base):
     __tablename__ = "filings"
     __table_args__ = (
         UniqueConstraint("institution_id", "occupation_code", "level_slot", "certificate_type", name="uq_filings_scope"),
+        CheckConstraint("level_slot BETWEEN 0 AND 5", name="level_slot"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -60,6 +62,7 @@ class Evaluation(Base):
     """An evaluation (考评) session scheduled by an institution for one occupation and level."""
 
     __tablename__ = "evaluations"
+    __table_args__ = (CheckConstraint("level IS NULL OR level BETWEEN 1 AND 5", name="level"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_institutions.id"), index=True)
@@ -78,6 +81,8 @@ class Candidate(Base):
         # E7: one free skill-level evaluation per person per graduation year. free_graduation_year is NULL
         # for paid evaluations, so those never clash.
         UniqueConstraint("person_key", "free_graduation_year", name="uq_candidates_e7_free"),
+        CheckConstraint("theory_score IS NULL OR theory_score BETWEEN 0 AND 100", name="theory_score"),
+        CheckConstraint("practical_score IS NULL OR practical_score BETWEEN 0 AND 100", name="practical_score"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
@@ -105,6 +110,9 @@ class Certificate(Base):
         # The same person, occupation and level is certified once. active_slot is NULL once revoked, so a
         # certificate revoked for an error can be issued again correctly.
         UniqueConstraint("person_key", "occupation_code", "level_slot", "active_slot", name="uq_certificates_once"),
+        CheckConstraint("status IN ('valid', 'revoked')", name="status"),
+        CheckConstraint("(status = 'valid') = (active_slot IS NOT NULL)", name="active_slot"),
+        CheckConstraint("level_slot BETWEEN 0 AND 5", name="level_slot"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)

@@ -100,17 +100,20 @@ async def add_candidate(
     return await run_command(request, session, principal, action)
 
 
-@router.get("/{evaluation_id}/candidates", response_model=Page[CandidateOut], summary="The evaluation's candidates")
+@router.get("/{evaluation_id}/candidates", response_model=Page[CandidateOut], summary="The evaluation's candidates (filter unknown_person=true for persons the voucher service does not know)")
 async def list_candidates(
     request: Request,
     session: Session,
     evaluation_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(*READERS)],
+    unknown_person: bool | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[CandidateOut]:
     await get_evaluation(session, principal, evaluation_id)
     stmt = select(Candidate).where(Candidate.evaluation_id == evaluation_id)
+    if unknown_person is not None:
+        stmt = stmt.where(Candidate.unknown_person == unknown_person)
     rows, next_cursor = await paginate(session, stmt, Candidate.created_at, Candidate.id, cursor, limit)
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
     return Page[CandidateOut](items=[candidate_view(c, cipher) for c in rows], next_cursor=next_cursor)

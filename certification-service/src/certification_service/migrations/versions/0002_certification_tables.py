@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 17:44:35.501160
+Create Date: 2026-11-26 17:49:52.224205
 """
 
 from typing import Sequence, Union
@@ -35,6 +35,7 @@ def upgrade() -> None:
     sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_by', sa.String(length=200), nullable=False),
     sa.Column('updated_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("status IN ('approved', 'suspended', 'revoked')", name=op.f('ck_evaluation_institutions_status')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluation_institutions')),
     sa.UniqueConstraint('credit_code', name=op.f('uq_evaluation_institutions_credit_code'))
     )
@@ -67,6 +68,7 @@ def upgrade() -> None:
     sa.Column('scheduled_on', sa.Date(), nullable=False),
     sa.Column('scheduled_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('level IS NULL OR level BETWEEN 1 AND 5', name=op.f('ck_evaluations_level')),
     sa.ForeignKeyConstraint(['institution_id'], ['evaluation_institutions.id'], name=op.f('fk_evaluations_institution_id_evaluation_institutions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_evaluations'))
     )
@@ -81,6 +83,7 @@ def upgrade() -> None:
     sa.Column('level_slot', sa.Integer(), nullable=False),
     sa.Column('certificate_type', sa.String(length=40), nullable=False),
     sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('level_slot BETWEEN 0 AND 5', name=op.f('ck_filings_level_slot')),
     sa.ForeignKeyConstraint(['institution_id'], ['evaluation_institutions.id'], name=op.f('fk_filings_institution_id_evaluation_institutions')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_filings')),
     sa.UniqueConstraint('institution_id', 'occupation_code', 'level_slot', 'certificate_type', name='uq_filings_scope')
@@ -106,6 +109,8 @@ def upgrade() -> None:
     sa.Column('result_recorded_by', sa.String(length=200), nullable=True),
     sa.Column('registered_by', sa.String(length=200), nullable=False),
     sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('practical_score IS NULL OR practical_score BETWEEN 0 AND 100', name=op.f('ck_candidates_practical_score')),
+    sa.CheckConstraint('theory_score IS NULL OR theory_score BETWEEN 0 AND 100', name=op.f('ck_candidates_theory_score')),
     sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_candidates_evaluation_id_evaluations')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_candidates')),
     sa.UniqueConstraint('evaluation_id', 'person_key', name='uq_candidates_evaluation_person'),
@@ -139,6 +144,9 @@ def upgrade() -> None:
     sa.Column('revoked_by', sa.String(length=200), nullable=True),
     sa.Column('revoked_at', skillkit.db.UTCDateTime(timezone=True), nullable=True),
     sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("(status = 'valid') = (active_slot IS NOT NULL)", name=op.f('ck_certificates_active_slot')),
+    sa.CheckConstraint("status IN ('valid', 'revoked')", name=op.f('ck_certificates_status')),
+    sa.CheckConstraint('level_slot BETWEEN 0 AND 5', name=op.f('ck_certificates_level_slot')),
     sa.ForeignKeyConstraint(['candidate_id'], ['candidates.id'], name=op.f('fk_certificates_candidate_id_candidates')),
     sa.ForeignKeyConstraint(['evaluation_id'], ['evaluations.id'], name=op.f('fk_certificates_evaluation_id_evaluations')),
     sa.ForeignKeyConstraint(['institution_id'], ['evaluation_institutions.id'], name=op.f('fk_certificates_institution_id_evaluation_institutions')),
