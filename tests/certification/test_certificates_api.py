@@ -237,3 +237,35 @@ async def test_idempotency_key_replays_the_issued_certificate(cs):
     assert a.status_code == b.status_code == 201 and a.json() == b.json()
     assert b.headers["Idempotent-Replayed"] == "true"
     assert len(await outbox_events(cs, "certificate.issued.v1")) == 1
+
+
+async def test_batch_issue_for_an_evaluation_reports_refused_candidates(cs):
+    institution_id = await new_institution(cs)
+    earlier = await new_evaluation(cs, institution_id)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    holder = resident_id(seq="001")
+    # already certified for this occupation and level through an earlier evaluation (E5)
+    first = await passed_candidate(cs, institution_id, earlier, holder)
+    assert (await issue(cs, institution_id, first["id"])).status_code == 201
+    a = await passed_candidate(cs, institution_id, evaluation_id, resident_id(seq="002"), "李四")
+    b = await passed_candidate(cs, institution_id, evaluation_id, holder, "张三丰")
+    failed = await new_candidate(cs, institution_id, evaluation_id, resident_id(seq="003"), "王五")
+    await record(cs, institution_id, evaluation_id, failed["id"], "10", "20")
+    c = await passed_candidate(cs, institution_id, evaluation_id, resident_id(seq="004"), "赵六")
+    url = f"/v1/evaluations/{evaluation_id}/certificates"
+    r = await cs.client.post(url, headers=org(cs, institution_id))
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert (data["issued"], data["refused"]) == (2, 1)
+    assert sorted(x["candidate_id"] for x in data["certificates"]) == sorted([a["id"], c["id"]])
+    assert [(x["candidate_id"], x["code"]) for x in data["refusals"]] == [(b["id"], "certificate_duplicate")]
+    assert await count(cs, Certificate) == 3
+    assert len(await outbox_events(cs, "certificate.issued.v1")) == 3
+    numbers = sorted(x["certificate_no"][10:16] for x in data["certificates"])
+    assert numbers == ["000002", "000003"]
+    # a second run issues nothing new and refuses the same holder again
+    again = (await cs.client.post(url, headers=org(cs, institution_id))).json()
+    assert (again["issued"], again["refused"]) == (0, 1)
+    other = await new_institution(cs, 2, name="吕梁市评价中心")
+    r = await cs.client.post(url, headers=org(cs, other))
+    assert (r.status_code, r.json()["code"]) == (403, "organisation_forbidden")

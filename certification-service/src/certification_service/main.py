@@ -19,7 +19,14 @@ def create(settings: CertificationSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
     app = create_app(
         runtime,
-        [institutions.router, evaluations.router, certificates.router, public.router, reports.router],
+        [
+            institutions.router,
+            evaluations.router,
+            certificates.router,
+            certificates.batch_router,
+            public.router,
+            reports.router,
+        ],
         title="临县技能培训券 · 持证服务 Certification service",
         description=(
             "Evaluation institutions and their filings (I2, I3), evaluations and results, certificates "

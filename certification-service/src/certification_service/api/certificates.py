@@ -15,12 +15,24 @@ from skillkit.pagination import Page, paginate
 
 from certification_service.adapters.models import Certificate
 from certification_service.api.evaluations import _org_uuid_or_none
-from certification_service.api.schemas import CertificateIn, CertificateOut, RevokeIn
+from certification_service.api.schemas import (
+    BatchIssueOut,
+    CertificateIn,
+    CertificateOut,
+    RefusedCandidate,
+    RevokeIn,
+)
 from certification_service.api.views import certificate_view
-from certification_service.handlers.certificates import get_certificate, issue_certificate, revoke_certificate
+from certification_service.handlers.certificates import (
+    get_certificate,
+    issue_certificate,
+    issue_for_evaluation,
+    revoke_certificate,
+)
 from certification_service.handlers.institutions import ensure_own
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates 证书"])
+batch_router = APIRouter(prefix="/v1/evaluations", tags=["certificates 证书"])
 
 READERS = (Role.EVALUATION_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR, Role.FINANCE)
 
@@ -41,6 +53,36 @@ async def issue(
 
     async def action() -> CertificateOut:
         return certificate_view(await issue_certificate(session, principal, body.candidate_id), settings)
+
+    return await run_command(request, session, principal, action)
+
+
+@batch_router.post(
+    "/{evaluation_id}/certificates",
+    response_model=BatchIssueOut,
+    summary="Issue the certificates of every candidate of the evaluation who passed and has none yet",
+)
+async def issue_batch(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+
+    async def action() -> Outcome:
+        issued, refused = await issue_for_evaluation(session, principal, evaluation_id)
+        return Outcome(
+            BatchIssueOut(
+                issued=len(issued),
+                refused=len(refused),
+                certificates=[certificate_view(c, settings) for c in issued],
+                refusals=[
+                    RefusedCandidate(candidate_id=c.id, name=c.name, code=p.code, detail=p.detail) for c, p in refused
+                ],
+            ),
+            200,
+        )
 
     return await run_command(request, session, principal, action)
 

@@ -208,6 +208,20 @@ class CertificateOut(BaseModel):
     revoked_at: datetime | None
 
 
+class RefusedCandidate(BaseModel):
+    candidate_id: uuid.UUID
+    name: str
+    code: str
+    detail: str
+
+
+class BatchIssueOut(BaseModel):
+    issued: int
+    refused: int
+    certificates: list[CertificateOut]
+    refusals: list[RefusedCandidate]
+
+
 class RevokeIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid", json_schema_extra={"examples": [{"reason": "fraud", "note": "冒名顶替参加考评"}]}

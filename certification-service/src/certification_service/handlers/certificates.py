@@ -160,3 +160,37 @@ async def revoke_certificate(
         subject=str(certificate.id),
     )
     return certificate
+
+
+async def issue_for_evaluation(
+    session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID
+) -> tuple[list[Certificate], list[tuple[Candidate, Problem]]]:
+    """Issues the certificates of every candidate of the evaluation who passed and has none yet.
+
+    Each candidate runs in its own savepoint: one refused (e.g. already certified elsewhere, E5) does
+    not stop the others, and is reported with its problem code.
+    """
+    evaluation = await session.get(Evaluation, evaluation_id)
+    if evaluation is None:
+        raise not_found("evaluation", evaluation_id)
+    ensure_own(principal, evaluation.institution_id)
+    institution = await get_institution(session, evaluation.institution_id)
+    ensure_active(institution)  # I3
+    await ensure_filed(session, institution, evaluation.occupation_code, evaluation.level, evaluation.certificate_type)
+    already = select(Certificate.candidate_id).where(Certificate.evaluation_id == evaluation.id)
+    candidates = list(
+        await session.scalars(
+            select(Candidate)
+            .where(Candidate.evaluation_id == evaluation.id, Candidate.passed.is_(True), Candidate.id.not_in(already))
+            .order_by(Candidate.created_at, Candidate.id)
+        )
+    )
+    issued: list[Certificate] = []
+    refused: list[tuple[Candidate, Problem]] = []
+    for candidate in candidates:
+        try:
+            async with session.begin_nested():
+                issued.append(await issue_certificate(session, principal, candidate.id))
+        except Problem as problem:
+            refused.append((candidate, problem))
+    return issued, refused
