@@ -70,3 +70,14 @@ async def test_certificate_revoked_for_error_can_be_issued_again(cs):
     assert r.status_code == 201
     assert r.json()["certificate_no"] != cert["certificate_no"]
     assert await count(cs, Certificate) == 2
+
+
+async def test_bureau_finds_a_certificate_by_its_number_and_status(cs):
+    _, cert = await certified(cs)
+    r = await cs.client.get(f"/v1/certificates?certificate_no={cert['display_no']}", headers=staff(cs))
+    assert [c["id"] for c in r.json()["items"]] == [cert["id"]]
+    r = await cs.client.get("/v1/certificates?status=revoked", headers=staff(cs))
+    assert r.json()["items"] == []
+    await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": "error"}, headers=staff(cs))
+    r = await cs.client.get("/v1/certificates?status=revoked", headers=cs.headers("auditor"))
+    assert [(c["id"], c["revoked_reason"]) for c in r.json()["items"]] == [(cert["id"], "error")]

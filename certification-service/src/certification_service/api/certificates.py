@@ -29,6 +29,7 @@ from certification_service.handlers.certificates import (
     issue_for_evaluation,
     revoke_certificate,
 )
+from certification_service.domain.certificates import normalise_number
 from certification_service.handlers.institutions import ensure_own
 
 router = APIRouter(prefix="/v1/certificates", tags=["certificates 证书"])
@@ -94,6 +95,7 @@ async def list_certificates(
     principal: Annotated[Principal, require_roles(*READERS)],
     institution_id: uuid.UUID | None = None,
     status: Literal["valid", "revoked"] | None = None,
+    certificate_no: str | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[CertificateOut]:
@@ -105,6 +107,8 @@ async def list_certificates(
         stmt = stmt.where(Certificate.institution_id == institution_id)
     if status is not None:
         stmt = stmt.where(Certificate.status == status)
+    if certificate_no:
+        stmt = stmt.where(Certificate.certificate_no == normalise_number(certificate_no))
     rows, next_cursor = await paginate(session, stmt, Certificate.created_at, Certificate.id, cursor, limit)
     settings = request.app.state.settings
     return Page[CertificateOut](items=[certificate_view(c, settings) for c in rows], next_cursor=next_cursor)
