@@ -112,6 +112,8 @@ async def register_candidate(
     worker = await session.get(KnownWorker, key)
     known = worker is not None and worker.registered
     graduation_year = data.graduation_year
+    if graduation_year is not None:
+        _check_graduation_year(graduation_year)
     if data.free_student_evaluation:
         graduation_year = await _check_free_student_evaluation(session, evaluation, worker, key, graduation_year)
     candidate = Candidate(
@@ -135,6 +137,17 @@ async def register_candidate(
     return candidate
 
 
+def _check_graduation_year(graduation_year: int) -> None:
+    this_year = local_date(utcnow()).year
+    if not this_year - GRADUATION_YEARS_BACK <= graduation_year <= this_year + GRADUATION_YEARS_AHEAD:
+        raise Problem(
+            422,
+            "graduation_year_out_of_range",
+            f"graduation year {graduation_year} is outside {this_year - GRADUATION_YEARS_BACK}"
+            f" to {this_year + GRADUATION_YEARS_AHEAD}",
+        )
+
+
 async def _check_free_student_evaluation(
     session: AsyncSession, evaluation: Evaluation, worker: KnownWorker | None, key: str, graduation_year: int | None
 ) -> int:
@@ -145,14 +158,6 @@ async def _check_free_student_evaluation(
         )
     if graduation_year is None:
         raise Problem(422, "graduation_year_required", "a free student evaluation (E7) needs the graduation year")
-    this_year = local_date(utcnow()).year
-    if not this_year - GRADUATION_YEARS_BACK <= graduation_year <= this_year + GRADUATION_YEARS_AHEAD:
-        raise Problem(
-            422,
-            "graduation_year_out_of_range",
-            f"graduation year {graduation_year} is outside {this_year - GRADUATION_YEARS_BACK}"
-            f" to {this_year + GRADUATION_YEARS_AHEAD}",
-        )
     if worker is None or WorkerCategory.VOCATIONAL_STUDENT not in (worker.categories or []):
         raise Problem(
             422,
