@@ -249,3 +249,22 @@ async def test_capacity_race_n_plus_one_into_n_seats(ts):
     assert await seats(ts, c["id"]) == n
     assert await count(ts, Enrolment) == n
     assert (await outbox_types(ts)).count("training.enrolled.v1") == n
+
+
+import pytest  # noqa: E402
+
+from skillkit.contracts.vocab import BindingRejection  # noqa: E402
+
+
+@pytest.mark.parametrize("reason", [r.value for r in BindingRejection])
+async def test_binding_rejected_for_each_reason(ts, reason):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    e = (await w.enrol(c["id"], number, v)).json()
+    await w.reject_binding(e, v, reason)
+    body = (await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)).json()
+    assert (body["status"], body["rejection_reason"]) == ("rejected", reason)
+    assert [x["reason"] for x in await outbox_payloads(ts, "training.enrolment_rejected.v1")] == [reason]
+    assert await seats(ts, c["id"]) == 0
