@@ -142,3 +142,15 @@ async def test_drop_releases_the_seat_and_emits(ts):
     assert (await ts.client.get(f"/v1/classes/{c['id']}", headers=w.org)).json()["seats_taken"] == 0
     r = await ts.client.post(f"/v1/enrolments/{e['id']}/drop", json={"reason": "外出务工"}, headers=w.org)
     assert (r.status_code, r.json()["code"]) == (409, "enrolment_not_active")
+
+
+async def test_simultaneous_check_ins_same_day_count_once(ts):
+    import asyncio
+
+    w, c, e, _ = await _class_and_trainee(ts)
+    day = date.fromisoformat(c["start_date"])
+    results = await asyncio.gather(*(w.check_in(c["id"], e["id"], day, method=m) for m in ("face", "qr", "face", "qr")))
+    assert sorted(r.status_code for r in results) == [200, 200, 200, 201]
+    assert len({r.json()["id"] for r in results}) == 1
+    assert await count(ts, CheckIn) == 1
+    assert len(await outbox_payloads(ts, "training.checked_in.v1")) == 1

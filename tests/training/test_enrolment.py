@@ -268,3 +268,29 @@ async def test_binding_rejected_for_each_reason(ts, reason):
     assert (body["status"], body["rejection_reason"]) == ("rejected", reason)
     assert [x["reason"] for x in await outbox_payloads(ts, "training.enrolment_rejected.v1")] == [reason]
     assert await seats(ts, c["id"]) == 0
+
+
+async def test_expired_qr_token_is_voucher_expired(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    token = w.qr({**v, "valid_until": utcnow() - timedelta(minutes=1)})
+    r = await w.enrol(c["id"], number, v, voucher_code=None, qr_token=token)
+    assert (r.status_code, r.json()["code"]) == (409, "voucher_expired")
+    assert await count(ts, Enrolment) == 0
+
+
+async def test_enrolment_retry_with_idempotency_key_enrols_once(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    headers = {**w.org, "Idempotency-Key": "enrol-1"}
+    a = await w.enrol(c["id"], number, v, headers=headers)
+    b = await w.enrol(c["id"], number, v, headers=headers)
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json() == b.json() and b.headers["Idempotent-Replayed"] == "true"
+    assert await count(ts, Enrolment) == 1
+    assert await seats(ts, c["id"]) == 1
+    assert (await outbox_types(ts)).count("training.enrolled.v1") == 1

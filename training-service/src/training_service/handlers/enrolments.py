@@ -13,6 +13,7 @@ import logging
 import uuid
 from datetime import date
 
+import jwt
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,6 +59,8 @@ async def _voucher(session: AsyncSession, settings: TrainingSettings, data: Enro
         try:
             token = voucher_token.verify(settings.voucher_qr_public_key, data.qr_token)
         except voucher_token.InvalidVoucherToken as exc:
+            if isinstance(exc.__cause__, jwt.ExpiredSignatureError):  # a genuine token past the voucher's validity
+                raise Problem(409, "voucher_expired", "the voucher has expired") from exc
             raise Problem(422, "voucher_token_invalid", str(exc)) from exc
         if token.person_key != trainee_key:
             raise Problem(422, "voucher_not_holder", "the voucher belongs to someone else than this trainee")

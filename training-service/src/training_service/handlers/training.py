@@ -7,6 +7,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -21,7 +23,7 @@ from skillkit.contracts.training import (
 )
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.county import local_date
-from skillkit.db import utcnow
+from skillkit.db import is_postgres, utcnow
 from skillkit.problems import Problem
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
@@ -69,7 +71,7 @@ async def check_in(
     existing = await session.scalar(select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day))
     if existing is not None:
         return Outcome((existing, await attended_days(session, enrolment.id)), 200)
-    record = CheckIn(
+    values = dict(
         id=uuid.uuid4(),
         enrolment_id=enrolment.id,
         class_id=training_class.id,
@@ -80,8 +82,17 @@ async def check_in(
         recorded_by=principal.subject,
         created_at=now,
     )
-    session.add(record)
-    await session.flush()
+    # INSERT .. ON CONFLICT DO NOTHING: a concurrent check-in of the same trainee on the same day (two devices)
+    # waits for the first and then counts once instead of failing on the unique index.
+    insert = pg_insert if is_postgres(session) else sqlite_insert
+    inserted = await session.scalar(
+        insert(CheckIn).values(**values).on_conflict_do_nothing(index_elements=["enrolment_id", "day"])
+        .returning(CheckIn.id)
+    )
+    record = await session.scalar(select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day))
+    assert record is not None
+    if inserted is None:
+        return Outcome((record, await attended_days(session, enrolment.id)), 200)
     await outbox.add(
         session,
         TrainingCheckedIn(
