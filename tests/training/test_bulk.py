@@ -118,3 +118,27 @@ async def test_bulk_upload_refuses_bad_files_and_other_institutions(ts):
                              headers=ts.headers("training_org", org="00000000-0000-4000-8000-000000000000"))
     assert (r.status_code, r.json()["code"]) == (404, "class_not_found")
     assert await count(ts, CheckIn) == 0
+
+
+async def test_bulk_rows_may_name_the_trainee_by_resident_id_number(ts):
+    from tests.training.support import resident_id
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    e1, _ = await w.active_trainee(c["id"], 1)
+    start = date.fromisoformat(c["start_date"])
+    number = resident_id(1)
+    text = "\n".join([
+        "身份证号,签到方式,工号,签到时间",
+        f"{number.lower()},扫码,,{start} 08:30",  # 2 ok (lower-case x is fine)
+        f"{resident_id(2)},扫码,,{start} 08:30",  # 3 not a trainee of this class
+        f"{number[:-1]}{'0' if number[-1] != '0' else '1'},扫码,,{start} 08:30",  # 4 wrong check digit
+        f",扫码,,{start} 08:30",  # 5 nobody named
+    ])
+    r = await ts.client.post(f"/v1/classes/{c['id']}/check-ins/bulk", files=csv_file(text), headers=w.org)
+    body = r.json()
+    assert (body["applied"], body["rejected"]) == (1, 3)
+    assert [(e["line"], e["code"]) for e in body["row_errors"]] == [
+        (3, "trainee_not_in_class"), (4, "id_number_check_digit"), (5, "trainee_missing")]
+    [event] = await outbox_payloads(ts, "training.checked_in.v1")
+    assert (event["enrolment_id"], event["method"]) == (e1["id"], "qr")

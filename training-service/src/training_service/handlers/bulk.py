@@ -12,11 +12,14 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
 from skillkit.commands import Outcome
-from skillkit.county import COUNTY_TZ
+from skillkit.county import COUNTY_TZ, local_date
+from skillkit.db import utcnow
+from skillkit.pii import blind_index
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
@@ -28,17 +31,19 @@ from training_service.api.schemas import (
     EmploymentIn,
     LicenceIn,
 )
+from training_service.adapters.models import Enrolment
 from training_service.config import TrainingSettings
 from training_service.handlers.common import class_for, enrolment_for
+from training_service.handlers.enrolments import LIVE, resident_id_or_problem
 from training_service.handlers.training import check_in, complete, record_employment, record_licence
 
-CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
+CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
 COMPLETION_COLUMNS = {
-    "enrolment_id": "学员编号", "passed": "是否合格", "theory_score": "理论成绩",
+    "enrolment_id": "学员编号", "id_number": "身份证号", "passed": "是否合格", "theory_score": "理论成绩",
     "practical_score": "实操成绩", "completed_on": "结业日期",
 }
 FOLLOW_UP_COLUMNS = {
-    "enrolment_id": "学员编号", "employer": "就业单位", "employer_credit_code": "单位信用代码",
+    "enrolment_id": "学员编号", "id_number": "身份证号", "employer": "就业单位", "employer_credit_code": "单位信用代码",
     "employed_on": "就业日期", "contract_months": "合同期限（月）",
     "licence_credit_code": "营业执照信用代码", "licensed_on": "领照日期",
 }
@@ -87,6 +92,26 @@ def _integer(raw: str | None) -> Any:
     return raw
 
 
+async def _resolve_trainee(
+    session: AsyncSession, settings: TrainingSettings, class_id: uuid.UUID, values: dict[str, Any]
+) -> dict[str, Any]:
+    """A row names its trainee by enrolment_id or by resident ID number (what an institution's staff know)."""
+    number = values.pop("id_number", None)
+    if values.get("enrolment_id") is None and number is not None:
+        normalised = resident_id_or_problem(number, local_date(utcnow()))
+        enrolment_id = await session.scalar(select(Enrolment.id).where(
+            Enrolment.class_id == class_id,
+            Enrolment.id_blind_index == blind_index(normalised, settings.blind_index_secret),
+            Enrolment.live_slot == LIVE,
+        ))
+        if enrolment_id is None:
+            raise Problem(422, "trainee_not_in_class", "no trainee of this class has this resident ID number")
+        values["enrolment_id"] = str(enrolment_id)
+    if values.get("enrolment_id") is None:
+        raise Problem(422, "trainee_missing", "the row names no trainee (enrolment_id or id_number)")
+    return values
+
+
 def _validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors())
 
@@ -121,10 +146,10 @@ async def bulk_check_ins(
     filename: str, content: bytes,
 ) -> BulkOut:
     await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, CHECK_IN_COLUMNS, {"enrolment_id", "method", "checked_at"})
+    rows = read_roster(filename, content, CHECK_IN_COLUMNS, {"method", "checked_at"})
 
     async def apply(row: RosterRow) -> int:
-        values = _blank_to_none(row.values)
+        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
         values["method"] = METHODS.get((values.get("method") or "").lower(), values.get("method"))
         values["checked_at"] = _instant(values.get("checked_at"))
         outcome: Outcome = await check_in(session, settings, principal, class_id, _model(CheckInIn, values))
@@ -138,10 +163,10 @@ async def bulk_completions(
     filename: str, content: bytes,
 ) -> BulkOut:
     await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, COMPLETION_COLUMNS, {"enrolment_id", "passed"})
+    rows = read_roster(filename, content, COMPLETION_COLUMNS, {"passed"})
 
     async def apply(row: RosterRow) -> int:
-        values = _blank_to_none(row.values)
+        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
         values["passed"] = _bool(values.get("passed"))
         values["completed_on"] = _day(values.get("completed_on"))
         await complete(session, settings, principal, class_id, _model(CompletionIn, values))
@@ -155,10 +180,10 @@ async def bulk_follow_ups(
     filename: str, content: bytes,
 ) -> BulkOut:
     await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, FOLLOW_UP_COLUMNS, {"enrolment_id"})
+    rows = read_roster(filename, content, FOLLOW_UP_COLUMNS, set())
 
     async def apply(row: RosterRow) -> int:
-        values = _blank_to_none(row.values)
+        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
         employment = values.get("employer") is not None
         licence = values.get("licence_credit_code") is not None
         if employment == licence:
