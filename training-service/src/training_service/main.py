@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.auth import declared_roles
@@ -24,7 +25,10 @@ class TrainingRuntime(ServiceRuntime):
         assert self.sessionmaker is not None
         async with self.sessionmaker() as session:
             await import_occupations(session, self.settings.occupations_csv)  # type: ignore[attr-defined]
-            await session.commit()
+            try:
+                await session.commit()
+            except IntegrityError:  # another replica imported the same rows at the same moment
+                await session.rollback()
 
 
 ROUTERS = [catalogues.router, classes.router, enrolments.router]
