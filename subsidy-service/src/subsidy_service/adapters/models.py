@@ -34,17 +34,7 @@ class Person(Base):
     masked_name: Mapped[str | None] = mapped_column(String(50))
     township: Mapped[str | None] = mapped_column(String(50))
     categories: Mapped[list[str] | None] = mapped_column(JSON)
-    evaluations: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class LockRow(Base):
-    """Scope locks (class:…, institution:…, enrolment:…) taken FOR UPDATE, always before person rows, so a
-    class-level event and a person event that links the person to that class never miss each other."""
-
-    __tablename__ = "locks"
-
-    name: Mapped[str] = mapped_column(String(120), primary_key=True)
 
 
 class FactRow(Base):

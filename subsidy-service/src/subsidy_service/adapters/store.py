@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.db import is_postgres, utcnow
 
-from subsidy_service.adapters.models import Claim, FactRow, LockRow, Person, PolicyTableRow
-from subsidy_service.domain.facts import Fact, FactSet, payload_of, supersedes
+from subsidy_service.adapters.models import Claim, FactRow, Person, PolicyTableRow
+from subsidy_service.domain.facts import Fact, FactSet, payload_of
 from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 
 CLASS_KINDS = ("class", "class_approval", "class_outcome")
@@ -23,30 +24,35 @@ def _insert(session: AsyncSession, table):
 
 
 async def lock_scopes(session: AsyncSession, names: Iterable[str], *, exclusive: bool) -> None:
-    """Takes the scope locks in sorted order (creating their rows when absent): exclusive for a class-level
-    fact, shared for a fact that links a person to the scope (so person events do not block each other)."""
-    names = sorted(set(names))
-    if not names:
+    """Takes the scope locks in sorted order: exclusive for a class-level fact, shared for a fact that links
+    a person to the scope (so person events do not block each other). PostgreSQL transaction-scoped advisory
+    locks (two-key form, own namespace); a hash collision only serialises two scopes, never breaks anything.
+    SQLite serialises writers itself."""
+    names = sorted(set(names), key=_lock_key)
+    if not names or not is_postgres(session):
         return
-    await session.execute(_insert(session, LockRow.__table__).values([{"name": n} for n in names]).on_conflict_do_nothing())
-    await session.execute(
-        select(LockRow.name).where(LockRow.name.in_(names)).order_by(LockRow.name).with_for_update(read=not exclusive)
-    )
+    function = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+    # One statement; PostgreSQL evaluates the select list left to right, i.e. in sorted order.
+    await session.execute(select(*(function(LOCK_NAMESPACE, _lock_key(name)) for name in names)))
+
+
+LOCK_NAMESPACE = 0x5355  # "SU": the subsidy service's advisory-lock namespace
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
 async def lock_persons(session: AsyncSession, person_keys: Iterable[str]) -> None:
-    """Creates the person rows when absent and locks them in sorted order (after the scope locks)."""
+    """Creates the person rows when absent and locks them, in sorted order, in one statement: an upsert
+    that touches the row takes its row lock until the transaction ends (the per-person safety net)."""
     keys = sorted(set(person_keys))
     if not keys:
         return
     now = utcnow()
+    stmt = _insert(session, Person.__table__).values([{"person_key": k, "updated_at": now} for k in keys])
     await session.execute(
-        _insert(session, Person.__table__)
-        .values([{"person_key": k, "evaluations": 0, "updated_at": now} for k in keys])
-        .on_conflict_do_nothing()
-    )
-    await session.execute(
-        select(Person.person_key).where(Person.person_key.in_(keys)).order_by(Person.person_key).with_for_update()
+        stmt.on_conflict_do_update(index_elements=["person_key"], set_={"updated_at": stmt.excluded.updated_at})
     )
 
 
@@ -94,15 +100,11 @@ async def affected_persons(session: AsyncSession, fact: Fact) -> list[str]:
 
 
 async def put_fact(session: AsyncSession, fact: Fact, person_key: str | None = None) -> bool:
-    """Stores a fact unless a newer version of it is already stored; True when it changed the store."""
-    row = await session.scalar(
-        select(FactRow).where(FactRow.kind == fact.kind, FactRow.key == fact.key).with_for_update()
-    )
-    if row is not None:
-        stored = Fact(row.event_type, row.event_id, row.event_time, None)
-        if not supersedes(fact, stored):
-            return False
+    """Stores a fact unless a newer version of it is already stored; True when it changed the store.
+    One upsert: insert, or update only when the stored version is older (event time, then event id)."""
     values = dict(
+        kind=fact.kind,
+        key=fact.key,
         event_type=fact.type,
         event_id=fact.event_id,
         event_time=fact.time,
@@ -114,13 +116,14 @@ async def put_fact(session: AsyncSession, fact: Fact, person_key: str | None = N
         data=fact.payload.model_dump(mode="json"),
         received_at=utcnow(),
     )
-    if row is None:
-        session.add(FactRow(kind=fact.kind, key=fact.key, **values))
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-    await session.flush()
-    return True
+    stmt = _insert(session, FactRow.__table__).values(**values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["kind", "key"],
+        set_={name: stmt.excluded[name] for name in values if name not in ("kind", "key")},
+        where=tuple_(FactRow.__table__.c.event_time, FactRow.__table__.c.event_id)
+        < tuple_(stmt.excluded.event_time, stmt.excluded.event_id),
+    ).returning(FactRow.__table__.c.id)
+    return (await session.execute(stmt)).first() is not None
 
 
 def _fact(row: FactRow) -> Fact:
@@ -128,31 +131,36 @@ def _fact(row: FactRow) -> Fact:
 
 
 async def person_facts(session: AsyncSession, person_key: str) -> FactSet:
-    """One person's facts and the class, province and institution facts around them."""
-    own = list(await session.scalars(select(FactRow).where(FactRow.person_key == person_key)))
-    class_ids = {r.class_id for r in own if r.class_id}
-    enrolment_ids = {r.enrolment_id for r in own if r.enrolment_id}
-    institution_ids = {r.institution_id for r in own if r.institution_id}
-    conditions = []
-    if class_ids:
-        conditions.append(FactRow.kind.in_(CLASS_KINDS) & FactRow.class_id.in_(class_ids))
-        conditions.append((FactRow.kind == "realname") & FactRow.class_id.in_(class_ids))
-    if enrolment_ids:
-        conditions.append((FactRow.kind == "realname") & FactRow.enrolment_id.in_(enrolment_ids))
-    around = list(await session.scalars(select(FactRow).where(or_(*conditions)))) if conditions else []
-    institution_ids |= {r.institution_id for r in around if r.institution_id}
-    if institution_ids:
-        around += list(
-            await session.scalars(
-                select(FactRow).where(FactRow.kind == "suspended", FactRow.institution_id.in_(institution_ids))
+    """One person's facts and the class, province and institution facts around them (one query)."""
+    own = select(FactRow.class_id, FactRow.enrolment_id, FactRow.institution_id).where(FactRow.person_key == person_key)
+    own = own.cte("own")
+    rows = await session.scalars(
+        select(FactRow).where(
+            or_(
+                FactRow.person_key == person_key,
+                FactRow.kind.in_(CLASS_KINDS) & FactRow.class_id.in_(select(own.c.class_id)),
+                (FactRow.kind == "realname") & FactRow.class_id.in_(select(own.c.class_id)),
+                (FactRow.kind == "realname") & FactRow.enrolment_id.in_(select(own.c.enrolment_id)),
+                # the class's institution is the enrolment's
+                (FactRow.kind == "suspended") & FactRow.institution_id.in_(select(own.c.institution_id)),
             )
         )
-    return FactSet(_fact(r) for r in own + around)
+    )
+    return FactSet(_fact(r) for r in rows)
+
+
+# A stored (year, version) never changes: each is parsed once (keyed with its changed_at, so that two
+# databases in one process — tests — never share an entry).
+_TABLES: dict[tuple[int, int, object], PolicyTable] = {}
 
 
 async def policies(session: AsyncSession) -> Policies:
-    rows = await session.scalars(select(PolicyTableRow))
-    return Policies([table_of(r) for r in rows])
+    t = PolicyTableRow
+    keys = [tuple(k) for k in (await session.execute(select(t.policy_year, t.version, t.changed_at))).all()]
+    if any(k not in _TABLES for k in keys):
+        for row in await session.scalars(select(t)):
+            _TABLES[(row.policy_year, row.version, row.changed_at)] = table_of(row)
+    return Policies([_TABLES[k] for k in keys])
 
 
 def table_of(row: PolicyTableRow) -> PolicyTable:

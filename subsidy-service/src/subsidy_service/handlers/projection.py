@@ -10,6 +10,7 @@ So any order, delay or duplication of the events leaves the same claims.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import select
@@ -107,10 +108,6 @@ async def reevaluate(session: AsyncSession, person_key: str) -> None:
     for key, draft in sorted(result.claims.items()):
         await _upsert_claim(session, existing.get(key), draft, now)
     await session.flush()
-    person = await session.get(Person, person_key)
-    if person is not None:
-        person.evaluations = (person.evaluations or 0) + 1
-        person.updated_at = now
 
 
 def link_json(view: ChainView) -> list[dict[str, Any]]:
@@ -130,8 +127,15 @@ def link_json(view: ChainView) -> list[dict[str, Any]]:
 
 
 async def _write_chains(session: AsyncSession, views: Any, now: Any) -> None:
+    views = list(views)
+    if not views:
+        return
+    rows = {
+        r.voucher_id: r
+        for r in await session.scalars(select(ChainRow).where(ChainRow.voucher_id.in_([v.voucher_id for v in views])))
+    }
     for view in views:
-        row = await session.get(ChainRow, view.voucher_id)
+        row = rows.get(view.voucher_id)
         values = dict(
             person_key=view.person_key,
             kind=view.kind,
@@ -187,11 +191,10 @@ def _values(draft: ClaimDraft) -> dict[str, Any]:
 async def _upsert_claim(session: AsyncSession, row: Claim | None, draft: ClaimDraft, now: Any) -> None:
     if row is None:
         row = Claim(
-            claim_type=draft.claim_type, subject_id=draft.subject_id, part=draft.part,
+            id=uuid.uuid4(), claim_type=draft.claim_type, subject_id=draft.subject_id, part=draft.part,
             created_at=now, updated_at=now, recovery_pending=False, **_values(draft),
         )
         session.add(row)
-        await session.flush()
         if draft.state == ELIGIBLE:
             row.eligible_at = now
             await _emit_eligible(session, row)

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 17:48:30.655555
+Create Date: 2026-11-26 17:58:34.294443
 """
 
 from typing import Sequence, Union
@@ -105,10 +105,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_facts_person_key'), ['person_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_facts_voucher_id'), ['voucher_id'], unique=False)
 
-    op.create_table('locks',
-    sa.Column('name', sa.String(length=120), nullable=False),
-    sa.PrimaryKeyConstraint('name', name=op.f('pk_locks'))
-    )
     op.create_table('persons',
     sa.Column('person_key', sa.String(length=64), nullable=False),
     sa.Column('worker_id', sa.String(length=36), nullable=True),
@@ -117,7 +113,6 @@ def upgrade() -> None:
     sa.Column('masked_name', sa.String(length=50), nullable=True),
     sa.Column('township', sa.String(length=50), nullable=True),
     sa.Column('categories', sa.JSON(), nullable=True),
-    sa.Column('evaluations', sa.Integer(), nullable=False),
     sa.Column('updated_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('person_key', name=op.f('pk_persons'))
     )
@@ -167,7 +162,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_persons_account_subject'))
 
     op.drop_table('persons')
-    op.drop_table('locks')
     with op.batch_alter_table('facts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_facts_voucher_id'))
         batch_op.drop_index(batch_op.f('ix_facts_person_key'))
