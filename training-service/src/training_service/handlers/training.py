@@ -167,6 +167,7 @@ async def drop(session: AsyncSession, principal: Principal, enrolment_id: uuid.U
     if enrolment.status != "active":
         raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees drop out")
     enrolment.status = "dropped"
+    enrolment.live_slot = None  # the voucher service gives the voucher back on `training.dropped`
     enrolment.drop_reason = data.reason
     enrolment.updated_at = utcnow()
     await release_seat(session, enrolment.class_id)
