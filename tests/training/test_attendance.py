@@ -142,6 +142,10 @@ async def test_drop_releases_the_seat_and_emits(ts):
     assert (await ts.client.get(f"/v1/classes/{c['id']}", headers=w.org)).json()["seats_taken"] == 0
     r = await ts.client.post(f"/v1/enrolments/{e['id']}/drop", json={"reason": "外出务工"}, headers=w.org)
     assert (r.status_code, r.json()["code"]) == (409, "enrolment_not_active")
+    # the voucher service gives the voucher back on `training.dropped`: it may enrol again (here: a later class)
+    later = await w.open_class(name="下一期")
+    r = await w.enrol(later["id"], resident_id(1), v)
+    assert r.status_code == 201, r.text
 
 
 async def test_simultaneous_check_ins_same_day_count_once(ts):
