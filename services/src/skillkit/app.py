@@ -65,9 +65,9 @@ def create_app(
     app.state.settings = settings
     app.state.runtime = runtime
     install_problem_handlers(app)
+    _refuse_undeclared_roles(routers)
     for router in routers:
         app.include_router(router)
-    _refuse_undeclared_roles(app)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
 
     @app.middleware("http")
@@ -110,13 +110,14 @@ def create_app(
     return app
 
 
-def _refuse_undeclared_roles(app: FastAPI) -> None:
+def _refuse_undeclared_roles(routers: list[APIRouter]) -> None:
     """Deny by default: a /v1 route without a `require_roles` dependency stops the service from starting."""
     missing = []
-    for route in app.routes:
-        if isinstance(route, APIRoute) and route.path.startswith("/v1"):
-            if not any(declared_roles(dep.call) is not None for dep in _all_dependencies(route.dependant)):
-                missing.append(f"{','.join(sorted(route.methods))} {route.path}")
+    for router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute) and route.path.startswith("/v1"):
+                if not any(declared_roles(dep.call) is not None for dep in _all_dependencies(route.dependant)):
+                    missing.append(f"{','.join(sorted(route.methods))} {route.path}")
     if missing:
         raise RuntimeError(f"routes without declared roles: {missing}")
 

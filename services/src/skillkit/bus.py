@@ -20,6 +20,7 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all",
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=2,
+        request_timeout_ms=settings.kafka_request_timeout_ms,
         client_id=settings.service_name,
     )
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import random
 from datetime import datetime
-from typing import Any
+from typing import Any, Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, update
@@ -72,6 +72,7 @@ class OutboxRelay:
         batch_size: int = 200,
         poll_seconds: float = 0.05,
         max_backoff_seconds: float = 5.0,
+        after_outage: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service
         self._table = tables.outbox
@@ -82,6 +83,9 @@ class OutboxRelay:
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
         self._stopping = False
+        # Run before publishing again after a failure: a restarted broker may have lost its topics
+        # (Tansu's memory storage does, and then acknowledges writes to missing topics without keeping them).
+        self._after_outage = after_outage
 
     def notify(self) -> None:
         """Called after a commit that wrote outbox rows, so the relay does not wait for its next poll."""
@@ -91,6 +95,8 @@ class OutboxRelay:
         failures = 0
         while not self._stopping:
             try:
+                if failures and self._after_outage is not None:
+                    await self._after_outage()
                 published = await self.publish_pending()
                 failures = 0
             except asyncio.CancelledError:

@@ -101,6 +101,7 @@ class ServiceRuntime:
                 self._producer,
                 batch_size=self.settings.relay_batch_size,
                 poll_seconds=self.settings.relay_poll_seconds,
+                after_outage=self._ensure_topics,
             )
             self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))
         if self.settings.run_consumers:
@@ -115,9 +116,12 @@ class ServiceRuntime:
                 self._runners.append(runner)
                 self._tasks.append(asyncio.create_task(self._keep_consuming(runner), name=f"consumer-{spec.name}"))
 
-    async def _start_producer(self) -> Any:
+    async def _ensure_topics(self) -> None:
         topics = list(ALL_TOPICS) + [dead_letter_topic(s.name) for s in self.consumer_specs]
         await ensure_topics(self.settings.kafka_bootstrap, topics, self.settings.kafka_partitions)
+
+    async def _start_producer(self) -> Any:
+        await self._ensure_topics()
         producer = make_producer(self.settings)
         try:
             await producer.start()

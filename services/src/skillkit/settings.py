@@ -34,7 +34,12 @@ class ServiceSettings(BaseSettings):
     kafka_bootstrap: str = "127.0.0.1:9092"
     # Tansu rejects InitProducerId; Apache Kafka in production turns this on.
     kafka_idempotence: bool = False
-    kafka_partitions: int = 6
+    # Tansu auto-creates a topic with 4 partitions when a client touches it first (and after a restart, as
+    # memory storage forgets topics); creating ours with the same count keeps every client's metadata in
+    # agreement. Production Kafka sets its own count.
+    kafka_partitions: int = 4
+    # How long a publish may wait for the broker before the relay counts a failure and backs off.
+    kafka_request_timeout_ms: int = 15000
     # The API, the outbox relay and the consumers share one process in the embedded default.
     run_relay: bool = True
     run_consumers: bool = True

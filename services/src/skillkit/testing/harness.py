@@ -95,22 +95,25 @@ class TopicProbe:
 
     async def wait_for(self, predicate: Callable[[Envelope], bool], timeout: float = 20.0) -> Envelope:
         deadline = time.monotonic() + timeout
-        for event in self.events:
-            if predicate(event):
-                return event
-        while time.monotonic() < deadline:
-            batches = await self._consumer.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    self.raw.append(record.value)
-                    try:
-                        event = parse_event(record.value)
-                    except Exception:
-                        continue
-                    self.events.append(event)
-                    if predicate(event):
-                        return event
-        raise AssertionError(f"no matching event within {timeout} s; saw {[e.type for e in self.events]}")
+        while True:
+            for event in self.events:
+                if predicate(event):
+                    return event
+            if time.monotonic() >= deadline:
+                break
+            await self._read_batch()
+        seen = [(e.type, getattr(e.data, "voucher_id", None)) for e in self.events]
+        raise AssertionError(f"no matching event within {timeout} s; saw {seen}")
+
+    async def _read_batch(self) -> None:
+        batches = await self._consumer.getmany(timeout_ms=200)
+        for records in batches.values():
+            for record in records:
+                self.raw.append(record.value)
+                try:
+                    self.events.append(parse_event(record.value))
+                except Exception:
+                    continue
 
 
 async def eventually(check: Callable[[], Any], timeout: float = 20.0, interval: float = 0.1) -> Any:
