@@ -88,14 +88,14 @@ def class_body(**overrides) -> dict:
 
 
 async def feed(ts, payload: EventPayload, partition_key: str, consumer: str = VOUCHER_CONSUMER,
-               event_id: str | None = None) -> bool:
+               event_id: str | None = None, time: datetime | None = None) -> bool:
     """Hands one event to a consumer's processor, as the Kafka runner would."""
-    _, _, raw = build_event(payload, source="/tests", partition_key=partition_key, event_id=event_id)
+    _, _, raw = build_event(payload, source="/tests", partition_key=partition_key, event_id=event_id, time=time)
     return await ts.runtime.processors[consumer].apply(parse_event(raw))
 
 
-async def feed_province(ts, payload: EventPayload, partition_key: str) -> bool:
-    return await feed(ts, payload, partition_key, PROVINCE_CONSUMER)
+async def feed_province(ts, payload: EventPayload, partition_key: str, time: datetime | None = None) -> bool:
+    return await feed(ts, payload, partition_key, PROVINCE_CONSUMER, time=time)
 
 
 class World:

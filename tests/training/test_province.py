@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
+from skillkit.db import utcnow
 from training_service.adapters.models import RealnameSubmission, kit_tables
 from training_service.handlers.province import UnknownSubmission
 from training_service.province_simulator import answer
@@ -66,10 +67,12 @@ async def test_P1_province_rejection_is_marked_and_shown(ts):
         submission_id=sent[e2["id"]]["submission_id"], record_type="trainee", class_id=c["id"],
         enrolment_id=e2["id"], person_key=sent[e2["id"]]["person_key"], verdict="accepted",
     )
-    assert await feed_province(ts, rejected, rejected.person_key)
-    assert await feed_province(ts, accepted, accepted.person_key)
-    # a later contradicting answer to the same submission does not overturn the first verdict
-    assert await feed_province(ts, RealnameAnswered(**{**rejected.model_dump(), "verdict": "accepted", "reason": None}), rejected.person_key)
+    now = utcnow()
+    assert await feed_province(ts, rejected, rejected.person_key, time=now)
+    assert await feed_province(ts, accepted, accepted.person_key, time=now)
+    # an OLDER contradicting answer arriving late does not overturn the newest verdict
+    older = RealnameAnswered(**{**rejected.model_dump(), "verdict": "accepted", "reason": None, "detail": None})
+    assert await feed_province(ts, older, rejected.person_key, time=now - timedelta(minutes=5))
     r = await ts.client.get(f"/v1/enrolments/{e1['id']}", headers=w.org)
     body = r.json()
     assert (body["province_status"], body["province_status_label"], body["province_reason"]) == (
@@ -80,6 +83,10 @@ async def test_P1_province_rejection_is_marked_and_shown(ts):
     r = await ts.client.get(f"/v1/classes/{c['id']}/enrolments", params={"province_status": "rejected"},
                             headers=w.bureau)
     assert [e["id"] for e in r.json()["items"]] == [e1["id"]]
+    # a NEWER answer (the province corrected itself) wins
+    assert await feed_province(ts, older, rejected.person_key, time=now + timedelta(minutes=5))
+    r = await ts.client.get(f"/v1/enrolments/{e1['id']}", headers=w.org)
+    assert (r.json()["province_status"], r.json()["province_reason"]) == ("accepted", None)
 
 
 async def test_P1_answer_to_an_unknown_submission_is_refused_and_stores_nothing(ts):

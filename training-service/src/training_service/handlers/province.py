@@ -85,13 +85,13 @@ async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
         raise UnknownSubmission(f"submission {answer.submission_id} was never sent")
     if submission.record_type != answer.record_type or submission.class_id != answer.class_id:
         raise UnknownSubmission(f"answer to {answer.submission_id} does not match the submitted record")
-    if submission.status != "submitted":
-        return  # the first verdict on a submission stands
+    if submission.answered_at is not None and envelope.time < submission.answered_at:
+        return  # an older verdict arriving late: the newest verdict (by event time) stands, as in the subsidy chain
     now = utcnow()
     submission.status = str(answer.verdict)
     submission.reason = str(answer.reason) if answer.reason else None
     submission.detail = answer.detail
-    submission.answered_at = now
+    submission.answered_at = envelope.time
     if submission.record_type == "trainee" and submission.enrolment_id:
         enrolment = await session.get(Enrolment, uuid.UUID(submission.enrolment_id))
         if enrolment is not None:
