@@ -20,6 +20,8 @@ from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 
 from tests.subsidy.builders import (
     Clock,
+    binding_rejected,
+    enrolment_rejected,
     certificate,
     certificate_revoked,
     chain,
@@ -103,6 +105,43 @@ def expired_unused() -> list:
     clock = Clock()
     facts = [f for f in chain(clock=clock, cert_type=None) if f.kind == "voucher"]
     return facts + [expired("P1", "V1", clock)]
+
+
+def e3_twice() -> list:
+    clock = Clock()
+    return chain(days=5, e3=True, clock=clock) + chain(
+        voucher="V2", enrolment="E2", klass="C2", days=6, e3=True, certificate="CERT2", level=4,
+        completed_on=date(2023, 7, 15), start=date(2023, 7, 1), cert_on=date(2023, 7, 20), clock=clock)
+
+
+def rejected_binding() -> list:
+    clock = Clock()
+    facts = [f for f in chain(clock=clock) if f.kind != "bound"]
+    return facts + [binding_rejected("P1", "V1", "E1", clock)]
+
+
+def rejected_enrolment() -> list:
+    clock = Clock()
+    return chain(clock=clock) + [enrolment_rejected("P1", "V1", "E1", clock)]
+
+
+def class_record_rejected() -> list:
+    from skillkit.contracts.province import RealnameAnswered
+
+    clock = Clock()
+    return chain(clock=clock) + [fact(RealnameAnswered(
+        submission_id="S-class", record_type="class", class_id="C1", verdict="rejected",
+        reason="trained_elsewhere_this_year"), clock)]
+
+
+def kind_mismatch() -> list:
+    from skillkit.contracts.training import ClassOpened
+
+    clock = Clock()
+    facts = chain(clock=clock)
+    opened = next(f for f in facts if f.kind == "class")
+    wrong = ClassOpened(**{**opened.payload.model_dump(), "kind": "caregiver"})
+    return [f for f in facts if f.kind != "class"] + [fact(wrong, clock)]
 
 
 def orphan_certificate(free_student: bool) -> list:
@@ -252,6 +291,17 @@ CASES = [
          {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "completed_outside_validity"}),
     Case("dropped_trainee_rejected", dropped_out, {TR: ("rejected", "0.00", ())}, reason={TR: "dropped"}),
     Case("expired_unused_voucher_void", expired_unused, {TR: ("void", "0.00", ())}, reason={TR: "voucher_expired_unused"}),
+    Case("S4_follows_the_E4_rejection_of_its_training", e3_twice,
+         {LA: ("eligible", "75.00", ("S4",)), "living_allowance:V2:main": ("rejected", "90.00", ("S4",)),
+          "training:V2:main": ("rejected", "600.00", ("S1", "E4"))},
+         reason={"living_allowance:V2:main": "training_claim_rejected"}),
+    Case("binding_rejected", rejected_binding, {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "binding_rejected"}),
+    Case("enrolment_rejected", rejected_enrolment, {TR: ("rejected", "0.00", ())},
+         reason={TR: "enrolment_rejected"}),
+    Case("realname_class_record_rejected", class_record_rejected, {TR: ("rejected", "500.00", ("S1",))},
+         reason={TR: "realname_rejected"}),
+    Case("voucher_kind_differs_from_class_kind", kind_mismatch, {TR: ("rejected", "500.00", ("S1",))},
+         reason={TR: "kind_mismatch"}),
     Case("I3_suspended_institution_held", lambda: chain(days=5) + [suspended("I1", Clock())],
          {TR: ("held", "500.00", ("S1",))}, reason={TR: "institution_suspended"}),
     Case("I3_reviewed_and_approved", lambda: with_review(True), {TR: ("eligible", "500.00", ("S1",))}),

@@ -343,7 +343,12 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
             links.append(Link("binding", BROKEN, _ids(*rejected_bindings.values()),
                               Reason.of("binding_rejected", last.payload.reason.value)))
         elif enrolments_of_v and all(e.key in enrolment_rejections for e in enrolments_of_v):
-            links.append(Link("binding", BROKEN, _ids(*enrolments_of_v), Reason.of("binding_missing")))
+            last = max((enrolment_rejections[e.key] for e in enrolments_of_v), key=Fact.order)
+            links.append(Link("binding", BROKEN, _ids(*enrolments_of_v, last),
+                              Reason.of("enrolment_rejected", last.payload.reason)))
+        elif bounds and all(b.payload.enrolment_id in enrolment_rejections for b in bounds):
+            last = max((enrolment_rejections[b.payload.enrolment_id] for b in bounds), key=Fact.order)
+            links.append(Link("binding", BROKEN, _ids(*bounds, last), Reason.of("enrolment_rejected", last.payload.reason)))
         else:
             links.append(Link("binding", MISSING, reason=Reason.of("binding_missing")))
     elif c.voucher is not None and not valid_binding:
