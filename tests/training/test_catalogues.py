@@ -127,3 +127,15 @@ async def test_patch_institution_scope_reannounces(ts):
     assert [e["kinds"] for e in events] == [["entrepreneurship", "inclusive", "order", "project"], ["caregiver"]]
     r = await ts.client.patch(f"/v1/institutions/{w.institution_id}", json={}, headers=w.bureau)
     assert (r.status_code, r.json()["code"]) == (422, "nothing_to_change")
+
+
+async def test_institution_catalogue_pages_with_a_cursor(ts):
+    w = World(ts)
+    ids = [(await w.institution(credit_code=credit_code(f"12141124MB00001{i}"), name=f"培训学校{i}"))["id"]
+           for i in range(5)]
+    first = (await ts.client.get("/v1/institutions", params={"limit": 3})).json()
+    second = (await ts.client.get("/v1/institutions", params={"limit": 3, "cursor": first["next_cursor"]})).json()
+    assert [i["id"] for i in first["items"] + second["items"]] == ids
+    assert second["next_cursor"] is None
+    r = await ts.client.get("/v1/institutions", params={"cursor": "garbage!"})
+    assert (r.status_code, r.json()["code"]) == (400, "cursor_invalid")

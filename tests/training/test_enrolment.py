@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import select
 
@@ -294,3 +294,48 @@ async def test_enrolment_retry_with_idempotency_key_enrols_once(ts):
     assert await count(ts, Enrolment) == 1
     assert await seats(ts, c["id"]) == 1
     assert (await outbox_types(ts)).count("training.enrolled.v1") == 1
+
+
+async def test_projection_is_the_same_in_every_order(ts):
+    """issued, expired, revoked and bound in all 24 orders: every projection ends identical."""
+    import itertools
+
+    from skillkit.contracts.voucher import VoucherBound
+
+    now = utcnow()
+    outcomes = set()
+    for order in itertools.permutations(range(4)):
+        vid, key = str(uuid.uuid4()), f"pk-{uuid.uuid4().hex}"
+        events = [
+            VoucherIssued(voucher_id=vid, code=voucher_code(), worker_id=str(uuid.uuid4()), person_key=key,
+                          kind="order", policy_year=now.year, valid_from=now, valid_until=now + timedelta(days=9),
+                          channel="bulk", categories=["rural_migrant"], living_allowance_eligible=False,
+                          issued_by="s"),
+            VoucherExpired(voucher_id=vid, person_key=key, expired_at=now + timedelta(days=9)),
+            VoucherRevoked(voucher_id=vid, person_key=key, reason="duplicate", revoked_by="s",
+                           revoked_at=now + timedelta(days=1)),
+            VoucherBound(voucher_id=vid, person_key=key, enrolment_id=str(uuid.uuid4()), class_id="c",
+                         institution_id="i", bound_at=now),
+        ]
+        for i in order:
+            await feed(ts, events[i], key)
+        async with ts.sessionmaker() as session:
+            p = await session.get(VoucherProjection, vid)
+        outcomes.add((p.issued, p.kind, p.person_key == key, p.expired_at, p.revoked_at, p.revoked_reason,
+                      p.bound_enrolment_id is not None, p.valid_until))
+    assert len(outcomes) == 1
+    [(issued, kind, same_key, expired_at, revoked_at, reason, bound, valid_until)] = outcomes
+    assert (issued, kind, same_key, reason, bound) == (True, "order", True, "duplicate", True)
+    assert (expired_at, revoked_at, valid_until) == (now + timedelta(days=9), now + timedelta(days=1),
+                                                     now + timedelta(days=9))
+
+
+async def test_enrolment_after_the_class_ended_is_refused(ts):
+    w = await World(ts).setup()
+    start = date.today() - timedelta(days=30)
+    c = await w.open_class(start_date=start.isoformat(), end_date=(start + timedelta(days=6)).isoformat())
+    number = resident_id(1)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v)
+    assert (r.status_code, r.json()["code"]) == (409, "class_ended")
+    assert await count(ts, Enrolment) == 0

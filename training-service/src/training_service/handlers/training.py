@@ -274,9 +274,8 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
     attended_ids = set(
         (await session.scalars(select(CheckIn.enrolment_id).where(CheckIn.class_id == training_class.id).distinct())).all()
     )
-    trainees = [e for e in enrolments]
-    completed = [e for e in trainees if e.status == "completed"]
-    attended = [e for e in trainees if e.id in attended_ids]
+    completed = [e for e in enrolments if e.status == "completed"]
+    attended = [e for e in enrolments if e.id in attended_ids]
     employed = [e for e in completed if e.employed_on is not None]
     passed = [e for e in completed if e.passed]
     licensed = [e for e in passed if e.licensed_on is not None]  # only dates inside the window are accepted
