@@ -7,7 +7,6 @@ from datetime import timedelta
 from training_service.adapters.models import TrainingClass, kit_tables
 
 from tests.training.support import (
-    CAREGIVER,
     ECOMMERCE,
     World,
     class_body,
