@@ -1,0 +1,171 @@
+"""Idempotent consumers on the real broker: duplicates applied once, a failing handler never commits
+its offset, invalid or poisonous messages go to the dead-letter topic with the error."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import func, select
+
+from skillkit.bus import ensure_topics
+from skillkit.consumer import EventProcessor, KafkaConsumerRunner
+from skillkit.contracts.topics import dead_letter_topic
+from skillkit.contracts.voucher import VoucherExpired
+from skillkit.db import make_engine, make_sessionmaker
+from skillkit.events import build_event
+from skillkit.migrations import upgrade
+from skillkit.testing.harness import eventually
+from voucher_service.adapters.models import kit_tables
+
+
+@pytest.fixture
+async def sessionmaker(database_factory):
+    url = await database_factory("kitconsumer")
+    await asyncio.to_thread(upgrade, "voucher_service.migrations", url)
+    engine = make_engine(url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest.fixture
+async def producer(broker):
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, enable_idempotence=False, acks="all")
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+@pytest.fixture
+async def topic(broker):
+    name = f"test.kit.{uuid.uuid4().hex[:8]}"
+    group_prefix = f"test-group-{uuid.uuid4().hex[:6]}"
+    await ensure_topics(broker.bootstrap, [name, dead_letter_topic(group_prefix)], 1)
+    return name, group_prefix
+
+
+def expired_event(event_id: str | None = None) -> bytes:
+    payload = VoucherExpired(voucher_id="v-1", person_key="pk-1", expired_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    return build_event(payload, source="/tests", partition_key="pk-1", event_id=event_id)[2]
+
+
+class Recorder:
+    def __init__(self, fail: bool = False) -> None:
+        self.calls: list[str] = []
+        self.fail = fail
+
+    async def __call__(self, session, envelope) -> None:
+        self.calls.append(envelope.id)
+        if self.fail:
+            raise RuntimeError("database is on fire")
+
+
+async def run_for_a_while(runner: KafkaConsumerRunner, until) -> None:
+    await runner.start()
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        await eventually(until, timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runner.stop()
+
+
+async def committed_offset(bootstrap: str, group: str, topic: str) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        return await consumer.committed(TopicPartition(topic, 0))
+    finally:
+        await consumer.stop()
+
+
+async def inbox_count(sessionmaker) -> int:
+    async with sessionmaker() as session:
+        return await session.scalar(select(func.count()).select_from(kit_tables.inbox))
+
+
+async def test_same_event_delivered_twice_is_applied_once(broker, sessionmaker, producer, topic):
+    name, group = topic
+    body = expired_event()
+    await producer.send_and_wait(name, body, key=b"pk-1")
+    await producer.send_and_wait(name, body, key=b"pk-1")
+    recorder = Recorder()
+    processor = EventProcessor(group, {"voucher.expired.v1": recorder}, sessionmaker, kit_tables)
+    runner = KafkaConsumerRunner(processor, [name], broker.bootstrap, producer)
+
+    async def both_consumed() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 2
+
+    await run_for_a_while(runner, both_consumed)
+    assert len(recorder.calls) == 1
+    assert await inbox_count(sessionmaker) == 1
+
+
+async def test_handler_that_raises_does_not_commit_the_offset(broker, sessionmaker, producer, topic):
+    name, group = topic
+    event_id = str(uuid.uuid4())
+    await producer.send_and_wait(name, expired_event(event_id), key=b"pk-1")
+    failing = Recorder(fail=True)
+    processor = EventProcessor(group, {"voucher.expired.v1": failing}, sessionmaker, kit_tables)
+    runner = KafkaConsumerRunner(processor, [name], broker.bootstrap, producer, max_attempts=1000,
+                                 retry_backoff_seconds=0.01)
+
+    async def retried() -> bool:
+        return len(failing.calls) >= 3
+
+    await run_for_a_while(runner, retried)
+    assert await committed_offset(broker.bootstrap, group, name) is None
+    assert await inbox_count(sessionmaker) == 0
+    # After a restart with a working handler the same event is applied, exactly once.
+    healthy = Recorder()
+    runner = KafkaConsumerRunner(EventProcessor(group, {"voucher.expired.v1": healthy}, sessionmaker, kit_tables),
+                                 [name], broker.bootstrap, producer)
+
+    async def done() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 1
+
+    await run_for_a_while(runner, done)
+    assert healthy.calls == [event_id]
+    assert await inbox_count(sessionmaker) == 1
+
+
+async def dead_letters(bootstrap: str, group: str, count: int) -> list:
+    consumer = AIOKafkaConsumer(dead_letter_topic(group), bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    records: list = []
+    try:
+        async def enough() -> bool:
+            for batch in (await consumer.getmany(timeout_ms=200)).values():
+                records.extend(batch)
+            return len(records) >= count
+
+        await eventually(enough, timeout=20)
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def test_invalid_and_poisonous_messages_are_dead_lettered(broker, sessionmaker, producer, topic):
+    name, group = topic
+    await producer.send_and_wait(name, b'{"not": "a cloudevent"}', key=b"k")
+    await producer.send_and_wait(name, expired_event(), key=b"pk-1")
+    failing = Recorder(fail=True)
+    runner = KafkaConsumerRunner(EventProcessor(group, {"voucher.expired.v1": failing}, sessionmaker, kit_tables),
+                                 [name], broker.bootstrap, producer, max_attempts=2, retry_backoff_seconds=0.01)
+
+    async def both_handled() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 2
+
+    await run_for_a_while(runner, both_handled)
+    records = await dead_letters(broker.bootstrap, group, 2)
+    headers = [dict(r.headers) for r in records]
+    assert [h["dlq.reason"] for h in headers] == [b"invalid", b"handler_failed"]
+    assert b"not a CloudEvents" in headers[0]["dlq.error"] or b"unknown event type" in headers[0]["dlq.error"]
+    assert b"database is on fire" in headers[1]["dlq.error"]
+    assert records[0].value == b'{"not": "a cloudevent"}'
+    assert len(failing.calls) == 2
+    assert await inbox_count(sessionmaker) == 0
