@@ -199,3 +199,11 @@ def linked(person: str, subject: str, clock: Clock) -> Fact:
     return fact(WorkerAccountLinked(worker_id=f"W-{person}", person_key=person, account_subject=subject), clock)
 
 
+
+
+def evaluation_institution(institution: str, status: str, clock: Clock) -> Fact:
+    from skillkit.contracts.certification import EvaluationInstitutionFiled, Filing
+
+    return fact(EvaluationInstitutionFiled(
+        institution_id=institution, name="吕梁评价中心", credit_code="12141124MB0000000X", status=status,
+        filings=[Filing(occupation_code="4-10-01-01", level=5, certificate_type="skill_level")]), clock)

@@ -186,3 +186,18 @@ async def test_worker_projection_maps_the_newest_account_subject(ss):
     async with ss.sessionmaker() as session:
         person = await session.get(Person, "P1")
     assert (person.account_subject, person.worker_id, person.masked_name) == ("acct-7", "W-P1", "张*")
+
+
+async def test_evaluation_institution_suspended_after_the_certificate_holds_its_claim(ss):
+    from tests.subsidy.builders import evaluation_institution
+
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    assert (await claims(ss))["evaluation:CERT1:main"].state == "eligible"
+    await feed(ss, [evaluation_institution("EV1", "revoked", clock)])
+    evaluation = (await claims(ss))["evaluation:CERT1:main"]
+    assert (evaluation.state, evaluation.reason_code) == ("held", "evaluation_institution_suspended")
+    voided = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.claim_voided.v1"]
+    assert [(v["claim_type"], v["state"]) for v in voided] == [("evaluation", "held")]
+    r = await ss.client.post(f"/v1/claims/{evaluation.id}/review", json={"approved": True}, headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["state"]) == (200, "eligible")

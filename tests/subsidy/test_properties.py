@@ -19,6 +19,7 @@ from tests.subsidy.builders import (
     certificate,
     certificate_revoked,
     chain,
+    evaluation_institution,
     outcome_fact,
     suspended,
     voucher_revoked,
@@ -105,6 +106,8 @@ def person_histories(draw):
         facts.append(certificate_revoked("P1", draw(st.sampled_from(["CERT1", "CERT2", "CERT3"])), clock))
     if draw(st.booleans()):
         facts.append(suspended("I1", clock))
+    for _ in range(draw(st.integers(0, 2))):  # an evaluation institution's status snapshots, newest wins
+        facts.append(evaluation_institution("EV1", draw(st.sampled_from(["active", "suspended", "revoked"])), clock))
     return facts
 
 

@@ -70,6 +70,10 @@ def scopes_of(fact: Fact) -> tuple[list[str], bool]:
         if fact.field("enrolment_id"):
             return [f"enrolment:{fact.field('enrolment_id')}"], True
         return [f"class:{fact.field('class_id')}"], True
+    if fact.kind == "evaluation_institution":
+        return [f"evaluation_institution:{fact.field('institution_id')}"], True
+    if fact.kind == "certificate":
+        return [f"evaluation_institution:{fact.field('institution_id')}"], False
     if fact.kind in LINKING_KINDS:
         names = []
         for field, prefix in (("class_id", "class"), ("institution_id", "institution"), ("enrolment_id", "enrolment")):
@@ -91,6 +95,13 @@ async def affected_persons(session: AsyncSession, fact: Fact) -> list[str]:
         conditions.append(FactRow.enrolment_id == fact.field("enrolment_id"))
     if fact.kind == "suspended":
         conditions.append(FactRow.institution_id == fact.field("institution_id"))
+    if fact.kind == "evaluation_institution":
+        rows = await session.scalars(
+            select(FactRow.person_key)
+            .where(FactRow.kind == "certificate", FactRow.institution_id == fact.field("institution_id"))
+            .distinct()
+        )
+        return sorted({r for r in rows if r})
     if not conditions:
         return []
     rows = await session.scalars(
@@ -143,6 +154,8 @@ async def person_facts(session: AsyncSession, person_key: str) -> FactSet:
                 (FactRow.kind == "realname") & FactRow.enrolment_id.in_(select(own.c.enrolment_id)),
                 # the class's institution is the enrolment's
                 (FactRow.kind == "suspended") & FactRow.institution_id.in_(select(own.c.institution_id)),
+                # a certificate's institution is the evaluation institution (I3 for evaluations)
+                (FactRow.kind == "evaluation_institution") & FactRow.institution_id.in_(select(own.c.institution_id)),
             )
         )
     )

@@ -96,6 +96,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "培训机构已被暂停或撤销，待局方复核（I3）",
         "the institution was suspended or revoked; payable only after the bureau's review (I3)",
     ),
+    "evaluation_institution_suspended": (
+        "评价机构已被暂停或撤销，待局方复核（I3）",
+        "the evaluation institution was suspended or revoked; payable only after the bureau's review (I3)",
+    ),
     "review_rejected": ("局方复核不予兑现（{0}）", "the bureau's review refused payment ({0})"),
     "no_policy_table": ("该政策年度尚无政策表", "there is no policy table for the policy year"),
     "s8_no_amount": ("S8 未设定该等级评价补贴标准", "S8 sets no evaluation subsidy for this certificate"),
@@ -520,9 +524,13 @@ def _with_suspension(state: str, reason: Reason | None, chain: _Chain, key: str,
     """I3: a suspended institution's delivered work is payable only after the bureau's review."""
     if state != ELIGIBLE or chain.suspended is None:
         return state, reason
+    return _reviewed(key, facts, Reason.of("institution_suspended"))
+
+
+def _reviewed(key: str, facts: FactSet, held: Reason) -> tuple[str, Reason | None]:
     review = facts.get("review", key)
     if review is None:
-        return HELD, Reason.of("institution_suspended")
+        return HELD, held
     if review.payload.approved:
         return ELIGIBLE, None
     return REJECTED, Reason.of("review_rejected", review.payload.reason or "-")
@@ -753,6 +761,9 @@ def _evaluation_claims(
             missing = (reason,)
         else:
             state, reason = ELIGIBLE, None
+        evaluator = facts.get("evaluation_institution", p.institution_id)
+        if state == ELIGIBLE and evaluator is not None and evaluator.payload.status in ("suspended", "revoked"):
+            state, reason = _reviewed(key, facts, Reason.of("evaluation_institution_suspended"))
         lines = computed.lines if computed else ()
         if p.free_student_evaluation and computed is not None:
             lines = lines + (Line("E7", "E7: 中职学生毕业年度免费评价，可申领评价补贴", ZERO),)

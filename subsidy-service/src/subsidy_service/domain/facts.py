@@ -49,6 +49,7 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "province.realname.answered.v1": ("realname", ("submission_id",)),
     "certificate.issued.v1": ("certificate", ("certificate_id",)),
     "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),
+    "evaluation_institution.filed.v1": ("evaluation_institution", ("institution_id",)),
     REVIEW_TYPE: ("review", ("claim_key",)),
 }
 
