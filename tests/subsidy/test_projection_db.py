@@ -201,3 +201,18 @@ async def test_evaluation_institution_suspended_after_the_certificate_holds_its_
     assert [(v["claim_type"], v["state"]) for v in voided] == [("evaluation", "held")]
     r = await ss.client.post(f"/v1/claims/{evaluation.id}/review", json={"approved": True}, headers=ss.headers("bureau"))
     assert (r.status_code, r.json()["state"]) == (200, "eligible")
+
+
+async def test_province_answers_on_attendance_records_are_not_chain_facts(ss):
+    from skillkit.contracts.province import RealnameAnswered
+
+    from tests.subsidy.builders import fact
+
+    clock = Clock()
+    attendance = fact(RealnameAnswered(submission_id="S-att-1", record_type="attendance", class_id="C1",
+                                       enrolment_id="E1", person_key="P1", verdict="rejected",
+                                       reason="identity_mismatch"), clock)
+    await feed(ss, chain(clock=clock) + [attendance])
+    assert (await claims(ss))["training:V1:main"].state == "eligible"
+    async with ss.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(FactRow).where(FactRow.kind == "realname")) == 1

@@ -90,6 +90,10 @@ def supersedes(new: Fact, old: Fact | None) -> bool:
 def from_envelope(envelope: Envelope) -> Fact | None:
     if envelope.type not in FACT_KEYS:
         return None
+    if envelope.type == "province.realname.answered.v1" and envelope.data.record_type == "attendance":
+        # Attendance days are counted by the training service; the chain's real-name link rests on the
+        # trainee, class and completion records (one verdict per day would only cost re-evaluations).
+        return None
     return Fact(envelope.type, envelope.id, envelope.time, envelope.data)
 
 
