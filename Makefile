@@ -1,0 +1,34 @@
+# Lin County skills voucher platform. Two commands for a newcomer: `make run` and `make test`.
+SHELL := /bin/bash
+UV_VERSION := 0.13.9
+PYTHON ?= python3
+# uv lives in a project-local tool venv, so a fresh machine needs nothing but Python 3.11.
+UV := .tools/bin/uv
+
+.PHONY: install run test test-sqlite demo bench asyncapi
+
+# One locked, reproducible install of the whole workspace (uv.lock), Python 3.11.
+install: $(UV)
+	@$(UV) sync --frozen --quiet --python 3.11
+
+$(UV):
+	@$(PYTHON) -m venv .tools
+	@.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+# Install, start the Tansu broker and every service on SQLite, print each API's docs URL.
+run: install
+	@$(UV) run --frozen python -m skillkit.platform --var var
+
+# Install and pass the whole suite (PostgreSQL when reachable, else SQLite; CI insists on PostgreSQL).
+test: install
+	@$(UV) run --frozen pytest
+
+demo: install
+	@$(UV) run --frozen python -m bench.demo
+
+bench: install
+	@$(UV) run --frozen python -m bench.voucher_claim
+	@$(UV) run --frozen python -m bench.pipeline
+
+asyncapi: install
+	@$(UV) run --frozen python -m skillkit.asyncapi > docs/asyncapi.json
