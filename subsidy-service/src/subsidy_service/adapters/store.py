@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Iterable
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import func, or_, select, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,24 +142,32 @@ def _fact(row: FactRow) -> Fact:
 
 
 async def person_facts(session: AsyncSession, person_key: str) -> FactSet:
-    """One person's facts and the class, province and institution facts around them (one query)."""
-    own = select(FactRow.class_id, FactRow.enrolment_id, FactRow.institution_id).where(FactRow.person_key == person_key)
-    own = own.cte("own")
-    rows = await session.scalars(
-        select(FactRow).where(
-            or_(
-                FactRow.person_key == person_key,
-                FactRow.kind.in_(CLASS_KINDS) & FactRow.class_id.in_(select(own.c.class_id)),
-                (FactRow.kind == "realname") & FactRow.class_id.in_(select(own.c.class_id)),
-                (FactRow.kind == "realname") & FactRow.enrolment_id.in_(select(own.c.enrolment_id)),
-                # the class's institution is the enrolment's
-                (FactRow.kind == "suspended") & FactRow.institution_id.in_(select(own.c.institution_id)),
-                # a certificate's institution is the evaluation institution (I3 for evaluations)
-                (FactRow.kind == "evaluation_institution") & FactRow.institution_id.in_(select(own.c.institution_id)),
-            )
-        )
+    """One person's facts and the class, province and institution facts around them: one statement, a
+    UNION ALL of index lookups (person key; class, enrolment and institution ids of the person's facts)."""
+    cols = (FactRow.event_type, FactRow.event_id, FactRow.event_time, FactRow.data)
+    own = select(FactRow.class_id, FactRow.enrolment_id, FactRow.institution_id).where(
+        FactRow.person_key == person_key
+    ).cte("own")
+    stmt = union_all(
+        select(*cols).where(FactRow.person_key == person_key),
+        select(*cols).where(
+            FactRow.class_id.in_(select(own.c.class_id)),
+            FactRow.kind.in_((*CLASS_KINDS, "realname")),
+            FactRow.person_key.is_(None),
+        ),
+        select(*cols).where(
+            FactRow.enrolment_id.in_(select(own.c.enrolment_id)),
+            FactRow.kind == "realname",
+            FactRow.person_key.is_(None),
+        ),
+        # a training fact's institution may be suspended; a certificate's is the evaluation institution
+        select(*cols).where(
+            FactRow.institution_id.in_(select(own.c.institution_id)),
+            FactRow.kind.in_(("suspended", "evaluation_institution")),
+        ),
     )
-    return FactSet(_fact(r) for r in rows)
+    rows = await session.execute(stmt)
+    return FactSet(_fact(r) for r in rows.all())
 
 
 # A stored (year, version) never changes: each is parsed once (keyed with its changed_at, so that two
