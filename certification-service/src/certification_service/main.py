@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 
 from skillkit.app import create_app
-from skillkit.auth import declared_roles
 from skillkit.runtime import ServiceRuntime
 
 from certification_service.adapters.models import kit_tables
@@ -27,7 +25,6 @@ ROUTERS = [
 
 def create(settings: CertificationSettings | None = None) -> FastAPI:
     settings = settings or CertificationSettings()
-    refuse_undeclared_roles(ROUTERS)
     runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
     app = create_app(
         runtime,
@@ -40,18 +37,3 @@ def create(settings: CertificationSettings | None = None) -> FastAPI:
     )
     app.state.verify_limiter = SlidingWindowLimiter(settings.verify_rate_limit, settings.verify_rate_window_seconds)
     return app
-
-
-def refuse_undeclared_roles(routers: list[APIRouter]) -> None:
-    """Deny by default, checked on our own routers: with FastAPI 0.165 `app.routes` holds included routers
-    as opaque `_IncludedRouter` objects, so the kit's start-up check does not see these routes."""
-    missing = [
-        f"{','.join(sorted(route.methods))} {route.path}"
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute)
-        and route.path.startswith("/v1")
-        and not any(declared_roles(dep.call) is not None for dep in route.dependant.dependencies)
-    ]
-    if missing:
-        raise RuntimeError(f"routes without declared roles: {missing}")

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
+from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
-from skillkit.auth import declared_roles
 from skillkit.runtime import ServiceRuntime
 
 from training_service.adapters.catalogue import import_occupations
@@ -34,29 +32,8 @@ class TrainingRuntime(ServiceRuntime):
 ROUTERS = [catalogues.router, classes.router, enrolments.router]
 
 
-def refuse_undeclared_roles(routers: list[APIRouter]) -> None:
-    """Deny by default, on our own routers: the kit's start-up check does not see routes of included routers
-    with this FastAPI version (it walks `app.routes`, where they sit inside `_IncludedRouter`)."""
-    missing = []
-    for router in routers:
-        for route in router.routes:
-            if isinstance(route, APIRoute) and route.path.startswith("/v1"):
-                if not any(declared_roles(dep.call) is not None for dep in _dependencies(route.dependant)):
-                    missing.append(f"{','.join(sorted(route.methods))} {route.path}")
-    if missing:
-        raise RuntimeError(f"routes without declared roles: {missing}")
-
-
-def _dependencies(dependant) -> list:  # type: ignore[no-untyped-def]
-    found = list(dependant.dependencies)
-    for dep in dependant.dependencies:
-        found.extend(_dependencies(dep))
-    return found
-
-
 def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
-    refuse_undeclared_roles(ROUTERS)
     runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings))
     return create_app(
         runtime,
