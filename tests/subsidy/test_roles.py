@@ -30,3 +30,12 @@ def test_every_v1_route_declares_roles():
     assert len(routes) >= 13
     undeclared = [r.path for r in routes if not any(declared_roles(d.call) is not None for d in _deps(r.dependant))]
     assert undeclared == []
+
+
+async def test_openapi_lists_the_subsidy_api(ss):
+    r = await ss.client.get("/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path in ("/v1/chains/{voucher_id}", "/v1/claims", "/v1/claims/summary", "/v1/me/vouchers",
+                 "/v1/me/allowances", "/v1/policy-tables/{year}", "/v1/recoveries"):
+        assert path in paths
