@@ -48,10 +48,11 @@ class Platform:
         port_offset: int = 0,
         extra_env: dict[str, str] | None = None,
         log_dir: Path | None = None,
+        broker_port: int | None = None,
     ) -> None:
         self.database_urls = database_urls
         self.services = tuple(ServiceProcess(s.name, s.package, s.port + port_offset) for s in services)
-        self.broker = None if kafka_bootstrap else TansuBroker()
+        self.broker = None if kafka_bootstrap else TansuBroker(broker_port)
         self.kafka_bootstrap = kafka_bootstrap or self.broker.bootstrap  # type: ignore[union-attr]
         self.extra_env = extra_env or {}
         self.log_dir = log_dir
@@ -128,7 +129,8 @@ def main() -> None:
     var = Path(args.var).resolve()
     var.mkdir(parents=True, exist_ok=True)
     urls = {s.name: f"sqlite+aiosqlite:///{var / (s.package.split('_')[0] + '.db')}" for s in SERVICES}
-    platform = Platform(urls, kafka_bootstrap=os.environ.get("SKILLS_KAFKA_BOOTSTRAP"), log_dir=var)
+    platform = Platform(urls, kafka_bootstrap=os.environ.get("SKILLS_KAFKA_BOOTSTRAP"), log_dir=var,
+                        broker_port=int(os.environ.get("SKILLS_TANSU_PORT", "9092")))
     platform.start()
     print(f"Lin County skills platform is running (broker {platform.kafka_bootstrap}, logs in {var}):")
     for service in platform.services:
