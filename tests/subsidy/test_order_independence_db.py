@@ -65,3 +65,27 @@ async def test_concurrent_events_of_one_person_never_race(ss):
     # Whatever interleaving the database allowed, the row locks make the result the pure projection.
     assert snapshot(await claims(ss)) == expected()
     assert expected()["training:V1:main"][:2] == ("eligible", __import__("decimal").Decimal("1000.00"))
+
+
+async def test_class_events_and_enrolments_applied_concurrently_never_miss_each_other(ss):
+    """The class outcome (keyed by class) and each trainee's enrolment (keyed by person) race on purpose;
+    the scope locks make every trainee's claim see the outcome."""
+    import random
+    from decimal import Decimal
+
+    clock = Clock()
+    people = [f"P{i}" for i in range(8)]
+    facts = []
+    for i, person in enumerate(people):
+        facts += chain(person=person, voucher=f"V{i}", enrolment=f"E{i}", certificate=f"CERT{i}", kind="order",
+                       days=11, clock=clock)
+    facts.append(outcome_fact("C1", "I1", "order", clock, completed=8, employed=7))
+    rng = random.Random(11)
+    for _ in range(3):
+        await reset(ss)
+        shuffled = facts[:]
+        rng.shuffle(shuffled)
+        await asyncio.gather(*(feed(ss, [f]) for f in shuffled))
+        found = await claims(ss)
+        assert {found[f"training:V{i}:main"].amount for i in range(8)} == {Decimal("1600.00")}
+        assert {found[f"training:V{i}:main"].state for i in range(8)} == {"eligible"}
