@@ -387,3 +387,14 @@ def test_later_year_table_does_not_change_earlier_year_claims():
     assert result.claims[TR].amount == Decimal("500.00") and result.claims[TR].table_year == 2023
     assert result.claims["training:V2:main"].amount == Decimal("720.00")
     assert result.claims["training:V2:main"].table_year == 2024
+
+
+def test_a_mid_year_version_applies_from_its_effective_day():
+    v2 = PolicyTable.model_validate({**table_2023(s1__daily_rate="120", s1__cap="1200").model_dump(), "version": 2,
+                                     "effective_from": date(2023, 7, 1)})
+    policies = Policies([default_2023(), v2])
+    before = evaluate_person("P1", FactSet(chain(days=5)), policies).claims[TR]
+    after = evaluate_person("P1", FactSet(chain(days=5, completed_on=date(2023, 7, 15), cert_on=date(2023, 7, 20))),
+                            policies).claims[TR]
+    assert (before.amount, before.table_version) == (Decimal("500.00"), 1)
+    assert (after.amount, after.table_version) == (Decimal("600.00"), 2)

@@ -318,6 +318,7 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
         c.voucher = None
     c.revoked = facts.get("revoked", voucher_id)
     c.expired = facts.get("expired", voucher_id)
+    # the table's real-name setting: the one in effect for this voucher's year (newest version)
     table = policies.for_year(c.voucher.payload.policy_year) if c.voucher else None
     if c.voucher is None:
         links.append(Link("voucher", MISSING, reason=Reason.of("voucher_missing")))
@@ -547,7 +548,8 @@ def _training_claims(
     drafts = []
     for part in parts:
         key = claim_key(TRAINING, c.voucher_id, part)
-        table = policies.resolve(v.policy_year, pinned.get(key))
+        on = c.completed.payload.completed_on if c.completed else None
+        table = policies.resolve(v.policy_year, pinned.get(key), on)
         links = list(c.links)
         computed = _training_amount(c, table, part) if table is not None else None
         state, reason, missing = _state_from(links)
@@ -678,7 +680,7 @@ def _living_allowance(
         return None
     v = c.voucher.payload
     key = claim_key(LIVING, c.voucher_id)
-    table = policies.resolve(v.policy_year, pinned.get(key))
+    table = policies.resolve(v.policy_year, pinned.get(key), c.completed.payload.completed_on if c.completed else None)
     needed = {"voucher", "binding", "enrolment", "realname", "completion"}
     if table is not None and table.s4.requires_certificate:
         needed |= {"certificate", "class_outcome"}
@@ -732,7 +734,7 @@ def _evaluation_claims(
             continue  # no evaluation subsidy exists for this certificate type (e.g. entrepreneurship training)
         key = claim_key(EVALUATION, cert.key)
         year = p.issued_on.year
-        table = policies.resolve(year, pinned.get(key))
+        table = policies.resolve(year, pinned.get(key), p.issued_on)
         computed = s8_evaluation(table, p.certificate_type.value, p.level) if table is not None else None
         leading = [
             vid for vid, chain in sorted(chains.items())

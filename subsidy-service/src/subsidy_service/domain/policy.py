@@ -146,31 +146,37 @@ def default_2023() -> PolicyTable:
 class Policies:
     """All stored table versions; resolves the table a claim is computed with.
 
-    A year without a table of its own uses the newest table of the latest earlier year (carried forward)
-    until the bureau publishes one; a claim already eligible keeps the exact (year, version) it was
-    computed with (`pinned`).
+    Within its policy year a claim uses the newest version already in effect on its reference day (the
+    training's completion day, the certificate's issue day; without one, the newest version). A year without
+    a table of its own uses the newest table of the latest earlier year (carried forward) until the bureau
+    publishes one. A claim already eligible keeps the exact (year, version) it was computed with (`pinned`).
     """
 
     def __init__(self, tables: list[PolicyTable]) -> None:
         self._by_key = {(t.policy_year, t.version): t for t in tables}
-        self._latest: dict[int, PolicyTable] = {}
-        for t in tables:
-            current = self._latest.get(t.policy_year)
-            if current is None or t.version > current.version:
-                self._latest[t.policy_year] = t
+        self._by_year: dict[int, list[PolicyTable]] = {}
+        for t in sorted(tables, key=lambda t: (t.policy_year, t.version)):
+            self._by_year.setdefault(t.policy_year, []).append(t)
 
-    def for_year(self, year: int) -> PolicyTable | None:
-        candidates = [y for y in self._latest if y <= year]
-        if not candidates:
+    def for_year(self, year: int, on: date | None = None) -> PolicyTable | None:
+        versions = self._by_year.get(year)
+        if versions:
+            if on is not None:
+                in_effect = [t for t in versions if t.effective_from <= on]
+                if in_effect:
+                    return in_effect[-1]
+            return versions[-1]
+        earlier = [y for y in self._by_year if y < year]
+        if not earlier:
             return None
-        return self._latest[max(candidates)]
+        return self._by_year[max(earlier)][-1]
 
     def exact(self, year: int, version: int) -> PolicyTable | None:
         return self._by_key.get((year, version))
 
-    def resolve(self, year: int, pinned: tuple[int, int] | None) -> PolicyTable | None:
+    def resolve(self, year: int, pinned: tuple[int, int] | None, on: date | None = None) -> PolicyTable | None:
         if pinned is not None:
             table = self.exact(*pinned)
             if table is not None:
                 return table
-        return self.for_year(year)
+        return self.for_year(year, on)
