@@ -227,3 +227,41 @@ async def test_put_policy_table_is_idempotent_with_a_key(ss):
     assert [(t["policy_year"], t["version"]) for t in listed] == [(2023, 1), (2025, 1)]
     async with ss.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(Claim)) == 0
+
+
+async def test_claim_commands_refuse_bad_input_precisely(ss):
+    import uuid
+
+    unknown = uuid.uuid4()
+    r = await ss.client.post(f"/v1/claims/{unknown}/mark-paid", headers=ss.headers("finance"))
+    assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
+    r = await ss.client.post(f"/v1/claims/{unknown}/review", json={"approved": True}, headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
+    r = await ss.client.post("/v1/claims/not-a-uuid/review", json={"approved": True}, headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    await feed(ss, chain() + [suspended("I1", Clock())])
+    held = (await claims(ss))["training:V1:main"]
+    r = await ss.client.post(f"/v1/claims/{held.id}/review", json={"approved": True, "extra": 1},
+                             headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    r = await ss.client.post(f"/v1/claims/{held.id}/review", content=b"{not json", headers={
+        **ss.headers("bureau"), "Content-Type": "application/json"})
+    assert (r.status_code, r.json()["code"]) == (400, "malformed_json")
+    r = await ss.client.post(f"/v1/claims/{held.id}/mark-paid", headers=ss.headers("finance"))
+    assert (r.status_code, r.json()["code"]) == (409, "claim_not_eligible")
+    after = (await claims(ss))["training:V1:main"]
+    assert (after.state, after.updated_at) == ("held", held.updated_at)
+
+
+async def test_refused_review_rejects_with_the_reason_and_records_who(ss):
+    await feed(ss, chain() + [suspended("I1", Clock())])
+    held = (await claims(ss))["training:V1:main"]
+    r = await ss.client.post(f"/v1/claims/{held.id}/review", json={"approved": False, "reason": "虚假培训"},
+                             headers=ss.headers("bureau", sub="bureau-7"))
+    assert (r.status_code, r.json()["state"], r.json()["reason"]["code"]) == (200, "rejected", "review_rejected")
+    assert r.json()["reason"]["zh"] == "局方复核不予兑现（虚假培训）"
+    from subsidy_service.adapters.models import FactRow
+
+    async with ss.sessionmaker() as session:
+        review = await session.scalar(select(FactRow).where(FactRow.kind == "review"))
+    assert (review.data["reviewed_by"], review.data["approved"], review.person_key) == ("bureau-7", False, "P1")
