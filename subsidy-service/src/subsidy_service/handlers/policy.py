@@ -56,6 +56,7 @@ async def put_table(
         ).distinct()
     )))
     await store.lock_persons(session, persons)
+    tables = await store.policies(session)
     for key in persons:
-        await reevaluate(session, key)
+        await reevaluate(session, key, tables)
     return row, current is None

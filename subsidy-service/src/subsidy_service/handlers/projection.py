@@ -25,6 +25,7 @@ from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person, Re
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, evaluate_person
 from subsidy_service.domain.facts import Fact, from_envelope
+from subsidy_service.domain.policy import Policies
 
 # States after eligibility that the payment flow sets; their amount and table version are frozen.
 FROZEN = frozenset({"declared", "verified", "approved", "paid"})
@@ -50,8 +51,9 @@ async def apply_fact(session: AsyncSession, fact: Fact, person_key: str | None =
     if fact.kind in ("worker", "account"):
         await _project_worker(session, fact.person_key)
         return []
+    tables = await store.policies(session) if persons else None
     for key in persons:
-        await reevaluate(session, key)
+        await reevaluate(session, key, tables)
     return persons
 
 
@@ -79,7 +81,7 @@ async def _project_worker(session: AsyncSession, person_key: str) -> None:
     person.updated_at = utcnow()
 
 
-async def reevaluate(session: AsyncSession, person_key: str) -> None:
+async def reevaluate(session: AsyncSession, person_key: str, tables: Policies | None = None) -> None:
     """Re-evaluates every chain and claim of one person (the person row must be locked)."""
     facts = await store.person_facts(session, person_key)
     existing = await store.claims_of(session, person_key)
@@ -89,7 +91,8 @@ async def reevaluate(session: AsyncSession, person_key: str) -> None:
         for k, c in existing.items()
         if (c.state == ELIGIBLE or c.state in FROZEN) and c.table_year is not None and c.table_version is not None
     }
-    result = evaluate_person(person_key, facts, await store.policies(session), locked=locked, pinned=pinned)
+    tables = tables if tables is not None else await store.policies(session)
+    result = evaluate_person(person_key, facts, tables, locked=locked, pinned=pinned)
     now = utcnow()
     await _write_chains(session, result.chains.values(), now)
 
