@@ -51,7 +51,7 @@ async def reset(ss) -> None:
 
 
 @given(order=st.permutations(HISTORY), duplicates=st.lists(st.sampled_from(HISTORY), max_size=5))
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                HealthCheck.too_slow])
 async def test_handlers_give_the_pure_projection_in_any_order(ss, order, duplicates):
     await reset(ss)
@@ -81,7 +81,7 @@ async def test_class_events_and_enrolments_applied_concurrently_never_miss_each_
                        days=11, clock=clock)
     facts.append(outcome_fact("C1", "I1", "order", clock, completed=8, employed=7))
     rng = random.Random(11)
-    for _ in range(3):
+    for _ in range(2):
         await reset(ss)
         shuffled = facts[:]
         rng.shuffle(shuffled)
