@@ -1,0 +1,628 @@
+"""A reusable async driver of the whole loop (发券 → 培训 → 持证 → 兑现) through the PUBLIC REST APIs only.
+
+It plays every human actor with httpx and the development tokens (`skillkit.auth.mint_token`):
+- bureau staff register the training institutions (I1) and the evaluation institution with its filings (I2),
+  and approve order classes (S2);
+- a worker registers in the mobile app and claims a voucher (E1–E4);
+- the institution opens its class, enrols each trainee by the typed voucher code, uploads the attendance
+  (bulk check-ins), the completions (bulk) and the follow-up (bulk employment / business licences), and
+  reports the class outcome;
+- the evaluation institution schedules an evaluation for the class's occupation and level, registers the
+  trainees as candidates, uploads the results (bulk) and issues the certificates of those who passed (batch);
+- then it polls the subsidy service until every expected claim has left `waiting`.
+
+Nothing here reads a database or the broker: the only waits are what a client would do, retrying an
+enrolment while the training service has not yet heard of a just-claimed voucher (422 `voucher_unknown`) and
+polling until the voucher service has bound the enrolment (pending → active).
+
+Time is compressed: a class is filed with dates in the past (its last day is today, county time) and the
+attendance is uploaded afterwards with the real past check-in times, as an institution does when it uploads
+a week's sign-in sheet; completion, follow-up and certificates are dated today.
+
+`platform_running(...)` starts Tansu, the four services (`skillkit.platform.Platform`) and the province
+real-name simulator (P1: without its verdict no claim becomes payable) as separate processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, time as dtime, timedelta
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+from stdnum.cn import ric, uscc
+
+from skillkit.auth import mint_token
+from skillkit.county import COUNTY_TZ, local_date
+from skillkit.settings import ServiceSettings
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+E3_CATEGORIES = frozenset({"poverty_alleviated_labour", "monitored_household"})
+NOT_WAITING_DONE = frozenset({"eligible", "held", "rejected", "void", "declared", "verified", "approved", "paid"})
+
+# 临县 townships (乡镇) used by the demo and the tests.
+TOWNSHIPS = ("临泉镇", "白文镇", "城庄镇", "兔坂镇", "安业乡", "三交镇", "碛口镇", "克虎镇", "雷家碛乡", "林家坪镇")
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾萧田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+GIVEN = "伟芳娜秀敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂英华玉萍红梅鑫波斌宇浩凯健俊帆帅旭宁龙林欣佳丹海晶燕飞鹏辉峰建国志"
+
+
+# --- identities ------------------------------------------------------------------------------------------------
+
+
+def resident_id(i: int) -> str:
+    """The i-th distinct valid resident ID number of a Lin County person born 1975 or later.
+
+    Births before 2003 carry the county's old region code 142325 (临县 of 吕梁地区), as real cards do.
+    """
+    birth = date(1975, 1, 1) + timedelta(days=(i // 900) * 7)
+    region = "142325" if birth.year < 2003 else "141124"
+    body = f"{region}{birth:%Y%m%d}{100 + i % 900:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def person_name(rng: random.Random) -> str:
+    return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2))))
+
+
+def mobile(i: int) -> str:
+    return f"139{i % 100_000_000:08d}"
+
+
+def credit_code(kind: str, i: int) -> str:
+    """A valid unified social credit code (GB 32100) in Lin County: 52 = private non-enterprise, 91 = company."""
+    prefix = {"school": "52", "company": "91", "public": "12"}[kind]
+    body = f"{prefix}141124MA{i:07d}"
+    return body + uscc.calc_check_digit(body)
+
+
+# --- the plan of a county --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Trainee:
+    name: str
+    id_number: str
+    township: str
+    categories: list[str]
+    attended_days: int
+    passed: bool = True  # completion (结业) passed
+    exam_passed: bool = True  # the evaluation (考评)
+    employed: bool = False  # follow-up (S2)
+    licensed: bool = False  # business licence within six months (S6)
+    mobile: str = "13900000000"
+    account: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # filled in as the loop runs
+    worker_id: str | None = None
+    voucher_id: str | None = None
+    voucher_code: str | None = None
+    enrolment_id: str | None = None
+    candidate_id: str | None = None
+    certificate_id: str | None = None
+    certificate_no: str | None = None
+    certificate_issued_at: float | None = None  # client clock when the batch issue answered (time.time())
+
+    @property
+    def living_allowance(self) -> bool:
+        return bool(E3_CATEGORIES & set(self.categories))
+
+
+@dataclass
+class Institution:
+    key: str
+    name: str
+    township: str
+    kinds: list[str]
+    occupation_codes: list[str]
+    credit_code: str
+    id: str | None = None
+
+
+@dataclass
+class EvaluationInstitution:
+    name: str
+    credit_code: str
+    filings: list[dict[str, Any]]
+    id: str | None = None
+
+
+@dataclass
+class ClassPlan:
+    institution: Institution
+    name: str
+    kind: str
+    occupation_code: str
+    planned_days: int
+    trainees: list[Trainee]
+    level: int | None = 5
+    certificate_type: str = "skill_level"
+    course: str | None = None
+    project_reference: str | None = None
+    outbound: bool = False
+    employer: dict[str, Any] | None = None
+    id: str | None = None
+    evaluation_id: str | None = None
+    outcome: dict[str, Any] | None = None
+
+    @property
+    def earns_evaluation_subsidy(self) -> bool:
+        return self.certificate_type != "entrepreneurship_training"
+
+
+@dataclass
+class County:
+    institutions: list[Institution]
+    evaluation_institution: EvaluationInstitution
+    classes: list[ClassPlan]
+
+    @property
+    def trainees(self) -> list[Trainee]:
+        return [t for c in self.classes for t in c.trainees]
+
+
+# --- HTTP ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    voucher: str
+    training: str
+    certification: str
+    subsidy: str
+
+    @classmethod
+    def of(cls, platform: Any) -> "Endpoints":
+        urls = {s.name: s.url for s in platform.services}
+        return cls(urls["voucher-service"], urls["training-service"], urls["certification-service"],
+                   urls["subsidy-service"])
+
+
+class ApiError(Exception):
+    def __init__(self, method: str, url: str, status: int, body: Any) -> None:
+        self.status = status
+        self.body = body
+        self.code = body.get("code") if isinstance(body, dict) else None
+        super().__init__(f"{method} {url} -> {status}: {body}")
+
+
+class Tokens:
+    """Development bearer tokens for each actor (the same secret in every service)."""
+
+    def __init__(self, settings: ServiceSettings | None = None) -> None:
+        self.settings = settings or ServiceSettings()
+        self._cache: dict[tuple[str, str, str | None], str] = {}
+        self.bureau_subject = "bureau:王科长"
+
+    def _token(self, role: str, subject: str, org: str | None = None) -> dict[str, str]:
+        key = (role, subject, org)
+        if key not in self._cache:
+            self._cache[key] = mint_token(self.settings, role, subject, org, ttl=timedelta(hours=12))
+        return {"Authorization": f"Bearer {self._cache[key]}"}
+
+    def bureau(self) -> dict[str, str]:
+        return self._token("bureau", self.bureau_subject)
+
+    def training_org(self, institution_id: str) -> dict[str, str]:
+        return self._token("training_org", f"org-staff:{institution_id}", institution_id)
+
+    def evaluation_org(self, institution_id: str) -> dict[str, str]:
+        return self._token("evaluation_org", f"eval-staff:{institution_id}", institution_id)
+
+    def worker(self, account: str) -> dict[str, str]:
+        return self._token("worker", account)
+
+
+class Api:
+    """One keep-alive client for all four services; POSTs carry an Idempotency-Key and are retried with the
+    same key after a transport error (what a mobile client does)."""
+
+    def __init__(self, endpoints: Endpoints, tokens: Tokens | None = None, *, concurrency: int = 32,
+                 timeout: float = 60) -> None:
+        self.endpoints = endpoints
+        self.tokens = tokens or Tokens()
+        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
+        self.client = httpx.AsyncClient(limits=limits, timeout=timeout)
+        self.gate = asyncio.Semaphore(concurrency)
+        self.requests = 0
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> "Api":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def call(self, method: str, url: str, headers: dict[str, str], *, json: Any = None,
+                   files: Any = None, params: dict[str, Any] | None = None) -> Any:
+        headers = dict(headers)
+        if method == "POST" or method == "PUT":
+            headers["Idempotency-Key"] = str(uuid.uuid4())
+        for attempt in range(4):
+            try:
+                async with self.gate:
+                    self.requests += 1
+                    response = await self.client.request(method, url, headers=headers, json=json, files=files,
+                                                         params=params)
+                break
+            except httpx.TransportError:
+                if attempt == 3:
+                    raise
+                await asyncio.sleep(0.2 * (attempt + 1))
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text
+        if response.status_code >= 400:
+            raise ApiError(method, url, response.status_code, body)
+        return body
+
+    async def pages(self, url: str, headers: dict[str, str], params: dict[str, Any] | None = None) -> list[Any]:
+        items: list[Any] = []
+        query = {**(params or {}), "limit": 200}
+        while True:
+            page = await self.call("GET", url, headers, params=query)
+            items.extend(page["items"])
+            if not page.get("next_cursor"):
+                return items
+            query["cursor"] = page["next_cursor"]
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
+
+
+def county_today() -> date:
+    return local_date(datetime.now(COUNTY_TZ))
+
+
+# --- the loop --------------------------------------------------------------------------------------------------
+
+
+class LoopDriver:
+    """Drives a county's classes through the loop. `deadline_s` bounds every wait on another service."""
+
+    def __init__(self, api: Api, *, deadline_s: float = 120.0) -> None:
+        self.api = api
+        self.e = api.endpoints
+        self.t = api.tokens
+        self.deadline_s = deadline_s
+
+    # bureau staff -------------------------------------------------------------------------------------------
+
+    async def register_institution(self, inst: Institution) -> None:
+        body = await self.api.call("POST", f"{self.e.training}/v1/institutions", self.t.bureau(), json={
+            "name": inst.name, "credit_code": inst.credit_code, "address": f"临县{inst.township}{inst.name}",
+            "township": inst.township, "contact_name": "王老师", "contact_phone": "13800000001",
+            "kinds": inst.kinds, "occupation_codes": inst.occupation_codes,
+        })
+        inst.id = body["id"]
+
+    async def register_evaluation_institution(self, inst: EvaluationInstitution) -> None:
+        body = await self.api.call("POST", f"{self.e.certification}/v1/evaluation-institutions", self.t.bureau(),
+                                   json={"name": inst.name, "credit_code": inst.credit_code, "filings": inst.filings})
+        inst.id = body["id"]
+
+    async def setup(self, county: County) -> None:
+        await asyncio.gather(*(self.register_institution(i) for i in county.institutions),
+                             self.register_evaluation_institution(county.evaluation_institution))
+
+    # the worker in the mobile app ------------------------------------------------------------------------------
+
+    async def register_and_claim(self, trainee: Trainee, kind: str) -> None:
+        headers = self.t.worker(trainee.account)
+        worker = await self.api.call("POST", f"{self.e.voucher}/v1/workers", headers, json={
+            "name": trainee.name, "id_number": trainee.id_number, "mobile": trainee.mobile,
+            "township": trainee.township, "categories": trainee.categories,
+        })
+        trainee.worker_id = worker["id"]
+        voucher = await self.api.call("POST", f"{self.e.voucher}/v1/vouchers/claim", headers, json={"kind": kind})
+        trainee.voucher_id = voucher["id"]
+        trainee.voucher_code = voucher["display_code"]
+
+    # the training institution ----------------------------------------------------------------------------------
+
+    async def open_class(self, plan: ClassPlan) -> None:
+        assert plan.institution.id is not None
+        today = county_today()
+        start = today - timedelta(days=plan.planned_days)  # the class's days are behind us; its last day is today
+        body: dict[str, Any] = {
+            "name": plan.name, "kind": plan.kind, "occupation_code": plan.occupation_code, "level": plan.level,
+            "start_date": start.isoformat(), "end_date": today.isoformat(), "planned_days": plan.planned_days,
+            "capacity": max(len(plan.trainees), 1), "venue": f"{plan.institution.name}实训室",
+            "teachers": ["李老师", "赵老师"], "teaching_plan_ref": f"TP-{plan.name}", "assessment_plan_ref": f"AP-{plan.name}",
+        }
+        if plan.course:
+            body["course"] = plan.course
+        if plan.project_reference:
+            body["project_reference"] = plan.project_reference
+        if plan.outbound:
+            body["outbound"] = True
+        if plan.employer:
+            body["order"] = plan.employer
+        org = self.t.training_org(plan.institution.id)
+        created = await self.api.call("POST", f"{self.e.training}/v1/classes", org, json=body)
+        plan.id = created["id"]
+        if created["status"] == "pending_approval":  # S2: the bureau approves (审核备案) the order class
+            await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/decision", self.t.bureau(),
+                                json={"approved": True})
+
+    async def enrol(self, plan: ClassPlan, trainee: Trainee) -> None:
+        """Typed voucher code + ID card; retried while the training service has not yet heard of the voucher."""
+        org = self.t.training_org(plan.institution.id or "")
+        deadline = time.monotonic() + self.deadline_s
+        delay = 0.05
+        while True:
+            try:
+                body = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments", org, json={
+                    "voucher_code": trainee.voucher_code, "trainee_name": trainee.name, "id_number": trainee.id_number,
+                })
+                trainee.enrolment_id = body["id"]
+                return
+            except ApiError as exc:
+                if exc.code != "voucher_unknown" or time.monotonic() > deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    async def wait_active(self, plan: ClassPlan) -> None:
+        """The enrolment is pending until the voucher service binds the voucher (voucher.bound)."""
+        org = self.t.training_org(plan.institution.id or "")
+        deadline = time.monotonic() + self.deadline_s
+        wanted = {t.enrolment_id for t in plan.trainees}
+        while True:
+            rows = await self.api.pages(f"{self.e.training}/v1/classes/{plan.id}/enrolments", org)
+            status = {r["id"]: r["status"] for r in rows}
+            if all(status.get(e) == "active" for e in wanted):
+                return
+            broken = {e: s for e, s in status.items() if e in wanted and s not in ("pending", "active")}
+            if broken:
+                raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"class {plan.name}: enrolments still pending after {self.deadline_s} s")
+            await asyncio.sleep(0.1)
+
+    async def upload(self, url: str, headers: dict[str, str], name: str, content: bytes) -> Any:
+        report = await self.api.call("POST", url, headers, files={"file": (name, content, "text/csv")})
+        if report.get("rejected"):
+            raise RuntimeError(f"{url}: rows rejected: {report.get('row_errors')}")
+        return report
+
+    async def attendance_and_completion(self, plan: ClassPlan) -> None:
+        org = self.t.training_org(plan.institution.id or "")
+        start = county_today() - timedelta(days=plan.planned_days)
+        rows = []
+        for t in plan.trainees:
+            for day in range(t.attended_days):
+                moment = datetime.combine(start + timedelta(days=day), dtime(8, 55), COUNTY_TZ)
+                rows.append([t.enrolment_id, "face", moment.isoformat()])
+        if rows:
+            await self.upload(f"{self.e.training}/v1/classes/{plan.id}/check-ins/bulk", org, "签到.csv",
+                              _csv(["enrolment_id", "method", "checked_at"], rows))
+        completions = [[t.enrolment_id, "是" if t.passed else "否", "85" if t.passed else "45", "88" if t.passed else "40"]
+                       for t in plan.trainees]
+        await self.upload(f"{self.e.training}/v1/classes/{plan.id}/completions/bulk", org, "结业.csv",
+                          _csv(["enrolment_id", "passed", "theory_score", "practical_score"], completions))
+
+    async def follow_up_and_outcome(self, plan: ClassPlan) -> None:
+        org = self.t.training_org(plan.institution.id or "")
+        today = county_today().isoformat()
+        rows = []
+        for i, t in enumerate(plan.trainees):
+            if t.employed:
+                employer = (plan.employer or {}).get("employer", "太原市家政服务有限公司")
+                code = (plan.employer or {}).get("credit_code", credit_code("company", 9000 + i))
+                rows.append([t.enrolment_id, employer, code, today, "12", "", ""])
+            if t.licensed:
+                rows.append([t.enrolment_id, "", "", "", "", credit_code("company", 50_000 + int(t.id_number[-8:-1])), today])
+        if rows:
+            await self.upload(f"{self.e.training}/v1/classes/{plan.id}/follow-ups/bulk", org, "跟踪回访.csv",
+                              _csv(["enrolment_id", "employer", "employer_credit_code", "employed_on", "contract_months",
+                                    "licence_credit_code", "licensed_on"], rows))
+        closed = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/outcome", org)
+        plan.outcome = closed.get("outcome")
+
+    # the evaluation institution ------------------------------------------------------------------------------
+
+    async def evaluate_and_certify(self, plan: ClassPlan, evaluator: EvaluationInstitution) -> None:
+        assert evaluator.id is not None
+        org = self.t.evaluation_org(evaluator.id)
+        level = plan.level if plan.certificate_type in ("skill_level", "vocational_qualification") else None
+        evaluation = await self.api.call("POST", f"{self.e.certification}/v1/evaluations", org, json={
+            "occupation_code": plan.occupation_code, "level": level, "certificate_type": plan.certificate_type,
+            "scheduled_on": county_today().isoformat(),
+        })
+        plan.evaluation_id = evaluation["id"]
+        base = f"{self.e.certification}/v1/evaluations/{plan.evaluation_id}"
+
+        async def candidate(t: Trainee) -> None:
+            body = await self.api.call("POST", f"{base}/candidates", org, json={"name": t.name, "id_number": t.id_number})
+            t.candidate_id = body["id"]
+
+        await asyncio.gather(*(candidate(t) for t in plan.trainees))
+        results = [[t.id_number, "82" if t.exam_passed else "41", "90" if t.exam_passed else "52"] for t in plan.trainees]
+        report = await self.api.call("POST", f"{base}/results/upload", org,
+                                     files={"file": ("成绩.csv", _csv(["id_number", "theory_score", "practical_score"], results), "text/csv")})
+        if report.get("rejected"):
+            raise RuntimeError(f"results upload rejected rows: {report.get('row_errors')}")
+        issued = await self.api.call("POST", f"{base}/certificates", org)
+        answered = time.time()
+        by_candidate = {c["candidate_id"]: c for c in issued["certificates"]}
+        for t in plan.trainees:
+            cert = by_candidate.get(t.candidate_id)
+            if cert is not None:
+                t.certificate_id, t.certificate_no, t.certificate_issued_at = cert["id"], cert["display_no"], answered
+
+    # one class, end to end -------------------------------------------------------------------------------------
+
+    async def run_class(self, plan: ClassPlan, evaluator: EvaluationInstitution) -> None:
+        await asyncio.gather(self.open_class(plan), *(self.register_and_claim(t, plan.kind) for t in plan.trainees))
+        await asyncio.gather(*(self.enrol(plan, t) for t in plan.trainees))
+        await self.wait_active(plan)
+        await self.attendance_and_completion(plan)
+        await self.follow_up_and_outcome(plan)
+        await self.evaluate_and_certify(plan, evaluator)
+
+    async def run_county(self, county: County, *, parallel_classes: int = 4) -> None:
+        gate = asyncio.Semaphore(parallel_classes)
+
+        async def one(plan: ClassPlan) -> None:
+            async with gate:
+                await self.run_class(plan, county.evaluation_institution)
+
+        await asyncio.gather(*(one(p) for p in county.classes))
+
+    # the subsidy service ---------------------------------------------------------------------------------------
+
+    def expected_claims(self, county: County) -> dict[str, Trainee]:
+        """Claim keys (type:subject:part) the loop must produce, each with its trainee."""
+        expected: dict[str, Trainee] = {}
+        for plan in county.classes:
+            parts = ("S6-80", "S6-20") if plan.kind == "entrepreneurship" else ("main",)
+            for t in plan.trainees:
+                for part in parts:
+                    expected[f"training:{t.voucher_id}:{part}"] = t
+                if t.living_allowance:
+                    expected[f"living_allowance:{t.voucher_id}:main"] = t
+                if t.certificate_id and plan.earns_evaluation_subsidy:
+                    expected[f"evaluation:{t.certificate_id}:main"] = t
+        return expected
+
+    async def all_claims(self) -> list[dict[str, Any]]:
+        return await self.api.pages(f"{self.e.subsidy}/v1/claims", self.t.bureau())
+
+    @staticmethod
+    def claim_key(claim: dict[str, Any]) -> str:
+        subject = claim["certificate_id"] if claim["claim_type"] == "evaluation" else claim["voucher_id"]
+        return f"{claim['claim_type']}:{subject}:{claim['part']}"
+
+    async def wait_for_claims(self, county: County, *, settled: frozenset[str] = NOT_WAITING_DONE,
+                              deadline_s: float | None = None) -> dict[str, dict[str, Any]]:
+        """Polls the subsidy service until every expected claim exists and has left `waiting`."""
+        expected = self.expected_claims(county)
+        deadline = time.monotonic() + (deadline_s or self.deadline_s)
+        while True:
+            claims = {self.claim_key(c): c for c in await self.all_claims()}
+            pending = [k for k in expected if k not in claims or claims[k]["state"] not in settled]
+            if not pending:
+                return {k: claims[k] for k in expected}
+            if time.monotonic() > deadline:
+                detail = {k: (claims[k]["state"], [m["code"] for m in claims[k]["missing"]]) if k in claims else "absent"
+                          for k in pending[:10]}
+                raise TimeoutError(f"{len(pending)} claims not settled after the deadline, e.g. {detail}")
+            await asyncio.sleep(0.25)
+
+    async def chain(self, voucher_id: str) -> dict[str, Any]:
+        return await self.api.call("GET", f"{self.e.subsidy}/v1/chains/{voucher_id}", self.t.bureau())
+
+
+# --- processes -------------------------------------------------------------------------------------------------
+
+
+def free_port_offset() -> int:
+    """A port offset whose four service ports (8001+offset … 8004+offset) are free right now."""
+    rng = random.Random()
+    for _ in range(200):
+        offset = rng.randrange(2000, 40000, 10)
+        ports = [8001 + offset + i for i in range(4)]
+        if all(_port_free(p) for p in ports):
+            return offset
+    raise RuntimeError("no free block of four ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+class ProvinceSimulator:
+    """`python -m training_service.province_simulator` as a child process (the province's P1 system)."""
+
+    def __init__(self, bootstrap: str, reject_share: float = 0.0, seed: str = "linxian",
+                 log_path: Path | None = None) -> None:
+        self.args = [sys.executable, "-m", "training_service.province_simulator", "--bootstrap", bootstrap,
+                     "--reject-share", str(reject_share), "--seed", seed]
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
+        self.proc = subprocess.Popen(self.args, stdout=output, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+SERVICE_NAMES = ("voucher-service", "training-service", "certification-service", "subsidy-service")
+
+
+def sqlite_urls(directory: Path) -> dict[str, str]:
+    return {name: f"sqlite+aiosqlite:///{directory / (name.split('-')[0] + '.db')}" for name in SERVICE_NAMES}
+
+
+@contextmanager
+def platform_running(database_urls: dict[str, str], *, log_dir: Path | None = None, reject_share: float = 0.0,
+                     seed: str = "linxian", extra_env: dict[str, str] | None = None) -> Iterator[Any]:
+    """Tansu + the four services (uvicorn, one process each) + the province simulator; all stopped on exit."""
+    from skillkit.platform import Platform
+
+    env = {"SKILLS_LOG_LEVEL": "WARNING", **(extra_env or {})}
+    platform = Platform(database_urls, port_offset=free_port_offset(), log_dir=log_dir, extra_env=env)
+    province: ProvinceSimulator | None = None
+    try:
+        platform.start()
+        province = ProvinceSimulator(platform.kafka_bootstrap, reject_share, seed,
+                                     (log_dir / "province-simulator.log") if log_dir else None)
+        province.start()
+        platform.province = province  # type: ignore[attr-defined]
+        yield platform
+    finally:
+        if province is not None:
+            province.stop()
+        platform.stop()
+
+
+def pids(platform: Any) -> dict[str, int]:
+    """Process ids of every process the platform runs (services, broker, province simulator)."""
+    out = {name: proc.pid for name, proc in platform.processes.items()}
+    broker = getattr(platform, "broker", None)
+    if broker is not None and getattr(broker, "_proc", None) is not None:
+        out["tansu-broker"] = broker._proc.pid
+    province = getattr(platform, "province", None)
+    if province is not None and province.proc is not None:
+        out["province-simulator"] = province.proc.pid
+    return out
+
+
+def env_flag(name: str, default: str = "") -> str:
+    return os.environ.get(name, default)
