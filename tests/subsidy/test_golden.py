@@ -108,6 +108,16 @@ def expired_unused() -> list:
     return facts + [expired("P1", "V1", clock)]
 
 
+def re_enrolled() -> list:
+    """E1 bound then dropped (the voucher is released); E2 in another class on the same voucher completes."""
+    clock = Clock()
+    first = [f for f in chain(clock=clock, days=None, cert_type=None, realname=None) if f.kind != "voucher"]
+    second = chain(enrolment="E2", klass="C2", days=7, clock=clock, start=date(2023, 7, 1),
+                   completed_on=date(2023, 7, 15), cert_on=date(2023, 7, 20),
+                   bound_at=datetime(2023, 6, 25, tzinfo=timezone.utc))
+    return first + [dropped("P1", "V1", "E1", clock)] + second
+
+
 def e3_twice() -> list:
     clock = Clock()
     return chain(days=5, e3=True, clock=clock) + chain(
@@ -296,7 +306,9 @@ CASES = [
          {LA: ("eligible", "75.00", ("S4",)), "living_allowance:V2:main": ("rejected", "90.00", ("S4",)),
           "training:V2:main": ("rejected", "600.00", ("S1", "E4"))},
          reason={"living_allowance:V2:main": "training_claim_rejected"}),
-    Case("binding_rejected", rejected_binding, {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "binding_rejected"}),
+    Case("binding_rejected", rejected_binding, {TR: ("rejected", "0.00", ())}, reason={TR: "binding_rejected"}),
+    Case("re_enrolled_after_a_drop_out", re_enrolled,
+         {TR: ("eligible", "700.00", ("S1",)), EV: ("eligible", "400.00", ("S8",))}),
     Case("enrolment_rejected", rejected_enrolment, {TR: ("rejected", "0.00", ())},
          reason={TR: "enrolment_rejected"}),
     Case("realname_class_record_rejected", class_record_rejected, {TR: ("rejected", "500.00", ("S1",))},

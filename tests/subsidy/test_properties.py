@@ -19,6 +19,7 @@ from tests.subsidy.builders import (
     certificate,
     certificate_revoked,
     chain,
+    dropped,
     evaluation_institution,
     outcome_fact,
     suspended,
@@ -106,6 +107,13 @@ def person_histories(draw):
         facts.append(certificate_revoked("P1", draw(st.sampled_from(["CERT1", "CERT2", "CERT3"])), clock))
     if draw(st.booleans()):
         facts.append(suspended("I1", clock))
+    if draw(st.booleans()):  # a drop-out, then maybe a re-enrolment of the same voucher in another class
+        facts.append(dropped("P1", "V1", "E1", clock))
+        if draw(st.booleans()):
+            facts += [f for f in chain(enrolment="E9", klass="C9", kind=kind, days=draw(st.integers(1, 15)),
+                                       certificate="CERT9", clock=clock, start=date(2023, 7, 1),
+                                       completed_on=date(2023, 7, 20), cert_on=date(2023, 7, 25))
+                      if f.kind != "voucher"]
     for _ in range(draw(st.integers(0, 2))):  # an evaluation institution's status snapshots, newest wins
         facts.append(evaluation_institution("EV1", draw(st.sampled_from(["active", "suspended", "revoked"])), clock))
     return facts

@@ -333,7 +333,11 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
     bounds = [f for f in facts.of("bound") if f.payload.voucher_id == voucher_id]
     rejected_bindings = {f.payload.enrolment_id: f for f in facts.of("binding_rejected") if f.payload.voucher_id == voucher_id}
     enrolment_rejections = {f.key: f for f in facts.of("enrolment_rejected")}
-    live = [b for b in bounds if b.payload.enrolment_id not in rejected_bindings and b.payload.enrolment_id not in enrolment_rejections]
+    # A drop-out or a rejected enrolment releases the voucher, which may then be enrolled again: the live
+    # enrolment is the bound one that was neither rejected nor dropped.
+    drops = {f.key: f for f in facts.of("dropped") if f.payload.voucher_id == voucher_id}
+    ended = set(rejected_bindings) | set(enrolment_rejections) | set(drops)
+    live = [b for b in bounds if b.payload.enrolment_id not in ended]
     live.sort(key=lambda b: (b.payload.bound_at, b.payload.enrolment_id))
     c.bound = live[0] if live else None
     valid_binding = c.bound is not None and (
@@ -354,6 +358,9 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
         elif bounds and all(b.payload.enrolment_id in enrolment_rejections for b in bounds):
             last = max((enrolment_rejections[b.payload.enrolment_id] for b in bounds), key=Fact.order)
             links.append(Link("binding", BROKEN, _ids(*bounds, last), Reason.of("enrolment_rejected", last.payload.reason)))
+        elif drops and (not bounds or all(b.payload.enrolment_id in ended for b in bounds)):
+            last = max(drops.values(), key=Fact.order)
+            links.append(Link("binding", BROKEN, _ids(*bounds, *drops.values()), Reason.of("dropped", last.payload.reason)))
         else:
             links.append(Link("binding", MISSING, reason=Reason.of("binding_missing")))
     elif c.voucher is not None and not valid_binding:
@@ -364,7 +371,7 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
     # 3. enrolment: training.enrolled on V (the bound one), its class filed (and approved for order classes).
     enrolment_id = c.bound.payload.enrolment_id if c.bound else None
     if enrolment_id is None:
-        candidates = [f for f in facts.of("enrolled") if f.payload.voucher_id == voucher_id and f.key not in enrolment_rejections]
+        candidates = [f for f in facts.of("enrolled") if f.payload.voucher_id == voucher_id and f.key not in ended]
         enrolment_id = candidates[0].key if candidates else None
     c.enrolled = facts.get("enrolled", enrolment_id) if enrolment_id else None
     if c.enrolled is not None and c.enrolled.payload.voucher_id != voucher_id:
