@@ -240,30 +240,48 @@ class LoadResult:
     errors: Counter[str]  # transport errors (connection refused, timeouts) by exception class
 
 
-async def drive(base_url: str, calls: Sequence[Call], clients: int, timeout: float = 60) -> LoadResult:
-    """Sends `calls` with `clients` concurrent clients (one keep-alive connection each); closed loop."""
+async def drive(
+    base_url: str, calls: Sequence[Call], clients: int, *, rate: float | None = None, timeout: float = 60
+) -> LoadResult:
+    """Sends `calls` with at most `clients` concurrent clients (one keep-alive connection each).
+
+    Closed loop (rate None): each client sends its next call as soon as its last answer arrived, which
+    measures the saturation throughput (latency is then mostly queueing: Little's law, clients / throughput).
+    Open loop (rate r): call i is due at i / r seconds; its latency is counted from when it was due, so
+    waiting for a free client counts too (no coordinated omission).
+    """
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
-    queue = iter(calls)
+    queue = iter(enumerate(calls))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
+        started = time.perf_counter()
 
         async def one_client() -> None:
-            for call in queue:  # a shared iterator: each call is taken by exactly one client
-                started = time.perf_counter()
+            for i, call in queue:  # a shared iterator: each call is taken by exactly one client
+                sent = time.perf_counter()
+                if rate is not None:
+                    due = started + i / rate
+                    if due > sent:
+                        await asyncio.sleep(due - sent)
+                    sent = due
                 try:
                     response = await client.request(call.method, call.path, json=call.json, headers=call.headers)
                 except httpx.HTTPError as exc:
                     errors[type(exc).__name__] += 1
                     continue
-                latencies.append(time.perf_counter() - started)
+                latencies.append(time.perf_counter() - sent)
                 statuses[response.status_code] += 1
 
-        started = time.perf_counter()
         await asyncio.gather(*(one_client() for _ in range(max(1, min(clients, len(calls))))))
         duration = time.perf_counter() - started
     return LoadResult(latencies, statuses, duration, errors)
+
+
+def cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def summarise(result: LoadResult, *, expected_status: int) -> dict[str, Any]:

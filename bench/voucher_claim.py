@@ -42,6 +42,7 @@ from bench.common import (
     BenchDatabase,
     Call,
     PeakRss,
+    cpu_seconds,
     ServerProcess,
     create_database,
     database_exists,
@@ -64,6 +65,13 @@ class Config:
     backend: str = "postgres"  # "sqlite" only for the smoke test on a machine without PostgreSQL
     relay: bool = False
     log_dir: Path | None = None
+    # Open-loop phase (after the closed-loop one): `rate_requests` claims due at `rate` per second.
+    rate: float | None = None
+    rate_requests: int = 1000
+
+    @property
+    def total_calls(self) -> int:
+        return self.warmup + self.requests + (self.rate_requests if self.rate else 0)
 
 
 def resident_id(i: int) -> str:
@@ -102,12 +110,27 @@ def baseline_calls(count: int) -> list[Call]:
 
 
 async def timed_load(server: ServerProcess, calls: list[Call], config: Config) -> dict[str, Any]:
-    """Warm-up (not counted), then the timed calls while sampling both processes' resident memory."""
+    """Warm-up (not counted), the closed-loop timed calls while sampling both processes' resident memory and
+    CPU time, then (with a rate) the open-loop calls."""
+    me = os.getpid()
     await drive(server.url, calls[: config.warmup], config.clients)
-    with PeakRss({"server": server.pid, "client": os.getpid()}) as rss:
-        result = await drive(server.url, calls[config.warmup:], config.clients)
-    return {**summarise(result, expected_status=201),
-            "server_peak_rss_mib": rss.mib("server"), "client_peak_rss_mib": rss.mib("client")}
+    timed = calls[config.warmup: config.warmup + config.requests]
+    cpu_before = cpu_seconds(server.pid), cpu_seconds(me)
+    with PeakRss({"server": server.pid, "client": me}) as rss:
+        result = await drive(server.url, timed, config.clients)
+    cpu_after = cpu_seconds(server.pid), cpu_seconds(me)
+    report = {
+        **summarise(result, expected_status=201),
+        "server_peak_rss_mib": rss.mib("server"),
+        "client_peak_rss_mib": rss.mib("client"),
+        # CPU time per request: what a claim costs, robust against other load on the machine
+        "server_cpu_ms_per_request": round((cpu_after[0] - cpu_before[0]) * 1000 / len(timed), 2),
+        "client_cpu_ms_per_request": round((cpu_after[1] - cpu_before[1]) * 1000 / len(timed), 2),
+    }
+    if config.rate:
+        opened = await drive(server.url, calls[config.warmup + config.requests:], config.clients, rate=config.rate)
+        report["open_loop"] = {"rate": config.rate, **summarise(opened, expected_status=201)}
+    return report
 
 
 async def wait_drained(db: BenchDatabase, timeout: float = 120) -> tuple[float, int]:
@@ -137,7 +160,7 @@ async def bench_service(db: BenchDatabase, config: Config, log_dir: Path) -> dic
     try:
         subprocess.run([sys.executable, "-m", "voucher_service.migrate", "upgrade"], env={**os.environ, **env},
                        cwd=REPO_ROOT, check=True, stdout=subprocess.DEVNULL)
-        registrations, claims = worker_calls(config.warmup + config.requests)
+        registrations, claims = worker_calls(config.total_calls)
         server = ServerProcess("voucher_service.main:create", env, factory=True,
                                log_path=log_dir / "voucher-service.log")
         with server.running():
@@ -163,7 +186,7 @@ async def bench_baseline(db: BenchDatabase, config: Config, log_dir: Path) -> di
     dsn = f"sqlite:{db.dsn}-baseline" if db.backend == "sqlite" else db.dsn
     server = ServerProcess("bench.baseline_app:app", {"BENCH_BASELINE_DSN": dsn}, log_path=log_dir / "baseline.log")
     with server.running():
-        report = await timed_load(server, baseline_calls(config.warmup + config.requests), config)
+        report = await timed_load(server, baseline_calls(config.total_calls), config)
     if db.backend == "sqlite":
         counted = BenchDatabase("sqlite", db.name, "", f"{db.dsn}-baseline")
         report["rows"] = {
@@ -181,8 +204,10 @@ async def bench_baseline(db: BenchDatabase, config: Config, log_dir: Path) -> di
 
 async def run(config: Config) -> dict[str, Any]:
     """Runs both loads on a fresh database and returns the report (the database is dropped afterwards)."""
+    load_before = [round(x, 2) for x in os.getloadavg()]  # other work on the machine skews every number
     with tempfile.TemporaryDirectory(prefix="bench-voucher-") as tmp:
         log_dir = config.log_dir or Path(tmp)
+        log_dir.mkdir(parents=True, exist_ok=True)
         db = await create_database("bench_voucher", config.backend, Path(tmp))
         try:
             service = await bench_service(db, config, log_dir)
@@ -194,8 +219,10 @@ async def run(config: Config) -> dict[str, Any]:
     return {
         "benchmark": "voucher_claim",
         "config": {"clients": config.clients, "requests": config.requests, "warmup": config.warmup,
-                   "backend": config.backend, "relay": config.relay},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+                   "backend": config.backend, "relay": config.relay, "rate": config.rate,
+                   "rate_requests": config.rate_requests if config.rate else 0},
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+                    "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()]},
         "database": db.name,
         "database_dropped": dropped,
         "service": service,
@@ -212,21 +239,34 @@ async def run(config: Config) -> dict[str, Any]:
 
 
 def render(report: dict[str, Any]) -> str:
-    c = report["config"]
+    c, m = report["config"], report["machine"]
     lines = [
         f"voucher-claim benchmark: {c['clients']} clients, {c['requests']} timed claims after {c['warmup']} "
-        f"warm-up, {c['backend']}, relay {'on' if c['relay'] else 'off'}, {report['machine']['cpus']} CPUs",
+        f"warm-up, {c['backend']}, relay {'on' if c['relay'] else 'off'}, {m['cpus']} CPUs, "
+        f"load average {m['load_average_before'][0]} before / {m['load_average_after'][0]} after",
+        "closed loop (saturation):",
         f"{'':<10}{'claims/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}{'failed':>8}"
-        f"{'server MiB':>12}{'client MiB':>12}",
+        f"{'server MiB':>12}{'client MiB':>12}{'server CPU ms/claim':>21}{'client CPU ms/claim':>21}",
     ]
     for name in ("service", "baseline"):
         r = report[name]
         lines.append(f"{name:<10}{r['per_second']:>10}{r['p50_ms']:>9}{r['p99_ms']:>9}{r['max_ms']:>9}"
-                     f"{r['failed']:>8}{r['server_peak_rss_mib']:>12}{r['client_peak_rss_mib']:>12}")
+                     f"{r['failed']:>8}{r['server_peak_rss_mib']:>12}{r['client_peak_rss_mib']:>12}"
+                     f"{r['server_cpu_ms_per_request']:>21}{r['client_cpu_ms_per_request']:>21}")
     t = report["target"]
     lines.append(f"ratio service/baseline = {report['ratio']} (target >= {t['ratio_min']}: "
                  f"{'met' if t['ratio_met'] else 'MISSED'}); service p99 {report['service']['p99_ms']} ms "
                  f"(target < {t['p99_ms_max']} ms at {t['at_clients']} clients: {'met' if t['p99_met'] else 'MISSED'})")
+    if c["rate"]:
+        lines.append(f"open loop: {c['rate_requests']} claims due at {c['rate']}/s, at most {c['clients']} in flight:")
+        for name in ("service", "baseline"):
+            o = report[name]["open_loop"]
+            lines.append(f"{name:<10}{o['per_second']:>10}{o['p50_ms']:>9}{o['p99_ms']:>9}{o['max_ms']:>9}"
+                         f"{o['failed']:>8}")
+    for name in ("service", "baseline"):
+        r = report[name]
+        if r["failed"]:
+            lines.append(f"{name} failures: statuses {r['statuses']}, transport errors {r['errors']}")
     if c["relay"]:
         s = report["service"]
         lines.append(f"relay drained the outbox {s['relay_drain_s']} s after the load "
@@ -239,12 +279,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=TARGET_CLIENTS, help="concurrent clients (default 64)")
     parser.add_argument("--requests", type=int, default=3000, help="timed claims per run (default 3000)")
     parser.add_argument("--warmup", type=int, default=200, help="claims before timing, not counted (default 200)")
+    parser.add_argument("--rate", type=float, help="also an open-loop phase: claims due at this many per second")
+    parser.add_argument("--rate-requests", type=int, default=1000, help="claims in the open-loop phase")
     parser.add_argument("--relay", action="store_true", help="run the outbox relay against a Tansu broker")
     parser.add_argument("--backend", choices=("postgres", "sqlite"), default="postgres")
     parser.add_argument("--log-dir", type=Path, help="keep the servers' logs here")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     args = parser.parse_args(argv)
-    config = Config(args.clients, args.requests, args.warmup, args.backend, args.relay, args.log_dir)
+    config = Config(args.clients, args.requests, args.warmup, args.backend, args.relay, args.log_dir, args.rate,
+                    args.rate_requests)
     report = asyncio.run(run(config))
     print(render(report))
     if args.json:

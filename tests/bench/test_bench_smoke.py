@@ -36,24 +36,30 @@ def test_generated_resident_ids_are_valid_and_distinct() -> None:
 
 
 async def test_voucher_claim_benchmark_runs_end_to_end() -> None:
-    report = await run(Config(clients=3, requests=7, warmup=2, backend=chosen_backend()))
+    report = await run(Config(clients=3, requests=7, warmup=2, backend=chosen_backend(), rate=50.0, rate_requests=4))
 
     assert report["benchmark"] == "voucher_claim"
-    assert report["config"] == {"clients": 3, "requests": 7, "warmup": 2, "backend": chosen_backend(), "relay": False}
+    assert report["config"] == {"clients": 3, "requests": 7, "warmup": 2, "backend": chosen_backend(), "relay": False,
+                                "rate": 50.0, "rate_requests": 4}
     assert report["database_dropped"] is True
     for name in ("service", "baseline"):
         part = report[name]
         assert (part["requests"], part["succeeded"], part["failed"]) == (7, 7, 0), part
         assert part["statuses"] == {201: 7}
         assert part["errors"] == {}
-        # warm-up and timed claims each wrote exactly one voucher and one voucher.issued outbox row
-        assert part["rows"] == {"vouchers": 9, "voucher_issued_events": 9}
+        opened = part["open_loop"]
+        assert (opened["rate"], opened["requests"], opened["succeeded"], opened["failed"]) == (50.0, 4, 4, 0)
+        assert opened["statuses"] == {201: 4}
+        # warm-up, closed- and open-loop claims each wrote exactly one voucher and one voucher.issued outbox row
+        assert part["rows"] == {"vouchers": 13, "voucher_issued_events": 13}
         assert TIMING_KEYS <= part.keys()
         assert all(part[key] > 0 for key in TIMING_KEYS)
+        assert part["server_cpu_ms_per_request"] > 0 and part["client_cpu_ms_per_request"] > 0
     assert report["ratio"] > 0
     assert set(report["target"]) == {"ratio_min", "p99_ms_max", "at_clients", "ratio_met", "p99_met"}
     assert (report["target"]["ratio_min"], report["target"]["p99_ms_max"], report["target"]["at_clients"]) == (
         0.5, 50.0, 64)
     printed = render(report)
     assert printed.splitlines()[0].startswith("voucher-claim benchmark: 3 clients, 7 timed claims after 2 warm-up")
-    assert "ratio service/baseline" in printed
+    assert "ratio service/baseline" in printed and "open loop: 4 claims due at 50.0/s" in printed
+    assert len(report["machine"]["load_average_before"]) == 3
