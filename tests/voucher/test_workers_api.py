@@ -111,3 +111,13 @@ async def test_list_workers_paginates_with_cursor(vs):
     ids = [w["id"] for w in first.json()["items"] + second.json()["items"]]
     assert len(ids) == len(set(ids)) == 5
     assert second.json()["next_cursor"] is None
+
+
+async def test_correlation_id_travels_from_request_into_its_events(vs):
+    headers = vs.headers("worker", sub="acct-c", **{"X-Correlation-ID": "req-42"})
+    r = await vs.client.post("/v1/workers", json=worker_body(), headers=headers)
+    assert r.headers["X-Correlation-ID"] == "req-42"
+    async with vs.sessionmaker() as session:
+        body = await session.scalar(select(kit_tables.outbox.c.body))
+    from skillkit.events import parse_event
+    assert parse_event(body).correlation_id == "req-42"
