@@ -265,3 +265,25 @@ async def test_refused_review_rejects_with_the_reason_and_records_who(ss):
     async with ss.sessionmaker() as session:
         review = await session.scalar(select(FactRow).where(FactRow.kind == "review"))
     assert (review.data["reviewed_by"], review.data["approved"], review.person_key) == ("bureau-7", False, "P1")
+
+
+async def test_chains_list_by_status_scoped_and_paged(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    await feed(ss, chain(person="P2", voucher="V2", enrolment="E2", klass="C2", certificate="CERT2", realname=None,
+                         clock=clock))
+    await feed(ss, chain(person="P3", voucher="V3", enrolment="E3", klass="C3", institution="I3",
+                         certificate="CERT3", clock=clock))
+    staff = ss.headers("bureau")
+    waiting = (await ss.client.get("/v1/chains", params={"status": "waiting"}, headers=staff)).json()
+    assert [(c["voucher_id"], [p["code"] for p in c["problems"]]) for c in waiting["items"]] == [
+        ("V2", ["realname_missing"])]
+    first = (await ss.client.get("/v1/chains", params={"limit": 2}, headers=staff)).json()
+    rest = (await ss.client.get("/v1/chains", params={"limit": 2, "cursor": first["next_cursor"]}, headers=staff)).json()
+    assert sorted(c["voucher_id"] for c in first["items"] + rest["items"]) == ["V1", "V2", "V3"]
+    mine = (await ss.client.get("/v1/chains", headers=ss.headers("training_org", org="I1"))).json()
+    assert sorted(c["voucher_id"] for c in mine["items"]) == ["V1", "V2"]
+    bad = await ss.client.get("/v1/chains", params={"status": "lost"}, headers=staff)
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
+    worker = await ss.client.get("/v1/chains", headers=ss.headers("worker"))
+    assert (worker.status_code, worker.json()["code"]) == (403, "role_forbidden")

@@ -71,8 +71,9 @@ class ChainRow(Base):
     class_id: Mapped[str | None] = mapped_column(String(64))
     institution_id: Mapped[str | None] = mapped_column(String(64), index=True)
     certificate_id: Mapped[str | None] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), index=True)
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 

@@ -151,7 +151,7 @@ async def _write_chains(session: AsyncSession, views: Any, now: Any) -> None:
             links=link_json(view),
         )
         if row is None:
-            session.add(ChainRow(voucher_id=view.voucher_id, updated_at=now, **values))
+            session.add(ChainRow(voucher_id=view.voucher_id, created_at=now, updated_at=now, **values))
             continue
         changed = False
         for name, value in values.items():

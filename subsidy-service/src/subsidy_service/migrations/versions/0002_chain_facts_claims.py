@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 17:58:34.294443
+Create Date: 2026-11-26 18:11:06.780043
 """
 
 from typing import Sequence, Union
@@ -31,12 +31,14 @@ def upgrade() -> None:
     sa.Column('certificate_id', sa.String(length=64), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('links', sa.JSON(), nullable=False),
+    sa.Column('created_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('voucher_id', name=op.f('pk_chains'))
     )
     with op.batch_alter_table('chains', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_chains_institution_id'), ['institution_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_chains_person_key'), ['person_key'], unique=False)
+        batch_op.create_index(batch_op.f('ix_chains_status'), ['status'], unique=False)
 
     op.create_table('claims',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -179,6 +181,7 @@ def downgrade() -> None:
 
     op.drop_table('claims')
     with op.batch_alter_table('chains', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_chains_status'))
         batch_op.drop_index(batch_op.f('ix_chains_person_key'))
         batch_op.drop_index(batch_op.f('ix_chains_institution_id'))
 
