@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from skillkit.events import parse_event
+
 from voucher_service.adapters.models import Worker, kit_tables
 
 from tests.voucher.helpers import worker_body
@@ -119,5 +121,4 @@ async def test_correlation_id_travels_from_request_into_its_events(vs):
     assert r.headers["X-Correlation-ID"] == "req-42"
     async with vs.sessionmaker() as session:
         body = await session.scalar(select(kit_tables.outbox.c.body))
-    from skillkit.events import parse_event
     assert parse_event(body).correlation_id == "req-42"

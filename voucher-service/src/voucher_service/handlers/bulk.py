@@ -14,7 +14,7 @@ from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
 from voucher_service.adapters.models import IssuingBatch, Voucher
-from voucher_service.api.schemas import WorkerIn
+from voucher_service.domain.worker import NewWorker
 from voucher_service.config import VoucherSettings
 from voucher_service.handlers.vouchers import issue_voucher
 from voucher_service.handlers.workers import register_worker
@@ -41,9 +41,9 @@ def _categories(raw: str) -> list[str]:
     return [c.strip() for c in raw.split(CATEGORY_SEPARATORS[0]) if c.strip()]
 
 
-def _worker_in(row: RosterRow) -> WorkerIn:
+def _worker_in(row: RosterRow) -> NewWorker:
     values = dict(row.values)
-    return WorkerIn.model_validate({**values, "categories": _categories(values.get("categories", ""))})
+    return NewWorker.model_validate({**values, "categories": _categories(values.get("categories", ""))})
 
 
 async def issue_roster(

@@ -25,7 +25,7 @@ from skillkit.problems import Problem
 
 from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
-from voucher_service.api.schemas import WorkerIn
+from voucher_service.domain.worker import NewWorker
 from voucher_service.config import VoucherSettings
 
 
@@ -37,7 +37,7 @@ def resident_id_or_problem(raw: str, today: date) -> str:
 
 
 async def register_worker(
-    session: AsyncSession, settings: VoucherSettings, principal: Principal, data: WorkerIn
+    session: AsyncSession, settings: VoucherSettings, principal: Principal, data: NewWorker
 ) -> Outcome:
     """Registers a worker; the same resident ID registered again returns the existing worker (200)."""
     number = resident_id_or_problem(data.id_number, local_date(utcnow()))

@@ -9,7 +9,6 @@ from typing import Sequence, Union
 
 import sqlalchemy as sa
 from alembic import op
-import skillkit.db
 
 
 revision: str = '0002'
