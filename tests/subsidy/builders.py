@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from decimal import Decimal
 from typing import Any
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
@@ -28,7 +27,7 @@ from skillkit.contracts.voucher import (
     WorkerAccountLinked,
     WorkerRegistered,
 )
-from skillkit.events import Envelope, registry
+from skillkit.events import Envelope
 
 from subsidy_service.domain.facts import Fact
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -167,7 +167,7 @@ async def test_put_on_a_later_year_never_changes_earlier_claims(ss):
     await feed(ss, chain(clock=clock, days=5))
     await feed(ss, chain(voucher="V2", enrolment="E2", klass="C2", certificate="CERT2", days=5, year=2024,
                          realname=None, clock=clock, start=date(2024, 6, 1), completed_on=date(2024, 6, 15),
-                         cert_on=date(2024, 6, 20), bound_at=__import__("datetime").datetime(2024, 5, 20, tzinfo=__import__("datetime").timezone.utc)))
+                         cert_on=date(2024, 6, 20), bound_at=datetime(2024, 5, 20, tzinfo=timezone.utc)))
     before = await claims(ss)
     assert (before["training:V2:main"].state, before["training:V2:main"].table_year) == ("waiting", 2023)
     body = {"s1": {"daily_rate": "120", "cap": "1200"}, "note": "2024 rates"}

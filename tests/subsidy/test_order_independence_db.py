@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -64,14 +65,13 @@ async def test_concurrent_events_of_one_person_never_race(ss):
     await asyncio.gather(*(feed(ss, [f]) for f in HISTORY))
     # Whatever interleaving the database allowed, the row locks make the result the pure projection.
     assert snapshot(await claims(ss)) == expected()
-    assert expected()["training:V1:main"][:2] == ("eligible", __import__("decimal").Decimal("1000.00"))
+    assert expected()["training:V1:main"][:2] == ("eligible", Decimal("1000.00"))
 
 
 async def test_class_events_and_enrolments_applied_concurrently_never_miss_each_other(ss):
     """The class outcome (keyed by class) and each trainee's enrolment (keyed by person) race on purpose;
     the scope locks make every trainee's claim see the outcome."""
     import random
-    from decimal import Decimal
 
     clock = Clock()
     people = [f"P{i}" for i in range(8)]

@@ -9,7 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 
-from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person, Recovery
+from subsidy_service.adapters.models import Base, ChainRow, Claim, FactRow, Person, Recovery
+from subsidy_service.main import seed_policy_tables
 
 from tests.subsidy.builders import (
     Clock,
@@ -68,9 +69,7 @@ async def test_any_order_with_duplicates_gives_the_same_claims(ss):
     assert {expected["training:V2:main"][0], expected["training:V3:main"][0]} == {"eligible", "rejected"}
     rng = random.Random(5)
     for _ in range(3):
-        await ss.wipe(__import__("subsidy_service.adapters.models", fromlist=["Base"]).Base.metadata)
-        from subsidy_service.main import seed_policy_tables
-
+        await ss.wipe(Base.metadata)
         await seed_policy_tables(ss.runtime)
         shuffled = facts + rng.sample(facts, 6)
         rng.shuffle(shuffled)
