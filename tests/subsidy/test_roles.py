@@ -39,3 +39,12 @@ async def test_openapi_lists_the_subsidy_api(ss):
     for path in ("/v1/chains/{voucher_id}", "/v1/claims", "/v1/claims/summary", "/v1/me/vouchers",
                  "/v1/me/allowances", "/v1/policy-tables/{year}", "/v1/recoveries"):
         assert path in paths
+
+
+async def test_metrics_count_claim_transitions(ss):
+    from tests.subsidy.builders import chain
+    from tests.subsidy.helpers import feed
+
+    await feed(ss, chain(days=5))
+    text = (await ss.client.get("/metrics")).text
+    assert 'subsidy_claim_transitions_total{claim_type="training",state="eligible"}' in text

@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prometheus_client import Counter
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +27,10 @@ from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, evaluate_person
 from subsidy_service.domain.facts import Fact, from_envelope
 from subsidy_service.domain.policy import Policies
+
+CLAIM_TRANSITIONS = Counter(
+    "subsidy_claim_transitions_total", "Claims entering a state (new claims included)", ["claim_type", "state"]
+)
 
 # States after eligibility that the payment flow sets; their amount and table version are frozen.
 FROZEN = frozenset({"declared", "verified", "approved", "paid"})
@@ -198,6 +203,7 @@ async def _upsert_claim(session: AsyncSession, row: Claim | None, draft: ClaimDr
             created_at=now, updated_at=now, recovery_pending=False, **_values(draft),
         )
         session.add(row)
+        CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
         if draft.state == ELIGIBLE:
             row.eligible_at = now
             await _emit_eligible(session, row)
@@ -213,6 +219,8 @@ async def _upsert_claim(session: AsyncSession, row: Claim | None, draft: ClaimDr
     for name, value in values.items():
         setattr(row, name, value)
     row.updated_at = now
+    if old_state != draft.state:
+        CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
     if draft.state == ELIGIBLE and (old_state != ELIGIBLE or old_amount != draft.amount):
         row.eligible_at = now
         await _emit_eligible(session, row)
