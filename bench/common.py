@@ -137,7 +137,10 @@ class ServerProcess:
 
     def start(self, timeout: float = 60) -> None:
         command = [sys.executable, "-m", "uvicorn", self.app, "--host", "127.0.0.1", "--port", str(self.port),
-                   "--no-access-log", "--log-level", "warning"]
+                   "--no-access-log", "--log-level", "warning",
+                   # uvicorn closes a keep-alive connection idle for 5 s by default; under a saturating load
+                   # that races with the client's next request on it (ReadError). Same for both servers.
+                   "--timeout-keep-alive", "75"]
         if self.factory:
             command.append("--factory")
         output = self.log_path.open("ab") if self.log_path else subprocess.DEVNULL
@@ -238,6 +241,7 @@ class LoadResult:
     statuses: Counter[int]
     duration: float  # wall-clock seconds from the first request sent to the last answer read
     errors: Counter[str]  # transport errors (connection refused, timeouts) by exception class
+    lost: list[int] = field(default_factory=list)  # indices of the calls that got no answer
 
 
 async def drive(
@@ -253,6 +257,7 @@ async def drive(
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
+    lost: list[int] = []
     queue = iter(enumerate(calls))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
@@ -270,13 +275,14 @@ async def drive(
                     response = await client.request(call.method, call.path, json=call.json, headers=call.headers)
                 except httpx.HTTPError as exc:
                     errors[type(exc).__name__] += 1
+                    lost.append(i)
                     continue
                 latencies.append(time.perf_counter() - sent)
                 statuses[response.status_code] += 1
 
         await asyncio.gather(*(one_client() for _ in range(max(1, min(clients, len(calls))))))
         duration = time.perf_counter() - started
-    return LoadResult(latencies, statuses, duration, errors)
+    return LoadResult(latencies, statuses, duration, errors, lost)
 
 
 def cpu_seconds(pid: int) -> float:

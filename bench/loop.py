@@ -236,6 +236,8 @@ class Api:
         self.client = httpx.AsyncClient(limits=limits, timeout=timeout)
         self.gate = asyncio.Semaphore(concurrency)
         self.requests = 0
+        self.retried = 0
+        self.server_errors = 0
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -251,17 +253,28 @@ class Api:
         headers = dict(headers)
         if method == "POST" or method == "PUT":
             headers["Idempotency-Key"] = str(uuid.uuid4())
-        for attempt in range(4):
+        attempts = 6
+        for attempt in range(attempts):
             try:
                 async with self.gate:
                     self.requests += 1
                     response = await self.client.request(method, url, headers=headers, json=json, files=files,
                                                          params=params)
-                break
             except httpx.TransportError:
-                if attempt == 3:
+                if attempt == attempts - 1:
                     raise
+                self.retried += 1
                 await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            # A server error changed nothing (the request's one transaction rolled back); a client retries with
+            # the same Idempotency-Key. On the SQLite default this happens under concurrent writers ("database
+            # is locked", see BENCHMARKS.md / the report), never on PostgreSQL in our runs.
+            if response.status_code in (500, 502, 503) and attempt < attempts - 1:
+                self.retried += 1
+                self.server_errors += 1
+                await asyncio.sleep(0.2 * (attempt + 1))
+                continue
+            break
         try:
             body = response.json()
         except ValueError:

@@ -109,6 +109,21 @@ def baseline_calls(count: int) -> list[Call]:
     ]
 
 
+async def register_all(server: ServerProcess, registrations: list[Call], clients: int) -> float:
+    """Registers every worker before timing; registrations per second. Registering the same ID number again
+    returns the existing worker (200), so a registration lost to a transport error is simply sent again."""
+    started = time.perf_counter()
+    pending = registrations
+    for _ in range(3):
+        result = await drive(server.url, pending, clients)
+        if not result.errors and set(result.statuses) <= {200, 201}:
+            return round(len(registrations) / (time.perf_counter() - started), 1)
+        if set(result.statuses) - {200, 201}:
+            raise RuntimeError(f"worker registration failed: {summarise(result, expected_status=201)}")
+        pending = [pending[i] for i in result.lost]
+    raise RuntimeError(f"worker registration kept failing: {dict(result.errors)}")
+
+
 async def timed_load(server: ServerProcess, calls: list[Call], config: Config) -> dict[str, Any]:
     """Warm-up (not counted), the closed-loop timed calls while sampling both processes' resident memory and
     CPU time, then (with a rate) the open-loop calls."""
@@ -164,11 +179,9 @@ async def bench_service(db: BenchDatabase, config: Config, log_dir: Path) -> dic
         server = ServerProcess("voucher_service.main:create", env, factory=True,
                                log_path=log_dir / "voucher-service.log")
         with server.running():
-            registered = summarise(await drive(server.url, registrations, config.clients), expected_status=201)
-            if registered["succeeded"] != len(registrations):
-                raise RuntimeError(f"worker registration failed: {registered}")
+            registered = await register_all(server, registrations, config.clients)
             report = await timed_load(server, claims, config)
-            report["registrations_per_second"] = registered["per_second"]
+            report["registrations_per_second"] = registered
             if config.relay:
                 report["relay_drain_s"], report["relay_unpublished_left"] = await wait_drained(db)
         report["rows"] = {
