@@ -102,11 +102,11 @@ async def test_unusable_files_are_refused_whole_and_change_nothing(cs):
     institution_id, evaluation_id, numbers = await setup(cs, 1)
     before = await outbox_count(cs)
     cases = [
-        ("a.csv", b"", "text/csv", 422, "upload_empty"),
-        ("a.csv", "身份证号,理论成绩\n".encode(), "text/csv", 422, "upload_header_missing"),
-        ("a.csv", "身份证号,理论成绩,实操成绩\n".encode(), "text/csv", 422, "upload_empty"),
-        ("a.pdf", b"%PDF-1.4", "application/pdf", 415, "upload_type_unsupported"),
-        ("a.xlsx", b"not a zip", XLSX, 422, "upload_unreadable"),
+        ("a.csv", b"", "text/csv", 422, "roster_empty"),
+        ("a.csv", "身份证号,理论成绩\n".encode(), "text/csv", 422, "roster_columns_missing"),
+        ("a.csv", "身份证号,理论成绩,实操成绩\n".encode(), "text/csv", 422, "roster_empty"),
+        ("a.pdf", b"%PDF-1.4", "application/pdf", 415, "roster_format_unsupported"),
+        ("a.xlsx", b"not a zip", XLSX, 422, "roster_unreadable"),
     ]
     for filename, content, content_type, status, code in cases:
         r = await upload(cs, institution_id, evaluation_id, filename, content, content_type)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from certification_service.adapters.models import EvaluationInstitution, Filing
-import pytest
 
 from tests.certification.helpers import (
     FILINGS,

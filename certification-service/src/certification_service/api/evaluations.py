@@ -163,7 +163,7 @@ async def upload_results(
 
     async def action() -> Outcome:
         evaluation = await writable_evaluation(session, principal, evaluation_id)
-        report = await apply_upload(session, settings, principal, evaluation, file.filename or "", file.content_type, content)
+        report = await apply_upload(session, settings, principal, evaluation, file.filename or "", content)
         return Outcome(report, 200)
 
     return await run_command(request, session, principal, action)
