@@ -9,6 +9,7 @@ variable documented, and dashboard queries over metrics the code defines.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import importlib.util
 import json
@@ -165,6 +166,13 @@ def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 def all_containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
     return list(spec.get("initContainers", [])) + list(spec.get("containers", []))
+
+
+@functools.cache
+def consumer_groups(package: str) -> tuple[str, ...]:
+    """The service's consumer groups, from its app factory (create() builds no engine, starts nothing)."""
+    runtime = importlib.import_module(f"{package}.main").create().state.runtime
+    return tuple(spec.name for spec in runtime.consumer_specs)
 
 
 def source_metrics() -> dict[str, set[str]]:
@@ -569,8 +577,7 @@ def test_k8s_topics_job_creates_every_topic_the_services_use() -> None:
     topics = set(next(var["value"] for var in container["env"] if var["name"] == "TOPICS").split())
     wanted = set(ALL_TOPICS)
     for package in SERVICE_PACKAGES.values():
-        runtime = importlib.import_module(f"{package}.main").create().state.runtime
-        wanted |= {dead_letter_topic(spec.name) for spec in runtime.consumer_specs}
+        wanted |= {dead_letter_topic(group) for group in consumer_groups(package)}
     assert topics == wanted
 
 
@@ -645,17 +652,24 @@ def test_dashboard_panel_ids_are_unique_and_placed() -> None:
 
 
 @pytest.mark.parametrize(
-    "runbook",
-    ["broker-outage.md", "dead-letters.md", "rotating-secrets.md", "restoring-a-database.md",
-     "year-end-p5-deadline.md"],
+    "document",
+    [f"deploy/runbooks/{name}" for name in ("README.md", "broker-outage.md", "dead-letters.md",
+                                            "rotating-secrets.md", "restoring-a-database.md",
+                                            "year-end-p5-deadline.md")] + ["docs/deployment.md"],
 )
-def test_runbook_exists_and_its_commands_name_real_modules(runbook: str) -> None:
-    text = (RUNBOOKS / runbook).read_text(encoding="utf-8")
+def test_runbook_exists_and_its_commands_and_paths_are_real(document: str) -> None:
+    text = (ROOT / document).read_text(encoding="utf-8")
     assert text.startswith("# ")
     for module in set(re.findall(r"python -m ([a-z_][a-z0-9_.]*)", text)):
-        assert module_exists(module), f"{runbook}: python -m {module} does not exist"
+        assert module_exists(module), f"{document}: python -m {module} does not exist"
     for path in set(re.findall(r"`((?:deploy|docs|services|tests)/[A-Za-z0-9_./-]+\.[a-z]+)`", text)):
-        assert (ROOT / path).exists(), f"{runbook}: {path} does not exist"
+        assert (ROOT / path).exists(), f"{document}: {path} does not exist"
+    # Dead-letter topics named in a runbook are the services' real ones.
+    from skillkit.contracts.topics import dead_letter_topic
+
+    groups = {group for package in SERVICE_PACKAGES.values() for group in consumer_groups(package)}
+    for topic in set(re.findall(r"\bdlq\.[a-z-]+\.v1\b", text)):
+        assert topic in {dead_letter_topic(group) for group in groups}, f"{document}: {topic}"
 
 
 def test_replay_commands_accept_the_runbook_options() -> None:
