@@ -215,3 +215,16 @@ async def test_province_answers_on_attendance_records_are_not_chain_facts(ss):
     assert (await claims(ss))["training:V1:main"].state == "eligible"
     async with ss.sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(FactRow).where(FactRow.kind == "realname")) == 1
+
+
+async def test_payable_report_says_who_gets_what_and_why(ss):
+    from subsidy_service.report import payable_report
+
+    await feed(ss, chain(kind="order", days=14, e3=True, outcome=dict(completed=10, employed=8)))
+    async with ss.sessionmaker() as session:
+        text = await payable_report(session, year=2023)
+    assert "培训机构 I1: 1 笔, 1900.00 元" in text
+    assert "      S2: 10 天 × 150 + 4 天 × 100 = 1900.00" in text
+    assert "劳动者 W-P1: 1 笔, 210.00 元" in text
+    assert "评价机构 EV1: 1 笔, 400.00 元" in text
+    assert text.endswith("合计 total: 2510.00 元 in 3 claims to 3 payees")
