@@ -272,7 +272,7 @@ class Api:
             if response.status_code in (500, 502, 503) and attempt < attempts - 1:
                 self.retried += 1
                 self.server_errors += 1
-                await asyncio.sleep(0.2 * (attempt + 1))
+                await asyncio.sleep(0.3 * (attempt + 1))
                 continue
             break
         try:
@@ -292,6 +292,22 @@ class Api:
             if not page.get("next_cursor"):
                 return items
             query["cursor"] = page["next_cursor"]
+
+
+async def scrape(client: httpx.AsyncClient, base_url: str) -> dict[tuple[str, str], float]:
+    """A service's Prometheus counters: (metric name, label text) -> value."""
+    response = await client.get(f"{base_url}/metrics")
+    out: dict[tuple[str, str], float] = {}
+    for line in response.text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        name, _, labels = head.partition("{")
+        try:
+            out[(name, labels.rstrip("}"))] = float(value)
+        except ValueError:
+            continue
+    return out
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> bytes:
@@ -454,7 +470,8 @@ class LoopDriver:
 
     # the evaluation institution ------------------------------------------------------------------------------
 
-    async def evaluate_and_certify(self, plan: ClassPlan, evaluator: EvaluationInstitution) -> None:
+    async def evaluate_and_certify(self, plan: ClassPlan, evaluator: EvaluationInstitution, *,
+                                   quiet_before_issue: bool = False) -> None:
         assert evaluator.id is not None
         org = self.t.evaluation_org(evaluator.id)
         level = plan.level if plan.certificate_type in ("skill_level", "vocational_qualification") else None
@@ -475,6 +492,8 @@ class LoopDriver:
                                      files={"file": ("成绩.csv", _csv(["id_number", "theory_score", "practical_score"], results), "text/csv")})
         if report.get("rejected"):
             raise RuntimeError(f"results upload rejected rows: {report.get('row_errors')}")
+        if quiet_before_issue:
+            await self.wait_quiet(self.e.certification, 0.5)
         issued = await self.api.call("POST", f"{base}/certificates", org)
         answered = time.time()
         by_candidate = {c["candidate_id"]: c for c in issued["certificates"]}
@@ -486,21 +505,39 @@ class LoopDriver:
     # one class, end to end -------------------------------------------------------------------------------------
 
     async def run_class(self, plan: ClassPlan, evaluator: EvaluationInstitution) -> None:
+        await self.train_class(plan)
+        await self.evaluate_and_certify(plan, evaluator)
+
+    async def train_class(self, plan: ClassPlan) -> None:
         await asyncio.gather(self.open_class(plan), *(self.register_and_claim(t, plan.kind) for t in plan.trainees))
         await asyncio.gather(*(self.enrol(plan, t) for t in plan.trainees))
         await self.wait_active(plan)
         await self.attendance_and_completion(plan)
         await self.follow_up_and_outcome(plan)
-        await self.evaluate_and_certify(plan, evaluator)
 
-    async def run_county(self, county: County, *, parallel_classes: int = 4) -> None:
+    async def run_county(self, county: County, *, parallel_classes: int = 4, certify_after_training: bool = False) -> None:
+        """Every class through the loop, `parallel_classes` at a time.
+
+        `certify_after_training`: the evaluation centre certifies class after class once all training is done.
+        The SQLite default needs it: there a write transaction that read first fails at once with "database is
+        locked" when another connection committed meanwhile (no BEGIN IMMEDIATE in the kit), and the
+        certificate batch is such a transaction while the certification service's consumer is busy with the
+        worker registrations of other classes.
+        """
         gate = asyncio.Semaphore(parallel_classes)
 
         async def one(plan: ClassPlan) -> None:
             async with gate:
-                await self.run_class(plan, county.evaluation_institution)
+                if certify_after_training:
+                    await self.train_class(plan)
+                else:
+                    await self.run_class(plan, county.evaluation_institution)
 
         await asyncio.gather(*(one(p) for p in county.classes))
+        if certify_after_training:
+            for plan in county.classes:
+                await self.wait_quiet(self.e.certification)
+                await self.evaluate_and_certify(plan, county.evaluation_institution, quiet_before_issue=True)
 
     # the subsidy service ---------------------------------------------------------------------------------------
 
@@ -542,6 +579,20 @@ class LoopDriver:
                 raise TimeoutError(f"{len(pending)} claims not settled after the deadline, e.g. {detail}")
             await asyncio.sleep(0.25)
 
+    async def wait_quiet(self, base_url: str, quiet_s: float = 1.0) -> None:
+        """Waits until a service's consumers and outbox relay have been idle for `quiet_s` (its /metrics)."""
+        deadline = time.monotonic() + self.deadline_s
+        last, since = None, time.monotonic()
+        while time.monotonic() < deadline:
+            counters = await scrape(self.api.client, base_url)
+            activity = sum(v for (name, _), v in counters.items()
+                           if name in ("consumer_events_total", "outbox_published_total"))
+            if activity != last:
+                last, since = activity, time.monotonic()
+            elif time.monotonic() - since >= quiet_s:
+                return
+            await asyncio.sleep(0.2)
+
     async def chain(self, voucher_id: str) -> dict[str, Any]:
         return await self.api.call("GET", f"{self.e.subsidy}/v1/chains/{voucher_id}", self.t.bureau())
 
@@ -553,7 +604,7 @@ def free_port_offset() -> int:
     """A port offset whose four service ports (8001+offset … 8004+offset) are free right now."""
     rng = random.Random()
     for _ in range(200):
-        offset = rng.randrange(2000, 40000, 10)
+        offset = rng.randrange(2000, 24000, 10)  # below the ephemeral range (32768+) that clients' sockets use
         ports = [8001 + offset + i for i in range(4)]
         if all(_port_free(p) for p in ports):
             return offset
@@ -610,10 +661,18 @@ def platform_running(database_urls: dict[str, str], *, log_dir: Path | None = No
     from skillkit.platform import Platform
 
     env = {"SKILLS_LOG_LEVEL": "WARNING", **(extra_env or {})}
-    platform = Platform(database_urls, port_offset=free_port_offset(), log_dir=log_dir, extra_env=env)
     province: ProvinceSimulator | None = None
+    for attempt in range(3):
+        platform = Platform(database_urls, port_offset=free_port_offset(), log_dir=log_dir, extra_env=env)
+        try:
+            platform.start()
+            break
+        except RuntimeError:
+            # a port taken between the check and the bind (another engineer's process): try another block
+            platform.stop()
+            if attempt == 2:
+                raise
     try:
-        platform.start()
         province = ProvinceSimulator(platform.kafka_bootstrap, reject_share, seed,
                                      (log_dir / "province-simulator.log") if log_dir else None)
         province.start()
