@@ -228,3 +228,27 @@ async def test_payable_report_says_who_gets_what_and_why(ss):
     assert "劳动者 W-P1: 1 笔, 210.00 元" in text
     assert "评价机构 EV1: 1 笔, 400.00 元" in text
     assert text.endswith("合计 total: 2510.00 元 in 3 claims to 3 payees")
+
+
+async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
+    from datetime import datetime, timezone
+
+    from skillkit.contracts.training import TrainingCheckedIn
+    from skillkit.events import registry
+    from subsidy_service.consumers import CONSUMER_GROUP, consumer_specs
+
+    from tests.subsidy.builders import envelope, fact
+
+    [spec] = consumer_specs()
+    assert spec.name == CONSUMER_GROUP == "subsidy-service"
+    assert spec.topics == ["skills.voucher.v1", "skills.training.v1", "skills.certification.v1",
+                           "province.realname.inbound.v1"]
+    assert all(registry.get(t).topic in spec.topics for t in spec.handlers)
+    assert {"voucher.issued.v1", "voucher.bound.v1", "training.completed.v1", "class.outcome_reported.v1",
+            "certificate.issued.v1", "certificate.revoked.v1", "province.realname.answered.v1",
+            "worker.registered.v1", "worker.account_linked.v1", "institution.suspended.v1",
+            "evaluation_institution.filed.v1"} <= set(spec.handlers)
+    check_in = fact(TrainingCheckedIn(enrolment_id="E1", voucher_id="V1", class_id="C1", person_key="P1",
+                                      day=datetime(2023, 6, 2).date(), method="qr",
+                                      checked_at=datetime(2023, 6, 2, 1, tzinfo=timezone.utc)), Clock())
+    assert await ss.runtime.processors[CONSUMER_GROUP].apply(envelope(check_in)) is False
