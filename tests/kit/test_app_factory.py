@@ -47,3 +47,14 @@ def test_production_refuses_sqlite():
     }
     with pytest.raises(ValidationError, match="SQLite"):
         ServiceSettings(environment="production", **secrets)
+
+
+def test_production_refuses_the_development_qr_public_key():
+    from training_service.config import TrainingSettings
+
+    secrets = {
+        "jwt_secret": "a" * 40, "person_key_secret": "b" * 40, "blind_index_secret": "c" * 40,
+        "pii_encryption_key": "eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHh4eHg=",
+    }
+    with pytest.raises(ValidationError, match="voucher_qr_public_key"):
+        TrainingSettings(environment="production", database_url="postgresql+asyncpg://db/x", **secrets)

@@ -25,7 +25,7 @@ def make_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) -> None:
+async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int, replication: int = 1) -> None:
     """Create the topics the service uses; existing ones are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
@@ -35,7 +35,7 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int) 
         if missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(name=t, num_partitions=partitions, replication_factor=1) for t in missing]
+                    [NewTopic(name=t, num_partitions=partitions, replication_factor=replication) for t in missing]
                 )
             except TopicAlreadyExistsError:
                 pass  # another service created it first

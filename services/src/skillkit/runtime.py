@@ -118,7 +118,9 @@ class ServiceRuntime:
 
     async def _ensure_topics(self) -> None:
         topics = list(ALL_TOPICS) + [dead_letter_topic(s.name) for s in self.consumer_specs]
-        await ensure_topics(self.settings.kafka_bootstrap, topics, self.settings.kafka_partitions)
+        await ensure_topics(
+            self.settings.kafka_bootstrap, topics, self.settings.kafka_partitions, self.settings.kafka_replication_factor
+        )
 
     async def _start_producer(self) -> Any:
         await self._ensure_topics()

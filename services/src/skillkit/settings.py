@@ -38,6 +38,7 @@ class ServiceSettings(BaseSettings):
     # memory storage forgets topics); creating ours with the same count keeps every client's metadata in
     # agreement. Production Kafka sets its own count.
     kafka_partitions: int = 4
+    kafka_replication_factor: int = 1
     # How long a publish may wait for the broker before the relay counts a failure and backs off.
     kafka_request_timeout_ms: int = 15000
     # The API, the outbox relay and the consumers share one process in the embedded default.
@@ -66,6 +67,7 @@ class ServiceSettings(BaseSettings):
             return self
         weak = [name for name in SECRET_FIELDS if _is_dev_default(name, getattr(self, name))]
         weak += [name for name in self.extra_secret_fields() if _is_dev_default(name, getattr(self, name))]
+        weak += [name for name, value in self.development_values().items() if getattr(self, name) == value]
         if weak:
             raise ValueError(f"production refuses development defaults for: {', '.join(sorted(weak))}")
         if self.database_url.startswith("sqlite"):
@@ -75,6 +77,10 @@ class ServiceSettings(BaseSettings):
     def extra_secret_fields(self) -> tuple[str, ...]:
         """Secrets a service adds on top of the shared ones."""
         return ()
+
+    def development_values(self) -> dict[str, str]:
+        """Non-secret settings whose development value must not reach production (e.g. a dev public key)."""
+        return {}
 
 
 def _is_dev_default(name: str, value: str) -> bool:

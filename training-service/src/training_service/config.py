@@ -23,3 +23,7 @@ class TrainingSettings(ServiceSettings):
     province_realname_enabled: bool = True
     # Imported into the occupation catalogue at start-up (None: the CSV shipped in the package).
     occupations_csv: str | None = None
+
+    def development_values(self) -> dict[str, str]:
+        # The dev key verifies tokens signed with the dev seed, which is in the source: anyone could forge them.
+        return {"voucher_qr_public_key": DEV_QR_PUBLIC_KEY}

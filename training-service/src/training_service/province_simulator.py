@@ -18,6 +18,7 @@ import logging
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from skillkit.bus import ensure_topics
+from skillkit.settings import ServiceSettings
 from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
 from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict
@@ -63,7 +64,7 @@ class ProvinceSimulator:
         self.answered = 0
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
-        await ensure_topics(self.bootstrap, [PROVINCE_OUTBOUND_TOPIC, PROVINCE_INBOUND_TOPIC], 6)
+        await ensure_topics(self.bootstrap, [PROVINCE_OUTBOUND_TOPIC, PROVINCE_INBOUND_TOPIC], ServiceSettings().kafka_partitions)
         consumer = AIOKafkaConsumer(PROVINCE_OUTBOUND_TOPIC, bootstrap_servers=self.bootstrap, group_id=self.group,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False)
