@@ -1,0 +1,401 @@
+"""Pipeline benchmark: N complete chains (发券 → 培训 → 持证 → 兑现) through all four services.
+
+    python -m bench.pipeline [--chains 600] [--class-size 20] [--days 5] [--parallel-classes 6]
+                             [--rate 50] [--backend postgres] [--json out.json] [--keep-logs DIR]
+
+In one run, on four fresh PostgreSQL databases (created here, dropped at the end):
+1. Tansu, the four services (one uvicorn process each, relay and consumers in-process as in the embedded
+   default) and the province real-name simulator (accepting everything) are started (bench/loop.py);
+2. baselines measured on the same machine in the same run: the raw Tansu produce → consume rate of 1 KiB
+   messages (aiokafka, acks=all, one partition key per message) and a no-op HTTP round trip (GET /healthz of
+   the voucher service, same client);
+3. bureau staff register the institutions and the evaluation centre; then N workers run the whole loop through
+   the public REST APIs in classes of `--class-size` (inclusive, `--days` attended days each): register,
+   claim, enrol by code, bulk check-ins, bulk completions, class outcome, evaluation (candidates, bulk
+   results, batch certificates);
+   - closed mode (default): `--parallel-classes` classes at a time, as fast as the platform takes them;
+   - offered-load mode (`--rate R`): a new class starts every class-size / R seconds whatever the platform's
+     progress (open loop), so R chains/s are offered;
+4. it waits until the subsidy service shows N eligible training claims (GET /v1/claims/summary).
+It reports chains/s (N / wall time from the first registration to the N-th eligible claim), the latency from
+`certificate.issued` to the claim becoming eligible (p50/p99/max), each process's peak RSS (psutil, sampled
+every 20 ms) and each consumer's events/s (`consumer_events_total` from /metrics before and after, divided by
+the wall time).
+
+Latency, measured by timestamps: the certificate's event time is the CloudEvents `time` of its
+`certificate.issued.v1` (read from `skills.certification.v1` by a group-less consumer started before the run);
+the eligible time is the claim's `eligible_at` from `GET /v1/claims` (set in the subsidy service's transaction
+that made it eligible). Both come from the same machine's clock. The latency of a chain is the training
+claim's `eligible_at` minus the event time of the certificate the claim cites (`certificate_id`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform as host
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from bench.common import PeakRss, create_database, drop_database, percentile
+from bench.loop import (
+    Api,
+    ClassPlan,
+    County,
+    Endpoints,
+    EvaluationInstitution,
+    Institution,
+    LoopDriver,
+    Trainee,
+    credit_code,
+    mobile,
+    person_name,
+    pids,
+    platform_running,
+    resident_id,
+    scrape,
+    sqlite_urls,
+)
+from skillkit.contracts.topics import CERTIFICATION_TOPIC
+from skillkit.events import parse_event
+
+TARGET_CHAINS_PER_S = 150.0
+TARGET_P99_MS = 500.0
+TARGET_RATE = 50.0
+OCCUPATIONS = ("4-10-01-05", "4-10-01-06", "4-03-02-01", "4-03-02-02")
+SERVICE_NAMES = ("voucher-service", "training-service", "certification-service", "subsidy-service")
+
+
+@dataclass(frozen=True)
+class Config:
+    chains: int = 600
+    class_size: int = 20
+    days: int = 5
+    parallel_classes: int = 6
+    rate: float | None = None
+    backend: str = "postgres"
+    deadline_s: float = 600.0
+    baseline_messages: int = 5000
+    log_dir: Path | None = None
+    py_spy: str | None = None
+    profile_dir: Path | None = None
+
+
+def build_county(config: Config) -> County:
+    rng = random.Random(7)
+    institutions = [
+        Institution(f"i{n}", f"临县第{n + 1}职业培训学校", ("临泉镇", "白文镇", "城庄镇", "兔坂镇")[n % 4], ["inclusive"],
+                    list(OCCUPATIONS), credit_code("school", 100 + n))
+        for n in range(4)
+    ]
+    evaluator = EvaluationInstitution("临县职业技能等级认定评价中心", credit_code("public", 200),
+                                      [{"occupation_code": o, "level": 5, "certificate_type": "skill_level"} for o in OCCUPATIONS])
+    classes = []
+    for c in range(-(-config.chains // config.class_size)):
+        size = min(config.class_size, config.chains - c * config.class_size)
+        trainees = []
+        for k in range(size):
+            i = c * config.class_size + k + 1
+            trainees.append(Trainee(person_name(rng), resident_id(i), institutions[c % 4].township, ["rural_migrant"],
+                                    config.days, mobile=mobile(i)))
+        classes.append(ClassPlan(institutions[c % 4], f"2026年第{c + 1}期普惠制培训班", "inclusive", OCCUPATIONS[c % 4],
+                                 max(config.days, 5), trainees))
+    return County(institutions, evaluator, classes)
+
+
+# --- baselines -------------------------------------------------------------------------------------------------
+
+
+async def kafka_baseline(bootstrap: str, messages: int) -> dict[str, Any]:
+    """Raw Tansu: produce `messages` 1 KiB records (acks=all, keyed), then consume them back from the start."""
+    topic = f"bench.baseline.{uuid.uuid4().hex[:8]}"
+    body = b"x" * 1024
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=2)
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, value=body, key=b"warm")  # creates the topic
+        started = time.perf_counter()
+        futures = [await producer.send(topic, value=body, key=str(i).encode()) for i in range(messages)]
+        await asyncio.gather(*futures)
+        produce_s = time.perf_counter() - started
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    try:
+        seen = 0
+        started = time.perf_counter()
+        deadline = started + 120
+        while seen < messages + 1 and time.perf_counter() < deadline:
+            batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+            seen += sum(len(r) for r in batches.values())
+        consume_s = time.perf_counter() - started
+    finally:
+        await consumer.stop()
+    return {"messages": messages, "produce_per_s": round(messages / produce_s), "consume_per_s": round(seen / consume_s)}
+
+
+async def http_baseline(url: str, requests: int = 2000, clients: int = 16) -> dict[str, Any]:
+    """A no-op HTTP round trip: GET /healthz of a service process, `clients` concurrent keep-alive clients."""
+    latencies: list[float] = []
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=clients)) as client:
+        queue = iter(range(requests))
+
+        async def one() -> None:
+            for _ in queue:
+                t0 = time.perf_counter()
+                (await client.get(f"{url}/healthz")).raise_for_status()
+                latencies.append(time.perf_counter() - t0)
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one() for _ in range(clients)))
+        duration = time.perf_counter() - started
+    ms = [x * 1000 for x in latencies]
+    return {"requests": requests, "per_s": round(requests / duration), "p50_ms": round(percentile(ms, 50), 2),
+            "p99_ms": round(percentile(ms, 99), 2)}
+
+
+# --- measurement helpers -----------------------------------------------------------------------------------------
+
+
+class CertificateTimes:
+    """Reads skills.certification.v1 from the beginning and keeps each certificate.issued event's time."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self.times: dict[str, datetime] = {}
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        consumer = AIOKafkaConsumer(CERTIFICATION_TOPIC, bootstrap_servers=self.bootstrap,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    metadata_max_age_ms=1000)
+        await consumer.start()
+        try:
+            while not self._stop.is_set():
+                batches = await consumer.getmany(timeout_ms=200)
+                for records in batches.values():
+                    for record in records:
+                        try:
+                            envelope = parse_event(record.value)
+                        except Exception:
+                            continue
+                        if envelope.type.startswith("certificate.issued"):
+                            self.times[envelope.data.certificate_id] = envelope.time
+        finally:
+            await consumer.stop()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+
+async def consumer_counts(api: Api, endpoints: Endpoints) -> dict[str, float]:
+    """consumer_events_total per (service, consumer group), all event types and outcomes summed."""
+    out: dict[str, float] = defaultdict(float)
+    for name, url in zip(SERVICE_NAMES, (endpoints.voucher, endpoints.training, endpoints.certification,
+                                         endpoints.subsidy)):
+        for (metric, labels), value in (await scrape(api.client, url)).items():
+            if metric == "consumer_events_total":
+                group = labels.split('consumer="', 1)[1].split('"', 1)[0] if 'consumer="' in labels else "?"
+                out[f"{name}/{group}"] += value
+    return dict(out)
+
+
+def start_profilers(config: Config, platform: Any) -> list[subprocess.Popen[bytes]]:
+    """py-spy (from a throwaway venv, `--py-spy PATH`) on every service process for the timed phase;
+    collapsed stacks go to `--profile-dir`/<service>.txt."""
+    if not (config.py_spy and config.profile_dir):
+        return []
+    config.profile_dir.mkdir(parents=True, exist_ok=True)
+    return [
+        subprocess.Popen([config.py_spy, "record", "--pid", str(pid), "--rate", "200", "--format", "raw",
+                          "--output", str(config.profile_dir / f"{name}.txt")],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for name, pid in pids(platform).items() if name in SERVICE_NAMES
+    ]
+
+
+def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for proc in profilers:
+        proc.send_signal(signal.SIGINT)
+    for proc in profilers:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+async def eligible_training(api: Api) -> int:
+    summary = await api.call("GET", f"{api.endpoints.subsidy}/v1/claims/summary", api.tokens.bureau())
+    return sum(t["count"] for t in summary["totals"] if t["claim_type"] == "training" and t["state"] == "eligible")
+
+
+# --- the run -----------------------------------------------------------------------------------------------------
+
+
+async def drive(config: Config, platform: Any) -> dict[str, Any]:
+    endpoints = Endpoints.of(platform)
+    report: dict[str, Any] = {}
+    report["baseline_kafka"] = await kafka_baseline(platform.kafka_bootstrap, config.baseline_messages)
+    report["baseline_http"] = await http_baseline(endpoints.voucher)
+    county = build_county(config)
+    async with Api(endpoints, concurrency=64) as api:
+        driver = LoopDriver(api, deadline_s=config.deadline_s)
+        await driver.setup(county)
+        certificates = CertificateTimes(platform.kafka_bootstrap)
+        certificates.start()
+        before = await consumer_counts(api, endpoints)
+        profilers = start_profilers(config, platform)
+        with PeakRss({**pids(platform), "load generator (this process)": os.getpid()}) as rss:
+            started = time.perf_counter()
+            stage_done: dict[str, float] = {}
+            if config.rate:
+                interval = config.class_size / config.rate
+                tasks = []
+                for n, plan in enumerate(county.classes):
+                    delay = started + n * interval - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(driver.run_class(plan, county.evaluation_institution)))
+                await asyncio.gather(*tasks)
+            else:
+                await driver.run_county(county, parallel_classes=config.parallel_classes)
+            stage_done["last_certificate_s"] = time.perf_counter() - started
+            deadline = time.monotonic() + config.deadline_s
+            while (eligible := await eligible_training(api)) < config.chains:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"only {eligible} of {config.chains} training claims eligible")
+                await asyncio.sleep(0.05)
+            wall = time.perf_counter() - started
+        stop_profilers(profilers)
+        after = await consumer_counts(api, endpoints)
+        await asyncio.sleep(0.5)
+        await certificates.stop()
+        claims = [c for c in await driver.all_claims() if c["claim_type"] == "training"]
+        requests = api.requests
+        server_errors = api.server_errors
+    latencies = []
+    missing_times = 0
+    for claim in claims:
+        issued = certificates.times.get(claim["certificate_id"] or "")
+        if issued is None or not claim["eligible_at"]:
+            missing_times += 1
+            continue
+        latencies.append((datetime.fromisoformat(claim["eligible_at"]) - issued).total_seconds() * 1000)
+    report.update({
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(config).items()},
+        "chains": config.chains,
+        "wall_s": round(wall, 2),
+        "chains_per_s": round(config.chains / wall, 1),
+        "last_certificate_s": round(stage_done["last_certificate_s"], 2),
+        "rest_requests": requests,
+        "server_errors_retried": server_errors,
+        "latency_cert_to_eligible_ms": {
+            "samples": len(latencies), "unmatched": missing_times,
+            "p50": round(percentile(latencies, 50), 1) if latencies else None,
+            "p99": round(percentile(latencies, 99), 1) if latencies else None,
+            "max": round(max(latencies), 1) if latencies else None,
+        },
+        "peak_rss_mib": {name: rss.mib(name) for name in rss.peak},
+        "consumer_events_per_s": {
+            group: {"events": int(after.get(group, 0) - before.get(group, 0)),
+                    "per_s": round((after.get(group, 0) - before.get(group, 0)) / wall, 1)}
+            for group in sorted(after)
+        },
+    })
+    return report
+
+
+async def run(config: Config) -> dict[str, Any]:
+    databases = []
+    directory = Path(tempfile.mkdtemp(prefix="pipeline-bench-"))
+    try:
+        if config.backend == "postgres":
+            for name in SERVICE_NAMES:
+                databases.append(await create_database(f"pipeline_{name.split('-')[0]}"))
+            urls = {name: db.sqlalchemy_url for name, db in zip(SERVICE_NAMES, databases)}
+        else:
+            urls = sqlite_urls(directory)
+        with platform_running(urls, log_dir=config.log_dir or directory, seed="bench") as platform:
+            report = await drive(config, platform)
+        report["backend"] = config.backend
+        report["machine"] = {"cpus": psutil.cpu_count(), "python": host.python_version(),
+                             "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
+        return report
+    finally:
+        for db in databases:
+            await drop_database(db)
+
+
+def render(report: dict[str, Any], config: Config) -> str:
+    lat = report["latency_cert_to_eligible_ms"]
+    mode = f"offered load {config.rate:g} chains/s" if config.rate else f"closed loop, {config.parallel_classes} classes at a time"
+    lines = [
+        f"Pipeline benchmark — {report['chains']} chains, classes of {config.class_size}, {config.days} days, {mode}, "
+        f"{report['backend']}",
+        f"  baseline: Tansu raw produce {report['baseline_kafka']['produce_per_s']}/s, consume "
+        f"{report['baseline_kafka']['consume_per_s']}/s (1 KiB, acks=all); no-op HTTP GET /healthz "
+        f"{report['baseline_http']['per_s']}/s (p50 {report['baseline_http']['p50_ms']} ms, p99 {report['baseline_http']['p99_ms']} ms)",
+        f"  chains/s: {report['chains_per_s']} (wall {report['wall_s']} s; last certificate issued at "
+        f"{report['last_certificate_s']} s; {report['rest_requests']} REST requests, "
+        f"{report['server_errors_retried']} server errors retried)   target ≥ {TARGET_CHAINS_PER_S:g}",
+        f"  certificate.issued → claim eligible: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms "
+        f"({lat['samples']} chains)   target p99 ≤ {TARGET_P99_MS:g} ms at {TARGET_RATE:g} chains/s",
+        "  peak RSS (MiB): " + ", ".join(f"{k} {v}" for k, v in report["peak_rss_mib"].items()),
+        "  consumers (events/s over the wall time): " + ", ".join(
+            f"{k} {v['per_s']} ({v['events']})" for k, v in report["consumer_events_per_s"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Pipeline benchmark of the whole loop")
+    parser.add_argument("--chains", type=int, default=600)
+    parser.add_argument("--class-size", type=int, default=20)
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--parallel-classes", type=int, default=6)
+    parser.add_argument("--rate", type=float, help="offered load in chains/s (open loop)")
+    parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--deadline", type=float, default=600)
+    parser.add_argument("--json", help="write the report as JSON to this file")
+    parser.add_argument("--keep-logs", help="service logs go to this folder")
+    parser.add_argument("--py-spy", help="path of a py-spy binary: profile every service during the timed phase")
+    parser.add_argument("--profile-dir", help="where py-spy writes <service>.txt (collapsed stacks)")
+    args = parser.parse_args(argv)
+    log_dir = Path(args.keep_logs) if args.keep_logs else None
+    if log_dir:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    config = Config(chains=args.chains, class_size=args.class_size, days=args.days,
+                    parallel_classes=args.parallel_classes, rate=args.rate, backend=args.backend,
+                    deadline_s=args.deadline, log_dir=log_dir, py_spy=args.py_spy,
+                    profile_dir=Path(args.profile_dir) if args.profile_dir else None)
+    report = asyncio.run(run(config))
+    print(render(report, config))
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+
+
+if __name__ == "__main__":
+    main()
