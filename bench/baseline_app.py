@@ -24,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 DSN = os.environ.get("BENCH_BASELINE_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-POOL_SIZE = int(os.environ.get("BENCH_BASELINE_POOL", "20"))  # as the kit's engine (pool_size=20)
+POOL_SIZE = int(os.environ.get("BENCH_BASELINE_POOL", "40"))  # as many as the kit engine may open (20 + 20 overflow)
 
 SCHEMA = (
     """CREATE TABLE IF NOT EXISTS baseline_vouchers (
