@@ -37,6 +37,7 @@ import json
 import os
 import platform as host
 import random
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -91,6 +92,7 @@ class Config:
     backend: str = "postgres"
     deadline_s: float = 600.0
     baseline_messages: int = 5000
+    clients: int = 32  # requests in flight; 4 services x a pool of up to 40 must stay under PostgreSQL's 100
     log_dir: Path | None = None
     py_spy: str | None = None
     profile_dir: Path | None = None
@@ -261,13 +263,16 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
     report["baseline_kafka"] = await kafka_baseline(platform.kafka_bootstrap, config.baseline_messages)
     report["baseline_http"] = await http_baseline(endpoints.voucher)
     county = build_county(config)
-    async with Api(endpoints, concurrency=64) as api:
+    async with Api(endpoints, concurrency=config.clients) as api:
         driver = LoopDriver(api, deadline_s=config.deadline_s)
         await driver.setup(county)
         certificates = CertificateTimes(platform.kafka_bootstrap)
         certificates.start()
         before = await consumer_counts(api, endpoints)
         profilers = start_profilers(config, platform)
+        processes = {name: psutil.Process(pid) for name, pid in pids(platform).items()}
+        cpu_before = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
+        load_before = os.getloadavg()
         with PeakRss({**pids(platform), "load generator (this process)": os.getpid()}) as rss:
             started = time.perf_counter()
             stage_done: dict[str, float] = {}
@@ -287,8 +292,10 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
             while (eligible := await eligible_training(api)) < config.chains:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"only {eligible} of {config.chains} training claims eligible")
-                await asyncio.sleep(0.05)
+                await asyncio.sleep(0.2)
             wall = time.perf_counter() - started
+        cpu_after = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
+        load_after = os.getloadavg()
         stop_profilers(profilers)
         after = await consumer_counts(api, endpoints)
         await asyncio.sleep(0.5)
@@ -319,6 +326,11 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
             "max": round(max(latencies), 1) if latencies else None,
         },
         "peak_rss_mib": {name: rss.mib(name) for name in rss.peak},
+        # CPU seconds each process used during the timed phase, and per chain: independent of other load
+        "cpu_s": {name: round(cpu_after[name] - cpu_before[name], 2) for name in cpu_before},
+        "cpu_ms_per_chain": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / config.chains, 1)
+                             for name in cpu_before},
+        "load_avg_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
         "consumer_events_per_s": {
             group: {"events": int(after.get(group, 0) - before.get(group, 0)),
                     "per_s": round((after.get(group, 0) - before.get(group, 0)) / wall, 1)}
@@ -341,12 +353,12 @@ async def run(config: Config) -> dict[str, Any]:
         with platform_running(urls, log_dir=config.log_dir or directory, seed="bench") as platform:
             report = await drive(config, platform)
         report["backend"] = config.backend
-        report["machine"] = {"cpus": psutil.cpu_count(), "python": host.python_version(),
-                             "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
+        report["machine"] = {"cpus": psutil.cpu_count(), "python": host.python_version()}
         return report
     finally:
         for db in databases:
             await drop_database(db)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 def render(report: dict[str, Any], config: Config) -> str:
@@ -364,6 +376,9 @@ def render(report: dict[str, Any], config: Config) -> str:
         f"  certificate.issued → claim eligible: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms "
         f"({lat['samples']} chains)   target p99 ≤ {TARGET_P99_MS:g} ms at {TARGET_RATE:g} chains/s",
         "  peak RSS (MiB): " + ", ".join(f"{k} {v}" for k, v in report["peak_rss_mib"].items()),
+        "  CPU ms per chain: " + ", ".join(f"{k} {v}" for k, v in report["cpu_ms_per_chain"].items())
+        + f"   (machine load avg 1 min: {report['load_avg_1m']['before']} → {report['load_avg_1m']['after']} on "
+        f"{report['machine']['cpus']} CPUs)",
         "  consumers (events/s over the wall time): " + ", ".join(
             f"{k} {v['per_s']} ({v['events']})" for k, v in report["consumer_events_per_s"].items()),
     ]
@@ -376,6 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--class-size", type=int, default=20)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--parallel-classes", type=int, default=6)
+    parser.add_argument("--clients", type=int, default=32, help="REST requests in flight at most")
     parser.add_argument("--rate", type=float, help="offered load in chains/s (open loop)")
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--deadline", type=float, default=600)
@@ -388,7 +404,7 @@ def main(argv: list[str] | None = None) -> None:
     if log_dir:
         log_dir.mkdir(parents=True, exist_ok=True)
     config = Config(chains=args.chains, class_size=args.class_size, days=args.days,
-                    parallel_classes=args.parallel_classes, rate=args.rate, backend=args.backend,
+                    parallel_classes=args.parallel_classes, rate=args.rate, clients=args.clients, backend=args.backend,
                     deadline_s=args.deadline, log_dir=log_dir, py_spy=args.py_spy,
                     profile_dir=Path(args.profile_dir) if args.profile_dir else None)
     report = asyncio.run(run(config))
