@@ -242,10 +242,17 @@ class LoadResult:
     duration: float  # wall-clock seconds from the first request sent to the last answer read
     errors: Counter[str]  # transport errors (connection refused, timeouts) by exception class
     lost: list[int] = field(default_factory=list)  # indices of the calls that got no answer
+    answered: list[tuple[int, int]] = field(default_factory=list)  # (index, status) when asked to keep them
 
 
 async def drive(
-    base_url: str, calls: Sequence[Call], clients: int, *, rate: float | None = None, timeout: float = 60
+    base_url: str,
+    calls: Sequence[Call],
+    clients: int,
+    *,
+    rate: float | None = None,
+    timeout: float = 60,
+    keep_statuses: bool = False,
 ) -> LoadResult:
     """Sends `calls` with at most `clients` concurrent clients (one keep-alive connection each).
 
@@ -258,6 +265,7 @@ async def drive(
     statuses: Counter[int] = Counter()
     errors: Counter[str] = Counter()
     lost: list[int] = []
+    answered: list[tuple[int, int]] = []
     queue = iter(enumerate(calls))
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=timeout) as client:
@@ -279,10 +287,12 @@ async def drive(
                     continue
                 latencies.append(time.perf_counter() - sent)
                 statuses[response.status_code] += 1
+                if keep_statuses:
+                    answered.append((i, response.status_code))
 
         await asyncio.gather(*(one_client() for _ in range(max(1, min(clients, len(calls))))))
         duration = time.perf_counter() - started
-    return LoadResult(latencies, statuses, duration, errors, lost)
+    return LoadResult(latencies, statuses, duration, errors, lost, answered)
 
 
 def cpu_seconds(pid: int) -> float:
