@@ -169,3 +169,43 @@ async def test_invalid_and_poisonous_messages_are_dead_lettered(broker, sessionm
     assert records[0].value == b'{"not": "a cloudevent"}'
     assert len(failing.calls) == 2
     assert await inbox_count(sessionmaker) == 0
+
+
+def envelope_of(event_id: str):
+    from skillkit.events import parse_event
+
+    return parse_event(expired_event(event_id))
+
+
+async def test_a_batch_is_one_transaction_with_one_hook_call_and_duplicates_dropped(sessionmaker):
+    recorder = Recorder()
+    hook_calls: list[int] = []
+
+    async def before_commit(session) -> None:
+        hook_calls.append(len(recorder.calls))
+
+    processor = EventProcessor("batcher", {"voucher.expired.v1": recorder}, sessionmaker, kit_tables,
+                               before_commit=before_commit)
+    first, second = envelope_of(str(uuid.uuid4())), envelope_of(str(uuid.uuid4()))
+    assert await processor.apply(first) is True
+    assert await processor.apply_batch([first, second, second]) == 1
+    assert recorder.calls == [first.id, second.id]
+    assert hook_calls == [1, 2]
+    assert await inbox_count(sessionmaker) == 2
+
+
+async def test_a_failing_handler_rolls_back_the_whole_batch(sessionmaker):
+    calls: list[str] = []
+    poison = str(uuid.uuid4())
+
+    async def handler(session, envelope) -> None:
+        calls.append(envelope.id)
+        if envelope.id == poison:
+            raise RuntimeError("poison")
+
+    processor = EventProcessor("batcher", {"voucher.expired.v1": handler}, sessionmaker, kit_tables)
+    good = envelope_of(str(uuid.uuid4()))
+    with pytest.raises(RuntimeError):
+        await processor.apply_batch([good, envelope_of(poison)])
+    assert await inbox_count(sessionmaker) == 0  # the good event's inbox row went with the rollback
+    assert await processor.apply(good) is True

@@ -33,7 +33,12 @@ DEAD_LETTERED = Counter("consumer_dead_lettered_total", "Events sent to the dead
 
 
 class EventProcessor:
-    """Applies one event exactly once; independent of Kafka so tests and replays can drive it directly."""
+    """Applies events exactly once; independent of Kafka so tests and replays can drive it directly.
+
+    A batch of events (one partition's, in order) shares one transaction: one inbox row per event and
+    one commit, so a busy consumer does not pay a commit per event. `before_commit` lets a consumer do
+    work once per batch (e.g. re-evaluate each affected person once) inside that same transaction.
+    """
 
     def __init__(
         self,
@@ -42,53 +47,75 @@ class EventProcessor:
         sessionmaker: async_sessionmaker[AsyncSession],
         tables: KitTables,
         after_commit: Callable[[], None] | None = None,
+        before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
         self.handlers = handlers
         self._sessionmaker = sessionmaker
         self._inbox = tables.inbox
         self._after_commit = after_commit
+        self._before_commit = before_commit
 
     async def apply(self, envelope: Envelope) -> bool:
         """Returns True when the event changed state, False when it was a duplicate or not ours."""
-        handler = self.handlers.get(envelope.type)
-        if handler is None:
-            CONSUMED.labels(self.name, envelope.type, "ignored").inc()
-            return False
-        correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
-        causation_token = causation_id_var.set(envelope.id)
-        try:
-            async with self._sessionmaker() as session:
-                seen = await session.scalar(
+        return await self.apply_batch([envelope]) == 1
+
+    async def apply_batch(self, envelopes: list[Envelope]) -> int:
+        """Applies the events in order in one transaction; returns how many were new. All or nothing."""
+        ours = []
+        for envelope in envelopes:
+            if envelope.type in self.handlers:
+                ours.append(envelope)
+            else:
+                CONSUMED.labels(self.name, envelope.type, "ignored").inc()
+        if not ours:
+            return 0
+        async with self._sessionmaker() as session:
+            seen = set(
+                await session.scalars(
                     select(self._inbox.c.event_id).where(
-                        self._inbox.c.consumer == self.name, self._inbox.c.event_id == envelope.id
+                        self._inbox.c.consumer == self.name,
+                        self._inbox.c.event_id.in_({e.id for e in ours}),
                     )
                 )
-                if seen is not None:
+            )
+            applied: list[Envelope] = []
+            for envelope in ours:
+                if envelope.id in seen:
                     CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
-                    return False
+                    continue
+                seen.add(envelope.id)
                 await session.execute(
                     self._inbox.insert().values(
                         consumer=self.name, event_id=envelope.id, event_type=envelope.type, processed_at=utcnow()
                     )
                 )
-                await handler(session, envelope)
+                correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
+                causation_token = causation_id_var.set(envelope.id)
                 try:
-                    await session.commit()
-                except IntegrityError:
-                    # A concurrent delivery of the same event won the inbox row: ours is a duplicate.
-                    await session.rollback()
-                    if await self._already_processed(envelope.id):
-                        CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
-                        return False
-                    raise
-        finally:
-            correlation_id_var.reset(correlation_token)
-            causation_id_var.reset(causation_token)
-        CONSUMED.labels(self.name, envelope.type, "applied").inc()
+                    await self.handlers[envelope.type](session, envelope)
+                finally:
+                    correlation_id_var.reset(correlation_token)
+                    causation_id_var.reset(causation_token)
+                applied.append(envelope)
+            if not applied:
+                return 0
+            if self._before_commit is not None:
+                await self._before_commit(session)
+            try:
+                await session.commit()
+            except IntegrityError:
+                # A concurrent delivery of one of these events won its inbox row.
+                await session.rollback()
+                if len(applied) == 1 and await self._already_processed(applied[0].id):
+                    CONSUMED.labels(self.name, applied[0].type, "duplicate").inc()
+                    return 0
+                raise
+        for envelope in applied:
+            CONSUMED.labels(self.name, envelope.type, "applied").inc()
         if self._after_commit:
             self._after_commit()
-        return True
+        return len(applied)
 
     async def _already_processed(self, event_id: str) -> bool:
         async with self._sessionmaker() as session:
@@ -110,6 +137,7 @@ class KafkaConsumerRunner:
         *,
         max_attempts: int = 5,
         retry_backoff_seconds: float = 0.2,
+        batch_size: int = 100,
     ) -> None:
         self.processor = processor
         self.topics = topics
@@ -117,6 +145,7 @@ class KafkaConsumerRunner:
         self._producer = producer
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff_seconds
+        self._batch_size = batch_size
         self._consumer: AIOKafkaConsumer | None = None
         self.dead_letter_topic = dead_letter_topic(processor.name)
 
@@ -145,10 +174,30 @@ class KafkaConsumerRunner:
 
     async def _drain_partition(self, tp: TopicPartition, records: list[ConsumerRecord]) -> None:
         assert self._consumer is not None
-        for record in records:
-            await self._handle(record)
+        for start in range(0, len(records), self._batch_size):
+            await self._handle_batch(records[start : start + self._batch_size])
         # Offsets move only after every record's transaction (or dead-lettering) is done.
         await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+
+    async def _handle_batch(self, records: list[ConsumerRecord]) -> None:
+        """One transaction for the whole batch; if it fails, record by record with retries and dead letters."""
+        envelopes = []
+        for record in records:
+            try:
+                envelopes.append(parse_event(record.value))
+            except InvalidEvent:
+                break
+        else:
+            try:
+                await self.processor.apply_batch(envelopes)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.info("batch failed, applying one by one", extra={"consumer": self.processor.name,
+                                                                      "error": repr(exc)})
+        for record in records:
+            await self._handle(record)
 
     async def _handle(self, record: ConsumerRecord) -> None:
         try:

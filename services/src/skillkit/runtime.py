@@ -39,6 +39,8 @@ class ConsumerSpec:
     name: str  # the consumer group, also the inbox's consumer name
     topics: list[str]
     handlers: dict[str, Handler] = field(default_factory=dict)
+    # Runs once per batch inside its transaction, after the handlers (see EventProcessor).
+    before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
 
 
 class ServiceRuntime:
@@ -66,7 +68,12 @@ class ServiceRuntime:
         self.sessionmaker = make_sessionmaker(self.engine)
         for spec in self.consumer_specs:
             self.processors[spec.name] = EventProcessor(
-                spec.name, spec.handlers, self.sessionmaker, self.tables, after_commit=self.notify_outbox
+                spec.name,
+                spec.handlers,
+                self.sessionmaker,
+                self.tables,
+                after_commit=self.notify_outbox,
+                before_commit=spec.before_commit,
             )
         if self.settings.run_relay or self.settings.run_consumers:
             self._tasks.append(asyncio.create_task(self._run_bus(), name="bus"))
