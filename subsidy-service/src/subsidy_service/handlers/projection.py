@@ -37,15 +37,32 @@ FROZEN = frozenset({"declared", "verified", "approved", "paid"})
 PAID = "paid"
 
 
+DIRTY_PERSONS = "subsidy_dirty_persons"
+
+
 async def handle_event(session: AsyncSession, envelope: Envelope) -> None:
+    """Stores the event's fact; the persons it affects are re-evaluated once per batch (`reevaluate_dirty`)."""
     fact = from_envelope(envelope)
     if fact is None:
         return
-    await apply_fact(session, fact)
+    await apply_fact(session, fact, defer=True)
 
 
-async def apply_fact(session: AsyncSession, fact: Fact, person_key: str | None = None) -> list[str]:
-    """Stores one fact and re-evaluates everyone it affects; returns the persons re-evaluated."""
+async def reevaluate_dirty(session: AsyncSession) -> None:
+    """The consumer's before-commit step: each person touched by the batch is re-evaluated once."""
+    dirty: set[str] = session.info.pop(DIRTY_PERSONS, set())
+    if not dirty:
+        return
+    tables = await store.policies(session)
+    for key in sorted(dirty):
+        await reevaluate(session, key, tables)
+
+
+async def apply_fact(
+    session: AsyncSession, fact: Fact, person_key: str | None = None, *, defer: bool = False
+) -> list[str]:
+    """Stores one fact and re-evaluates everyone it affects (now, or at the end of the batch when
+    `defer`); returns the persons affected. Their rows stay locked until the transaction ends."""
     names, exclusive = store.scopes_of(fact)
     await store.lock_scopes(session, names, exclusive=exclusive)
     persons = [person_key] if person_key else await store.affected_persons(session, fact)
@@ -56,6 +73,9 @@ async def apply_fact(session: AsyncSession, fact: Fact, person_key: str | None =
     if fact.kind in ("worker", "account"):
         await _project_worker(session, fact.person_key)
         return []
+    if defer:
+        session.info.setdefault(DIRTY_PERSONS, set()).update(persons)
+        return persons
     tables = await store.policies(session) if persons else None
     for key in persons:
         await reevaluate(session, key, tables)
