@@ -213,16 +213,40 @@ class CertificateTimes:
             await self._task
 
 
-async def consumer_counts(api: Api, endpoints: Endpoints) -> dict[str, float]:
-    """consumer_events_total per (service, consumer group), all event types and outcomes summed."""
+def _label(labels: str, name: str) -> str:
+    return labels.split(f'{name}="', 1)[1].split('"', 1)[0] if f'{name}="' in labels else "?"
+
+
+async def consumer_counts(api: Api, endpoints: Endpoints) -> tuple[dict[str, float], dict[str, float]]:
+    """consumer_events_total per (service, consumer group), and per (group, event type, outcome)."""
     out: dict[str, float] = defaultdict(float)
+    by_type: dict[str, float] = defaultdict(float)
     for name, url in zip(SERVICE_NAMES, (endpoints.voucher, endpoints.training, endpoints.certification,
                                          endpoints.subsidy)):
         for (metric, labels), value in (await scrape(api.client, url)).items():
             if metric == "consumer_events_total":
-                group = labels.split('consumer="', 1)[1].split('"', 1)[0] if 'consumer="' in labels else "?"
+                group = _label(labels, "consumer")
                 out[f"{name}/{group}"] += value
-    return dict(out)
+                by_type[f"{group} {_label(labels, 'type')} {_label(labels, 'outcome')}"] += value
+    return dict(out), dict(by_type)
+
+
+async def database_stats(databases: list[Any]) -> dict[str, dict[str, int]]:
+    """Committed transactions and rows written per service database (pg_stat_database), cumulative."""
+    if not databases:
+        return {}
+    import asyncpg
+
+    from bench.common import PG_ADMIN_DSN
+
+    conn = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        rows = await conn.fetch(
+            "SELECT datname, xact_commit, xact_rollback, tup_inserted, tup_updated, tup_deleted, tup_fetched"
+            " FROM pg_stat_database WHERE datname = ANY($1::text[])", [db.name for db in databases])
+    finally:
+        await conn.close()
+    return {r["datname"]: {k: int(r[k]) for k in r.keys() if k != "datname"} for r in rows}
 
 
 def start_profilers(config: Config, platform: Any) -> list[subprocess.Popen[bytes]]:
@@ -257,7 +281,7 @@ async def eligible_training(api: Api) -> int:
 # --- the run -----------------------------------------------------------------------------------------------------
 
 
-async def drive(config: Config, platform: Any) -> dict[str, Any]:
+async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str, Any]:
     endpoints = Endpoints.of(platform)
     report: dict[str, Any] = {}
     report["baseline_kafka"] = await kafka_baseline(platform.kafka_bootstrap, config.baseline_messages)
@@ -268,7 +292,8 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
         await driver.setup(county)
         certificates = CertificateTimes(platform.kafka_bootstrap)
         certificates.start()
-        before = await consumer_counts(api, endpoints)
+        before, before_types = await consumer_counts(api, endpoints)
+        db_before = await database_stats(databases)
         profilers = start_profilers(config, platform)
         processes = {name: psutil.Process(pid) for name, pid in pids(platform).items()}
         cpu_before = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
@@ -297,7 +322,9 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
         cpu_after = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
         load_after = os.getloadavg()
         stop_profilers(profilers)
-        after = await consumer_counts(api, endpoints)
+        after, after_types = await consumer_counts(api, endpoints)
+        await asyncio.sleep(0.6)  # pg_stat_database is refreshed by the stats collector (PG 15: at commit, 1 s)
+        db_after = await database_stats(databases)
         await asyncio.sleep(0.5)
         await certificates.stop()
         claims = [c for c in await driver.all_claims() if c["claim_type"] == "training"]
@@ -331,6 +358,13 @@ async def drive(config: Config, platform: Any) -> dict[str, Any]:
         "cpu_ms_per_chain": {name: round((cpu_after[name] - cpu_before[name]) * 1000 / config.chains, 1)
                              for name in cpu_before},
         "load_avg_1m": {"before": round(load_before[0], 2), "after": round(load_after[0], 2)},
+        "db_per_chain": {
+            name.split("_")[1]: {k: round((db_after[name][k] - db_before.get(name, {}).get(k, 0)) / config.chains, 1)
+                                 for k in ("xact_commit", "tup_inserted", "tup_updated", "tup_fetched")}
+            for name in db_after
+        },
+        "consumer_events_by_type": {k: int(v - before_types.get(k, 0)) for k, v in sorted(after_types.items())
+                                    if v - before_types.get(k, 0) > 0},
         "consumer_events_per_s": {
             group: {"events": int(after.get(group, 0) - before.get(group, 0)),
                     "per_s": round((after.get(group, 0) - before.get(group, 0)) / wall, 1)}
@@ -351,14 +385,25 @@ async def run(config: Config) -> dict[str, Any]:
         else:
             urls = sqlite_urls(directory)
         with platform_running(urls, log_dir=config.log_dir or directory, seed="bench") as platform:
-            report = await drive(config, platform)
+            report = await drive(config, platform, databases)
         report["backend"] = config.backend
         report["machine"] = {"cpus": psutil.cpu_count(), "python": host.python_version()}
+        report["git"] = git_state()
         return report
     finally:
         for db in databases:
             await drop_database(db)
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def git_state() -> dict[str, Any]:
+    """The commit measured, and whether service or kit files differed from it (a shared working tree)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+
+    dirty = [line[3:] for line in git("status", "--porcelain", "--", "services", "voucher-service", "training-service",
+                                      "certification-service", "subsidy-service").splitlines()]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_service_files": dirty}
 
 
 def render(report: dict[str, Any], config: Config) -> str:
@@ -379,6 +424,9 @@ def render(report: dict[str, Any], config: Config) -> str:
         "  CPU ms per chain: " + ", ".join(f"{k} {v}" for k, v in report["cpu_ms_per_chain"].items())
         + f"   (machine load avg 1 min: {report['load_avg_1m']['before']} → {report['load_avg_1m']['after']} on "
         f"{report['machine']['cpus']} CPUs)",
+        "  per chain in PostgreSQL: " + ", ".join(
+            f"{k} {v['xact_commit']} commits/{v['tup_inserted']} inserts/{v['tup_updated']} updates"
+            for k, v in report["db_per_chain"].items()),
         "  consumers (events/s over the wall time): " + ", ".join(
             f"{k} {v['per_s']} ({v['events']})" for k, v in report["consumer_events_per_s"].items()),
     ]
