@@ -416,6 +416,7 @@ class LoopDriver:
         org = self.t.training_org(plan.institution.id or "")
         deadline = time.monotonic() + self.deadline_s
         wanted = {t.enrolment_id for t in plan.trainees}
+        delay = 0.1
         while True:
             rows = await self.api.pages(f"{self.e.training}/v1/classes/{plan.id}/enrolments", org)
             status = {r["id"]: r["status"] for r in rows}
@@ -426,7 +427,8 @@ class LoopDriver:
                 raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"class {plan.name}: enrolments still pending after {self.deadline_s} s")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 1.0)  # a page of trainees costs the service PII decryption: poll gently
 
     async def upload(self, url: str, headers: dict[str, str], name: str, content: bytes) -> Any:
         report = await self.api.call("POST", url, headers, files={"file": (name, content, "text/csv")})
