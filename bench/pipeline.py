@@ -153,6 +153,39 @@ async def kafka_baseline(bootstrap: str, messages: int) -> dict[str, Any]:
     return {"messages": messages, "produce_per_s": round(messages / produce_s), "consume_per_s": round(seen / consume_s)}
 
 
+async def kafka_hop_latency(bootstrap: str, fetch_max_wait_ms: int, messages: int = 40) -> dict[str, Any]:
+    """One broker hop: a record produced (acks=all) to a consumer already polling, as the kit's consumers do
+    (getmany, 200 ms); with aiokafka's default fetch wait (500 ms, what the kit uses) and a short one."""
+    topic = f"bench.latency.{uuid.uuid4().hex[:8]}"
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    await producer.send_and_wait(topic, b"warm", key=b"warm")
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                enable_auto_commit=False, fetch_max_wait_ms=fetch_max_wait_ms)
+    await consumer.start()
+    latencies: list[float] = []
+
+    async def consume() -> None:
+        while len(latencies) < messages:
+            batches = await consumer.getmany(timeout_ms=200)
+            now = time.perf_counter()
+            latencies.extend(now - float(r.value) for records in batches.values() for r in records if r.value != b"warm")
+
+    try:
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(1.0)
+        for i in range(messages):
+            await producer.send_and_wait(topic, str(time.perf_counter()).encode(), key=str(i).encode())
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(task, 60)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    ms = [x * 1000 for x in latencies]
+    return {"fetch_max_wait_ms": fetch_max_wait_ms, "p50_ms": round(percentile(ms, 50), 1),
+            "p99_ms": round(percentile(ms, 99), 1)}
+
+
 async def http_baseline(url: str, requests: int = 2000, clients: int = 16) -> dict[str, Any]:
     """A no-op HTTP round trip: GET /healthz of a service process, `clients` concurrent keep-alive clients."""
     latencies: list[float] = []
@@ -286,6 +319,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
     report: dict[str, Any] = {}
     report["baseline_kafka"] = await kafka_baseline(platform.kafka_bootstrap, config.baseline_messages)
     report["baseline_http"] = await http_baseline(endpoints.voucher)
+    report["baseline_kafka_hop"] = [await kafka_hop_latency(platform.kafka_bootstrap, wait) for wait in (500, 50)]
     county = build_county(config)
     async with Api(endpoints, concurrency=config.clients) as api:
         driver = LoopDriver(api, deadline_s=config.deadline_s)
@@ -415,6 +449,9 @@ def render(report: dict[str, Any], config: Config) -> str:
         f"  baseline: Tansu raw produce {report['baseline_kafka']['produce_per_s']}/s, consume "
         f"{report['baseline_kafka']['consume_per_s']}/s (1 KiB, acks=all); no-op HTTP GET /healthz "
         f"{report['baseline_http']['per_s']}/s (p50 {report['baseline_http']['p50_ms']} ms, p99 {report['baseline_http']['p99_ms']} ms)",
+        "  baseline: one Tansu hop (produce → polling consumer): " + ", ".join(
+            f"fetch_max_wait_ms={h['fetch_max_wait_ms']}: p50 {h['p50_ms']} ms, p99 {h['p99_ms']} ms"
+            for h in report["baseline_kafka_hop"]),
         f"  chains/s: {report['chains_per_s']} (wall {report['wall_s']} s; last certificate issued at "
         f"{report['last_certificate_s']} s; {report['rest_requests']} REST requests, "
         f"{report['server_errors_retried']} server errors retried)   target ≥ {TARGET_CHAINS_PER_S:g}",
