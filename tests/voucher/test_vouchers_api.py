@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import datetime, timedelta
 
@@ -192,3 +193,15 @@ async def test_expiry_sweep_expires_unbound_vouchers_and_emits_event(vs):
     # an expired voucher frees the E4 slot: the worker may claim again
     await claimed(vs)
     assert (await vs.client.post("/v1/admin/expiry-sweep", headers=vs.headers("bureau"))).status_code == 403
+
+
+async def test_E4_simultaneous_claims_issue_exactly_one(vs):
+    await registered_worker(vs)
+    headers = vs.headers("worker", sub="acct-1")
+    answers = await asyncio.gather(*(
+        vs.client.post("/v1/vouchers/claim", json={"kind": "inclusive"}, headers=headers) for _ in range(6)))
+    assert sorted(r.status_code for r in answers) == [201, 409, 409, 409, 409, 409]
+    winner = next(r.json()["id"] for r in answers if r.status_code == 201)
+    assert {r.json()["existing_voucher_id"] for r in answers if r.status_code == 409} == {winner}
+    assert await voucher_count(vs) == 1
+    assert (await outbox_types(vs)).count("voucher.issued.v1") == 1

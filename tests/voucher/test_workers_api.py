@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import func, select
 
 from skillkit.events import parse_event
@@ -122,3 +124,9 @@ async def test_correlation_id_travels_from_request_into_its_events(vs):
     async with vs.sessionmaker() as session:
         body = await session.scalar(select(kit_tables.outbox.c.body))
     assert parse_event(body).correlation_id == "req-42"
+
+
+async def test_metrics_count_requests_by_route_template(vs):
+    await vs.client.get(f"/v1/workers/{uuid.uuid4()}", headers=vs.headers("bureau"))
+    metrics = (await vs.client.get("/metrics")).text
+    assert 'route="/v1/workers/{worker_id}",service="voucher-service",status="404"' in metrics

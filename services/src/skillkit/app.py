@@ -69,22 +69,7 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
-
-    @app.middleware("http")
-    async def correlation_and_metrics(request: Request, call_next: Any) -> Response:
-        correlation = request.headers.get(CORRELATION_HEADER) or str(uuid.uuid4())
-        token = correlation_id_var.set(correlation)
-        started = time.perf_counter()
-        try:
-            response = await call_next(request)
-        finally:
-            correlation_id_var.reset(token)
-        route = request.scope.get("route")
-        template = getattr(route, "path", "unmatched")
-        REQUESTS.labels(settings.service_name, request.method, template, response.status_code).inc()
-        LATENCY.labels(settings.service_name, request.method, template).observe(time.perf_counter() - started)
-        response.headers[CORRELATION_HEADER] = correlation
-        return response
+    app.add_middleware(CorrelationAndMetricsMiddleware, service=settings.service_name)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
     async def healthz() -> dict[str, str]:
@@ -127,6 +112,41 @@ def _all_dependencies(dependant: Any) -> list[Any]:
     for dep in dependant.dependencies:
         found.extend(_all_dependencies(dep))
     return found
+
+
+class CorrelationAndMetricsMiddleware:
+    """Carries the request's correlation id (header or new) into logs and events, echoes it back, and
+    records request count and latency per route template. Pure ASGI: no per-request task group."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(CORRELATION_HEADER.lower().encode())
+        correlation = incoming.decode("latin-1") if incoming else str(uuid.uuid4())
+        token = correlation_id_var.set(correlation)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_header(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (CORRELATION_HEADER.encode(), correlation.encode("latin-1"))]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_header)
+        finally:
+            correlation_id_var.reset(token)
+            template = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(self.service, scope["method"], template, status).inc()
+            LATENCY.labels(self.service, scope["method"], template).observe(time.perf_counter() - started)
 
 
 class BodyLimitMiddleware:

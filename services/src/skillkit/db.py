@@ -85,7 +85,9 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     # Four services share one PostgreSQL (max_connections 100 by default): at most 20 connections each.
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (it costs three round trips per checkout); a connection dropped by a database restart is
+    # invalidated on its first error, and recycling bounds how long any connection lives.
+    kwargs.setdefault("pool_recycle", 1800)
     return create_async_engine(url, **kwargs)
 
 

@@ -6,13 +6,14 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.auth import Principal
 from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
 from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
-from skillkit.db import utcnow
+from skillkit.db import is_postgres, utcnow
 from skillkit.problems import Problem, not_found
 
 from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
@@ -55,17 +56,7 @@ async def issue_voucher(
         raise Problem(422, f"{exc.rule_id.lower()}_not_eligible", exc.message, extra={"rule_id": exc.rule_id}) from exc
     now = now or utcnow()
     year, valid_from, valid_until = validity.validity_window(now, validity_days)
-    if rule.quota_slot is not None:
-        existing = await session.scalar(
-            select(Voucher).where(
-                Voucher.person_key == worker.person_key,
-                Voucher.policy_year == year,
-                Voucher.quota_slot == rule.quota_slot,
-            )
-        )
-        if existing is not None:
-            raise E4Conflict(existing)
-    voucher = Voucher(
+    values = dict(
         id=uuid.uuid4(),
         code=new_code(),
         worker_id=worker.id,
@@ -82,11 +73,16 @@ async def issue_voucher(
         created_at=now,
         updated_at=now,
     )
-    try:
-        async with session.begin_nested():
-            session.add(voucher)
-    except IntegrityError as exc:
-        # The unique constraint caught a concurrent claim for the same slot (E4 in the database).
+    # E4 in the database: a concurrent claim for the same slot inserts nothing instead of aborting the
+    # transaction, and is then answered with the voucher that won.
+    insert = postgres_insert if is_postgres(session) else sqlite_insert
+    inserted = await session.scalar(
+        insert(Voucher)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["person_key", "policy_year", "quota_slot"])
+        .returning(Voucher.id)
+    )
+    if inserted is None:
         existing = await session.scalar(
             select(Voucher).where(
                 Voucher.person_key == worker.person_key,
@@ -94,9 +90,9 @@ async def issue_voucher(
                 Voucher.quota_slot == rule.quota_slot,
             )
         )
-        if existing is None:
-            raise
-        raise E4Conflict(existing) from exc
+        assert existing is not None
+        raise E4Conflict(existing)
+    voucher = Voucher(**values)  # the row as written, for the response; not added to the session again
     await outbox.add(
         session,
         VoucherIssued(
