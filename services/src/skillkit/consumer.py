@@ -138,6 +138,7 @@ class KafkaConsumerRunner:
         max_attempts: int = 5,
         retry_backoff_seconds: float = 0.2,
         batch_size: int = 100,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self.processor = processor
         self.topics = topics
@@ -146,6 +147,7 @@ class KafkaConsumerRunner:
         self._max_attempts = max_attempts
         self._retry_backoff = retry_backoff_seconds
         self._batch_size = batch_size
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._consumer: AIOKafkaConsumer | None = None
         self.dead_letter_topic = dead_letter_topic(processor.name)
 
@@ -157,6 +159,7 @@ class KafkaConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=500,
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
         await self._consumer.start()
 

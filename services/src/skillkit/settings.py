@@ -41,6 +41,8 @@ class ServiceSettings(BaseSettings):
     kafka_replication_factor: int = 1
     # How long a publish may wait for the broker before the relay counts a failure and backs off.
     kafka_request_timeout_ms: int = 15000
+    # How long a consumer's fetch waits for new records: aiokafka's 500 ms default puts ~130 ms on every hop.
+    kafka_fetch_max_wait_ms: int = 50
     # The API, the outbox relay and the consumers share one process in the embedded default.
     run_relay: bool = True
     run_consumers: bool = True
