@@ -1,6 +1,7 @@
 """Voucher-claim benchmark: many concurrent workers claiming vouchers against PostgreSQL.
 
-    python -m bench.voucher_claim --clients 64 --requests 3000 [--warmup 200] [--relay] [--json out.json]
+    python -m bench.voucher_claim --clients 64 --requests 3000 [--warmup 200] [--rate 50 --rate-requests 1000]
+                                  [--relay] [--json out.json] [--log-dir DIR]
 
 In one run, on one fresh PostgreSQL database (created here, dropped at the end):
 1. the real voucher service as a separate uvicorn process (one worker), migrated with Alembic; relay,
@@ -10,10 +11,12 @@ In one run, on one fresh PostgreSQL database (created here, dropped at the end):
 2. `--requests + --warmup` workers registered through `POST /v1/workers` before timing (E4 allows one
    inclusive voucher per person and year, so every claim needs its own worker), each with its own JWT;
 3. warm-up claims (not counted), then the timed claims `POST /v1/vouchers/claim {"kind": "inclusive"}`
-   from `--clients` concurrent keep-alive clients (closed loop);
+   from `--clients` concurrent keep-alive clients (closed loop: the saturation throughput), and with `--rate`
+   an open-loop phase (claims due at that rate, at most `--clients` in flight: latency at a given load);
 4. the same load against the baseline (bench/baseline_app.py: FastAPI + asyncpg, one voucher INSERT and
    one outbox INSERT in one transaction).
-It prints claims/s, p50/p99 latency and the peak RSS of each server and of the load generator, the ratio
+It prints claims/s, p50/p99 latency, the peak RSS and CPU time per claim of each server and of the load
+generator, the ratio
 (service claims/s / baseline claims/s) against the target (ratio >= 0.5, p99 < 50 ms at 64 clients), and
 checks the rows each run wrote. It targets only 127.0.0.1 and stops by itself.
 """
