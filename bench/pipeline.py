@@ -432,10 +432,13 @@ async def run(config: Config) -> dict[str, Any]:
 
 def git_state() -> dict[str, Any]:
     """The commit measured, and whether service or kit files differed from it (a shared working tree)."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout.strip()
+    def git_raw(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1]).stdout
 
-    dirty = [line[3:] for line in git("status", "--porcelain", "--", "services", "voucher-service", "training-service",
+    def git(*args: str) -> str:
+        return git_raw(*args).strip()
+
+    dirty = [line[3:] for line in git_raw("status", "--porcelain", "--", "services", "voucher-service", "training-service",
                                       "certification-service", "subsidy-service").splitlines()]
     return {"commit": git("rev-parse", "--short", "HEAD"), "uncommitted_service_files": dirty}
 
