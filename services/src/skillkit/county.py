@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 
 COUNTY_TZ = ZoneInfo("Asia/Shanghai")
 COUNTY_CODE = "141124"  # GB/T 2260: 山西省吕梁市临县
-COUNTY_NAME = "临县"
 
 # P5: subsidies for year Y are applied for and paid by 31 March of Y+1 at the latest.
 P5_DEADLINE_MONTH, P5_DEADLINE_DAY = 3, 31

@@ -81,7 +81,3 @@ def mask_name(name: str) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
-
-
-def mask_mobile(number: str) -> str:
-    return number[:3] + "****" + number[-4:]

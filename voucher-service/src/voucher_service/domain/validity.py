@@ -20,7 +20,6 @@ ISSUED, BOUND, IN_TRAINING, COMPLETED, CERTIFIED, REDEEMED = (
 EXPIRED, REVOKED = "expired", "revoked"
 # Forward order of the lifecycle; an event never moves a voucher backwards (events can arrive late).
 LIFECYCLE = (ISSUED, BOUND, IN_TRAINING, COMPLETED, CERTIFIED, REDEEMED)
-TERMINAL = frozenset({EXPIRED, REVOKED, REDEEMED})
 
 
 def advanced(current: str, target: str) -> str:
