@@ -16,7 +16,7 @@ from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import CONSUMER_GROUP
 from subsidy_service.main import create
 
-from tests.subsidy.builders import Clock, chain, envelope, outcome_fact
+from tests.subsidy.builders import Clock, chain, envelope
 
 
 def chain_events(chains: int, prefix: str) -> list:
