@@ -81,6 +81,7 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
     # Four services share one PostgreSQL (max_connections 100 by default): at most 20 connections each.
     kwargs.setdefault("pool_size", 10)
@@ -97,6 +98,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+    # pysqlite's own transaction handling emits no BEGIN before a SELECT, so a SAVEPOINT would open the
+    # transaction and its RELEASE commit it: SQLAlchemy's documented recipe takes the BEGIN over (below).
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(connection: Any) -> None:
+    # IMMEDIATE takes the write lock up front: writers queue under busy_timeout instead of failing to
+    # upgrade a read transaction, and SAVEPOINTs nest inside a real transaction.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
