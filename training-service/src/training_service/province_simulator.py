@@ -66,7 +66,8 @@ class ProvinceSimulator:
     async def run(self, stop: asyncio.Event | None = None) -> None:
         await ensure_topics(self.bootstrap, [PROVINCE_OUTBOUND_TOPIC, PROVINCE_INBOUND_TOPIC], ServiceSettings().kafka_partitions)
         consumer = AIOKafkaConsumer(PROVINCE_OUTBOUND_TOPIC, bootstrap_servers=self.bootstrap, group_id=self.group,
-                                    auto_offset_reset="earliest", enable_auto_commit=False)
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    fetch_max_wait_ms=ServiceSettings().kafka_fetch_max_wait_ms)
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=False)
         await consumer.start()
         await producer.start()
