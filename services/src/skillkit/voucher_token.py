@@ -7,6 +7,7 @@ the public key alone, so nobody but the voucher service can mint a token and a c
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -20,6 +21,7 @@ ISSUER = "linxian-voucher-service"
 DEV_QR_SIGNING_SEED = DEV_SECRET_PREFIX + "voucher-qr-ed25519-seed"
 
 
+@lru_cache(maxsize=4)
 def private_key_from_seed(seed: str) -> Ed25519PrivateKey:
     return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(seed.encode()).digest())
 
