@@ -14,13 +14,14 @@ from cryptography.fernet import Fernet
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
+from skillkit.problems import Problem
 
-class InvalidResidentId(ValueError):
-    """Carries a precise, user-facing reason (code + English message)."""
+
+class InvalidResidentId(Problem):
+    """A 422 problem with the precise reason (code + English message): bad input changes nothing."""
 
     def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+        super().__init__(422, code, message)
 
 
 def normalise_resident_id(raw: str, today: date) -> str:

@@ -14,7 +14,7 @@ from skillkit.contracts.certification import EvaluationResultRecorded, Evaluatio
 from skillkit.contracts.vocab import CertificateType, WorkerCategory
 from skillkit.county import local_date
 from skillkit.db import utcnow
-from skillkit.pii import InvalidResidentId, PiiCipher, blind_index, normalise_resident_id, person_key
+from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
 from skillkit.problems import Problem, not_found
 
 from certification_service.adapters.db import flush_or_conflict
@@ -36,12 +36,6 @@ from certification_service.handlers.institutions import (
 # E7: a free evaluation is for students graduating this year or in the next few years, or who just did.
 GRADUATION_YEARS_BACK, GRADUATION_YEARS_AHEAD = 1, 4
 
-
-def resident_id_or_problem(raw: str) -> str:
-    try:
-        return normalise_resident_id(raw, local_date(utcnow()))
-    except InvalidResidentId as exc:
-        raise Problem(422, exc.code, str(exc)) from exc
 
 
 async def schedule_evaluation(
@@ -102,7 +96,7 @@ async def register_candidate(
     data: CandidateIn,
 ) -> Candidate:
     """Registers a candidate by resident ID number, matched to a known worker through the person key."""
-    number = resident_id_or_problem(data.id_number)
+    number = normalise_resident_id(data.id_number, local_date(utcnow()))
     evaluation = await writable_evaluation(session, principal, evaluation_id)
     key = person_key(number, settings.person_key_secret)
     if await session.scalar(

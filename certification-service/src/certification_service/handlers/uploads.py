@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
-from skillkit.pii import PiiCipher, blind_index
+from skillkit.county import local_date
+from skillkit.db import utcnow
+from skillkit.pii import PiiCipher, blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import read_roster
 
@@ -21,7 +23,7 @@ from certification_service.adapters.models import Candidate, Evaluation
 from certification_service.api.schemas import RowError, UploadOut
 from certification_service.api.views import candidate_view
 from certification_service.config import CertificationSettings
-from certification_service.handlers.evaluations import record_result, resident_id_or_problem
+from certification_service.handlers.evaluations import record_result
 
 COLUMNS = {
     "id_number": ("身份证号", "身份证号码"),
@@ -60,7 +62,7 @@ async def apply_upload(
     errors: list[RowError] = []
     for row in rows:
         try:
-            number = resident_id_or_problem(row.values.get("id_number", ""))
+            number = normalise_resident_id(row.values.get("id_number", ""), local_date(utcnow()))
             candidate = await session.scalar(
                 select(Candidate).where(
                     Candidate.evaluation_id == evaluation.id,

@@ -19,7 +19,7 @@ from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.county import COUNTY_TZ, local_date
 from skillkit.db import utcnow
-from skillkit.pii import blind_index
+from skillkit.pii import blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
@@ -34,7 +34,7 @@ from training_service.api.schemas import (
 from training_service.adapters.models import Enrolment
 from training_service.config import TrainingSettings
 from training_service.handlers.common import class_for, enrolment_for
-from training_service.handlers.enrolments import LIVE, resident_id_or_problem
+from training_service.handlers.enrolments import LIVE
 from training_service.handlers.training import check_in, complete, record_employment, record_licence
 
 CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
@@ -98,7 +98,7 @@ async def _resolve_trainee(
     """A row names its trainee by enrolment_id or by resident ID number (what an institution's staff know)."""
     number = values.pop("id_number", None)
     if values.get("enrolment_id") is None and number is not None:
-        normalised = resident_id_or_problem(number, local_date(utcnow()))
+        normalised = normalise_resident_id(number, local_date(utcnow()))
         enrolment_id = await session.scalar(select(Enrolment.id).where(
             Enrolment.class_id == class_id,
             Enrolment.id_blind_index == blind_index(normalised, settings.blind_index_secret),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
 
 import jwt
 from sqlalchemy import select, update
@@ -31,7 +30,7 @@ from skillkit.contracts.voucher import (
 from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.events import Envelope
-from skillkit.pii import InvalidResidentId, PiiCipher, blind_index, normalise_resident_id, person_key
+from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
 from skillkit.problems import Problem
 
 from training_service.adapters.models import Enrolment, Institution, TrainingClass, VoucherProjection
@@ -46,12 +45,6 @@ log = logging.getLogger("training_service.enrolments")
 
 LIVE = "1"
 
-
-def resident_id_or_problem(raw: str, today: date) -> str:
-    try:
-        return normalise_resident_id(raw, today)
-    except InvalidResidentId as exc:
-        raise Problem(422, exc.code, str(exc)) from exc
 
 
 async def _voucher(session: AsyncSession, settings: TrainingSettings, data: EnrolmentIn, trainee_key: str) -> VoucherProjection:
@@ -89,7 +82,7 @@ async def enrol(
     if local_date(now) > training_class.end_date:
         raise Problem(409, "class_ended", f"the class ended on {training_class.end_date}")
 
-    number = resident_id_or_problem(data.id_number, local_date(now))
+    number = normalise_resident_id(data.id_number, local_date(now))
     trainee_key = person_key(number, settings.person_key_secret)
     voucher = await _voucher(session, settings, data, trainee_key)
     if voucher.revoked_at is not None:

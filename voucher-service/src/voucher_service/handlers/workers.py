@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,7 +12,6 @@ from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
 from skillkit.db import utcnow
 from skillkit.county import local_date
 from skillkit.pii import (
-    InvalidResidentId,
     PiiCipher,
     birth_date_of,
     blind_index,
@@ -29,18 +27,12 @@ from voucher_service.domain.worker import NewWorker
 from voucher_service.config import VoucherSettings
 
 
-def resident_id_or_problem(raw: str, today: date) -> str:
-    try:
-        return normalise_resident_id(raw, today)
-    except InvalidResidentId as exc:
-        raise Problem(422, exc.code, str(exc)) from exc
-
 
 async def register_worker(
     session: AsyncSession, settings: VoucherSettings, principal: Principal, data: NewWorker
 ) -> Outcome:
     """Registers a worker; the same resident ID registered again returns the existing worker (200)."""
-    number = resident_id_or_problem(data.id_number, local_date(utcnow()))
+    number = normalise_resident_id(data.id_number, local_date(utcnow()))
     index = blind_index(number, settings.blind_index_secret)
     self_service = principal.role == Role.WORKER
     existing = await session.scalar(select(Worker).where(Worker.id_blind_index == index))
