@@ -9,17 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from subsidy_service.domain.policy import (
-    E8Outbound,
-    S1Inclusive,
-    S2Order,
-    S3Project,
-    S4LivingAllowance,
-    S5Enterprise,
-    S6Entrepreneurship,
-    S7Caregiver,
-    S8Evaluation,
-)
+from subsidy_service.domain.policy import PolicyTableChange
 
 
 class ReasonOut(BaseModel):
@@ -141,23 +131,7 @@ class ReviewIn(BaseModel):
     reason: str | None = Field(default=None, max_length=500)
 
 
-class PolicyTableIn(BaseModel):
-    """A new version of a year's table; omitted sections keep RULES.md's values."""
-
-    model_config = ConfigDict(extra="forbid")
-    effective_from: date | None = None
-    effective_to: date | None = None
-    realname_required: bool = True
-    s1: S1Inclusive = S1Inclusive()
-    s2: S2Order = S2Order()
-    s3: S3Project = S3Project()
-    s4: S4LivingAllowance = S4LivingAllowance()
-    s5: S5Enterprise = S5Enterprise()
-    s6: S6Entrepreneurship = S6Entrepreneurship()
-    s7: S7Caregiver = S7Caregiver()
-    s8: S8Evaluation = S8Evaluation()
-    e8: E8Outbound = E8Outbound()
-    note: str | None = Field(default=None, max_length=500)
+PolicyTableIn = PolicyTableChange  # the request body of PUT /v1/policy-tables/{year}
 
 
 class PolicyTableOut(BaseModel):

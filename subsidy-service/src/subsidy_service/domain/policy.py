@@ -104,13 +104,9 @@ class E8Outbound(_Section):
     paid_as_inclusive: bool = True
 
 
-class PolicyTable(_Section):
-    """One policy year's rule values. `version` grows with each change; claims record the version used."""
+class RuleValues(_Section):
+    """The rule values of a policy year, section by rule id."""
 
-    policy_year: int = Field(ge=2000, le=2100)
-    version: int = Field(default=1, ge=1)
-    effective_from: date
-    effective_to: date
     # P1: whether a chain waits for the province real-name verdict (a rejection always breaks it).
     realname_required: bool = True
     s1: S1Inclusive = S1Inclusive()
@@ -122,6 +118,23 @@ class PolicyTable(_Section):
     s7: S7Caregiver = S7Caregiver()
     s8: S8Evaluation = S8Evaluation()
     e8: E8Outbound = E8Outbound()
+
+
+class PolicyTableChange(RuleValues):
+    """A new version of a year's table as the bureau submits it; omitted sections keep RULES.md's values."""
+
+    effective_from: date | None = None
+    effective_to: date | None = None
+    note: str | None = Field(default=None, max_length=500)
+
+
+class PolicyTable(RuleValues):
+    """One policy year's rule values. `version` grows with each change; claims record the version used."""
+
+    policy_year: int = Field(ge=2000, le=2100)
+    version: int = Field(default=1, ge=1)
+    effective_from: date
+    effective_to: date
 
     @model_validator(mode="after")
     def _dates(self) -> "PolicyTable":

@@ -14,14 +14,13 @@ from skillkit.problems import Problem
 
 from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Claim, PolicyTableRow
-from subsidy_service.api.schemas import PolicyTableIn
 from subsidy_service.domain.chain import ELIGIBLE
-from subsidy_service.domain.policy import PolicyTable
+from subsidy_service.domain.policy import PolicyTable, PolicyTableChange
 from subsidy_service.handlers.projection import FROZEN, reevaluate
 
 
 async def put_table(
-    session: AsyncSession, principal: Principal, year: int, body: PolicyTableIn
+    session: AsyncSession, principal: Principal, year: int, body: PolicyTableChange
 ) -> tuple[PolicyTableRow, bool]:
     effective_from = body.effective_from or date(year, 1, 1)
     effective_to = body.effective_to or date(year + 1, 3, 31)
