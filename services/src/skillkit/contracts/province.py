@@ -6,11 +6,22 @@ Inbound: the province's answer to each submission.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
+from pydantic import BaseModel, ConfigDict
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
 from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict, VoucherKind
 from skillkit.events import EventPayload, registry
+
+
+class AttendanceLine(BaseModel):
+    """One trainee's check-in on an attendance sheet (P1: a class's sign-in sheet of one day)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enrolment_id: str
+    person_key: str
+    method: str  # face | qr | staff
+    checked_at: datetime
 
 
 @registry.register(
@@ -35,6 +46,9 @@ class RealnameSubmitted(EventPayload):
     start_date: date | None = None  # class
     end_date: date | None = None  # class
     planned_days: int | None = None  # class
+    # attendance: one submission per class and day carries that day's sheet (enrolment_id and person_key
+    # are then empty); the province answers the sheet as one record.
+    attendance: list[AttendanceLine] | None = None
 
 
 @registry.register(

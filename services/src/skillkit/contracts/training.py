@@ -92,6 +92,22 @@ class TrainingCheckedIn(EventPayload):
     checked_at: datetime
 
 
+@registry.register(
+    "training.started.v1", TRAINING_TOPIC, "A trainee attended the first day of training on a voucher (once per enrolment)"
+)
+class TrainingStarted(EventPayload):
+    """Emitted when an enrolment's first attendance is recorded, whatever the order of the days uploaded.
+    The day-by-day attendance goes to the province (P1 attendance sheets) and is summed in `training.completed`;
+    the other services only need to know that training began (the voucher moves to in_training)."""
+
+    enrolment_id: str
+    voucher_id: str
+    class_id: str
+    person_key: str
+    first_day: date  # the earliest attended day known when the event was written
+    checked_at: datetime
+
+
 @registry.register("training.completed.v1", TRAINING_TOPIC, "A trainee's completion (结业) was recorded")
 class TrainingCompleted(EventPayload):
     enrolment_id: str
