@@ -60,6 +60,22 @@ class Outbox:
         )
         return event_id
 
+    async def add_many(self, session: AsyncSession, events: list[tuple[EventPayload, str, str | None]]) -> list[str]:
+        """Several events in one INSERT, in list order: (payload, partition key, subject) each. A bulk upload
+        writes its events this way instead of one round trip per event."""
+        if not events:
+            return []
+        now = utcnow()
+        rows = []
+        for payload, partition_key, subject in events:
+            event_id, event_type, body = build_event(
+                payload, source=self.source, partition_key=partition_key, subject=subject
+            )
+            rows.append(dict(event_id=event_id, event_type=event_type.name, topic=event_type.topic,
+                             partition_key=partition_key, body=body, created_at=now, attempts=0))
+        await session.execute(self._table.insert(), rows)
+        return [r["event_id"] for r in rows]
+
 
 class OutboxRelay:
     def __init__(
