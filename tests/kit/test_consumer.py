@@ -209,3 +209,47 @@ async def test_a_failing_handler_rolls_back_the_whole_batch(sessionmaker):
         await processor.apply_batch([good, envelope_of(poison)])
     assert await inbox_count(sessionmaker) == 0  # the good event's inbox row went with the rollback
     assert await processor.apply(good) is True
+
+
+async def test_records_of_types_not_handled_are_passed_over_by_their_type_header(broker, sessionmaker, producer, topic):
+    """The relay writes the type as a `ce_type` header; a consumer skips types it does not handle without
+    decoding them (even a body that would not parse), and still commits past them."""
+    name, group = topic
+    handled = str(uuid.uuid4())
+    await producer.send_and_wait(name, b"not even json", key=b"pk-1", headers=[("ce_type", b"voucher.issued.v1")])
+    await producer.send_and_wait(name, expired_event(handled), key=b"pk-1",
+                                 headers=[("ce_type", b"voucher.expired.v1")])
+    recorder = Recorder()
+    runner = KafkaConsumerRunner(EventProcessor(group, {"voucher.expired.v1": recorder}, sessionmaker, kit_tables),
+                                 [name], broker.bootstrap, producer)
+
+    async def both_passed() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 2
+
+    await run_for_a_while(runner, both_passed)
+    assert recorder.calls == [handled]
+    assert await inbox_count(sessionmaker) == 1
+    # nothing was dead-lettered: the undecodable record was not ours
+    probe = AIOKafkaConsumer(dead_letter_topic(group), bootstrap_servers=broker.bootstrap, auto_offset_reset="earliest")
+    await probe.start()
+    try:
+        batches = await probe.getmany(timeout_ms=1000)
+    finally:
+        await probe.stop()
+    assert sum(len(r) for r in batches.values()) == 0
+
+
+async def test_add_many_writes_events_in_order_with_their_keys(sessionmaker):
+    from skillkit.outbox import Outbox
+
+    outbox = Outbox(kit_tables, "/tests")
+    payloads = [VoucherExpired(voucher_id=f"v-{i}", person_key=f"pk-{i}",
+                               expired_at=datetime(2026, 1, 1, tzinfo=timezone.utc)) for i in range(3)]
+    async with sessionmaker() as session:
+        ids = await outbox.add_many(session, [(p, p.person_key, p.voucher_id) for p in payloads])
+        await session.commit()
+    async with sessionmaker() as session:
+        rows = (await session.execute(
+            select(kit_tables.outbox.c.event_id, kit_tables.outbox.c.partition_key, kit_tables.outbox.c.event_type)
+            .order_by(kit_tables.outbox.c.seq))).all()
+    assert [tuple(r) for r in rows] == [(ids[i], f"pk-{i}", "voucher.expired.v1") for i in range(3)]

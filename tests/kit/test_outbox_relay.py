@@ -39,7 +39,9 @@ async def test_issued_voucher_arrives_as_cloudevent_without_plaintext_id(voucher
     claim = await register_and_claim(voucher_on_broker, "901", "acct-901")
     async with TopicProbe(broker.bootstrap, VOUCHER_TOPIC) as probe:
         event = await probe.wait_for(lambda e: e.type == "voucher.issued.v1" and e.data.voucher_id == claim["id"])
-        raw = next(r for r in probe.raw if claim["id"].encode() in r and b"voucher.issued.v1" in r)
+        index = next(i for i, r in enumerate(probe.raw) if claim["id"].encode() in r and b"voucher.issued.v1" in r)
+        raw, headers = probe.raw[index], probe.headers[index]
+    assert headers == {"ce_type": b"voucher.issued.v1"}  # consumers pass over types they do not handle by it
     document = json.loads(raw)
     assert document["specversion"] == "1.0" and document["type"] == "voucher.issued.v1"
     assert document["source"] == "/linxian/voucher-service"

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from skillkit.contracts.topics import dead_letter_topic
 from skillkit.db import utcnow
 from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event
+from skillkit.outbox import TYPE_HEADER
 from skillkit.tables import KitTables
 
 log = logging.getLogger("skillkit.consumer")
@@ -79,17 +80,22 @@ class EventProcessor:
                     )
                 )
             )
-            applied: list[Envelope] = []
+            fresh: list[Envelope] = []
             for envelope in ours:
                 if envelope.id in seen:
                     CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
                     continue
                 seen.add(envelope.id)
-                await session.execute(
-                    self._inbox.insert().values(
-                        consumer=self.name, event_id=envelope.id, event_type=envelope.type, processed_at=utcnow()
-                    )
-                )
+                fresh.append(envelope)
+            if not fresh:
+                return 0
+            now = utcnow()
+            await session.execute(
+                self._inbox.insert(),
+                [dict(consumer=self.name, event_id=e.id, event_type=e.type, processed_at=now) for e in fresh],
+            )
+            applied: list[Envelope] = []
+            for envelope in fresh:
                 correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
                 causation_token = causation_id_var.set(envelope.id)
                 try:
@@ -98,8 +104,6 @@ class EventProcessor:
                     correlation_id_var.reset(correlation_token)
                     causation_id_var.reset(causation_token)
                 applied.append(envelope)
-            if not applied:
-                return 0
             if self._before_commit is not None:
                 await self._before_commit(session)
             try:
@@ -182,8 +186,22 @@ class KafkaConsumerRunner:
         # Offsets move only after every record's transaction (or dead-lettering) is done.
         await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
 
+    def _not_ours(self, record: ConsumerRecord) -> bool:
+        """A record whose type header names a type this consumer does not handle: passed over undecoded."""
+        for name, value in record.headers or ():
+            if name == TYPE_HEADER:
+                event_type = value.decode(errors="replace")
+                if event_type in self.processor.handlers:
+                    return False
+                CONSUMED.labels(self.processor.name, event_type, "ignored").inc()
+                return True
+        return False
+
     async def _handle_batch(self, records: list[ConsumerRecord]) -> None:
         """One transaction for the whole batch; if it fails, record by record with retries and dead letters."""
+        records = [r for r in records if not self._not_ours(r)]
+        if not records:
+            return
         envelopes = []
         for record in records:
             try:

@@ -108,6 +108,7 @@ class ServiceRuntime:
                 self._producer,
                 batch_size=self.settings.relay_batch_size,
                 poll_seconds=self.settings.relay_poll_seconds,
+                linger_seconds=self.settings.relay_linger_seconds,
                 after_outage=self._ensure_topics,
             )
             self._tasks.append(asyncio.create_task(self.relay.run_forever(), name="outbox-relay"))

@@ -48,7 +48,9 @@ class ServiceSettings(BaseSettings):
     run_consumers: bool = True
     run_periodic: bool = True
     relay_batch_size: int = 200
-    relay_poll_seconds: float = 0.05
+    # Commits in this process wake the relay at once; the poll only finds rows other processes wrote.
+    relay_poll_seconds: float = 0.2
+    relay_linger_seconds: float = 0.005
     consumer_max_attempts: int = 5
 
     jwt_secret: str = DEV_JWT_SECRET

@@ -84,6 +84,7 @@ class TopicProbe:
         self._consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
                                           enable_auto_commit=False)
         self.raw: list[bytes] = []
+        self.headers: list[dict[str, bytes]] = []  # each raw record's headers, same order
         self.events: list[Envelope] = []
 
     async def __aenter__(self) -> "TopicProbe":
@@ -110,6 +111,7 @@ class TopicProbe:
         for records in batches.values():
             for record in records:
                 self.raw.append(record.value)
+                self.headers.append(dict(record.headers or ()))
                 try:
                     self.events.append(parse_event(record.value))
                 except Exception:
