@@ -327,11 +327,16 @@ def county_today() -> date:
 class LoopDriver:
     """Drives a county's classes through the loop. `deadline_s` bounds every wait on another service."""
 
-    def __init__(self, api: Api, *, deadline_s: float = 120.0) -> None:
+    def __init__(self, api: Api, *, deadline_s: float = 120.0, bulk: bool = False) -> None:
+        """`bulk`: the county's bulk paths instead of one request per trainee — township staff issue a class's
+        vouchers from a roster (批量发券), the institution enrols the class from a file, the evaluation
+        institution registers its candidates from a file. Otherwise every worker registers and claims in the
+        app and is enrolled and registered one by one."""
         self.api = api
         self.e = api.endpoints
         self.t = api.tokens
         self.deadline_s = deadline_s
+        self.bulk = bulk
 
     # bureau staff -------------------------------------------------------------------------------------------
 
@@ -364,6 +369,21 @@ class LoopDriver:
         voucher = await self.api.call("POST", f"{self.e.voucher}/v1/vouchers/claim", headers, json={"kind": kind})
         trainee.voucher_id = voucher["id"]
         trainee.voucher_code = voucher["display_code"]
+
+    async def issue_roster(self, plan: ClassPlan) -> None:
+        """Township staff register the class's trainees and issue their vouchers from one roster (批量发券)."""
+        bureau = self.t.bureau()
+        batch = await self.api.call("POST", f"{self.e.voucher}/v1/batches", bureau, json={
+            "name": f"{plan.name}发券批次", "kind": plan.kind, "validity_days": 120, "class_reference": plan.name,
+        })
+        rows = [[t.name, t.id_number, t.mobile, t.township, ";".join(t.categories)] for t in plan.trainees]
+        report = await self.upload(f"{self.e.voucher}/v1/batches/{batch['id']}/roster", bureau, "花名册.csv",
+                                   _csv(["姓名", "身份证号", "手机号", "乡镇", "人员类别"], rows))
+        if report["issued"] != len(plan.trainees):
+            raise RuntimeError(f"roster of {plan.name}: {report['issued']} of {len(plan.trainees)} issued")
+        for trainee, voucher in zip(plan.trainees, report["vouchers"]):  # issued in roster order
+            trainee.worker_id = voucher["worker_id"]
+            trainee.voucher_id, trainee.voucher_code = voucher["id"], voucher["display_code"]
 
     # the training institution ----------------------------------------------------------------------------------
 
@@ -407,6 +427,48 @@ class LoopDriver:
             except ApiError as exc:
                 if exc.code != "voucher_unknown" or time.monotonic() > deadline:
                     raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    async def enrol_class(self, plan: ClassPlan) -> None:
+        """The whole class from one file (voucher code, name, ID number); the rows whose voucher the training
+        service has not yet heard of (`voucher_unknown`) are sent again, alone, a moment later."""
+        org = self.t.training_org(plan.institution.id or "")
+        pending = {t.voucher_id: t for t in plan.trainees}
+        deadline = time.monotonic() + self.deadline_s
+        delay = 0.05
+        while True:
+            batch = list(pending.values())
+            content = _csv(["券码", "姓名", "身份证号"], [[t.voucher_code, t.name, t.id_number] for t in batch])
+            report = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments/bulk", org,
+                                         files={"file": ("报名.csv", content, "text/csv")})
+            for enrolment in report["enrolments"]:
+                trainee = pending.pop(enrolment["voucher_id"])
+                trainee.enrolment_id = enrolment["id"]
+            other = [e for e in report["row_errors"] if e["code"] != "voucher_unknown"]
+            if other:
+                raise RuntimeError(f"class {plan.name}: enrolment rows rejected: {other}")
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"class {plan.name}: {len(pending)} vouchers still unknown to the training service")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    async def wait_counts_active(self, plan: ClassPlan) -> None:
+        """Polls the class's enrolment counts (no personal data read) until every enrolment is bound."""
+        org = self.t.training_org(plan.institution.id or "")
+        deadline = time.monotonic() + self.deadline_s
+        delay = 0.05
+        while True:
+            counts = (await self.api.call("GET", f"{self.e.training}/v1/classes/{plan.id}", org))["enrolment_counts"]
+            if counts.get("active", 0) == len(plan.trainees):
+                return
+            broken = {k: v for k, v in counts.items() if k not in ("pending", "active") and v}
+            if broken:
+                raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"class {plan.name}: enrolments still pending after {self.deadline_s} s: {counts}")
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
@@ -487,7 +549,17 @@ class LoopDriver:
             body = await self.api.call("POST", f"{base}/candidates", org, json={"name": t.name, "id_number": t.id_number})
             t.candidate_id = body["id"]
 
-        await asyncio.gather(*(candidate(t) for t in plan.trainees))
+        if self.bulk:
+            content = _csv(["姓名", "身份证号"], [[t.name, t.id_number] for t in plan.trainees])
+            report = await self.api.call("POST", f"{base}/candidates/upload", org,
+                                         files={"file": ("考生名单.csv", content, "text/csv")})
+            if report["rejected"] or len(report["results"]) != len(plan.trainees):
+                raise RuntimeError(f"candidates upload rejected rows: {report['row_errors']}")
+            for trainee, registered in zip(plan.trainees, report["results"]):  # registered in file order
+                assert registered["id_number_masked"][-4:] == trainee.id_number[-4:]
+                trainee.candidate_id = registered["id"]
+        else:
+            await asyncio.gather(*(candidate(t) for t in plan.trainees))
         results = [[t.id_number, "82" if t.exam_passed else "41", "90" if t.exam_passed else "52"] for t in plan.trainees]
         report = await self.api.call("POST", f"{base}/results/upload", org,
                                      files={"file": ("成绩.csv", _csv(["id_number", "theory_score", "practical_score"], results), "text/csv")})
@@ -532,9 +604,14 @@ class LoopDriver:
         await self.evaluate_and_certify(plan, evaluator)
 
     async def train_class(self, plan: ClassPlan) -> None:
-        await asyncio.gather(self.open_class(plan), *(self.register_and_claim(t, plan.kind) for t in plan.trainees))
-        await asyncio.gather(*(self.enrol(plan, t) for t in plan.trainees))
-        await self.wait_active(plan)
+        if self.bulk:
+            await asyncio.gather(self.open_class(plan), self.issue_roster(plan))
+            await self.enrol_class(plan)
+            await self.wait_counts_active(plan)
+        else:
+            await asyncio.gather(self.open_class(plan), *(self.register_and_claim(t, plan.kind) for t in plan.trainees))
+            await asyncio.gather(*(self.enrol(plan, t) for t in plan.trainees))
+            await self.wait_active(plan)
         await self.attendance_and_completion(plan)
         await self.follow_up_and_outcome(plan)
 

@@ -96,6 +96,7 @@ class Config:
     log_dir: Path | None = None
     py_spy: str | None = None
     profile_dir: Path | None = None
+    intake: str = "bulk"  # bulk: roster issue, enrolment and candidate files; app: one request per trainee
 
 
 def build_county(config: Config) -> County:
@@ -282,6 +283,19 @@ async def database_stats(databases: list[Any]) -> dict[str, dict[str, int]]:
     return {r["datname"]: {k: int(r[k]) for k in r.keys() if k != "datname"} for r in rows}
 
 
+def postgres_cpu_s() -> float:
+    """CPU seconds of every PostgreSQL process on the machine (backends of other databases included: the
+    benchmark's own four are the busy ones during a run)."""
+    total = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] in ("postgres", "postmaster"):
+            try:
+                total += sum(proc.cpu_times()[:2])
+            except psutil.Error:
+                continue
+    return total
+
+
 def start_profilers(config: Config, platform: Any) -> list[subprocess.Popen[bytes]]:
     """py-spy (from a throwaway venv, `--py-spy PATH`) on every service process for the timed phase;
     collapsed stacks go to `--profile-dir`/<service>.txt."""
@@ -322,7 +336,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
     report["baseline_kafka_hop"] = [await kafka_hop_latency(platform.kafka_bootstrap, wait) for wait in (500, 50)]
     county = build_county(config)
     async with Api(endpoints, concurrency=config.clients) as api:
-        driver = LoopDriver(api, deadline_s=config.deadline_s)
+        driver = LoopDriver(api, deadline_s=config.deadline_s, bulk=config.intake == "bulk")
         await driver.setup(county)
         certificates = CertificateTimes(platform.kafka_bootstrap)
         certificates.start()
@@ -330,7 +344,9 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
         db_before = await database_stats(databases)
         profilers = start_profilers(config, platform)
         processes = {name: psutil.Process(pid) for name, pid in pids(platform).items()}
+        processes["load generator (this process)"] = psutil.Process()
         cpu_before = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
+        cpu_before["postgresql (all backends)"] = postgres_cpu_s()
         load_before = os.getloadavg()
         with PeakRss({**pids(platform), "load generator (this process)": os.getpid()}) as rss:
             started = time.perf_counter()
@@ -354,6 +370,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
                 await asyncio.sleep(0.2)
             wall = time.perf_counter() - started
         cpu_after = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
+        cpu_after["postgresql (all backends)"] = postgres_cpu_s()
         load_after = os.getloadavg()
         stop_profilers(profilers)
         after, after_types = await consumer_counts(api, endpoints)
@@ -448,7 +465,7 @@ def render(report: dict[str, Any], config: Config) -> str:
     mode = f"offered load {config.rate:g} chains/s" if config.rate else f"closed loop, {config.parallel_classes} classes at a time"
     lines = [
         f"Pipeline benchmark — {report['chains']} chains, classes of {config.class_size}, {config.days} days, {mode}, "
-        f"{report['backend']}",
+        f"{config.intake} intake, {report['backend']}",
         f"  baseline: Tansu raw produce {report['baseline_kafka']['produce_per_s']}/s, consume "
         f"{report['baseline_kafka']['consume_per_s']}/s (1 KiB, acks=all); no-op HTTP GET /healthz "
         f"{report['baseline_http']['per_s']}/s (p50 {report['baseline_http']['p50_ms']} ms, p99 {report['baseline_http']['p99_ms']} ms)",
@@ -482,6 +499,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=32, help="REST requests in flight at most")
     parser.add_argument("--rate", type=float, help="offered load in chains/s (open loop)")
     parser.add_argument("--backend", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--intake", choices=["bulk", "app"], default="bulk",
+                        help="bulk: vouchers issued from a roster per class, enrolments and candidates from files "
+                             "(what the county's staff and institutions do); app: every worker registers and "
+                             "claims in the app, enrolled and registered one request each")
     parser.add_argument("--deadline", type=float, default=600)
     parser.add_argument("--json", help="write the report as JSON to this file")
     parser.add_argument("--keep-logs", help="service logs go to this folder")
@@ -493,7 +514,7 @@ def main(argv: list[str] | None = None) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
     config = Config(chains=args.chains, class_size=args.class_size, days=args.days,
                     parallel_classes=args.parallel_classes, rate=args.rate, clients=args.clients, backend=args.backend,
-                    deadline_s=args.deadline, log_dir=log_dir, py_spy=args.py_spy,
+                    deadline_s=args.deadline, log_dir=log_dir, py_spy=args.py_spy, intake=args.intake,
                     profile_dir=Path(args.profile_dir) if args.profile_dir else None)
     report = asyncio.run(run(config))
     print(render(report, config))
