@@ -9,7 +9,7 @@ import pytest
 from skillkit.contracts.vocab import VoucherKind as K, WorkerCategory as C
 from skillkit.county import p5_deadline, policy_year_of
 from voucher_service.domain.eligibility import NotEligible, check_eligibility, living_allowance_eligible
-from voucher_service.domain.validity import advanced, validity_window
+from voucher_service.domain.validity import earlier_than, validity_window
 
 SIX = [C.POVERTY_ALLEVIATED, C.GRADUATING_COLLEGE, C.SCHOOL_LEAVER, C.RURAL_MIGRANT, C.URBAN_UNEMPLOYED,
        C.EMPLOYMENT_DIFFICULTY]
@@ -79,6 +79,6 @@ def test_policy_year_is_the_county_calendar_year():
 
 
 def test_lifecycle_never_moves_backwards():
-    assert advanced("completed", "in_training") == "completed"
-    assert advanced("bound", "completed") == "completed"
-    assert advanced("revoked", "completed") == "revoked"
+    assert earlier_than("in_training") == ("issued", "bound")
+    assert earlier_than("completed") == ("issued", "bound", "in_training")
+    assert "revoked" not in earlier_than("redeemed") and "expired" not in earlier_than("redeemed")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import date, datetime, timedelta, timezone
 
@@ -10,7 +11,14 @@ from sqlalchemy import select, update
 
 from skillkit.contracts.certification import CertificateIssued
 from skillkit.contracts.subsidy import ClaimPaid
-from skillkit.contracts.training import TrainingCheckedIn, TrainingCompleted, TrainingEnrolled, TrainingEnrolmentRejected
+from skillkit.contracts.certification import CertificateRevoked
+from skillkit.contracts.training import (
+    TrainingCompleted,
+    TrainingDropped,
+    TrainingEnrolled,
+    TrainingEnrolmentRejected,
+    TrainingStarted,
+)
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 from voucher_service.adapters.models import Voucher, kit_tables
@@ -120,27 +128,151 @@ async def test_rejected_enrolment_releases_the_voucher(vs, voucher):
     assert (await last_event(vs)).type == "voucher.bound.v1"
 
 
-async def test_full_lifecycle_in_order_and_with_a_late_checkin(vs, voucher):
+def started(v, *, enrolment_id="e-1", first_day=date(2026, 12, 1)) -> TrainingStarted:
+    return TrainingStarted(enrolment_id=enrolment_id, voucher_id=v["id"], class_id="c-1", person_key=v["_person_key"],
+                           first_day=first_day, checked_at=utcnow())
+
+
+def completed(v, *, enrolment_id="e-1") -> TrainingCompleted:
+    return TrainingCompleted(enrolment_id=enrolment_id, voucher_id=v["id"], class_id="c-1",
+                             person_key=v["_person_key"], attended_days=7, passed=True, completed_on=date(2026, 12, 8))
+
+
+def certificate(v, *, certificate_id="cert-1", occupation_code="4-10-01-05") -> CertificateIssued:
+    return CertificateIssued(certificate_id=certificate_id, certificate_no="N1", person_key=v["_person_key"],
+                             certificate_type="skill_level", occupation_code=occupation_code, level=5,
+                             issued_on=date(2026, 12, 20), institution_id="ev-1", evaluation_id="ev")
+
+
+async def test_full_lifecycle_in_order_and_with_a_late_start(vs, voucher):
     pk = voucher["_person_key"]
     await apply(vs, enrolled(voucher))
-    await apply(vs, TrainingCheckedIn(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
-                                      day=date(2026, 12, 1), method="face", checked_at=utcnow()))
+    assert await apply(vs, started(voucher)) is True
     assert await status(vs, voucher) == "in_training"
-    await apply(vs, TrainingCompleted(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
-                                      attended_days=7, passed=True, completed_on=date(2026, 12, 8)))
+    await apply(vs, completed(voucher))
     assert await status(vs, voucher) == "completed"
-    await apply(vs, TrainingCheckedIn(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
-                                      day=date(2026, 12, 2), method="qr", checked_at=utcnow()))
+    # training.started for the same enrolment again (the training service re-sent it): never backwards
+    await apply(vs, started(voucher, first_day=date(2026, 11, 30)))
     assert await status(vs, voucher) == "completed"
-    await apply(vs, CertificateIssued(certificate_id="cert-1", certificate_no="N1", person_key=pk,
-                                      certificate_type="skill_level", occupation_code="4-10-01-05", level=5,
-                                      issued_on=date(2026, 12, 20), institution_id="ev-1", evaluation_id="ev"))
+    await apply(vs, certificate(voucher))
+    assert await status(vs, voucher) == "certified"
+    await apply(vs, started(voucher))
     assert await status(vs, voucher) == "certified"
     await apply(vs, ClaimPaid(claim_id="claim-1", claim_type="training", voucher_id=voucher["id"], person_key=pk,
                               amount="700.00", paid_at=datetime(2027, 1, 5, tzinfo=timezone.utc)))
     assert await status(vs, voucher) == "redeemed"
     event = await last_event(vs)
     assert event.type == "voucher.redeemed.v1" and event.data.claim_id == "claim-1"
+    assert event.data.voucher_id == voucher["id"] and event.partition_key == pk
+    async with vs.sessionmaker() as session:
+        row = (await session.execute(select(Voucher.claim_id, Voucher.ended_at).where(
+            Voucher.id == uuid.UUID(voucher["id"])))).one()
+    assert row == ("claim-1", datetime(2027, 1, 5, tzinfo=timezone.utc))
+
+
+async def test_started_moves_only_a_bound_voucher_of_that_enrolment(vs, voucher):
+    await apply(vs, started(voucher))  # before the binding: not this voucher's enrolment yet
+    assert await status(vs, voucher) == "issued"
+    await apply(vs, enrolled(voucher, enrolment_id="e-2"))
+    await apply(vs, started(voucher, enrolment_id="e-1"))  # another enrolment's start
+    assert await status(vs, voucher) == "bound"
+    await apply(vs, started(voucher, enrolment_id="e-2"))
+    assert await status(vs, voucher) == "in_training"
+
+
+async def test_started_on_a_revoked_voucher_changes_nothing(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    r = await vs.client.post(f"/v1/vouchers/{voucher['id']}/revoke", json={"reason": "fraud"}, headers=vs.headers("bureau"))
+    assert r.status_code == 200, r.text
+    await apply(vs, started(voucher))
+    await apply(vs, completed(voucher))
+    assert await status(vs, voucher) == "revoked"
+
+
+async def test_per_day_check_ins_are_not_consumed(vs, voucher):
+    """training.started replaces training.checked_in (one event per enrolment instead of one per day)."""
+    await apply(vs, enrolled(voucher))
+    processor = vs.runtime.processors[CONSUMER_NAME]
+    check_in = dataclasses.replace(envelope(started(voucher)), type="training.checked_in.v1")
+    assert await processor.apply(check_in) is False
+    assert await status(vs, voucher) == "bound"
+    async with vs.sessionmaker() as session:
+        assert await session.scalar(select(kit_tables.inbox.c.event_id).where(
+            kit_tables.inbox.c.event_id == check_in.id)) is None
+
+
+async def test_dropped_after_start_releases_the_voucher_and_a_late_start_does_not_rebind(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, started(voucher))
+    await apply(vs, TrainingDropped(enrolment_id="e-1", voucher_id=voucher["id"], person_key=voucher["_person_key"],
+                                    reason="moved away"))
+    assert await status(vs, voucher) == "issued"
+    async with vs.sessionmaker() as session:
+        row = (await session.execute(select(Voucher.enrolment_id, Voucher.class_id, Voucher.bound_at).where(
+            Voucher.id == uuid.UUID(voucher["id"])))).one()
+    assert tuple(row) == (None, None, None)
+    await apply(vs, started(voucher))
+    assert await status(vs, voucher) == "issued"
+
+
+async def test_release_of_another_enrolment_changes_nothing(vs, voucher):
+    await apply(vs, enrolled(voucher, enrolment_id="e-2"))
+    await apply(vs, TrainingEnrolmentRejected(enrolment_id="e-1", voucher_id=voucher["id"],
+                                              person_key=voucher["_person_key"], reason="province", detail="x"))
+    assert await status(vs, voucher) == "bound"
+
+
+async def test_completion_after_completion_is_a_no_op(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, completed(voucher))
+    async with vs.sessionmaker() as session:
+        before = await session.scalar(select(Voucher.updated_at).where(Voucher.id == uuid.UUID(voucher["id"])))
+    await apply(vs, completed(voucher))
+    async with vs.sessionmaker() as session:
+        after = await session.scalar(select(Voucher.updated_at).where(Voucher.id == uuid.UUID(voucher["id"])))
+    assert (await status(vs, voucher), after) == ("completed", before)
+
+
+async def test_certificate_of_another_occupation_or_revoked_does_not_certify(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, certificate(voucher, certificate_id="cert-other", occupation_code="4-03-02-01"))
+    await apply(vs, certificate(voucher, certificate_id="cert-1"))
+    await apply(vs, CertificateRevoked(certificate_id="cert-1", person_key=voucher["_person_key"], reason="fraud",
+                                       revoked_at=utcnow()))
+    # the certificate delivered again after its revocation stays revoked
+    await apply(vs, certificate(voucher, certificate_id="cert-1"))
+    await apply(vs, completed(voucher))
+    assert await status(vs, voucher) == "completed"
+
+
+async def test_certificate_certifies_only_completed_vouchers(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply(vs, started(voucher))
+    await apply(vs, certificate(voucher))
+    assert await status(vs, voucher) == "in_training"
+    await apply(vs, completed(voucher))
+    assert await status(vs, voucher) == "certified"
+
+
+async def test_claim_paid_for_a_revoked_voucher_or_another_claim_type_changes_nothing(vs, voucher):
+    pk = voucher["_person_key"]
+    paid_at = datetime(2027, 1, 5, tzinfo=timezone.utc)
+    await apply(vs, ClaimPaid(claim_id="claim-e", claim_type="evaluation", voucher_id=voucher["id"], person_key=pk,
+                              amount="400.00", paid_at=paid_at))
+    assert await status(vs, voucher) == "issued"
+    await vs.client.post(f"/v1/vouchers/{voucher['id']}/revoke", json={"reason": "fraud"}, headers=vs.headers("bureau"))
+    await apply(vs, ClaimPaid(claim_id="claim-1", claim_type="training", voucher_id=voucher["id"], person_key=pk,
+                              amount="700.00", paid_at=paid_at))
+    assert await status(vs, voucher) == "revoked"
+    assert (await last_event(vs)).type == "voucher.revoked.v1"
+
+
+async def test_malformed_voucher_id_is_an_unknown_voucher(vs, voucher):
+    await apply(vs, enrolled(voucher).model_copy(update={"voucher_id": "not-a-uuid"}))
+    event = await last_event(vs)
+    assert (event.type, event.data.reason) == ("voucher.binding_rejected.v1", "unknown_voucher")
+    await apply(vs, started(voucher).model_copy(update={"voucher_id": "not-a-uuid"}))
+    assert await status(vs, voucher) == "issued"
 
 
 async def test_certificate_before_completion_still_certifies(vs, voucher):
@@ -153,3 +285,4 @@ async def test_certificate_before_completion_still_certifies(vs, voucher):
     await apply(vs, TrainingCompleted(enrolment_id="e-1", voucher_id=voucher["id"], class_id="c-1", person_key=pk,
                                       attended_days=7, passed=True, completed_on=date(2026, 12, 8)))
     assert await status(vs, voucher) == "certified"
+

@@ -14,7 +14,7 @@ voucher_consumer = ConsumerSpec(
         "training.enrolled.v1": lifecycle.on_training_enrolled,
         "training.enrolment_rejected.v1": lifecycle.on_enrolment_rejected,
         "training.dropped.v1": lifecycle.on_training_dropped,
-        "training.checked_in.v1": lifecycle.on_checked_in,
+        "training.started.v1": lifecycle.on_started,
         "training.completed.v1": lifecycle.on_completed,
         "certificate.issued.v1": lifecycle.on_certificate_issued,
         "certificate.revoked.v1": lifecycle.on_certificate_revoked,

@@ -22,8 +22,6 @@ EXPIRED, REVOKED = "expired", "revoked"
 LIFECYCLE = (ISSUED, BOUND, IN_TRAINING, COMPLETED, CERTIFIED, REDEEMED)
 
 
-def advanced(current: str, target: str) -> str:
-    """The later of two lifecycle statuses; expired and revoked stay where they are."""
-    if current in (EXPIRED, REVOKED):
-        return current
-    return target if LIFECYCLE.index(target) > LIFECYCLE.index(current) else current
+def earlier_than(target: str) -> tuple[str, ...]:
+    """The statuses an event may move on to `target`; expired and revoked are in no such set."""
+    return LIFECYCLE[: LIFECYCLE.index(target)]

@@ -1,42 +1,113 @@
 """The voucher lifecycle driven by other services' events (issued → bound → in_training → completed →
 certified → redeemed). Every handler is idempotent and never moves a voucher backwards, so late,
-duplicated or reordered events change nothing they should not."""
+duplicated or reordered events change nothing they should not.
+
+Each transition is one conditional UPDATE whose WHERE clause is the rule (which statuses it may leave, which
+enrolment it belongs to): the database applies it under the row lock, so no handler reads the voucher first
+and a late or foreign event simply matches no row. The statements are built once, at import.
+"""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Row, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
 from skillkit.contracts.subsidy import ClaimPaid
 from skillkit.contracts.training import (
-    TrainingCheckedIn,
     TrainingCompleted,
     TrainingDropped,
     TrainingEnrolled,
     TrainingEnrolmentRejected,
+    TrainingStarted,
 )
 from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
 from skillkit.db import utcnow
-from skillkit.events import Envelope
+from skillkit.events import Envelope, EventPayload
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
+from voucher_service.adapters.upsert import insert_ignoring_conflicts
 from voucher_service.domain import validity
 
+V = Voucher.__table__
+C = PersonCertificate.__table__
 
-async def _voucher(session: AsyncSession, voucher_id: str) -> Voucher | None:
+# Core statements on the tables (not the ORM classes): no identity map to keep in sync, no ORM bulk-update
+# bookkeeping. Bind names carry a `p_` prefix because a bind named like a SET column is reserved.
+_BIND = (
+    update(V)
+    .where(V.c.id == bindparam("p_id"), V.c.status == validity.ISSUED, V.c.valid_until > bindparam("p_now"),
+           V.c.kind == bindparam("p_kind"), V.c.person_key == bindparam("p_person_key"))
+    .values(status=validity.BOUND, enrolment_id=bindparam("p_enrolment_id"), class_id=bindparam("p_class_id"),
+            institution_id=bindparam("p_institution_id"), occupation_code=bindparam("p_occupation_code"),
+            bound_at=bindparam("p_now"), updated_at=bindparam("p_now"))
+    .returning(V.c.id)
+)
+# Read only when the binding did not happen, to say why (under the row lock, like the binding itself).
+_BINDING_STATE = select(
+    V.c.code, V.c.status, V.c.kind, V.c.person_key, V.c.valid_until, V.c.enrolment_id, V.c.revoked_reason
+).where(V.c.id == bindparam("p_id")).with_for_update()
+_RELEASE = (
+    update(V)
+    .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
+           V.c.status.in_((validity.BOUND, validity.IN_TRAINING)))
+    .values(status=validity.ISSUED, enrolment_id=None, class_id=None, institution_id=None, occupation_code=None,
+            bound_at=None, updated_at=bindparam("p_now"))
+)
+_START = (
+    update(V)
+    .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
+           V.c.status.in_(validity.earlier_than(validity.IN_TRAINING)))
+    .values(status=validity.IN_TRAINING, updated_at=bindparam("p_now"))
+)
+# A certificate of the voucher's occupation seen earlier (and not revoked) certifies it on completion.
+_HELD = exists().where(C.c.person_key == V.c.person_key, C.c.occupation_code == V.c.occupation_code,
+                       C.c.revoked.is_(False))
+_COMPLETE = (
+    update(V)
+    .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
+           # a completed voucher whose certificate committed concurrently with its completion is certified
+           # by a later delivery of the completion, as before
+           or_(V.c.status.in_(validity.earlier_than(validity.COMPLETED)),
+               and_(V.c.status == validity.COMPLETED, _HELD)))
+    .values(status=case((_HELD, validity.CERTIFIED), else_=validity.COMPLETED), updated_at=bindparam("p_now"))
+)
+_CERTIFY = (
+    update(V)
+    .where(V.c.person_key == bindparam("p_person_key"), V.c.occupation_code == bindparam("p_occupation_code"),
+           V.c.status == validity.COMPLETED)
+    .values(status=validity.CERTIFIED, updated_at=bindparam("p_now"))
+)
+_REVOKE_CERTIFICATE = update(C).where(C.c.certificate_id == bindparam("p_certificate_id")).values(revoked=True)
+_REDEEM = (
+    update(V)
+    .where(V.c.id == bindparam("p_id"), V.c.status.not_in((validity.REDEEMED, validity.REVOKED)))
+    .values(status=validity.REDEEMED, claim_id=bindparam("p_claim_id"), ended_at=bindparam("p_paid_at"),
+            updated_at=bindparam("p_now"))
+    .returning(V.c.person_key)
+)
+
+
+async def _emit(session: AsyncSession, payload: EventPayload, person_key: str, subject: str) -> None:
+    """One outbox event, written while the handler runs (its causation and correlation ids are the consumed
+    event's). Through `add_many`: its INSERT is one prebuilt statement, where `add` builds `insert().values()`
+    anew on every call (~0.3 ms of CPU per event)."""
+    await outbox.add_many(session, [(payload, person_key, subject)])
+
+
+def _uuid(voucher_id: str) -> uuid.UUID | None:
     try:
-        key = uuid.UUID(voucher_id)
+        return uuid.UUID(voucher_id)
     except ValueError:
         return None
-    return await session.get(Voucher, key, with_for_update=True)
 
 
-def _binding_refusal(voucher: Voucher | None, event: TrainingEnrolled) -> tuple[BindingRejection, str] | None:
+def _binding_refusal(voucher: Row[Any] | None, event: TrainingEnrolled) -> tuple[BindingRejection, str] | None:
     if voucher is None:
         return BindingRejection.UNKNOWN_VOUCHER, f"no voucher {event.voucher_id}"
     if voucher.status == validity.REVOKED:
@@ -53,55 +124,42 @@ def _binding_refusal(voucher: Voucher | None, event: TrainingEnrolled) -> tuple[
 
 
 async def on_training_enrolled(session: AsyncSession, envelope: Envelope) -> None:
-    """Answers the training service's enrolment with `voucher.bound` or `voucher.binding_rejected`."""
+    """Answers the training service's enrolment with `voucher.bound` or `voucher.binding_rejected`.
+
+    The binding is tried first (one UPDATE that holds every condition of `_binding_refusal`); only when it
+    matches nothing is the voucher read to tell a redelivery of this enrolment from a refusal and its reason.
+    An issued voucher never carries an enrolment, so trying the binding first cannot rebind a redelivery."""
     event: TrainingEnrolled = envelope.payload
-    voucher = await _voucher(session, event.voucher_id)
+    key = _uuid(event.voucher_id)
+    now = utcnow()
+    bound = key is not None and await session.scalar(_BIND, dict(
+        p_id=key, p_now=now, p_kind=event.kind, p_person_key=event.person_key, p_enrolment_id=event.enrolment_id,
+        p_class_id=event.class_id, p_institution_id=event.institution_id, p_occupation_code=event.occupation_code,
+    )) is not None
+    if bound:
+        await _emit(session, VoucherBound(
+            voucher_id=str(key), person_key=event.person_key, enrolment_id=event.enrolment_id,
+            class_id=event.class_id, institution_id=event.institution_id, bound_at=now,
+        ), event.person_key, str(key))
+        return
+    voucher = None if key is None else (await session.execute(_BINDING_STATE, dict(p_id=key))).first()
     if voucher is not None and voucher.enrolment_id == event.enrolment_id:
         return  # this enrolment was already bound (a redelivery under a new event id)
     refusal = _binding_refusal(voucher, event)
-    if refusal is not None:
-        reason, detail = refusal
-        await outbox.add(
-            session,
-            VoucherBindingRejected(
-                voucher_id=event.voucher_id, person_key=event.person_key, enrolment_id=event.enrolment_id,
-                reason=reason, detail=detail,
-            ),
-            partition_key=event.person_key,
-            subject=event.voucher_id,
-        )
-        return
-    assert voucher is not None
-    now = utcnow()
-    voucher.status = validity.BOUND
-    voucher.enrolment_id = event.enrolment_id
-    voucher.class_id = event.class_id
-    voucher.institution_id = event.institution_id
-    voucher.occupation_code = event.occupation_code
-    voucher.bound_at = now
-    voucher.updated_at = now
-    await outbox.add(
-        session,
-        VoucherBound(
-            voucher_id=str(voucher.id), person_key=voucher.person_key, enrolment_id=event.enrolment_id,
-            class_id=event.class_id, institution_id=event.institution_id, bound_at=now,
-        ),
-        partition_key=voucher.person_key,
-        subject=str(voucher.id),
-    )
+    if refusal is None:  # changed between the UPDATE and the read: the kit retries the event
+        raise RuntimeError(f"voucher {event.voucher_id} changed while binding enrolment {event.enrolment_id}")
+    reason, detail = refusal
+    await _emit(session, VoucherBindingRejected(
+        voucher_id=event.voucher_id, person_key=event.person_key, enrolment_id=event.enrolment_id,
+        reason=reason, detail=detail,
+    ), event.person_key, event.voucher_id)
 
 
 async def _release(session: AsyncSession, voucher_id: str, enrolment_id: str) -> None:
     """Saga compensation: an enrolment that will not go ahead gives its voucher back."""
-    voucher = await _voucher(session, voucher_id)
-    if voucher is None or voucher.enrolment_id != enrolment_id:
-        return
-    if voucher.status not in (validity.BOUND, validity.IN_TRAINING):
-        return
-    voucher.status = validity.ISSUED
-    voucher.enrolment_id = voucher.class_id = voucher.institution_id = voucher.occupation_code = None
-    voucher.bound_at = None
-    voucher.updated_at = utcnow()
+    key = _uuid(voucher_id)
+    if key is not None:
+        await session.execute(_RELEASE, dict(p_id=key, p_enrolment_id=enrolment_id, p_now=utcnow()))
 
 
 async def on_enrolment_rejected(session: AsyncSession, envelope: Envelope) -> None:
@@ -114,60 +172,36 @@ async def on_training_dropped(session: AsyncSession, envelope: Envelope) -> None
     await _release(session, event.voucher_id, event.enrolment_id)
 
 
-async def _advance(session: AsyncSession, voucher_id: str, enrolment_id: str, target: str) -> Voucher | None:
-    voucher = await _voucher(session, voucher_id)
-    if voucher is None or voucher.enrolment_id != enrolment_id:
-        return None
-    new_status = validity.advanced(voucher.status, target)
-    if new_status != voucher.status:
-        voucher.status = new_status
-        voucher.updated_at = utcnow()
-    return voucher
-
-
-async def on_checked_in(session: AsyncSession, envelope: Envelope) -> None:
-    event: TrainingCheckedIn = envelope.payload
-    await _advance(session, event.voucher_id, event.enrolment_id, validity.IN_TRAINING)
+async def on_started(session: AsyncSession, envelope: Envelope) -> None:
+    """The enrolment's first attended day: bound → in_training (once per enrolment)."""
+    event: TrainingStarted = envelope.payload
+    key = _uuid(event.voucher_id)
+    if key is not None:
+        await session.execute(_START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
 
 
 async def on_completed(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingCompleted = envelope.payload
-    voucher = await _advance(session, event.voucher_id, event.enrolment_id, validity.COMPLETED)
-    if voucher is None or voucher.status != validity.COMPLETED:
-        return
-    held = await session.scalar(
-        select(PersonCertificate.certificate_id).where(
-            PersonCertificate.person_key == voucher.person_key,
-            PersonCertificate.occupation_code == voucher.occupation_code,
-            PersonCertificate.revoked.is_(False),
-        )
-    )
-    if held is not None:
-        voucher.status = validity.CERTIFIED
+    key = _uuid(event.voucher_id)
+    if key is not None:
+        await session.execute(_COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
 
 
 async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> None:
+    """Remembers the certificate (for a completion still to come) and certifies completed vouchers of its
+    occupation. A redelivered certificate is not written again (a revocation seen since stays)."""
     event: CertificateIssued = envelope.payload
-    if await session.get(PersonCertificate, event.certificate_id) is None:
-        session.add(PersonCertificate(certificate_id=event.certificate_id, person_key=event.person_key,
-                                      occupation_code=event.occupation_code))
-    completed = await session.scalars(
-        select(Voucher).where(
-            Voucher.person_key == event.person_key,
-            Voucher.status == validity.COMPLETED,
-            Voucher.occupation_code == event.occupation_code,
-        ).with_for_update()
+    await insert_ignoring_conflicts(
+        session, C, [dict(certificate_id=event.certificate_id, person_key=event.person_key,
+                          occupation_code=event.occupation_code, revoked=False)], ["certificate_id"],
     )
-    for voucher in completed:
-        voucher.status = validity.CERTIFIED
-        voucher.updated_at = utcnow()
+    await session.execute(_CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,
+                                          p_now=utcnow()))
 
 
 async def on_certificate_revoked(session: AsyncSession, envelope: Envelope) -> None:
     event: CertificateRevoked = envelope.payload
-    certificate = await session.get(PersonCertificate, event.certificate_id)
-    if certificate is not None:
-        certificate.revoked = True
+    await session.execute(_REVOKE_CERTIFICATE, dict(p_certificate_id=event.certificate_id))
 
 
 async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
@@ -175,17 +209,12 @@ async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
     event: ClaimPaid = envelope.payload
     if event.claim_type != "training" or event.voucher_id is None:
         return
-    voucher = await _voucher(session, event.voucher_id)
-    if voucher is None or voucher.status in (validity.REDEEMED, validity.REVOKED):
+    key = _uuid(event.voucher_id)
+    if key is None:
         return
-    voucher.status = validity.REDEEMED
-    voucher.claim_id = event.claim_id
-    voucher.ended_at = event.paid_at
-    voucher.updated_at = utcnow()
-    await outbox.add(
-        session,
-        VoucherRedeemed(voucher_id=str(voucher.id), person_key=voucher.person_key, claim_id=event.claim_id,
-                        redeemed_at=event.paid_at),
-        partition_key=voucher.person_key,
-        subject=str(voucher.id),
-    )
+    person_key = await session.scalar(_REDEEM, dict(p_id=key, p_claim_id=event.claim_id, p_paid_at=event.paid_at,
+                                                    p_now=utcnow()))
+    if person_key is None:
+        return
+    await _emit(session, VoucherRedeemed(voucher_id=str(key), person_key=person_key, claim_id=event.claim_id,
+                                         redeemed_at=event.paid_at), person_key, str(key))
