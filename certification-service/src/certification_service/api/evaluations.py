@@ -16,12 +16,12 @@ from skillkit.pii import PiiCipher
 
 from certification_service.adapters.models import Candidate, Evaluation
 from certification_service.api.schemas import CandidateIn, CandidateOut, EvaluationIn, EvaluationOut, ResultIn, UploadOut
-from certification_service.api.views import candidate_view, evaluation_view
+from certification_service.api.views import candidate_view, evaluation_view, upload_view
+from certification_service.handlers.candidates import register_candidate, register_roster
 from certification_service.handlers.evaluations import (
     get_candidate,
     get_evaluation,
     record_result,
-    register_candidate,
     schedule_evaluation,
     writable_evaluation,
 )
@@ -100,6 +100,31 @@ async def add_candidate(
     return await run_command(request, session, principal, action)
 
 
+@router.post(
+    "/{evaluation_id}/candidates/upload",
+    status_code=201,
+    response_model=UploadOut,
+    summary="Register candidates from a roster, CSV or XLSX (姓名, 身份证号; optional E7 columns): bad rows are "
+    "reported with their line numbers, the good rows are registered",
+)
+async def upload_candidates(
+    request: Request,
+    session: Session,
+    evaluation_id: uuid.UUID,
+    file: UploadFile,
+    principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
+) -> Response:
+    settings = request.app.state.settings
+    content = await file.read()
+
+    async def action() -> UploadOut:
+        evaluation = await writable_evaluation(session, principal, evaluation_id)
+        report = await register_roster(session, settings, principal, evaluation, file.filename or "", content)
+        return upload_view(report, PiiCipher(settings.pii_encryption_key))
+
+    return await run_command(request, session, principal, action)
+
+
 @router.get("/{evaluation_id}/candidates", response_model=Page[CandidateOut], summary="The evaluation's candidates (filter unknown_person=true for persons the voucher service does not know)")
 async def list_candidates(
     request: Request,
@@ -164,7 +189,7 @@ async def upload_results(
     async def action() -> Outcome:
         evaluation = await writable_evaluation(session, principal, evaluation_id)
         report = await apply_upload(session, settings, principal, evaluation, file.filename or "", content)
-        return Outcome(report, 200)
+        return Outcome(upload_view(report, PiiCipher(settings.pii_encryption_key)), 200)
 
     return await run_command(request, session, principal, action)
 

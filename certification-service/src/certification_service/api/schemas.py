@@ -5,68 +5,18 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import CertificateType
 
-PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
-Note = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-
-
-class InstitutionStatus(StrEnum):
-    APPROVED = "approved"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
-
-
-class CertificateRevocationReason(StrEnum):
-    FRAUD = "fraud"
-    ERROR = "error"
-
-
-class FilingIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    occupation_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
-    level: int | None = None
-    certificate_type: CertificateType
-
-
-class InstitutionIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "临县职业技能评价中心",
-                    "credit_code": "91110000600037341L",
-                    "filings": [{"occupation_code": "4-10-01-05", "level": 5, "certificate_type": "skill_level"}],
-                }
-            ]
-        },
-    )
-
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
-    credit_code: Annotated[str, StringConstraints(min_length=1, max_length=30)]
-    filings: list[FilingIn] = Field(default_factory=list, max_length=500)
-
-
-class FilingsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    filings: list[FilingIn] = Field(max_length=500)
-
-
-class InstitutionStatusIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"status": "suspended", "reason": "评价过程不规范，停业整顿"}]}
-    )
-
-    status: InstitutionStatus
-    reason: Note | None = None
+# Bodies the handlers take live in domain/; re-exported here so the API has one place for its schemas.
+from certification_service.domain.evaluations import CandidateIn, EvaluationIn
+from certification_service.domain.holding import HoldingRateOut
+from certification_service.domain.institutions import FilingsIn, InstitutionIn, InstitutionStatus, InstitutionStatusIn
+from certification_service.domain.revocation import RevokeIn
+from certification_service.domain.uploads import RowError
 
 
 class FilingOut(BaseModel):
@@ -90,27 +40,6 @@ class InstitutionOut(BaseModel):
     updated_at: datetime
 
 
-class EvaluationIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "occupation_code": "4-10-01-05",
-                    "level": 5,
-                    "certificate_type": "skill_level",
-                    "scheduled_on": "2026-12-10",
-                }
-            ]
-        },
-    )
-
-    occupation_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
-    level: int | None = None
-    certificate_type: CertificateType
-    scheduled_on: date
-
-
 class EvaluationOut(BaseModel):
     id: uuid.UUID
     institution_id: uuid.UUID
@@ -122,22 +51,6 @@ class EvaluationOut(BaseModel):
     certificate_type_label: str
     scheduled_on: date
     created_at: datetime
-
-
-class CandidateIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"name": "张三", "id_number": "141124200501011234", "free_student_evaluation": True, "graduation_year": 2027}
-            ]
-        },
-    )
-
-    name: PersonName
-    id_number: Annotated[str, StringConstraints(min_length=15, max_length=20)]
-    free_student_evaluation: bool = False  # E7
-    graduation_year: int | None = None
 
 
 class CandidateOut(BaseModel):
@@ -163,12 +76,6 @@ class ResultIn(BaseModel):
     theory_score: Decimal | None = None
     practical_score: Decimal | None = None
     passed: bool | None = None
-
-
-class RowError(BaseModel):
-    line: int
-    code: str
-    detail: str
 
 
 class UploadOut(BaseModel):
@@ -222,15 +129,6 @@ class BatchIssueOut(BaseModel):
     refusals: list[RefusedCandidate]
 
 
-class RevokeIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"reason": "fraud", "note": "冒名顶替参加考评"}]}
-    )
-
-    reason: CertificateRevocationReason
-    note: Note | None = None
-
-
 class VerifyIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -267,23 +165,3 @@ class WorkforceOut(BaseModel):
     township: str
     workforce_size: int
     updated_at: datetime
-
-
-class TownshipHolding(BaseModel):
-    township: str
-    holders: int
-    workforce_size: int | None
-    holding_rate: Decimal | None  # fraction, 4 decimals ("0.3250")
-    meets_target: bool | None
-
-
-class HoldingRateOut(BaseModel):
-    """T4: certificate holders (distinct persons with a valid certificate) against the workforce."""
-
-    target: Decimal
-    townships: list[TownshipHolding]
-    holders_without_township: int
-    county_holders: int
-    county_workforce: int
-    county_holding_rate: Decimal | None
-    county_meets_target: bool | None

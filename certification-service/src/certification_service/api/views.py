@@ -6,9 +6,17 @@ from skillkit.contracts.vocab import CertificateType
 from skillkit.pii import PiiCipher, mask_resident_id
 
 from certification_service.adapters.models import Candidate, Certificate, EvaluationInstitution, Evaluation, Filing
-from certification_service.api.schemas import CandidateOut, CertificateOut, EvaluationOut, FilingOut, InstitutionOut
+from certification_service.api.schemas import (
+    CandidateOut,
+    CertificateOut,
+    EvaluationOut,
+    FilingOut,
+    InstitutionOut,
+    UploadOut,
+)
 from certification_service.config import CertificationSettings
 from certification_service.domain.certificates import CERTIFICATE_TYPE_LABELS, display_number, level_label
+from certification_service.domain.uploads import UploadReport
 from certification_service.domain.occupations import occupation_label
 
 INSTITUTION_STATUS_LABELS = {"approved": "正常", "suspended": "暂停", "revoked": "撤销"}
@@ -70,6 +78,15 @@ def candidate_view(candidate: Candidate, cipher: PiiCipher) -> CandidateOut:
         passed=candidate.passed,
         result_recorded_at=candidate.result_recorded_at,
         created_at=candidate.created_at,
+    )
+
+
+def upload_view(report: UploadReport[Candidate], cipher: PiiCipher) -> UploadOut:
+    return UploadOut(
+        applied=len(report.applied),
+        rejected=len(report.row_errors),
+        results=[candidate_view(c, cipher) for c in report.applied],
+        row_errors=report.row_errors,
     )
 
 

@@ -18,7 +18,7 @@ from skillkit.problems import Problem, not_found
 from certification_service.adapters.db import flush_or_conflict
 from certification_service.adapters.models import Candidate, Certificate, CertificateSequence, Evaluation
 from certification_service.adapters.outbox import outbox
-from certification_service.api.schemas import RevokeIn
+from certification_service.domain.revocation import RevokeIn
 from certification_service.domain.certificates import certificate_number, level_slot
 from certification_service.handlers.institutions import ensure_active, ensure_filed, ensure_own, get_institution
 

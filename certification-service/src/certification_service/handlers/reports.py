@@ -11,7 +11,7 @@ from skillkit.auth import Principal
 from skillkit.db import utcnow
 
 from certification_service.adapters.models import Certificate, KnownWorker, TownshipWorkforce
-from certification_service.api.schemas import HoldingRateOut, TownshipHolding
+from certification_service.domain.holding import HoldingRateOut, TownshipHolding
 
 RATE_PLACES = Decimal("0.0001")
 
