@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from training_service.adapters.models import CheckIn, Enrolment
+from sqlalchemy import select
+
+from training_service.adapters.models import CheckIn, Enrolment, RealnameSubmission
 
 from tests.training.support import World, count, outbox_payloads, resident_id, today
 
@@ -16,17 +18,41 @@ async def _class_and_trainee(ts, **class_overrides):
     return w, c, e, v
 
 
-async def test_check_in_records_the_day_and_emits(ts):
-    w, c, e, _ = await _class_and_trainee(ts)
+def _sheets(submissions: list[dict]) -> list[dict]:
+    return [s for s in submissions if s["record_type"] == "attendance"]
+
+
+async def test_first_check_in_starts_the_training_and_sends_a_sheet_of_one_line(ts):
+    w, c, e, v = await _class_and_trainee(ts)
     day = date.fromisoformat(c["start_date"])
     r = await w.check_in(c["id"], e["id"], day, method="staff", staff_id="T-007")
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["day"], body["method"], body["staff_id"], body["attended_days"]) == (day.isoformat(), "staff", "T-007", 1)
-    [event] = await outbox_payloads(ts, "training.checked_in.v1")
-    assert (event["enrolment_id"], event["day"], event["method"]) == (e["id"], day.isoformat(), "staff")
-    attendance = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "attendance"]
-    assert [(s["enrolment_id"], s["day"]) for s in attendance] == [(e["id"], day.isoformat())]
+    assert await outbox_payloads(ts, "training.checked_in.v1") == []  # no longer emitted
+    [started] = await outbox_payloads(ts, "training.started.v1")
+    assert started == {"enrolment_id": e["id"], "voucher_id": v["voucher_id"], "class_id": c["id"],
+                       "person_key": v["person_key"], "first_day": day.isoformat(),
+                       "checked_at": body["checked_at"].replace("+00:00", "Z")}
+    [sheet] = _sheets(await outbox_payloads(ts, "province.realname.submitted.v1"))  # P1
+    assert (sheet["day"], sheet["enrolment_id"], sheet["person_key"]) == (day.isoformat(), None, None)
+    assert [(line["enrolment_id"], line["person_key"], line["method"]) for line in sheet["attendance"]] == [
+        (e["id"], v["person_key"], "staff")]
+    async with ts.sessionmaker() as session:
+        [row] = (await session.scalars(select(RealnameSubmission).where(RealnameSubmission.record_type == "attendance"))).all()
+    assert (str(row.id), row.day, row.enrolment_id, row.status) == (sheet["submission_id"], day, None, "submitted")
+
+
+async def test_training_starts_once_whatever_the_order_of_the_days(ts):
+    w, c, e, _ = await _class_and_trainee(ts)
+    start = date.fromisoformat(c["start_date"])
+    assert (await w.check_in(c["id"], e["id"], start + timedelta(days=2))).status_code == 201
+    assert (await w.check_in(c["id"], e["id"], start)).status_code == 201  # an earlier day recorded later
+    assert (await w.check_in(c["id"], e["id"], start + timedelta(days=2))).status_code == 200
+    assert [s["first_day"] for s in await outbox_payloads(ts, "training.started.v1")] == [
+        (start + timedelta(days=2)).isoformat()]
+    assert [s["day"] for s in _sheets(await outbox_payloads(ts, "province.realname.submitted.v1"))] == [
+        (start + timedelta(days=2)).isoformat(), start.isoformat()]
 
 
 async def test_second_check_in_same_day_counts_once(ts):
@@ -37,7 +63,8 @@ async def test_second_check_in_same_day_counts_once(ts):
     assert (first.status_code, second.status_code) == (201, 200)
     assert second.json()["id"] == first.json()["id"] and second.json()["attended_days"] == 1
     assert await count(ts, CheckIn) == 1
-    assert len(await outbox_payloads(ts, "training.checked_in.v1")) == 1
+    assert len(await outbox_payloads(ts, "training.started.v1")) == 1
+    assert len(_sheets(await outbox_payloads(ts, "province.realname.submitted.v1"))) == 1
     r = await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)
     assert r.json()["attended_days"] == 1
 
@@ -50,7 +77,8 @@ async def test_check_in_outside_class_dates_is_refused(ts):
     r = await w.check_in(c["id"], e["id"], today() + timedelta(days=1))
     assert (r.status_code, r.json()["code"]) == (422, "checked_at_in_future")
     assert await count(ts, CheckIn) == 0
-    assert await outbox_payloads(ts, "training.checked_in.v1") == []
+    assert await outbox_payloads(ts, "training.started.v1") == []
+    assert await count(ts, RealnameSubmission, RealnameSubmission.record_type == "attendance") == 0
 
 
 async def test_check_in_for_another_class_is_refused(ts):
@@ -157,4 +185,5 @@ async def test_simultaneous_check_ins_same_day_count_once(ts):
     assert sorted(r.status_code for r in results) == [200, 200, 200, 201]
     assert len({r.json()["id"] for r in results}) == 1
     assert await count(ts, CheckIn) == 1
-    assert len(await outbox_payloads(ts, "training.checked_in.v1")) == 1
+    assert len(await outbox_payloads(ts, "training.started.v1")) == 1
+    assert len(_sheets(await outbox_payloads(ts, "province.realname.submitted.v1"))) == 1

@@ -54,7 +54,12 @@ async def test_bulk_check_ins_csv_reports_bad_lines_and_applies_good_ones(ts):
         (8, "validation_failed"), (9, "validation_failed"),
     ]
     assert await count(ts, CheckIn) == 2
-    assert len(await outbox_payloads(ts, "training.checked_in.v1")) == 2
+    assert [(x["enrolment_id"], x["first_day"]) for x in await outbox_payloads(ts, "training.started.v1")] == [
+        (e1["id"], start.isoformat()), (e2["id"], (start + timedelta(days=1)).isoformat())]
+    sheets = await outbox_payloads(ts, "province.realname.submitted.v1")
+    assert [(x["day"], [(line["enrolment_id"], line["method"]) for line in x["attendance"]])
+            for x in sheets if x["record_type"] == "attendance"] == [
+        (start.isoformat(), [(e1["id"], "face")]), ((start + timedelta(days=1)).isoformat(), [(e2["id"], "staff")])]
 
 
 async def test_bulk_completions_xlsx(ts):
@@ -140,5 +145,7 @@ async def test_bulk_rows_may_name_the_trainee_by_resident_id_number(ts):
     assert (body["applied"], body["rejected"]) == (1, 3)
     assert [(e["line"], e["code"]) for e in body["row_errors"]] == [
         (3, "trainee_not_in_class"), (4, "id_number_check_digit"), (5, "trainee_missing")]
-    [event] = await outbox_payloads(ts, "training.checked_in.v1")
-    assert (event["enrolment_id"], event["method"]) == (e1["id"], "qr")
+    [event] = await outbox_payloads(ts, "training.started.v1")
+    assert (event["enrolment_id"], event["first_day"]) == (e1["id"], start.isoformat())
+    [sheet] = [x for x in await outbox_payloads(ts, "province.realname.submitted.v1") if x["record_type"] == "attendance"]
+    assert [(line["enrolment_id"], line["method"]) for line in sheet["attendance"]] == [(e1["id"], "qr")]

@@ -134,6 +134,9 @@ class VoucherProjection(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+LIVE = "1"  # Enrolment.live_slot of every enrolment that is not rejected
+
+
 class Enrolment(Base):
     __tablename__ = "enrolments"
     # One live (pending/active/completed/dropped) enrolment per voucher; live_slot is NULL once rejected.
@@ -161,6 +164,8 @@ class Enrolment(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The first attended day, set once by a conditional UPDATE: `training.started` is emitted exactly when it is set.
+    started_on: Mapped[date | None] = mapped_column(Date)
     # completion (结业)
     attended_days: Mapped[int | None] = mapped_column(Integer)
     passed: Mapped[bool | None] = mapped_column(Boolean)
@@ -195,14 +200,16 @@ class CheckIn(Base):
 
 
 class RealnameSubmission(Base):
-    """One record sent to the province real-name system (P1) and its verdict."""
+    """One record sent to the province real-name system (P1) and its verdict; an attendance record is a
+    class's sheet of one day (its lines are in the submitted event)."""
 
     __tablename__ = "realname_submissions"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     record_type: Mapped[str] = mapped_column(String(20))  # trainee | class | attendance | completion
     class_id: Mapped[str] = mapped_column(String(36), index=True)
-    enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)
+    enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)  # trainee, completion
+    day: Mapped[date | None] = mapped_column(Date)  # attendance: the sheet's day (one sheet per class and day)
     status: Mapped[str] = mapped_column(String(20))  # submitted | accepted | rejected
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)

@@ -18,6 +18,7 @@ from skillkit.pii import PiiCipher
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.api.schemas import (
+    BulkEnrolmentOut,
     BulkOut,
     CheckInIn,
     CheckInOut,
@@ -28,12 +29,14 @@ from training_service.api.schemas import (
     EnrolmentIn,
     EnrolmentOut,
 )
-from training_service.api.views import class_view, enrolment_view
+from training_service.api.views import class_view, enrolment_view, masked_id_number
+from training_service.handlers.attendance import check_in
 from training_service.handlers.bulk import bulk_check_ins, bulk_completions, bulk_follow_ups
+from training_service.handlers.bulk_enrolments import bulk_enrol
 from training_service.handlers.classes import decide_class, open_class
 from training_service.handlers.common import class_for, own_institution_id
 from training_service.handlers.enrolments import enrol
-from training_service.handlers.training import check_in, complete, report_outcome
+from training_service.handlers.training import complete, report_outcome
 
 router = APIRouter(prefix="/v1/classes", tags=["classes 开班"])
 
@@ -55,7 +58,7 @@ async def attendance_counts(session: AsyncSession, enrolment_ids: list[uuid.UUID
 async def enrolment_out(session: AsyncSession, request: Request, enrolment: Enrolment) -> EnrolmentOut:
     counts = await attendance_counts(session, [enrolment.id])
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
-    return enrolment_view(enrolment, cipher, counts.get(enrolment.id, 0))
+    return enrolment_view(enrolment, masked_id_number(enrolment, cipher), counts.get(enrolment.id, 0))
 
 
 @router.post("", status_code=201, response_model=ClassOut,
@@ -92,11 +95,15 @@ async def list_classes(
     return Page[ClassOut](items=[class_view(c) for c in rows], next_cursor=next_cursor)
 
 
-@router.get("/{class_id}", response_model=ClassOut, summary="One class")
+@router.get("/{class_id}", response_model=ClassOut,
+            summary="One class, with its enrolments counted by status (a cheap poll: no trainee data is read)")
 async def get_class(
     session: Session, class_id: uuid.UUID, principal: Annotated[Principal, require_roles(*READERS)]
 ) -> ClassOut:
-    return class_view(await class_for(session, principal, class_id))
+    training_class = await class_for(session, principal, class_id)
+    counts = await session.execute(select(Enrolment.status, func.count()).where(Enrolment.class_id == class_id)
+                                   .group_by(Enrolment.status))
+    return class_view(training_class, {status: n for status, n in counts})
 
 
 @router.post("/{class_id}/decision", response_model=ClassOut,
@@ -143,7 +150,7 @@ async def list_enrolments(
     rows, next_cursor = await paginate(session, stmt, Enrolment.created_at, Enrolment.id, cursor, limit)
     counts = await attendance_counts(session, [e.id for e in rows])
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
-    return Page[EnrolmentOut](items=[enrolment_view(e, cipher, counts.get(e.id, 0)) for e in rows],
+    return Page[EnrolmentOut](items=[enrolment_view(e, masked_id_number(e, cipher), counts.get(e.id, 0)) for e in rows],
                               next_cursor=next_cursor)
 
 
@@ -196,6 +203,28 @@ BULK_DOC = (
     "A .csv (UTF-8) or .xlsx file with a header row (English codes or Chinese labels). Every bad row is reported "
     "with its line number and changes nothing; the good rows are applied."
 )
+
+
+@router.post("/{class_id}/enrolments/bulk", status_code=201, response_model=BulkEnrolmentOut,
+             summary="Bulk enrolment: voucher_code (券码/电子券号), trainee_name (姓名), id_number (身份证号)",
+             description="A .csv (UTF-8 or GB18030) or .xlsx roster. Each row is checked like a single enrolment and "
+                         "a bad row is reported with its line and the code the single enrolment would give (e.g. "
+                         "`voucher_unknown` while the voucher's issue has not reached the training service: retry "
+                         "that row); the good rows are enrolled (pending until their vouchers bind).")
+async def bulk_enrol_(
+    request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
+    principal: Annotated[Principal, require_roles(*ORG)],
+) -> Response:
+    content = await file.read()
+
+    async def action() -> BulkEnrolmentOut:
+        result = await bulk_enrol(session, request.app.state.settings, principal, class_id, file.filename or "", content)
+        return BulkEnrolmentOut(
+            applied=len(result.enrolments), rejected=len(result.row_errors), row_errors=result.row_errors,
+            enrolments=[enrolment_view(e, masked, 0) for e, masked in result.enrolments],
+        )
+
+    return await run_command(request, session, principal, action)
 
 
 @router.post("/{class_id}/check-ins/bulk", status_code=201, response_model=BulkOut,

@@ -205,6 +205,8 @@ class ClassOut(BaseModel):
     decision_reason: str | None
     outcome: dict | None
     created_at: datetime
+    # GET /classes/{id} only (null elsewhere): enrolment status -> count, for pollers (one GROUP BY, no PII).
+    enrolment_counts: dict[str, int] | None = None
 
 
 # ---- enrolments -------------------------------------------------------------------------------------------------
@@ -331,6 +333,13 @@ class BulkRowError(BaseModel):
     line: int
     code: str
     detail: str
+
+
+class BulkEnrolmentOut(BaseModel):
+    applied: int
+    rejected: int
+    enrolments: list[EnrolmentOut]
+    row_errors: list[BulkRowError]
 
 
 class BulkOut(BaseModel):

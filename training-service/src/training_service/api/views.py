@@ -48,7 +48,7 @@ def institution_view(i: Institution) -> InstitutionOut:
     )
 
 
-def class_view(c: TrainingClass) -> ClassOut:
+def class_view(c: TrainingClass, enrolment_counts: dict[str, int] | None = None) -> ClassOut:
     order = (
         EmployerOrder(employer=c.employer, credit_code=c.employer_credit_code, positions_promised=c.positions_promised)
         if c.employer and c.employer_credit_code and c.positions_promised
@@ -62,15 +62,19 @@ def class_view(c: TrainingClass) -> ClassOut:
         teaching_plan_ref=c.teaching_plan_ref, assessment_plan_ref=c.assessment_plan_ref, outbound=c.outbound,
         project_reference=c.project_reference, subsidised_day_limit=c.subsidised_day_limit, order=order,
         status=c.status, status_label=CLASS_STATUS_LABELS[c.status], decision_reason=c.decision_reason,
-        outcome=c.outcome, created_at=c.created_at,
+        outcome=c.outcome, created_at=c.created_at, enrolment_counts=enrolment_counts,
     )
 
 
-def enrolment_view(e: Enrolment, cipher: PiiCipher, attended_days: int) -> EnrolmentOut:
+def masked_id_number(e: Enrolment, cipher: PiiCipher) -> str:
+    return mask_resident_id(cipher.decrypt(e.id_number_encrypted))
+
+
+def enrolment_view(e: Enrolment, id_number_masked: str, attended_days: int) -> EnrolmentOut:
     return EnrolmentOut(
         id=e.id, class_id=e.class_id, institution_id=e.institution_id, voucher_id=e.voucher_id,
         voucher_code=e.voucher_code, trainee_name=e.trainee_name,
-        id_number_masked=mask_resident_id(cipher.decrypt(e.id_number_encrypted)), status=e.status,
+        id_number_masked=id_number_masked, status=e.status,
         status_label=ENROLMENT_STATUS_LABELS[e.status], rejection_reason=e.rejection_reason,
         rejection_detail=e.rejection_detail, province_status=e.province_status,
         province_status_label=PROVINCE_STATUS_LABELS[e.province_status], province_reason=e.province_reason,

@@ -1,8 +1,9 @@
 """Bulk uploads (CSV or XLSX) of attendance, completions and follow-up.
 
-Every row goes through the same use case as the single-record endpoint. A bad row is reported with its line
-number and changes nothing (each use case checks everything before it writes); the good rows are applied in
-the request's one transaction.
+Every row goes through the same checks as the single-record endpoint. A bad row is reported with its line
+number and changes nothing (every check runs before anything is written); the good rows are applied in the
+request's one transaction. Check-ins and completions are set-based: the class's trainees, their check-ins or
+attended days are read once, and the good rows are written with multi-row INSERTs and one outbox INSERT.
 """
 
 from __future__ import annotations
@@ -11,18 +12,18 @@ import uuid
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
-from skillkit.commands import Outcome
-from skillkit.county import COUNTY_TZ, local_date
+from skillkit.county import COUNTY_TZ
 from skillkit.db import utcnow
-from skillkit.pii import blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
+from training_service.adapters.models import CheckIn
+from training_service.adapters.outbox import Event, outbox
 from training_service.api.schemas import (
     BulkOut,
     BulkRowError,
@@ -31,11 +32,11 @@ from training_service.api.schemas import (
     EmploymentIn,
     LicenceIn,
 )
-from training_service.adapters.models import Enrolment
 from training_service.config import TrainingSettings
+from training_service.handlers.attendance import NewCheckIn, check_in_day, class_attended_days, record_check_ins
 from training_service.handlers.common import class_for, enrolment_for
-from training_service.handlers.enrolments import LIVE
-from training_service.handlers.training import check_in, complete, record_employment, record_licence
+from training_service.handlers.trainees import ClassTrainees
+from training_service.handlers.training import completion_events, record_employment, record_licence
 
 CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
 COMPLETION_COLUMNS = {
@@ -92,28 +93,14 @@ def _integer(raw: str | None) -> Any:
     return raw
 
 
-async def _resolve_trainee(
-    session: AsyncSession, settings: TrainingSettings, class_id: uuid.UUID, values: dict[str, Any]
-) -> dict[str, Any]:
-    """A row names its trainee by enrolment_id or by resident ID number (what an institution's staff know)."""
-    number = values.pop("id_number", None)
-    if values.get("enrolment_id") is None and number is not None:
-        normalised = normalise_resident_id(number, local_date(utcnow()))
-        enrolment_id = await session.scalar(select(Enrolment.id).where(
-            Enrolment.class_id == class_id,
-            Enrolment.id_blind_index == blind_index(normalised, settings.blind_index_secret),
-            Enrolment.live_slot == LIVE,
-        ))
-        if enrolment_id is None:
-            raise Problem(422, "trainee_not_in_class", "no trainee of this class has this resident ID number")
-        values["enrolment_id"] = str(enrolment_id)
-    if values.get("enrolment_id") is None:
-        raise Problem(422, "trainee_missing", "the row names no trainee (enrolment_id or id_number)")
-    return values
-
-
 def _validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'row'}: {e['msg']}" for e in exc.errors())
+
+
+def row_error(row: RosterRow, exc: ValidationError | Problem) -> BulkRowError:
+    if isinstance(exc, ValidationError):
+        return BulkRowError(line=row.line, code="validation_failed", detail=_validation_message(exc))
+    return BulkRowError(line=row.line, code=exc.code, detail=exc.detail)
 
 
 async def _apply_rows(
@@ -124,11 +111,8 @@ async def _apply_rows(
     for row in rows:
         try:
             status = await apply(row)
-        except ValidationError as exc:
-            errors.append(BulkRowError(line=row.line, code="validation_failed", detail=_validation_message(exc)))
-            continue
-        except Problem as exc:
-            errors.append(BulkRowError(line=row.line, code=exc.code, detail=exc.detail))
+        except (ValidationError, Problem) as exc:
+            errors.append(row_error(row, exc))
             continue
         if status == 200:
             unchanged += 1
@@ -137,42 +121,61 @@ async def _apply_rows(
     return BulkOut(applied=applied, unchanged=unchanged, rejected=len(errors), row_errors=errors)
 
 
-def _model(model: type[BaseModel], values: dict[str, Any]) -> Any:
-    return model.model_validate(values)
-
-
 async def bulk_check_ins(
     session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID,
     filename: str, content: bytes,
 ) -> BulkOut:
-    await class_for(session, principal, class_id)
+    training_class = await class_for(session, principal, class_id)
     rows = read_roster(filename, content, CHECK_IN_COLUMNS, {"method", "checked_at"})
-
-    async def apply(row: RosterRow) -> int:
-        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
-        values["method"] = METHODS.get((values.get("method") or "").lower(), values.get("method"))
-        values["checked_at"] = _instant(values.get("checked_at"))
-        outcome: Outcome = await check_in(session, settings, principal, class_id, _model(CheckInIn, values))
-        return outcome.status_code
-
-    return await _apply_rows(rows, apply)
+    trainees = await ClassTrainees.load(session, settings, class_id)
+    seen = {(row.enrolment_id, row.day) for row in await session.execute(
+        select(CheckIn.enrolment_id, CheckIn.day).where(CheckIn.class_id == class_id))}
+    now = utcnow()
+    new: list[NewCheckIn] = []
+    errors: list[BulkRowError] = []
+    for row in rows:
+        try:
+            values = trainees.resolve(_blank_to_none(row.values))
+            values["method"] = METHODS.get((values.get("method") or "").lower(), values.get("method"))
+            values["checked_at"] = _instant(values.get("checked_at"))
+            data = CheckInIn.model_validate(values)
+            enrolment = trainees.by_id.get(data.enrolment_id)
+            day = check_in_day(training_class, enrolment, data, now)
+        except (ValidationError, Problem) as exc:
+            errors.append(row_error(row, exc))
+            continue
+        assert enrolment is not None
+        if (enrolment.id, day) not in seen:  # a day already recorded (or earlier in this file) counts once
+            seen.add((enrolment.id, day))
+            new.append(NewCheckIn(enrolment, day, data))
+    recorded = await record_check_ins(session, settings, principal, training_class, new)
+    good = len(rows) - len(errors)
+    return BulkOut(applied=len(recorded), unchanged=good - len(recorded), rejected=len(errors), row_errors=errors)
 
 
 async def bulk_completions(
     session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID,
     filename: str, content: bytes,
 ) -> BulkOut:
-    await class_for(session, principal, class_id)
+    training_class = await class_for(session, principal, class_id)
     rows = read_roster(filename, content, COMPLETION_COLUMNS, {"passed"})
-
-    async def apply(row: RosterRow) -> int:
-        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
-        values["passed"] = _bool(values.get("passed"))
-        values["completed_on"] = _day(values.get("completed_on"))
-        await complete(session, settings, principal, class_id, _model(CompletionIn, values))
-        return 201
-
-    return await _apply_rows(rows, apply)
+    trainees = await ClassTrainees.load(session, settings, class_id)
+    days = await class_attended_days(session, class_id)
+    events: list[Event] = []
+    errors: list[BulkRowError] = []
+    for row in rows:
+        try:
+            values = trainees.resolve(_blank_to_none(row.values))
+            values["passed"] = _bool(values.get("passed"))
+            values["completed_on"] = _day(values.get("completed_on"))
+            data = CompletionIn.model_validate(values)
+            enrolment = trainees.by_id.get(data.enrolment_id)
+            events += completion_events(session, settings, principal, training_class, enrolment, data,
+                                        days.get(data.enrolment_id, 0))
+        except (ValidationError, Problem) as exc:
+            errors.append(row_error(row, exc))
+    await outbox.add_many(session, events)
+    return BulkOut(applied=len(rows) - len(errors), rejected=len(errors), row_errors=errors)
 
 
 async def bulk_follow_ups(
@@ -181,9 +184,10 @@ async def bulk_follow_ups(
 ) -> BulkOut:
     await class_for(session, principal, class_id)
     rows = read_roster(filename, content, FOLLOW_UP_COLUMNS, set())
+    trainees = await ClassTrainees.load(session, settings, class_id)
 
     async def apply(row: RosterRow) -> int:
-        values = await _resolve_trainee(session, settings, class_id, _blank_to_none(row.values))
+        values = trainees.resolve(_blank_to_none(row.values))
         employment = values.get("employer") is not None
         licence = values.get("licence_credit_code") is not None
         if employment == licence:
@@ -197,13 +201,13 @@ async def bulk_follow_ups(
         if enrolment.class_id != class_id:
             raise Problem(422, "enrolment_not_in_class", f"enrolment {enrolment_id} is not a trainee of this class")
         if employment:
-            data = _model(EmploymentIn, {
+            data = EmploymentIn.model_validate({
                 "employer": values.get("employer"), "employer_credit_code": values.get("employer_credit_code"),
                 "employed_on": _day(values.get("employed_on")), "contract_months": _integer(values.get("contract_months")),
             })
             await record_employment(session, settings, principal, enrolment_id, data)
         else:
-            data = _model(LicenceIn, {"credit_code": values.get("licence_credit_code"),
+            data = LicenceIn.model_validate({"credit_code": values.get("licence_credit_code"),
                                       "licensed_on": _day(values.get("licensed_on"))})
             await record_licence(session, settings, principal, enrolment_id, data)
         return 201

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from datetime import datetime
 
 import jwt
-from sqlalchemy import select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +34,9 @@ from skillkit.events import Envelope
 from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
 from skillkit.problems import Problem
 
-from training_service.adapters.models import Enrolment, Institution, TrainingClass, VoucherProjection
-from training_service.adapters.outbox import outbox
+from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
+from training_service.adapters.outbox import Event, defer, outbox
+from training_service.adapters.sql import insert_for
 from training_service.api.schemas import EnrolmentIn
 from training_service.config import TrainingSettings
 from training_service.domain.rules import normalise_voucher_code
@@ -42,9 +44,6 @@ from training_service.handlers import province
 from training_service.handlers.common import class_for
 
 log = logging.getLogger("training_service.enrolments")
-
-LIVE = "1"
-
 
 
 async def _voucher(session: AsyncSession, settings: TrainingSettings, data: EnrolmentIn, trainee_key: str) -> VoucherProjection:
@@ -62,14 +61,16 @@ async def _voucher(session: AsyncSession, settings: TrainingSettings, data: Enro
         code = normalise_voucher_code(data.voucher_code or "")
         voucher = await session.scalar(select(VoucherProjection).where(VoucherProjection.code == code))
     if voucher is None or not voucher.issued:
-        raise Problem(422, "voucher_unknown", "no issued voucher with this code is known to the training service")
+        raise voucher_unknown()
     return voucher
 
 
-async def enrol(
-    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: EnrolmentIn
-) -> Enrolment:
-    training_class = await class_for(session, principal, class_id)
+def voucher_unknown() -> Problem:
+    # Also while the voucher's issued event has not reached the training service yet: a client may retry.
+    return Problem(422, "voucher_unknown", "no issued voucher with this code is known to the training service")
+
+
+async def check_class_takes_enrolment(session: AsyncSession, training_class: TrainingClass, now: datetime) -> None:
     institution = await session.get(Institution, training_class.institution_id)
     assert institution is not None
     if institution.status != "approved":
@@ -78,13 +79,12 @@ async def enrol(
         raise Problem(409, "class_not_approved", "S2: the order class awaits the bureau's approval; no enrolment before it")
     if training_class.status != "open":
         raise Problem(409, f"class_{training_class.status}", f"the class is {training_class.status}; it takes no enrolment")
-    now = utcnow()
     if local_date(now) > training_class.end_date:
         raise Problem(409, "class_ended", f"the class ended on {training_class.end_date}")
 
-    number = normalise_resident_id(data.id_number, local_date(now))
-    trainee_key = person_key(number, settings.person_key_secret)
-    voucher = await _voucher(session, settings, data, trainee_key)
+
+def check_voucher_fits(voucher: VoucherProjection, trainee_key: str, training_class: TrainingClass, now: datetime) -> None:
+    """The projection's checks of an issued voucher for this trainee and class (no I/O)."""
     if voucher.revoked_at is not None:
         raise Problem(409, "voucher_revoked", "the voucher was revoked")
     if voucher.expired_at is not None or (voucher.valid_until is not None and voucher.valid_until <= now):
@@ -93,13 +93,79 @@ async def enrol(
         raise Problem(422, "voucher_not_holder", "the voucher belongs to someone else than this trainee")
     if voucher.kind != training_class.kind:
         raise Problem(422, "voucher_kind_mismatch", f"a {voucher.kind} voucher does not fit a {training_class.kind} class")
+
+
+def voucher_already_enrolled() -> Problem:
+    return Problem(409, "voucher_already_enrolled", "the voucher is already used by another enrolment")
+
+
+def trainee_already_enrolled() -> Problem:
+    return Problem(409, "trainee_already_enrolled", "the trainee is already enrolled in this class")
+
+
+def class_full(training_class: TrainingClass) -> Problem:
+    return Problem(409, "class_full", f"all {training_class.capacity} seats of the class are taken")
+
+
+def new_enrolment(
+    settings: TrainingSettings, cipher: PiiCipher, principal: Principal, training_class: TrainingClass,
+    voucher: VoucherProjection, trainee_key: str, trainee_name: str, number: str, now: datetime,
+) -> Enrolment:
+    return Enrolment(
+        id=uuid.uuid4(),
+        class_id=training_class.id,
+        institution_id=training_class.institution_id,
+        voucher_id=voucher.voucher_id,
+        voucher_code=voucher.code,
+        live_slot=LIVE,
+        person_key=trainee_key,
+        trainee_name=trainee_name,
+        id_number_encrypted=cipher.encrypt(number),
+        id_blind_index=blind_index(number, settings.blind_index_secret),
+        status="pending",
+        province_status="none",
+        enrolled_by=principal.subject,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def enrolled_event(training_class: TrainingClass, enrolment: Enrolment) -> Event:
+    return (
+        TrainingEnrolled(
+            enrolment_id=str(enrolment.id),
+            class_id=str(training_class.id),
+            institution_id=str(training_class.institution_id),
+            voucher_id=enrolment.voucher_id,
+            person_key=enrolment.person_key,
+            kind=training_class.kind,
+            occupation_code=training_class.occupation_code,
+            level=training_class.level,
+            class_start=training_class.start_date,
+            class_end=training_class.end_date,
+        ),
+        enrolment.person_key,
+        str(enrolment.id),
+    )
+
+
+async def enrol(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: EnrolmentIn
+) -> Enrolment:
+    training_class = await class_for(session, principal, class_id)
+    now = utcnow()
+    await check_class_takes_enrolment(session, training_class, now)
+    number = normalise_resident_id(data.id_number, local_date(now))
+    trainee_key = person_key(number, settings.person_key_secret)
+    voucher = await _voucher(session, settings, data, trainee_key)
+    check_voucher_fits(voucher, trainee_key, training_class, now)
     if await session.scalar(select(Enrolment.id).where(Enrolment.voucher_id == voucher.voucher_id,
                                                         Enrolment.live_slot == LIVE)):
-        raise Problem(409, "voucher_already_enrolled", "the voucher is already used by another enrolment")
+        raise voucher_already_enrolled()
     if await session.scalar(select(Enrolment.id).where(Enrolment.class_id == training_class.id,
                                                         Enrolment.person_key == trainee_key,
                                                         Enrolment.live_slot == LIVE)):
-        raise Problem(409, "trainee_already_enrolled", "the trainee is already enrolled in this class")
+        raise trainee_already_enrolled()
 
     # Capacity under concurrency: one atomic conditional UPDATE. On PostgreSQL it takes the class row's
     # lock until commit, and a concurrent UPDATE re-checks `seats_taken < capacity` after that commit.
@@ -110,55 +176,28 @@ async def enrol(
         .execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:
-        raise Problem(409, "class_full", f"all {training_class.capacity} seats of the class are taken")
+        raise class_full(training_class)
 
-    enrolment = Enrolment(
-        id=uuid.uuid4(),
-        class_id=training_class.id,
-        institution_id=training_class.institution_id,
-        voucher_id=voucher.voucher_id,
-        voucher_code=voucher.code,
-        live_slot=LIVE,
-        person_key=trainee_key,
-        trainee_name=data.trainee_name,
-        id_number_encrypted=PiiCipher(settings.pii_encryption_key).encrypt(number),
-        id_blind_index=blind_index(number, settings.blind_index_secret),
-        status="pending",
-        province_status="none",
-        enrolled_by=principal.subject,
-        created_at=now,
-        updated_at=now,
-    )
+    cipher = PiiCipher(settings.pii_encryption_key)
+    enrolment = new_enrolment(settings, cipher, principal, training_class, voucher, trainee_key, data.trainee_name,
+                              number, now)
     session.add(enrolment)
     try:
         await session.flush()
     except IntegrityError as exc:  # the same voucher enrolled concurrently in another class
-        raise Problem(409, "voucher_already_enrolled", "the voucher is already used by another enrolment") from exc
-    await outbox.add(
-        session,
-        TrainingEnrolled(
-            enrolment_id=str(enrolment.id),
-            class_id=str(training_class.id),
-            institution_id=str(training_class.institution_id),
-            voucher_id=voucher.voucher_id,
-            person_key=trainee_key,
-            kind=training_class.kind,
-            occupation_code=training_class.occupation_code,
-            level=training_class.level,
-            class_start=training_class.start_date,
-            class_end=training_class.end_date,
-        ),
-        partition_key=trainee_key,
-        subject=str(enrolment.id),
-    )
+        raise voucher_already_enrolled() from exc
+    payload, key, subject = enrolled_event(training_class, enrolment)
+    await outbox.add(session, payload, partition_key=key, subject=subject)
     return enrolment
 
 
-async def release_seat(session: AsyncSession, class_id: uuid.UUID) -> None:
+async def release_seat(session: AsyncSession, class_id: uuid.UUID, seats: int = 1) -> None:
+    if seats == 0:
+        return
     await session.execute(
         update(TrainingClass)
-        .where(TrainingClass.id == class_id, TrainingClass.seats_taken > 0)
-        .values(seats_taken=TrainingClass.seats_taken - 1)
+        .where(TrainingClass.id == class_id, TrainingClass.seats_taken >= seats)
+        .values(seats_taken=TrainingClass.seats_taken - seats)
         .execution_options(synchronize_session=False)
     )
 
@@ -167,62 +206,79 @@ async def release_seat(session: AsyncSession, class_id: uuid.UUID) -> None:
 # Every handler is idempotent and monotonic: events may come twice and in any order (replays).
 
 
-async def _projection(session: AsyncSession, voucher_id: str, holder: str) -> VoucherProjection:
-    voucher = await session.get(VoucherProjection, voucher_id)
-    if voucher is None:
-        voucher = VoucherProjection(voucher_id=voucher_id, person_key=holder, issued=False, updated_at=utcnow())
-        session.add(voucher)
-    return voucher
+async def _upsert_projection(session: AsyncSession, voucher_id: str, holder: str, **changes) -> None:
+    """One INSERT .. ON CONFLICT DO UPDATE, no read first: the voucher may be unknown yet (events in any order).
+    Run on the connection, not the session: that does not autoflush the batch's pending ORM changes (enrolments,
+    submissions) one event at a time; they are flushed together at commit."""
+    table = VoucherProjection.__table__
+    changes["updated_at"] = utcnow()
+    insert = insert_for(session, table).values({"voucher_id": voucher_id, "person_key": holder, "issued": False,
+                                                **changes})
+    connection = await session.connection()
+    await connection.execute(insert.on_conflict_do_update(
+        index_elements=["voucher_id"],
+        set_={name: _monotonic(table, insert.excluded, name) for name in changes},
+    ))
+
+
+def _monotonic(table, excluded, name: str):
+    """The projection moves one way only: the earliest expiry stands, the first revocation stands."""
+    if name == "expired_at":
+        current = table.c.expired_at
+        return case((or_(current.is_(None), excluded.expired_at < current), excluded.expired_at), else_=current)
+    if name in ("revoked_at", "revoked_reason"):
+        return case((table.c.revoked_at.is_(None), excluded[name]), else_=table.c[name])
+    return excluded[name]
 
 
 async def on_voucher_issued(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherIssued = envelope.payload
-    voucher = await _projection(session, event.voucher_id, event.person_key)
-    voucher.code = event.code
-    voucher.person_key = event.person_key
-    voucher.kind = str(event.kind)
-    voucher.policy_year = event.policy_year
-    voucher.valid_from = event.valid_from
-    voucher.valid_until = event.valid_until
-    voucher.issued = True
-    voucher.updated_at = utcnow()
+    await _upsert_projection(
+        session, event.voucher_id, event.person_key, code=event.code, person_key=event.person_key,
+        kind=str(event.kind), policy_year=event.policy_year, valid_from=event.valid_from,
+        valid_until=event.valid_until, issued=True,
+    )
 
 
 async def on_voucher_expired(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherExpired = envelope.payload
-    voucher = await _projection(session, event.voucher_id, event.person_key)
-    if voucher.expired_at is None or event.expired_at < voucher.expired_at:
-        voucher.expired_at = event.expired_at
-    voucher.updated_at = utcnow()
+    await _upsert_projection(session, event.voucher_id, event.person_key, expired_at=event.expired_at)
 
 
 async def on_voucher_revoked(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherRevoked = envelope.payload
-    voucher = await _projection(session, event.voucher_id, event.person_key)
-    if voucher.revoked_at is None:
-        voucher.revoked_at = event.revoked_at
-        voucher.revoked_reason = str(event.reason)
-    voucher.updated_at = utcnow()
+    # revoked_reason before revoked_at: each CASE reads the row as it was before this UPDATE anyway
+    await _upsert_projection(session, event.voucher_id, event.person_key, revoked_reason=str(event.reason),
+                             revoked_at=event.revoked_at)
 
 
 async def on_voucher_bound(session: AsyncSession, envelope: Envelope, settings: TrainingSettings) -> None:
     event: VoucherBound = envelope.payload
-    voucher = await _projection(session, event.voucher_id, event.person_key)
-    voucher.bound_enrolment_id = event.enrolment_id
-    voucher.updated_at = utcnow()
-    enrolment = await _our_enrolment(session, event.enrolment_id)
-    if enrolment is None:
-        return
-    if enrolment.status != "pending":
-        if enrolment.status == "rejected":
-            log.warning("voucher bound to an enrolment already rejected", extra={"enrolment_id": event.enrolment_id})
-        return
-    enrolment.status = "active"
-    enrolment.bound_at = event.bound_at
-    enrolment.updated_at = utcnow()
-    training_class = await session.get(TrainingClass, enrolment.class_id)
-    assert training_class is not None
-    await province.submit(session, settings, "trainee", training_class, enrolment)  # P1
+    await _upsert_projection(session, event.voucher_id, event.person_key, bound_enrolment_id=event.enrolment_id)
+    with session.no_autoflush:  # the batch's enrolment changes are flushed together at commit
+        enrolment = await _our_enrolment(session, event.enrolment_id)
+        if enrolment is None:
+            return
+        if enrolment.status != "pending":
+            if enrolment.status == "rejected":
+                log.warning("voucher bound to an enrolment already rejected", extra={"enrolment_id": event.enrolment_id})
+            return
+        enrolment.status = "active"
+        enrolment.bound_at = event.bound_at
+        enrolment.updated_at = utcnow()
+        training_class = await _batch_class(session, enrolment.class_id)
+    submission = province.record(session, settings, "trainee", training_class, enrolment)  # P1
+    if submission is not None:
+        defer(session, submission)  # written with the batch's other submissions in one INSERT
+
+
+async def _batch_class(session: AsyncSession, class_id: uuid.UUID) -> TrainingClass:
+    """The class, read once per consumer batch: the session's identity map holds objects weakly, so a clean class
+    would be read again for every event without this reference."""
+    classes = session.info.setdefault("training_service.classes", {})
+    if class_id not in classes:
+        classes[class_id] = await session.get(TrainingClass, class_id)
+    return classes[class_id]
 
 
 async def on_binding_rejected(session: AsyncSession, envelope: Envelope) -> None:

@@ -1,20 +1,26 @@
-"""P1: records sent to the province real-name training system and the province's verdicts."""
+"""P1: records sent to the province real-name training system and the province's verdicts.
+
+Trainee, class and completion records are one submission per record (the subsidy chain rests on the trainee
+and completion verdicts). Attendance goes as sheets: one submission per class and day, its lines the trainees
+newly recorded for that day, answered by the province as one record.
+"""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from datetime import date
+from datetime import date, datetime
 
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
+from skillkit.contracts.province import AttendanceLine, RealnameAnswered, RealnameSubmitted
 from skillkit.county import COUNTY_CODE
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 
 from training_service.adapters.models import Enrolment, RealnameSubmission, TrainingClass
-from training_service.adapters.outbox import outbox
+from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
 
 log = logging.getLogger("training_service.province")
@@ -24,15 +30,15 @@ class UnknownSubmission(LookupError):
     """An answer to a submission this county never sent: dead-lettered by the consumer, never stored."""
 
 
-async def submit(
+def record(
     session: AsyncSession,
     settings: TrainingSettings,
     record_type: str,
     training_class: TrainingClass,
     enrolment: Enrolment | None = None,
-    *,
-    day: date | None = None,
-) -> RealnameSubmission | None:
+) -> Event | None:
+    """Adds the submission row of one class, trainee or completion record and returns its event (to be written
+    by the caller, alone or with others); None when the feed is off."""
     if not settings.province_realname_enabled:
         return None
     submission = RealnameSubmission(
@@ -45,57 +51,108 @@ async def submit(
     )
     session.add(submission)
     completion = record_type == "completion" and enrolment is not None
-    await outbox.add(
-        session,
-        RealnameSubmitted(
-            submission_id=str(submission.id),
-            record_type=record_type,
-            county_code=COUNTY_CODE,
-            class_id=str(training_class.id),
-            enrolment_id=str(enrolment.id) if enrolment else None,
-            person_key=enrolment.person_key if enrolment else None,
-            occupation_code=training_class.occupation_code,
-            day=day,
-            attended_days=enrolment.attended_days if completion else None,
-            passed=enrolment.passed if completion else None,
-            policy_year=training_class.start_date.year,
-            institution_id=str(training_class.institution_id),
-            kind=training_class.kind,
-            level=training_class.level,
-            start_date=training_class.start_date if record_type == "class" else None,
-            end_date=training_class.end_date if record_type == "class" else None,
-            planned_days=training_class.planned_days if record_type == "class" else None,
-        ),
-        partition_key=enrolment.person_key if enrolment else str(training_class.id),
-        subject=str(submission.id),
+    filing = record_type == "class"
+    payload = RealnameSubmitted(
+        **_common(submission, training_class),
+        enrolment_id=str(enrolment.id) if enrolment else None,
+        person_key=enrolment.person_key if enrolment else None,
+        attended_days=enrolment.attended_days if completion else None,
+        passed=enrolment.passed if completion else None,
+        start_date=training_class.start_date if filing else None,
+        end_date=training_class.end_date if filing else None,
+        planned_days=training_class.planned_days if filing else None,
     )
     if record_type == "trainee" and enrolment is not None:
         enrolment.province_status = "submitted"
-    return submission
+    return payload, enrolment.person_key if enrolment else str(training_class.id), str(submission.id)
+
+
+async def submit(
+    session: AsyncSession,
+    settings: TrainingSettings,
+    record_type: str,
+    training_class: TrainingClass,
+    enrolment: Enrolment | None = None,
+) -> None:
+    event = record(session, settings, record_type, training_class, enrolment)
+    if event is not None:
+        await outbox.add(session, event[0], partition_key=event[1], subject=event[2])
+
+
+def attendance_sheets(
+    session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
+    lines_by_day: dict[date, list[AttendanceLine]],
+) -> list[Event]:
+    """One sheet per day (in day order) of the newly recorded check-ins; keyed by the class."""
+    if not settings.province_realname_enabled:
+        return []
+    now = utcnow()
+    events: list[Event] = []
+    for day in sorted(lines_by_day):
+        submission = RealnameSubmission(id=uuid.uuid4(), record_type="attendance", class_id=str(training_class.id),
+                                        day=day, status="submitted", created_at=now)
+        session.add(submission)
+        payload = RealnameSubmitted(**_common(submission, training_class), day=day, attendance=lines_by_day[day])
+        events.append((payload, str(training_class.id), str(submission.id)))
+    return events
+
+
+def _common(submission: RealnameSubmission, training_class: TrainingClass) -> dict:
+    return dict(
+        submission_id=str(submission.id),
+        record_type=submission.record_type,
+        county_code=COUNTY_CODE,
+        class_id=str(training_class.id),
+        occupation_code=training_class.occupation_code,
+        policy_year=training_class.start_date.year,
+        institution_id=str(training_class.institution_id),
+        kind=training_class.kind,
+        level=training_class.level,
+    )
 
 
 async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
+    """Stores the verdict on the submission (a sheet's verdict is the sheet's); a trainee verdict also marks the
+    enrolment. The newest verdict (by event time) stands, as in the subsidy chain. Written with conditional
+    UPDATEs, no read first: one statement for a sheet, class or completion, two for a trainee."""
     answer: RealnameAnswered = envelope.payload
     try:
         submission_id = uuid.UUID(answer.submission_id)
     except ValueError as exc:
         raise UnknownSubmission(f"submission id {answer.submission_id!r} is not one of ours") from exc
-    submission = await session.get(RealnameSubmission, submission_id)
+    status, reason = str(answer.verdict), str(answer.reason) if answer.reason else None
+    table = RealnameSubmission.__table__
+    stored = (await session.execute(
+        update(table)
+        .where(table.c.id == submission_id, table.c.record_type == answer.record_type,
+               table.c.class_id == answer.class_id,
+               or_(table.c.answered_at.is_(None), table.c.answered_at <= envelope.time))
+        .values(status=status, reason=reason, detail=answer.detail, answered_at=envelope.time)
+        .returning(table.c.enrolment_id)
+    )).first()
+    if stored is None:
+        await _explain_unstored(session, submission_id, answer, envelope.time)
+        return
+    if answer.record_type == "trainee" and stored.enrolment_id:
+        enrolments = Enrolment.__table__
+        await session.execute(
+            update(enrolments).where(enrolments.c.id == uuid.UUID(stored.enrolment_id))
+            .values(province_status=status, province_reason=reason, province_detail=answer.detail,
+                    updated_at=utcnow())
+        )
+
+
+async def _explain_unstored(
+    session: AsyncSession, submission_id: uuid.UUID, answer: RealnameAnswered, time: datetime
+) -> None:
+    """The verdict was not stored: an older verdict arriving late is fine; anything else is not ours."""
+    submission = (await session.execute(
+        select(RealnameSubmission.record_type, RealnameSubmission.class_id).where(RealnameSubmission.id == submission_id)
+    )).first()
     if submission is None:
         raise UnknownSubmission(f"submission {answer.submission_id} was never sent")
     if submission.record_type != answer.record_type or submission.class_id != answer.class_id:
         raise UnknownSubmission(f"answer to {answer.submission_id} does not match the submitted record")
-    if submission.answered_at is not None and envelope.time < submission.answered_at:
-        return  # an older verdict arriving late: the newest verdict (by event time) stands, as in the subsidy chain
-    now = utcnow()
-    submission.status = str(answer.verdict)
-    submission.reason = str(answer.reason) if answer.reason else None
-    submission.detail = answer.detail
-    submission.answered_at = envelope.time
-    if submission.record_type == "trainee" and submission.enrolment_id:
-        enrolment = await session.get(Enrolment, uuid.UUID(submission.enrolment_id))
-        if enrolment is not None:
-            enrolment.province_status = submission.status
-            enrolment.province_reason = submission.reason
-            enrolment.province_detail = submission.detail
-            enrolment.updated_at = now
+    log.info("an older verdict arrived after a newer one; the newer stands",
+             extra={"submission_id": answer.submission_id, "time": time.isoformat()})
+

@@ -1,14 +1,11 @@
-"""Attendance, completion (结业), drop-outs, follow-up and the class outcome (S2, S6)."""
+"""Completion (结业), drop-outs, follow-up and the class outcome (S2, S6)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -16,116 +13,46 @@ from skillkit.commands import Outcome
 from skillkit.contracts.training import (
     ClassOutcomeReported,
     TrainingBusinessLicensed,
-    TrainingCheckedIn,
     TrainingCompleted,
     TrainingDropped,
     TrainingEmploymentRecorded,
 )
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.county import local_date
-from skillkit.db import is_postgres, utcnow
+from skillkit.db import utcnow
 from skillkit.problems import Problem
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
-from training_service.adapters.outbox import outbox
-from training_service.api.schemas import CheckInIn, CompletionIn, DropIn, EmploymentIn, LicenceIn
+from training_service.adapters.outbox import Event, outbox
+from training_service.api.schemas import CompletionIn, DropIn, EmploymentIn, LicenceIn
 from training_service.config import TrainingSettings
 from training_service.domain.rules import add_months, credit_code_or_problem, may_pass, rate
 from training_service.handlers import province
+from training_service.handlers.attendance import attended_days
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.enrolments import release_seat
 
-# A device clock may run a little ahead; anything later is refused.
-CLOCK_SKEW = timedelta(minutes=5)
 CENT = Decimal("0.01")
 
 
-async def _enrolment_in_class(session: AsyncSession, training_class: TrainingClass, enrolment_id: uuid.UUID) -> Enrolment:
-    enrolment = await session.get(Enrolment, enrolment_id)
+def completion_events(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, training_class: TrainingClass,
+    enrolment: Enrolment | None, data: CompletionIn, days: int,
+) -> list[Event]:
+    """Checks and records one completion (`days`: the trainee's attended days, counted from check-ins); returns
+    its events for the caller to write, alone or with a whole upload's."""
     if enrolment is None or enrolment.class_id != training_class.id:
-        raise Problem(422, "enrolment_not_in_class", f"enrolment {enrolment_id} is not a trainee of this class")
-    return enrolment
-
-
-async def attended_days(session: AsyncSession, enrolment_id: uuid.UUID) -> int:
-    return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.enrolment_id == enrolment_id)) or 0
-
-
-async def check_in(
-    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CheckInIn
-) -> Outcome:
-    """Daily check-in; a second check-in the same day returns the first one (200) and counts once."""
-    training_class = await class_for(session, principal, class_id)
-    enrolment = await _enrolment_in_class(session, training_class, data.enrolment_id)
-    if enrolment.status != "active":
-        raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees check in")
-    now = utcnow()
-    if data.checked_at > now + CLOCK_SKEW:
-        raise Problem(422, "checked_at_in_future", "checked_at is in the future")
-    day = local_date(data.checked_at)
-    if not training_class.start_date <= day <= training_class.end_date:
-        raise Problem(
-            422, "check_in_out_of_dates",
-            f"{day} is outside the class dates {training_class.start_date} to {training_class.end_date}",
-        )
-    existing = await session.scalar(select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day))
-    if existing is not None:
-        return Outcome((existing, await attended_days(session, enrolment.id)), 200)
-    values = dict(
-        id=uuid.uuid4(),
-        enrolment_id=enrolment.id,
-        class_id=training_class.id,
-        day=day,
-        method=data.method,
-        staff_id=data.staff_id if data.method == "staff" else None,
-        checked_at=data.checked_at,
-        recorded_by=principal.subject,
-        created_at=now,
-    )
-    # INSERT .. ON CONFLICT DO NOTHING: a concurrent check-in of the same trainee on the same day (two devices)
-    # waits for the first and then counts once instead of failing on the unique index.
-    insert = pg_insert if is_postgres(session) else sqlite_insert
-    inserted = await session.scalar(
-        insert(CheckIn).values(**values).on_conflict_do_nothing(index_elements=["enrolment_id", "day"])
-        .returning(CheckIn.id)
-    )
-    record = await session.scalar(select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day))
-    assert record is not None
-    if inserted is None:
-        return Outcome((record, await attended_days(session, enrolment.id)), 200)
-    await outbox.add(
-        session,
-        TrainingCheckedIn(
-            enrolment_id=str(enrolment.id),
-            voucher_id=enrolment.voucher_id,
-            class_id=str(training_class.id),
-            person_key=enrolment.person_key,
-            day=day,
-            method=data.method,
-            checked_at=data.checked_at,
-        ),
-        partition_key=enrolment.person_key,
-        subject=str(enrolment.id),
-    )
-    await province.submit(session, settings, "attendance", training_class, enrolment, day=day)  # P1
-    return Outcome((record, await attended_days(session, enrolment.id)), 201)
-
-
-async def complete(
-    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CompletionIn
-) -> Enrolment:
-    training_class = await class_for(session, principal, class_id)
-    enrolment = await _enrolment_in_class(session, training_class, data.enrolment_id)
+        raise Problem(422, "enrolment_not_in_class", f"enrolment {data.enrolment_id} is not a trainee of this class")
     if enrolment.status == "completed":
         raise Problem(409, "enrolment_already_completed", "the trainee's completion is already recorded")
     if enrolment.status != "active":
         raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees complete")
-    today = local_date(utcnow())
+    now = utcnow()
+    today = local_date(now)
     completed_on = data.completed_on or today
     if not training_class.start_date <= completed_on <= today:
         raise Problem(422, "completed_on_out_of_range",
                       f"completed_on must lie between the class start {training_class.start_date} and today")
-    days = await attended_days(session, enrolment.id)
     if data.passed and not may_pass(days, training_class.planned_days, settings.completion_min_attendance_share):
         raise Problem(
             422, "attendance_below_minimum",
@@ -141,9 +68,8 @@ async def complete(
     enrolment.practical_score = practical
     enrolment.completed_on = completed_on
     enrolment.completed_by = principal.subject
-    enrolment.updated_at = utcnow()
-    await outbox.add(
-        session,
+    enrolment.updated_at = now
+    events: list[Event] = [(
         TrainingCompleted(
             enrolment_id=str(enrolment.id),
             voucher_id=enrolment.voucher_id,
@@ -155,10 +81,23 @@ async def complete(
             practical_score=practical,
             completed_on=completed_on,
         ),
-        partition_key=enrolment.person_key,
-        subject=str(enrolment.id),
+        enrolment.person_key,
+        str(enrolment.id),
+    )]
+    submission = province.record(session, settings, "completion", training_class, enrolment)  # P1
+    return events + ([submission] if submission else [])
+
+
+async def complete(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CompletionIn
+) -> Enrolment:
+    training_class = await class_for(session, principal, class_id)
+    enrolment = await session.get(Enrolment, data.enrolment_id)
+    days = await attended_days(session, enrolment.id) if enrolment is not None else 0
+    await outbox.add_many(
+        session, completion_events(session, settings, principal, training_class, enrolment, data, days)
     )
-    await province.submit(session, settings, "completion", training_class, enrolment)  # P1
+    assert enrolment is not None
     return enrolment
 
 

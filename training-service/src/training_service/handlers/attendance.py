@@ -1,0 +1,155 @@
+"""Attendance: daily check-ins, one at a time or a whole upload in a few statements.
+
+What leaves the service: `training.started` once per enrolment, when its first attendance is recorded (a
+conditional UPDATE of `enrolments.started_on` decides, so re-uploads, out-of-order days and concurrent uploads
+never announce a trainee twice), and P1 attendance sheets, one per class and day of newly recorded check-ins.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from skillkit.auth import Principal
+from skillkit.commands import Outcome
+from skillkit.contracts.province import AttendanceLine
+from skillkit.contracts.training import TrainingStarted
+from skillkit.county import local_date
+from skillkit.db import utcnow
+from skillkit.problems import Problem
+
+from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
+from training_service.adapters.outbox import Event, outbox
+from training_service.adapters.sql import chunks, insert_for
+from training_service.api.schemas import CheckInIn
+from training_service.config import TrainingSettings
+from training_service.handlers import province
+from training_service.handlers.common import class_for
+
+# A device clock may run a little ahead; anything later is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class NewCheckIn:
+    enrolment: Enrolment
+    day: date
+    data: CheckInIn
+
+
+def check_in_day(training_class: TrainingClass, enrolment: Enrolment | None, data: CheckInIn, now: datetime) -> date:
+    """The checks of one check-in (no I/O); returns its day, the county-local date of `checked_at`."""
+    if enrolment is None or enrolment.class_id != training_class.id:
+        raise Problem(422, "enrolment_not_in_class", f"enrolment {data.enrolment_id} is not a trainee of this class")
+    if enrolment.status != "active":
+        raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees check in")
+    if data.checked_at > now + CLOCK_SKEW:
+        raise Problem(422, "checked_at_in_future", "checked_at is in the future")
+    day = local_date(data.checked_at)
+    if not training_class.start_date <= day <= training_class.end_date:
+        raise Problem(
+            422, "check_in_out_of_dates",
+            f"{day} is outside the class dates {training_class.start_date} to {training_class.end_date}",
+        )
+    return day
+
+
+async def attended_days(session: AsyncSession, enrolment_id: uuid.UUID) -> int:
+    return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.enrolment_id == enrolment_id)) or 0
+
+
+async def class_attended_days(session: AsyncSession, class_id: uuid.UUID) -> dict[uuid.UUID, int]:
+    rows = await session.execute(select(CheckIn.enrolment_id, func.count()).where(CheckIn.class_id == class_id)
+                                 .group_by(CheckIn.enrolment_id))
+    return {enrolment_id: days for enrolment_id, days in rows}
+
+
+async def record_check_ins(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, training_class: TrainingClass,
+    new: list[NewCheckIn],
+) -> list[NewCheckIn]:
+    """Inserts checked check-ins (INSERT .. ON CONFLICT DO NOTHING: one that a concurrent request recorded first
+    counts once) and writes their events; returns those actually recorded."""
+    if not new:
+        return []
+    now = utcnow()
+    inserted: set[tuple[uuid.UUID, date]] = set()
+    for part in chunks(new):
+        rows = [dict(id=uuid.uuid4(), enrolment_id=n.enrolment.id, class_id=training_class.id, day=n.day,
+                     method=n.data.method, staff_id=n.data.staff_id if n.data.method == "staff" else None,
+                     checked_at=n.data.checked_at, recorded_by=principal.subject, created_at=now) for n in part]
+        result = await session.execute(
+            insert_for(session, CheckIn).values(rows)
+            .on_conflict_do_nothing(index_elements=["enrolment_id", "day"])
+            .returning(CheckIn.enrolment_id, CheckIn.day)
+        )
+        inserted.update((row.enrolment_id, row.day) for row in result)
+    recorded = [n for n in new if (n.enrolment.id, n.day) in inserted]
+    lines: dict[date, list[AttendanceLine]] = defaultdict(list)
+    for n in recorded:
+        lines[n.day].append(AttendanceLine(enrolment_id=str(n.enrolment.id), person_key=n.enrolment.person_key,
+                                           method=n.data.method, checked_at=n.data.checked_at))
+    events = await _started(session, training_class, recorded)
+    events += province.attendance_sheets(session, settings, training_class, lines)  # P1
+    await outbox.add_many(session, events)
+    return recorded
+
+
+async def _started(session: AsyncSession, training_class: TrainingClass, recorded: list[NewCheckIn]) -> list[Event]:
+    """`training.started` for the enrolments whose first attendance this is: one conditional UPDATE sets
+    `started_on` (the earliest recorded day) where it is still empty. On PostgreSQL a concurrent upload waits for
+    the row lock and then finds it set, so only one of them announces the trainee."""
+    candidates = {n.enrolment.id: n.enrolment for n in recorded if n.enrolment.started_on is None}
+    if not candidates:
+        return []
+    first_day = select(func.min(CheckIn.day)).where(CheckIn.enrolment_id == Enrolment.id).scalar_subquery()
+    started = dict((await session.execute(
+        update(Enrolment)
+        .where(Enrolment.id.in_(candidates), Enrolment.started_on.is_(None))
+        .values(started_on=first_day)
+        .returning(Enrolment.id, Enrolment.started_on)
+        .execution_options(synchronize_session=False)
+    )).all())
+    earliest: dict = {}  # (enrolment id, day) and enrolment id -> the earliest checked_at recorded now
+    for n in sorted(recorded, key=lambda n: n.data.checked_at):
+        earliest.setdefault((n.enrolment.id, n.day), n.data.checked_at)
+        earliest.setdefault(n.enrolment.id, n.data.checked_at)
+    events: list[Event] = []
+    for enrolment_id, enrolment in candidates.items():  # upload order
+        first = started.get(enrolment_id)
+        if first is None:
+            continue  # a concurrent request started it
+        set_committed_value(enrolment, "started_on", first)
+        events.append((
+            TrainingStarted(enrolment_id=str(enrolment_id), voucher_id=enrolment.voucher_id,
+                            class_id=str(training_class.id), person_key=enrolment.person_key, first_day=first,
+                            checked_at=earliest.get((enrolment_id, first), earliest[enrolment_id])),
+            enrolment.person_key, str(enrolment_id),
+        ))
+    return events
+
+
+async def check_in(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: CheckInIn
+) -> Outcome:
+    """Daily check-in; a second check-in the same day returns the first one (200) and counts once."""
+    training_class = await class_for(session, principal, class_id)
+    enrolment = await session.get(Enrolment, data.enrolment_id)
+    day = check_in_day(training_class, enrolment, data, utcnow())
+    assert enrolment is not None
+    of_the_day = select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day)
+    existing = await session.scalar(of_the_day)
+    if existing is None:
+        recorded = await record_check_ins(session, settings, principal, training_class,
+                                          [NewCheckIn(enrolment, day, data)])
+        existing = await session.scalar(of_the_day)
+        assert existing is not None
+        if recorded:
+            return Outcome((existing, await attended_days(session, enrolment.id)), 201)
+    return Outcome((existing, await attended_days(session, enrolment.id)), 200)
