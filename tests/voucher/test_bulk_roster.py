@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import uuid
 
 from openpyxl import Workbook
 from sqlalchemy import func, select
@@ -92,3 +93,148 @@ async def test_E4_conflict_in_roster_is_reported_per_row(vs):
     second = await upload(vs, batch, "b.csv", f"{HEADER}\n吴三,{number},13600000001,临泉镇,rural_migrant".encode())
     assert second.json()["row_errors"][0]["errors"][0].startswith("e4_voucher_limit")
     assert await counts(vs) == (1, 1)
+
+
+async def outbox_events(vs) -> list[tuple[str, str, str | None]]:
+    """(type, partition key, subject) of every outbox row, in write order."""
+    from voucher_service.adapters.models import kit_tables
+
+    async with vs.sessionmaker() as session:
+        rows = await session.execute(select(kit_tables.outbox.c.body, kit_tables.outbox.c.partition_key)
+                                     .order_by(kit_tables.outbox.c.seq))
+        from skillkit.events import parse_event
+
+        return [(e.type, e.partition_key, e.subject) for e in (parse_event(r.body) for r in rows)]
+
+
+def roster(*lines: str) -> bytes:
+    return "\n".join([HEADER, *lines]).encode()
+
+
+async def test_roster_issues_in_line_order_with_display_codes_and_one_event_pair_per_new_person(vs):
+    numbers = [resident_id(seq=f"{400 + i}") for i in range(5)]
+    r = await upload(vs, await new_batch(vs), "r.csv",
+                     roster(*(f"王{'一二三四五'[i]},{n},1380000000{i},临泉镇,rural_migrant" for i, n in enumerate(numbers))))
+    assert r.status_code == 201, r.text
+    body = r.json()
+    assert (body["issued"], body["rejected"], body["row_errors"]) == (5, 0, [])
+    async with vs.sessionmaker() as session:
+        by_worker = dict((w.id, w.name) for w in await session.scalars(select(Worker)))
+        person_of = dict((str(v.id), v.person_key) for v in await session.scalars(select(Voucher)))
+    assert [by_worker[uuid.UUID(v["worker_id"])] for v in body["vouchers"]] == ["王一", "王二", "王三", "王四", "王五"]
+    assert all(v["display_code"].replace("-", "") == v["code"] and v["status"] == "issued" for v in body["vouchers"])
+    expected = []
+    for v in body["vouchers"]:
+        expected += [("worker.registered.v1", person_of[v["id"]], v["worker_id"]),
+                     ("voucher.issued.v1", person_of[v["id"]], v["id"])]
+    assert await outbox_events(vs) == expected
+
+
+async def test_E4_a_person_who_already_holds_a_voucher_that_year_is_that_lines_error(vs):
+    number = resident_id(seq="501")
+    r = await vs.client.post("/v1/workers", headers=vs.headers("worker", sub="app-1"), json={
+        "name": "吴三", "id_number": number, "mobile": "13600000001", "township": "临泉镇", "categories": ["rural_migrant"]})
+    assert r.status_code == 201
+    held = (await vs.client.post("/v1/vouchers/claim", json={"kind": "inclusive"},
+                                 headers=vs.headers("worker", sub="app-1"))).json()
+    other = resident_id(seq="502")
+    before = await outbox_events(vs)
+    r = await upload(vs, await new_batch(vs), "r.csv", roster(
+        f"吴三,{number},13600000001,临泉镇,rural_migrant",  # line 2: holds an inclusive voucher (E4)
+        f"郑四,{other},13600000002,临泉镇,rural_migrant",  # line 3: issued
+    ))
+    body = r.json()
+    assert (r.status_code, body["issued"], body["rejected"]) == (201, 1, 1)
+    year = held["policy_year"]
+    assert body["row_errors"] == [{"line": 2, "errors": [
+        f"e4_voucher_limit: E4: worker already holds a inclusive voucher for {year} ({held['code']}, id {held['id']}); "
+        "one inclusive and one project-or-order voucher per year"]}]
+    assert await counts(vs) == (2, 2)
+    assert [t for t, *_ in (await outbox_events(vs))[len(before):]] == ["worker.registered.v1", "voucher.issued.v1"]
+
+
+async def test_E4_an_order_batch_for_a_holder_of_an_inclusive_voucher_issues(vs):
+    number = resident_id(seq="503")
+    first = await upload(vs, await new_batch(vs), "a.csv", roster(f"吴三,{number},13600000001,临泉镇,rural_migrant"))
+    assert first.json()["issued"] == 1
+    second = await upload(vs, await new_batch(vs, kind="order"), "b.csv",
+                          roster(f"吴三,{number},13600000001,临泉镇,rural_migrant"))
+    assert (second.json()["issued"], second.json()["row_errors"]) == (1, [])
+    assert await counts(vs) == (1, 2)  # one worker, an inclusive and an order voucher
+
+
+async def test_same_number_written_differently_is_one_person_and_E4_refuses_the_second_line(vs):
+    number = resident_id(seq="504")
+    # the same number typed with full-width digits (an input method's default): normalised to the same number
+    spaced = "".join(chr(ord(c) + 0xFEE0) if c.isdigit() else c for c in number)
+    r = await upload(vs, await new_batch(vs), "r.csv", roster(
+        f"吴三,{number},13600000001,临泉镇,rural_migrant",
+        f"吴三,{spaced},13600000001,临泉镇,rural_migrant",
+    ))
+    body = r.json()
+    assert (body["issued"], body["rejected"]) == (1, 1)
+    first = body["vouchers"][0]
+    assert body["row_errors"][0]["line"] == 3
+    assert body["row_errors"][0]["errors"][0].startswith(f"e4_voucher_limit: E4: worker already holds a inclusive "
+                                                         f"voucher for {first['policy_year']} ({first['code']}, ")
+    assert await counts(vs) == (1, 1)
+
+
+async def test_E1_uses_the_registered_workers_categories_not_the_rosters(vs):
+    number = resident_id(seq="505")
+    r = await vs.client.post("/v1/workers", headers=vs.headers("bureau", sub="staff-1"), json={
+        "name": "吴三", "id_number": number, "mobile": "13600000001", "township": "临泉镇",
+        "categories": ["enterprise_employee"]})
+    assert r.status_code == 201
+    r = await upload(vs, await new_batch(vs), "r.csv", roster(f"吴三,{number},13600000001,临泉镇,rural_migrant"))
+    body = r.json()
+    assert body["issued"] == 0
+    assert body["row_errors"][0]["errors"][0].startswith("e1_not_eligible: E1: a inclusive voucher needs one of")
+    assert await counts(vs) == (1, 0)
+
+
+async def test_kinds_E4_does_not_limit_issue_again_to_the_same_person(vs):
+    number = resident_id(seq="506")
+    batch = await new_batch(vs, kind="caregiver")
+    for name in ("a.csv", "b.csv"):
+        r = await upload(vs, batch, name, roster(f"吴三,{number},13600000001,临泉镇,monitored_household"))
+        assert (r.json()["issued"], r.json()["row_errors"]) == (1, [])
+    assert await counts(vs) == (1, 2)
+
+
+async def test_a_roster_with_only_bad_lines_writes_nothing(vs):
+    r = await upload(vs, await new_batch(vs), "r.csv", roster(
+        f"赵六,{with_wrong_check_digit(resident_id(seq='507'))},13800000002,临泉镇,rural_migrant",
+        f"周九,{resident_id(seq='508')},13800000006,城庄镇,enterprise_employee",
+    ))
+    body = r.json()
+    assert (r.status_code, body["issued"], body["vouchers"]) == (201, 0, [])
+    assert [(e["line"], e["errors"][0].split(":")[0]) for e in body["row_errors"]] == [
+        (2, "id_number_check_digit"), (3, "e1_not_eligible")]
+    assert await counts(vs) == (0, 0)
+    assert await outbox_events(vs) == []
+
+
+async def test_a_person_registered_meanwhile_is_409_and_nothing_of_the_upload_is_kept(vs, monkeypatch):
+    """The lookup of existing workers misses someone another request registered after it: the workers'
+    INSERT skips that person and the whole upload is refused (nothing half-written)."""
+    from voucher_service.handlers import bulk
+
+    taken = resident_id(seq="509")
+    r = await vs.client.post("/v1/workers", headers=vs.headers("bureau", sub="staff-1"), json={
+        "name": "吴三", "id_number": taken, "mobile": "13600000001", "township": "临泉镇",
+        "categories": ["rural_migrant"]})
+    assert r.status_code == 201
+
+    async def nobody_known(session, indexes):
+        return {}
+
+    monkeypatch.setattr(bulk, "_known_workers", nobody_known)
+    before = await outbox_events(vs)
+    r = await upload(vs, await new_batch(vs), "r.csv", roster(
+        f"郑四,{resident_id(seq='510')},13600000002,临泉镇,rural_migrant",
+        f"吴三,{taken},13600000001,临泉镇,rural_migrant",
+    ))
+    assert (r.status_code, r.json()["code"]) == (409, "roster_registered_concurrently")
+    assert await counts(vs) == (1, 0)
+    assert await outbox_events(vs) == before

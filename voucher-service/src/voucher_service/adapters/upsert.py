@@ -8,6 +8,7 @@ from typing import Any, Sequence
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Result
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
 
@@ -15,14 +16,22 @@ from skillkit.db import is_postgres
 
 
 @cache
-def insert_or_skip(postgres: bool, table: Table, conflict_columns: tuple[str, ...]) -> Insert:
-    """The statement, built once per dialect, table and arbiter (its compiled form is then cached too)."""
+def _statement(postgres: bool, table: Table, conflict_columns: tuple[str, ...], returning: str | None) -> Insert:
+    # Built once per dialect, table and arbiter, so neither the statement nor its compiled form is redone.
     insert = postgres_insert if postgres else sqlite_insert
-    return insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return statement.returning(table.c[returning]) if returning else statement
 
 
-async def insert_ignoring_conflicts(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], conflict_columns: Sequence[str]
-) -> None:
-    """Inserts the rows (one round trip: an executemany) except those the unique key already holds."""
-    await session.execute(insert_or_skip(is_postgres(session), table, tuple(conflict_columns)), list(rows))
+async def insert_or_skip(
+    session: AsyncSession,
+    table: Table,
+    rows: dict[str, Any] | Sequence[dict[str, Any]],
+    conflict_columns: Sequence[str],
+    *,
+    returning: str | None = None,
+) -> Result[Any]:
+    """Inserts the row (a dict) or the rows (a list, one round trip) that the unique key `conflict_columns`
+    does not already hold; with `returning`, the result lists that column of each row actually inserted."""
+    statement = _statement(is_postgres(session), table, tuple(conflict_columns), returning)
+    return await session.execute(statement, rows if isinstance(rows, dict) else list(rows))

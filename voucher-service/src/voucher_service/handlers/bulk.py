@@ -1,23 +1,47 @@
 """Bulk issue from an uploaded roster: every bad row is reported with its line number and why;
-the good rows are registered (when new) and issued."""
+the good rows are registered (when new) and issued.
+
+Set-based, in a fixed number of statements whatever the roster's length: the rows are checked in Python
+(shape, duplicates within the file, ID number, eligibility), the existing workers are found in one SELECT by
+blind index, the new workers and the vouchers are written by one multi-row INSERT each, and the events by one
+outbox INSERT. E4 stays the database's: the vouchers' INSERT skips every row whose slot is taken (by a voucher
+issued earlier, or by an earlier line of this file) and those lines are reported with the voucher that holds
+the slot. A line that fails writes nothing, so a new worker is written only with the voucher of its line.
+"""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
-from skillkit.contracts.vocab import VoucherKind
+from skillkit.contracts.vocab import VoucherKind, WorkerCategory
+from skillkit.county import local_date
+from skillkit.db import utcnow
+from skillkit.events import EventPayload
+from skillkit.pii import blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
-from voucher_service.adapters.models import IssuingBatch, Voucher
-from voucher_service.domain.worker import NewWorker
+from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
+from voucher_service.adapters.outbox import outbox
+from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.config import VoucherSettings
-from voucher_service.handlers.vouchers import issue_voucher
-from voucher_service.handlers.workers import register_worker
+from voucher_service.domain.worker import NewWorker
+from voucher_service.handlers.vouchers import (
+    E4_KEY,
+    VOUCHERS,
+    E4Conflict,
+    eligible_rule,
+    new_voucher_values,
+    voucher_issued,
+)
+from voucher_service.handlers.workers import new_worker_values, worker_registered
 
 ROSTER_COLUMNS = {
     "name": "姓名",
@@ -27,12 +51,23 @@ ROSTER_COLUMNS = {
     "categories": "人员类别",
 }
 CATEGORY_SEPARATORS = (";", "；", "|", "、")
+WORKERS = Worker.__table__
 
 
 @dataclass
 class BulkResult:
     vouchers: list[Voucher] = field(default_factory=list)
     row_errors: list[dict[str, object]] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    """A roster line that passed the checks: its worker (existing or new with this line) and its voucher."""
+
+    line: int
+    voucher: dict[str, Any]
+    categories: set[WorkerCategory]
+    new_worker: dict[str, Any] | None  # the row this line registers, if the person is new
 
 
 def _categories(raw: str) -> list[str]:
@@ -46,6 +81,11 @@ def _worker_in(row: RosterRow) -> NewWorker:
     return NewWorker.model_validate({**values, "categories": _categories(values.get("categories", ""))})
 
 
+def _field_error(error: dict[str, object]) -> str:
+    location = ".".join(str(p) for p in error.get("loc", ()))  # type: ignore[union-attr]
+    return f"{location}: {error.get('msg')}"
+
+
 async def issue_roster(
     session: AsyncSession,
     settings: VoucherSettings,
@@ -56,6 +96,11 @@ async def issue_roster(
 ) -> BulkResult:
     rows = read_roster(filename, content, ROSTER_COLUMNS, required=set(ROSTER_COLUMNS))
     result = BulkResult()
+    now = utcnow()
+    today = local_date(now)
+    kind = VoucherKind(batch.kind)
+
+    checked: list[tuple[RosterRow, NewWorker, str, str]] = []  # row, data, normalised number, blind index
     seen_ids: dict[str, int] = {}
     for row in rows:
         try:
@@ -69,25 +114,102 @@ async def issue_roster(
             continue
         seen_ids[data.id_number.upper()] = row.line
         try:
-            # A savepoint per row: a refused row leaves no worker or voucher half-written.
-            async with session.begin_nested():
-                worker = (await register_worker(session, settings, principal, data)).body
-                voucher = await issue_voucher(
-                    session,
-                    worker,
-                    VoucherKind(batch.kind),
-                    channel="bulk",
-                    issued_by=principal.subject,
-                    validity_days=batch.validity_days,
-                    batch=batch,
-                )
+            number = normalise_resident_id(data.id_number, today)
         except Problem as exc:
             result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
             continue
-        result.vouchers.append(voucher)
+        checked.append((row, data, number, blind_index(number, settings.blind_index_secret)))
+
+    existing = await _known_workers(session, {index for *_, index in checked})
+    registered: dict[str, dict[str, Any]] = {}  # blind index -> worker registered by an earlier line
+    lines: list[_Line] = []
+    for row, data, number, index in checked:
+        known = existing.get(index)
+        new_worker = None
+        if known is not None:
+            worker_id, person, categories = known.id, known.person_key, known.categories
+        elif index in registered:  # the same number written differently on an earlier line
+            worker = registered[index]
+            worker_id, person, categories = worker["id"], worker["person_key"], worker["categories"]
+        else:
+            new_worker = new_worker_values(settings, principal, data, number, index, self_service=False, now=now)
+            worker_id, person, categories = new_worker["id"], new_worker["person_key"], new_worker["categories"]
+        held = {WorkerCategory(c) for c in categories}
+        try:
+            rule = eligible_rule(kind, held)
+        except Problem as exc:
+            result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
+            continue
+        if new_worker is not None:
+            registered[index] = new_worker
+        voucher = new_voucher_values(worker_id, person, kind, rule, channel="bulk", issued_by=principal.subject,
+                                     validity_days=batch.validity_days, batch=batch, now=now)
+        lines.append(_Line(row.line, voucher, held, new_worker))
+
+    issued = await _write(session, lines)
+    await _report_e4_conflicts(session, [line for line in lines if line.voucher["id"] not in issued], result)
+    events: list[tuple[EventPayload, str, str | None]] = []
+    for line in lines:
+        if line.voucher["id"] not in issued:
+            continue
+        person = line.voucher["person_key"]
+        if line.new_worker is not None:
+            events.append((worker_registered(line.new_worker), person, str(line.new_worker["id"])))
+        events.append((voucher_issued(line.voucher, line.categories), person, str(line.voucher["id"])))
+        result.vouchers.append(Voucher(**line.voucher))  # the row as written, for the response
+    await outbox.add_many(session, events)
+    result.row_errors.sort(key=lambda error: error["line"])  # type: ignore[arg-type, return-value]
     return result
 
 
-def _field_error(error: dict[str, object]) -> str:
-    location = ".".join(str(p) for p in error.get("loc", ()))  # type: ignore[union-attr]
-    return f"{location}: {error.get('msg')}"
+async def _known_workers(session: AsyncSession, indexes: set[str]) -> dict[str, Row[Any]]:
+    """The workers already registered under these blind indexes, in one SELECT."""
+    if not indexes:
+        return {}
+    rows = await session.execute(
+        select(WORKERS.c.id, WORKERS.c.id_blind_index, WORKERS.c.person_key, WORKERS.c.categories)
+        .where(WORKERS.c.id_blind_index.in_(indexes))
+    )
+    return {r.id_blind_index: r for r in rows}
+
+
+async def _write(session: AsyncSession, lines: list[_Line]) -> set[uuid.UUID]:
+    """Writes the new workers, then the vouchers E4 lets in (in line order, so the earlier line of a person
+    takes the slot); returns the ids of the vouchers written."""
+    if not lines:
+        return set()
+    workers = [line.new_worker for line in lines if line.new_worker is not None]
+    if workers:
+        written = await insert_or_skip(session, WORKERS, workers, ["id_blind_index"], returning="id")
+        if len(written.all()) != len(workers):
+            # Another request registered one of these people after the lookup above: nothing of this
+            # upload is kept (the command rolls back) and the same file can simply be sent again.
+            raise Problem(409, "roster_registered_concurrently",
+                          "a person on this roster was registered by another request meanwhile; upload it again")
+    issued = set((await insert_or_skip(session, VOUCHERS, [line.voucher for line in lines], E4_KEY,
+                                       returning="id")).scalars())
+    for line in lines:
+        # A new person's first line always gets its slot (no voucher can hold it yet): anything else would
+        # leave a worker without the voucher of its line.
+        if line.new_worker is not None and line.voucher["id"] not in issued:
+            raise RuntimeError(f"line {line.line}: E4 refused the voucher of a newly registered worker")
+    return issued
+
+
+async def _report_e4_conflicts(session: AsyncSession, refused: list[_Line], result: BulkResult) -> None:
+    """E4 (one inclusive and one project-or-order voucher per person and year): each refused line is
+    reported with the voucher that holds its slot, found for all of them in one SELECT."""
+    if not refused:
+        return
+    first = refused[0].voucher  # one batch: one kind, so one slot, and one policy year
+    holders = {
+        v.person_key: v
+        for v in await session.execute(
+            select(VOUCHERS.c.id, VOUCHERS.c.code, VOUCHERS.c.kind, VOUCHERS.c.policy_year, VOUCHERS.c.person_key)
+            .where(VOUCHERS.c.person_key.in_({line.voucher["person_key"] for line in refused}),
+                   VOUCHERS.c.policy_year == first["policy_year"], VOUCHERS.c.quota_slot == first["quota_slot"])
+        )
+    }
+    for line in refused:
+        conflict = E4Conflict(holders[line.voucher["person_key"]])
+        result.row_errors.append({"line": line.line, "errors": [f"{conflict.code}: {conflict.detail}"]})

@@ -31,7 +31,7 @@ from skillkit.events import Envelope, EventPayload
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
-from voucher_service.adapters.upsert import insert_ignoring_conflicts
+from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.domain import validity
 
 V = Voucher.__table__
@@ -191,10 +191,8 @@ async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> No
     """Remembers the certificate (for a completion still to come) and certifies completed vouchers of its
     occupation. A redelivered certificate is not written again (a revocation seen since stays)."""
     event: CertificateIssued = envelope.payload
-    await insert_ignoring_conflicts(
-        session, C, [dict(certificate_id=event.certificate_id, person_key=event.person_key,
-                          occupation_code=event.occupation_code, revoked=False)], ["certificate_id"],
-    )
+    await insert_or_skip(session, C, dict(certificate_id=event.certificate_id, person_key=event.person_key,
+                                          occupation_code=event.occupation_code, revoked=False), ["certificate_id"])
     await session.execute(_CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,
                                           p_now=utcnow()))
 

@@ -4,30 +4,33 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgres_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.auth import Principal
 from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
 from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
-from skillkit.db import is_postgres, utcnow
+from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
 from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
 from voucher_service.adapters.outbox import outbox
+from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.domain import validity
 from voucher_service.domain.codes import new_code
-from voucher_service.domain.eligibility import NotEligible, check_eligibility, living_allowance_eligible
+from voucher_service.domain.eligibility import KindRule, NotEligible, check_eligibility, living_allowance_eligible
 
+VOUCHERS = Voucher.__table__
+# E4's unique key (uq_vouchers_e4_quota), the arbiter of every issue.
+E4_KEY = ("person_key", "policy_year", "quota_slot")
 # Revocation for fraud keeps the E4 slot taken: a fraudulent claim must not free a new voucher that year.
 SLOT_KEPT_ON_REVOCATION = frozenset({RevocationReason.FRAUD})
 
 
 class E4Conflict(Problem):
-    def __init__(self, existing: Voucher) -> None:
+    def __init__(self, existing: Voucher | Row[Any]) -> None:
         super().__init__(
             409,
             "e4_voucher_limit",
@@ -50,17 +53,56 @@ async def issue_voucher(
 ) -> Voucher:
     """Checks eligibility and E4, writes the voucher and its `voucher.issued` event."""
     categories = {WorkerCategory(c) for c in worker.categories}
+    rule = eligible_rule(kind, categories)
+    values = new_voucher_values(worker.id, worker.person_key, kind, rule, channel=channel, issued_by=issued_by,
+                                validity_days=validity_days, batch=batch, now=now)
+    # E4 in the database: a concurrent claim for the same slot inserts nothing instead of aborting the
+    # transaction, and is then answered with the voucher that won.
+    inserted = (await insert_or_skip(session, VOUCHERS, values, E4_KEY, returning="id")).scalar()
+    if inserted is None:
+        existing = await session.scalar(
+            select(Voucher).where(
+                Voucher.person_key == worker.person_key,
+                Voucher.policy_year == values["policy_year"],
+                Voucher.quota_slot == rule.quota_slot,
+            )
+        )
+        assert existing is not None
+        raise E4Conflict(existing)
+    voucher = Voucher(**values)  # the row as written, for the response; not added to the session again
+    await outbox.add(session, voucher_issued(values, categories), partition_key=worker.person_key,
+                     subject=str(voucher.id))
+    return voucher
+
+
+def eligible_rule(kind: VoucherKind, categories: set[WorkerCategory]) -> KindRule:
+    """The kind's rule (E1, E2, S5, P2) if the categories may hold it, else a 422 citing the rule."""
     try:
-        rule = check_eligibility(kind, categories)
+        return check_eligibility(kind, categories)
     except NotEligible as exc:
         raise Problem(422, f"{exc.rule_id.lower()}_not_eligible", exc.message, extra={"rule_id": exc.rule_id}) from exc
+
+
+def new_voucher_values(
+    worker_id: uuid.UUID,
+    person_key: str,
+    kind: VoucherKind,
+    rule: KindRule,
+    *,
+    channel: str,
+    issued_by: str,
+    validity_days: int,
+    batch: IssuingBatch | None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """The row of a new voucher: its code, its E4 slot, its window (P5-capped)."""
     now = now or utcnow()
     year, valid_from, valid_until = validity.validity_window(now, validity_days)
-    values = dict(
+    return dict(
         id=uuid.uuid4(),
         code=new_code(),
-        worker_id=worker.id,
-        person_key=worker.person_key,
+        worker_id=worker_id,
+        person_key=person_key,
         kind=kind,
         policy_year=year,
         quota_slot=rule.quota_slot,
@@ -73,47 +115,25 @@ async def issue_voucher(
         created_at=now,
         updated_at=now,
     )
-    # E4 in the database: a concurrent claim for the same slot inserts nothing instead of aborting the
-    # transaction, and is then answered with the voucher that won.
-    insert = postgres_insert if is_postgres(session) else sqlite_insert
-    inserted = await session.scalar(
-        insert(Voucher)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["person_key", "policy_year", "quota_slot"])
-        .returning(Voucher.id)
+
+
+def voucher_issued(voucher: dict[str, Any], categories: set[WorkerCategory]) -> VoucherIssued:
+    """`voucher.issued` of a row made by `new_voucher_values` for a holder of these categories."""
+    return VoucherIssued(
+        voucher_id=str(voucher["id"]),
+        code=voucher["code"],
+        worker_id=str(voucher["worker_id"]),
+        person_key=voucher["person_key"],
+        kind=voucher["kind"],
+        policy_year=voucher["policy_year"],
+        valid_from=voucher["valid_from"],
+        valid_until=voucher["valid_until"],
+        batch_id=str(voucher["batch_id"]) if voucher["batch_id"] else None,
+        channel=voucher["channel"],
+        categories=sorted(categories),
+        living_allowance_eligible=living_allowance_eligible(categories),
+        issued_by=voucher["issued_by"],
     )
-    if inserted is None:
-        existing = await session.scalar(
-            select(Voucher).where(
-                Voucher.person_key == worker.person_key,
-                Voucher.policy_year == year,
-                Voucher.quota_slot == rule.quota_slot,
-            )
-        )
-        assert existing is not None
-        raise E4Conflict(existing)
-    voucher = Voucher(**values)  # the row as written, for the response; not added to the session again
-    await outbox.add(
-        session,
-        VoucherIssued(
-            voucher_id=str(voucher.id),
-            code=voucher.code,
-            worker_id=str(worker.id),
-            person_key=worker.person_key,
-            kind=kind,
-            policy_year=year,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            batch_id=str(batch.id) if batch else None,
-            channel=channel,
-            categories=sorted(categories),
-            living_allowance_eligible=living_allowance_eligible(categories),
-            issued_by=issued_by,
-        ),
-        partition_key=worker.person_key,
-        subject=str(voucher.id),
-    )
-    return voucher
 
 
 async def get_batch(session: AsyncSession, batch_id: uuid.UUID) -> IssuingBatch:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime
+from functools import cache
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,7 +29,6 @@ from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
 from voucher_service.domain.worker import NewWorker
 from voucher_service.config import VoucherSettings
-
 
 
 async def register_worker(
@@ -53,11 +56,24 @@ async def register_worker(
         return Outcome(existing, 200)
     if self_service and await session.scalar(select(Worker.id).where(Worker.account_subject == principal.subject)):
         raise Problem(409, "account_has_worker", "this account already registered a worker with another ID number")
-    now = utcnow()
-    worker = Worker(
+    values = new_worker_values(settings, principal, data, number, index, self_service=self_service)
+    worker = Worker(**values)
+    session.add(worker)
+    await session.flush()
+    await outbox.add(session, worker_registered(values), partition_key=worker.person_key, subject=str(worker.id))
+    return Outcome(worker, 201)
+
+
+def new_worker_values(
+    settings: VoucherSettings, principal: Principal, data: NewWorker, number: str, index: str, *,
+    self_service: bool, now: datetime | None = None,
+) -> dict[str, Any]:
+    """The row of a newly registered worker: the number encrypted, found by its blind index (`index`)."""
+    return dict(
+        id=uuid.uuid4(),
         account_subject=principal.subject if self_service else None,
         name=data.name,
-        id_number_encrypted=PiiCipher(settings.pii_encryption_key).encrypt(number),
+        id_number_encrypted=_cipher(settings.pii_encryption_key).encrypt(number),
         id_blind_index=index,
         person_key=person_key(number, settings.person_key_secret),
         birth_date=birth_date_of(number),
@@ -66,26 +82,27 @@ async def register_worker(
         categories=sorted(set(data.categories)),
         on_behalf=not self_service,
         registered_by=principal.subject,
-        created_at=now,
+        created_at=now or utcnow(),
     )
-    session.add(worker)
-    await session.flush()
-    await outbox.add(
-        session,
-        WorkerRegistered(
-            worker_id=str(worker.id),
-            person_key=worker.person_key,
-            account_subject=worker.account_subject,
-            masked_name=mask_name(worker.name),
-            township=worker.township,
-            categories=worker.categories,
-            on_behalf=worker.on_behalf,
-            registered_by=principal.subject,
-        ),
-        partition_key=worker.person_key,
-        subject=str(worker.id),
+
+
+def worker_registered(worker: dict[str, Any]) -> WorkerRegistered:
+    """`worker.registered` of a row made by `new_worker_values`."""
+    return WorkerRegistered(
+        worker_id=str(worker["id"]),
+        person_key=worker["person_key"],
+        account_subject=worker["account_subject"],
+        masked_name=mask_name(worker["name"]),
+        township=worker["township"],
+        categories=worker["categories"],
+        on_behalf=worker["on_behalf"],
+        registered_by=worker["registered_by"],
     )
-    return Outcome(worker, 201)
+
+
+@cache
+def _cipher(key: str) -> PiiCipher:
+    return PiiCipher(key)
 
 
 async def worker_of_account(session: AsyncSession, principal: Principal) -> Worker:
