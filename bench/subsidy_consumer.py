@@ -1,75 +1,148 @@
-"""Subsidy consumer throughput on PostgreSQL: complete chains' events applied one per transaction and in
-partition batches, against a baseline in the same run (the kit's inbox alone, with a handler that does
-nothing). `python -m bench.subsidy_consumer --chains 300`"""
+"""Subsidy consumer cost on PostgreSQL: complete chains' events fed straight into the EventProcessor, one per
+transaction and in partition batches, against a baseline in the same run (the kit's inbox alone, with a
+handler that does nothing). `python -m bench.subsidy_consumer --chains 200`
+
+The event mix follows the pipeline's contracts: per class (20 trainees, `--days` days) the class filing, the
+province's answer on the class record and ONE attendance answer per class and day (no enrolment, no person:
+the subsidy service ignores it); per trainee registration, voucher, enrolment, binding, the trainee record's
+answer, training.started (not consumed), completion, the completion record's answer and the certificate.
+
+The stable figures are CPU per event and per chain of this process (time.process_time) and SQL statements per
+event; events/s is wall time on a shared machine and only indicative.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import time
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+from sqlalchemy import event, func, select
 
 from skillkit.consumer import EventProcessor
+from skillkit.contracts.province import RealnameAnswered
+from skillkit.contracts.training import TrainingStarted
 from skillkit.testing.harness import running_service
 from skillkit.testing.infra import create_pg_database, drop_pg_database
-from subsidy_service.adapters.models import kit_tables
+from subsidy_service.adapters.models import Claim, kit_tables
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import CONSUMER_GROUP
 from subsidy_service.main import create
 
-from tests.subsidy.builders import Clock, chain, envelope
+from tests.subsidy.builders import Clock, chain, envelope, fact, registered
+
+CLASS_SIZE = 20
 
 
-def chain_events(chains: int, prefix: str) -> list:
-    """Inclusive chains, 20 trainees a class; events in the order one partition would deliver them."""
+def chain_events(chains: int, prefix: str, days: int) -> list:
+    """Per class, in the order the phases happen: filing and enrolments, province answers, attendance,
+    completions and certificates (so a batch mixes many persons, as a busy partition would)."""
     events = []
     clock = Clock()
-    for n in range(chains):
-        klass = f"{prefix}-C{n // 20}"
-        events += [envelope(f) for f in chain(person=f"{prefix}-P{n}", voucher=f"{prefix}-V{n}",
-                                             enrolment=f"{prefix}-E{n}", klass=klass, institution="I1", days=7,
-                                             certificate=f"{prefix}-CERT{n}", clock=clock)]
+    for first in range(0, chains, CLASS_SIZE):
+        klass = f"{prefix}-C{first // CLASS_SIZE}"
+        people = range(first, min(first + CLASS_SIZE, chains))
+        facts = {n: chain(person=f"{prefix}-P{n}", voucher=f"{prefix}-V{n}", enrolment=f"{prefix}-E{n}",
+                          klass=klass, institution="I1", days=days, certificate=f"{prefix}-CERT{n}", clock=clock)
+                 for n in people}
+        # chain(): issued, class.opened, enrolled, bound, trainee answer, completed, certificate
+        opening, enrolling, answers, completing = [], [], [], []
+        for n, (issued, opened, enrolled, bound, trainee, completed, cert) in facts.items():
+            opening = [opened]
+            enrolling += [registered(f"{prefix}-P{n}", f"acct-{prefix}-{n}", clock), issued, enrolled, bound]
+            answers += [trainee, fact(TrainingStarted(
+                enrolment_id=enrolled.key, voucher_id=issued.key, class_id=klass, person_key=f"{prefix}-P{n}",
+                first_day=date(2023, 6, 1), checked_at=datetime(2023, 6, 1, 1, tzinfo=timezone.utc)), clock)]
+            completing += [completed, _answer(f"S-done-{enrolled.key}", "completion", klass, clock,
+                                              enrolment=enrolled.key, person=f"{prefix}-P{n}"), cert]
+        class_answer = [_answer(f"S-class-{klass}", "class", klass, clock)]
+        attendance = [_answer(f"S-att-{klass}-{d}", "attendance", klass, clock) for d in range(days)]
+        events += [envelope(f) for f in opening + enrolling + class_answer + answers + attendance + completing]
     return events
 
 
-async def timed(label: str, apply, events: list, batch: int) -> float:
-    started = time.perf_counter()
+def _answer(submission: str, record_type: str, klass: str, clock: Clock, *, enrolment: str | None = None,
+            person: str | None = None):
+    return fact(RealnameAnswered(submission_id=submission, record_type=record_type, class_id=klass,
+                                 enrolment_id=enrolment, person_key=person, verdict="accepted"), clock)
+
+
+@dataclass
+class Run:
+    label: str
+    events: int
+    consumed: int
+    wall: float
+    cpu: float
+    statements: int
+
+
+class Statements:
+    """Counts the SQL statements the engine executes (an executemany counts once)."""
+
+    def __init__(self, engine) -> None:
+        self.count = 0
+        event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *args) -> None:
+        self.count += 1
+
+
+async def timed(label: str, processor: EventProcessor, events: list, batch: int, statements: Statements) -> Run:
+    consumed = sum(1 for e in events if e.type in processor.handlers)
+    before_statements = statements.count
+    started, cpu_started = time.perf_counter(), time.process_time()
     for start in range(0, len(events), batch):
-        await apply(events[start : start + batch])
-    seconds = time.perf_counter() - started
-    print(f"  {label:<44} {len(events) / seconds:8.0f} events/s")
-    return seconds
+        await processor.apply_batch(events[start : start + batch])
+    run = Run(label, len(events), consumed, time.perf_counter() - started, time.process_time() - cpu_started,
+              statements.count - before_statements)
+    print(f"  {label:<40} {run.cpu / run.consumed * 1000:6.2f} ms CPU/event {run.statements / run.consumed:6.2f} "
+          f"statements/event {run.consumed / run.wall:6.0f} events/s (wall)")
+    return run
 
 
-async def main(chains: int, batch: int) -> None:
+async def main(chains: int, batch: int, days: int) -> None:
     url = await create_pg_database("benchsubsidy")
     try:
         settings = SubsidySettings(environment="test", database_url=url, run_relay=False, run_consumers=False,
                                    run_periodic=False, log_level="WARNING")
         async with running_service(create, settings, "subsidy_service.migrations") as service:
             processor = service.runtime.processors[CONSUMER_GROUP]
+            statements = Statements(service.runtime.engine)
 
             async def nothing(session, envelope) -> None:
                 return None
 
             noop = EventProcessor("bench-noop", {t: nothing for t in processor.handlers}, service.sessionmaker,
                                   kit_tables)
-            per_chain = len(chain_events(1, "x"))
-            print(f"subsidy consumer, {chains} chains x {per_chain} events, PostgreSQL, one process")
-            base = await timed("baseline: inbox only, one per transaction", noop.apply_batch,
-                               chain_events(chains, "a"), 1)
-            single = await timed("subsidy: one event per transaction", processor.apply_batch,
-                                 chain_events(chains, "b"), 1)
-            batched = await timed(f"subsidy: batches of {batch}", processor.apply_batch,
-                                  chain_events(chains, "c"), batch)
-            print(f"  chains/s: one per transaction {chains / single:.0f}, batched {chains / batched:.0f}; "
-                  f"baseline {chains / base:.0f}")
+            sample = chain_events(CLASS_SIZE, "x", days)
+            print(f"subsidy consumer, {chains} chains, {len(sample) / CLASS_SIZE:.2f} events per chain "
+                  f"({sum(e.type in processor.handlers for e in sample) / CLASS_SIZE:.2f} consumed), "
+                  f"PostgreSQL, one process")
+            base = await timed(f"baseline: inbox only, batches of {batch}", noop, chain_events(chains, "a", days),
+                               batch, statements)
+            single = await timed("subsidy: one event per transaction", processor, chain_events(chains, "b", days),
+                                 1, statements)
+            batched = await timed(f"subsidy: batches of {batch}", processor, chain_events(chains, "c", days),
+                                  batch, statements)
+            async with service.sessionmaker() as session:
+                eligible = dict((await session.execute(
+                    select(func.substr(Claim.subject_id, 1, 1), func.count())
+                    .where(Claim.claim_type == "training", Claim.state == "eligible")
+                    .group_by(func.substr(Claim.subject_id, 1, 1)))).all())
+            assert eligible == {"b": chains, "c": chains}, f"eligible training claims per run: {eligible}"
+            print(f"  CPU per chain: one per transaction {single.cpu / chains * 1000:.1f} ms, batched "
+                  f"{batched.cpu / chains * 1000:.1f} ms (baseline inbox only {base.cpu / chains * 1000:.1f} ms)")
     finally:
         await drop_pg_database(url)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--chains", type=int, default=300)
+    parser.add_argument("--chains", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--days", type=int, default=5)
     args = parser.parse_args()
-    asyncio.run(main(args.chains, args.batch))
+    asyncio.run(main(args.chains, args.batch, args.days))

@@ -7,7 +7,7 @@ from skillkit.contracts.topics import CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPI
 from skillkit.runtime import ConsumerSpec
 
 from subsidy_service.domain.facts import CONSUMED_TYPES
-from subsidy_service.handlers.projection import handle_event, reevaluate_dirty
+from subsidy_service.handlers.projection import handle_event, project_batch
 
 CONSUMER_GROUP = "subsidy-service"
 
@@ -18,6 +18,6 @@ def consumer_specs() -> list[ConsumerSpec]:
             name=CONSUMER_GROUP,
             topics=[VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC],
             handlers={event_type: handle_event for event_type in CONSUMED_TYPES},
-            before_commit=reevaluate_dirty,
+            before_commit=project_batch,
         )
     ]

@@ -1,58 +1,72 @@
-"""Queries of the subsidy service: the fact store, locks, policy tables, claims. No commits here."""
+"""The fact store, the locks and the policy tables of the subsidy service. No commits here.
+
+The statements on the consumer's hot path are built once, here at import, and executed with bound parameters
+(expanding IN lists, executemany): SQLAlchemy then compiles each of them once per engine instead of building,
+hashing and compiling a new statement per event.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections import defaultdict
+from typing import Any, Iterable
 
-from sqlalchemy import func, or_, select, tuple_, union_all
+from sqlalchemy import bindparam, func, select, text, tuple_, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from skillkit.db import is_postgres, utcnow
+from skillkit.db import utcnow
 
-from subsidy_service.adapters.models import Claim, FactRow, Person, PolicyTableRow
+from subsidy_service.adapters.models import FactRow, Person, PolicyTableRow
 from subsidy_service.domain.facts import Fact, FactSet, payload_of
 from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 
 CLASS_KINDS = ("class", "class_approval", "class_outcome")
 LINKING_KINDS = ("enrolled", "bound", "completed")
+WORKER_KINDS = ("worker", "account")
+
+facts_t = FactRow.__table__
+persons_t = Person.__table__
+tables_t = PolicyTableRow.__table__
 
 
-def _insert(session: AsyncSession, table):
-    return (postgresql.insert if is_postgres(session) else sqlite.insert)(table)
+def _by_dialect(build) -> dict[str, Any]:
+    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
 
 
-async def lock_scopes(session: AsyncSession, names: Iterable[str], *, exclusive: bool) -> None:
-    """Takes the scope locks in sorted order: exclusive for a class-level fact, shared for a fact that links
-    a person to the scope (so person events do not block each other). PostgreSQL transaction-scoped advisory
-    locks (two-key form, own namespace); a hash collision only serialises two scopes, never breaks anything.
-    SQLite serialises writers itself."""
-    names = sorted(set(names), key=_lock_key)
-    if not names or not is_postgres(session):
-        return
-    function = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
-    # One statement; PostgreSQL evaluates the select list left to right, i.e. in sorted order.
-    await session.execute(select(*(function(LOCK_NAMESPACE, _lock_key(name)) for name in names)))
-
+# --- locks -------------------------------------------------------------------------------------------------
 
 LOCK_NAMESPACE = 0x5355  # "SU": the subsidy service's advisory-lock namespace
+
+# All of a batch's scope locks in one statement, in the order of the arrays (sorted by the caller); volatile
+# functions in the select list are evaluated after the ORDER BY, one row at a time.
+_LOCK_SCOPES = text(
+    "SELECT CASE WHEN t.exclusive THEN pg_advisory_xact_lock(:namespace, t.key)::text"
+    " ELSE pg_advisory_xact_lock_shared(:namespace, t.key)::text END"
+    " FROM unnest(CAST(:keys AS integer[]), CAST(:exclusive AS boolean[])) WITH ORDINALITY AS t(key, exclusive, n)"
+    " ORDER BY t.n"
+)
 
 
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
-async def lock_persons(session: AsyncSession, person_keys: Iterable[str]) -> None:
-    """Creates the person rows when absent and locks them, in sorted order, in one statement: an upsert
-    that touches the row takes its row lock until the transaction ends (the per-person safety net)."""
-    keys = sorted(set(person_keys))
-    if not keys:
+async def lock_scopes(conn: AsyncConnection, wanted: dict[str, bool]) -> None:
+    """Takes the scope locks (name -> exclusive?) in one statement, sorted by lock key: exclusive for a
+    class-level fact, shared for a fact that links a person to the scope (so person events do not block each
+    other). A name wanted both ways is taken exclusively, and so is a lock key two names share (a hash
+    collision only serialises two scopes). PostgreSQL transaction-scoped advisory locks in the service's own
+    two-key namespace; SQLite serialises writers itself."""
+    if not wanted or conn.dialect.name != "postgresql":
         return
-    now = utcnow()
-    stmt = _insert(session, Person.__table__).values([{"person_key": k, "updated_at": now} for k in keys])
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=["person_key"], set_={"updated_at": stmt.excluded.updated_at})
+    keys: dict[int, bool] = {}
+    for name, exclusive in wanted.items():
+        key = _lock_key(name)
+        keys[key] = keys.get(key, False) or exclusive
+    ordered = sorted(keys)
+    await conn.execute(
+        _LOCK_SCOPES, {"namespace": LOCK_NAMESPACE, "keys": ordered, "exclusive": [keys[k] for k in ordered]}
     )
 
 
@@ -84,107 +98,258 @@ def scopes_of(fact: Fact) -> tuple[list[str], bool]:
     return [], False
 
 
-async def affected_persons(session: AsyncSession, fact: Fact) -> list[str]:
-    """The persons whose chains a fact can change (read after the scope locks are held)."""
-    if fact.person_key:
-        return [fact.person_key]
-    conditions = []
-    if fact.kind in CLASS_KINDS or (fact.kind == "realname" and not fact.field("enrolment_id")):
-        conditions.append(FactRow.class_id == fact.field("class_id"))
-    if fact.kind == "realname" and fact.field("enrolment_id"):
-        conditions.append(FactRow.enrolment_id == fact.field("enrolment_id"))
-    if fact.kind == "suspended":
-        conditions.append(FactRow.institution_id == fact.field("institution_id"))
-    if fact.kind == "evaluation_institution":
-        rows = await session.scalars(
-            select(FactRow.person_key)
-            .where(FactRow.kind == "certificate", FactRow.institution_id == fact.field("institution_id"))
-            .distinct()
+def _lock_persons_statement(insert):
+    stmt = insert(persons_t)
+    return stmt.on_conflict_do_update(index_elements=["person_key"], set_={"updated_at": stmt.excluded.updated_at})
+
+
+_LOCK_PERSONS = _by_dialect(_lock_persons_statement)
+
+
+async def lock_persons(conn: AsyncConnection | AsyncSession, person_keys: Iterable[str]) -> None:
+    """Creates the person rows when absent and locks them, in sorted order, in one statement: an upsert
+    that touches the row takes its row lock until the transaction ends (the per-person safety net)."""
+    keys = sorted(set(person_keys))
+    if not keys:
+        return
+    now = utcnow()
+    await conn.execute(_LOCK_PERSONS[_dialect(conn)], [{"person_key": k, "updated_at": now} for k in keys])
+
+
+def _dialect(conn: AsyncConnection | AsyncSession) -> str:
+    bind = conn.bind if isinstance(conn, AsyncSession) else conn
+    return bind.dialect.name
+
+
+# --- facts -------------------------------------------------------------------------------------------------
+
+# The persons linked to the scopes of a batch's person-less facts (read after the scope locks are held).
+_AFFECTED = select(
+    facts_t.c.person_key, facts_t.c.kind, facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id
+).where(
+    facts_t.c.person_key.is_not(None),
+    (
+        facts_t.c.kind.in_(LINKING_KINDS)
+        & (
+            facts_t.c.class_id.in_(bindparam("classes", expanding=True))
+            | facts_t.c.enrolment_id.in_(bindparam("enrolments", expanding=True))
+            | facts_t.c.institution_id.in_(bindparam("institutions", expanding=True))
         )
-        return sorted({r for r in rows if r})
-    if not conditions:
-        return []
-    rows = await session.scalars(
-        select(FactRow.person_key).where(FactRow.kind.in_(LINKING_KINDS), or_(*conditions)).distinct()
     )
-    return sorted({r for r in rows if r})
+    | ((facts_t.c.kind == "certificate") & facts_t.c.institution_id.in_(bindparam("evaluators", expanding=True))),
+)
 
 
-async def put_fact(session: AsyncSession, fact: Fact, person_key: str | None = None) -> bool:
-    """Stores a fact unless a newer version of it is already stored; True when it changed the store.
-    One upsert: insert, or update only when the stored version is older (event time, then event id)."""
-    values = dict(
-        kind=fact.kind,
-        key=fact.key,
-        event_type=fact.type,
-        event_id=fact.event_id,
-        event_time=fact.time,
-        person_key=person_key or fact.person_key,
-        voucher_id=fact.field("voucher_id"),
-        enrolment_id=fact.field("enrolment_id"),
-        class_id=fact.field("class_id"),
-        institution_id=fact.field("institution_id"),
-        data=fact.payload.model_dump(mode="json"),
-        received_at=utcnow(),
-    )
-    stmt = _insert(session, FactRow.__table__).values(**values)
-    stmt = stmt.on_conflict_do_update(
+def _scope_field(fact: Fact) -> tuple[str, str] | None:
+    """(the linking fact's column, value) that ties persons to a person-less fact; None for a person's own."""
+    if fact.person_key:
+        return None
+    if fact.kind in CLASS_KINDS or (fact.kind == "realname" and not fact.field("enrolment_id")):
+        return "class_id", fact.field("class_id")
+    if fact.kind == "realname":
+        return "enrolment_id", fact.field("enrolment_id")
+    if fact.kind == "suspended":
+        return "institution_id", fact.field("institution_id")
+    if fact.kind == "evaluation_institution":
+        return "evaluator", fact.field("institution_id")
+    return None
+
+
+async def affected_persons(conn: AsyncConnection, facts: Iterable[Fact]) -> dict[tuple[str, str], set[str]]:
+    """For each person-less fact (by kind, key): the persons whose chains it can change. One query."""
+    scoped = {(f.kind, f.key): scope for f in facts if (scope := _scope_field(f)) is not None}
+    if not scoped:
+        return {}
+    wanted: dict[str, set[str]] = {"class_id": set(), "enrolment_id": set(), "institution_id": set(), "evaluator": set()}
+    for column, value in scoped.values():
+        wanted[column].add(value)
+    rows = await conn.execute(_AFFECTED, {
+        "classes": sorted(wanted["class_id"]), "enrolments": sorted(wanted["enrolment_id"]),
+        "institutions": sorted(wanted["institution_id"]), "evaluators": sorted(wanted["evaluator"]),
+    })
+    linked: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for person, kind, class_id, enrolment_id, institution_id in rows:
+        if kind == "certificate":
+            linked["evaluator", institution_id].add(person)
+            continue
+        for column, value in (("class_id", class_id), ("enrolment_id", enrolment_id), ("institution_id", institution_id)):
+            if value is not None:
+                linked[column, value].add(person)
+    return {slot: linked.get(scope, set()) for slot, scope in scoped.items()}
+
+
+_FACT_COLUMNS = ("kind", "key", "event_type", "event_id", "event_time", "person_key", "voucher_id", "enrolment_id",
+                 "class_id", "institution_id", "data", "received_at")
+
+
+def _put_facts_statement(insert):
+    stmt = insert(facts_t)
+    return stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
-        set_={name: stmt.excluded[name] for name in values if name not in ("kind", "key")},
-        where=tuple_(FactRow.__table__.c.event_time, FactRow.__table__.c.event_id)
-        < tuple_(stmt.excluded.event_time, stmt.excluded.event_id),
-    ).returning(FactRow.__table__.c.id)
-    return (await session.execute(stmt)).first() is not None
+        set_={name: stmt.excluded[name] for name in _FACT_COLUMNS if name not in ("kind", "key")},
+        where=tuple_(facts_t.c.event_time, facts_t.c.event_id) < tuple_(stmt.excluded.event_time, stmt.excluded.event_id),
+    ).returning(facts_t.c.kind, facts_t.c.key)
 
 
-def _fact(row: FactRow) -> Fact:
-    return Fact(row.event_type, row.event_id, row.event_time, payload_of(row.event_type, row.data))
+_PUT_FACTS = _by_dialect(_put_facts_statement)
 
 
-async def person_facts(session: AsyncSession, person_key: str) -> FactSet:
-    """One person's facts and the class, province and institution facts around them: one statement, a
-    UNION ALL of index lookups (person key; class, enrolment and institution ids of the person's facts)."""
-    cols = (FactRow.event_type, FactRow.event_id, FactRow.event_time, FactRow.data)
-    own = select(FactRow.class_id, FactRow.enrolment_id, FactRow.institution_id).where(
-        FactRow.person_key == person_key
-    ).cte("own")
-    stmt = union_all(
-        select(*cols).where(FactRow.person_key == person_key),
-        select(*cols).where(
-            FactRow.class_id.in_(select(own.c.class_id)),
-            FactRow.kind.in_((*CLASS_KINDS, "realname")),
-            FactRow.person_key.is_(None),
-        ),
-        select(*cols).where(
-            FactRow.enrolment_id.in_(select(own.c.enrolment_id)),
-            FactRow.kind == "realname",
-            FactRow.person_key.is_(None),
-        ),
-        # a training fact's institution may be suspended; a certificate's is the evaluation institution
-        select(*cols).where(
-            FactRow.institution_id.in_(select(own.c.institution_id)),
-            FactRow.kind.in_(("suspended", "evaluation_institution")),
-        ),
-    )
-    rows = await session.execute(stmt)
-    return FactSet(_fact(r) for r in rows.all())
+async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]]) -> set[tuple[str, str]]:
+    """Stores facts (with the person key to file each under) unless a newer version of one is already stored;
+    returns the (kind, key) of those that changed the store. One multi-row upsert that updates a row only when
+    the stored version is older (event time, then event id). The facts must have distinct (kind, key) — an
+    upsert cannot touch a row twice — and are written sorted, so two batches lock shared rows in one order."""
+    if not facts:
+        return set()
+    now = utcnow()
+    rows = [
+        dict(
+            kind=fact.kind, key=fact.key, event_type=fact.type, event_id=fact.event_id, event_time=fact.time,
+            person_key=person_key or fact.person_key, voucher_id=fact.field("voucher_id"),
+            enrolment_id=fact.field("enrolment_id"), class_id=fact.field("class_id"),
+            institution_id=fact.field("institution_id"), data=fact.payload.model_dump(mode="json"), received_at=now,
+        )
+        for fact, person_key in sorted(facts, key=lambda item: (item[0].kind, item[0].key))
+    ]
+    result = await conn.execute(_PUT_FACTS[conn.dialect.name], rows)
+    return {(kind, key) for kind, key in result}
 
 
-# A stored (year, version) never changes: each is parsed once (keyed with its changed_at, so that two
-# databases in one process — tests — never share an entry).
-_TABLES: dict[tuple[int, int, object], PolicyTable] = {}
+_WORKER_FACTS = select(facts_t.c.person_key, facts_t.c.kind, facts_t.c.event_time, facts_t.c.event_id,
+                       facts_t.c.data).where(
+    facts_t.c.person_key.in_(bindparam("persons", expanding=True)), facts_t.c.kind.in_(WORKER_KINDS)
+)
+# executed with the columns to set as parameters (SQLAlchemy's executemany UPDATE form)
+_UPDATE_PERSON = update(persons_t).where(persons_t.c.person_key == bindparam("p_key"))
 
 
-async def policies(session: AsyncSession) -> Policies:
-    t = PolicyTableRow
-    keys = [tuple(k) for k in (await session.execute(select(t.policy_year, t.version, t.changed_at))).all()]
-    if any(k not in _TABLES for k in keys):
-        for row in await session.scalars(select(t)):
-            _TABLES[(row.policy_year, row.version, row.changed_at)] = table_of(row)
-    return Policies([_TABLES[k] for k in keys])
+async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> None:
+    """The worker projection: the newest account subject of each person (registration or a later link) and
+    the newest registration's worker id, masked name, township and categories."""
+    keys = sorted(set(person_keys))
+    if not keys:
+        return
+    versions: dict[str, list[tuple[Any, str, dict[str, Any]]]] = defaultdict(list)
+    for person, kind, event_time, event_id, data in await conn.execute(_WORKER_FACTS, {"persons": keys}):
+        versions[person].append(((event_time, event_id), kind, data))
+    now = utcnow()
+    accounts, workers = [], []
+    for key in keys:
+        with_subject = [v for v in versions[key] if v[2].get("account_subject")]
+        if with_subject:
+            (event_time, _), _, data = max(with_subject, key=lambda v: v[0])
+            accounts.append(dict(p_key=key, account_subject=data["account_subject"], account_event_at=event_time,
+                                 updated_at=now))
+        registered = [v for v in versions[key] if v[1] == "worker"]
+        if registered:
+            data = max(registered, key=lambda v: v[0])[2]
+            workers.append(dict(p_key=key, worker_id=data["worker_id"], masked_name=data["masked_name"],
+                                township=data["township"], categories=data["categories"], updated_at=now))
+    for rows in (accounts, workers):
+        if rows:
+            await conn.execute(_UPDATE_PERSON, rows)
 
 
-def table_of(row: PolicyTableRow) -> PolicyTable:
+# One statement for the facts of every person of a batch and the class, province and institution facts around
+# them: a UNION ALL of index lookups (person keys; class, enrolment and institution ids of their facts). Each
+# row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
+# once per statement, so the parsed tables are reused without a query of their own while the stamp holds.
+_persons = bindparam("persons", expanding=True)
+_own = select(facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id).where(
+    facts_t.c.person_key.in_(_persons)
+).cte("own")
+_fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
+                 facts_t.c.data, facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
+                 facts_t.c.institution_id)
+_around = union_all(
+    select(*_fact_columns).where(facts_t.c.person_key.in_(_persons)),
+    select(*_fact_columns).where(
+        facts_t.c.class_id.in_(select(_own.c.class_id)),
+        facts_t.c.kind.in_((*CLASS_KINDS, "realname")),
+        facts_t.c.person_key.is_(None),
+    ),
+    select(*_fact_columns).where(
+        facts_t.c.enrolment_id.in_(select(_own.c.enrolment_id)),
+        facts_t.c.kind == "realname",
+        facts_t.c.person_key.is_(None),
+    ),
+    # a training fact's institution may be suspended; a certificate's is the evaluation institution
+    select(*_fact_columns).where(
+        facts_t.c.institution_id.in_(select(_own.c.institution_id)),
+        facts_t.c.kind.in_(("suspended", "evaluation_institution")),
+    ),
+).subquery("around")
+_PERSON_FACTS = select(
+    _around,
+    select(func.count()).select_from(tables_t).scalar_subquery().label("tables_count"),
+    select(func.max(tables_t.c.changed_at)).scalar_subquery().label("tables_changed"),
+)
+
+
+class PersonFacts:
+    """The facts of several persons from one query: `of(person)` is what `evaluate_person` needs."""
+
+    def __init__(self, rows: list[Any]) -> None:
+        self._own: dict[str, list[Fact]] = defaultdict(list)
+        self._ids: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._around: dict[tuple[str, str], list[Fact]] = defaultdict(list)
+        parsed: dict[int, Fact] = {}
+        for row in rows:
+            fact = parsed.get(row.id)
+            if fact is None:
+                fact = parsed[row.id] = Fact(row.event_type, row.event_id, row.event_time,
+                                             payload_of(row.event_type, row.data))
+            if row.person_key is not None:
+                self._own[row.person_key].append(fact)
+                for column in ("class_id", "enrolment_id", "institution_id"):
+                    value = getattr(row, column)
+                    if value is not None:
+                        self._ids[row.person_key][column].add(value)
+            # the same selection as the query's context branches, so each person gets exactly those
+            if row.person_key is None and (row.kind in CLASS_KINDS or row.kind == "realname"):
+                self._around["class_id", row.class_id].append(fact)
+            if row.person_key is None and row.kind == "realname" and row.enrolment_id is not None:
+                self._around["enrolment_id", row.enrolment_id].append(fact)
+            if row.kind in ("suspended", "evaluation_institution"):
+                self._around["institution_id", row.institution_id].append(fact)
+        self.stamp = (rows[0].tables_count, rows[0].tables_changed) if rows else None
+
+    def of(self, person_key: str) -> FactSet:
+        facts = FactSet(self._own.get(person_key, ()))
+        for column, values in self._ids.get(person_key, {}).items():
+            for value in values:
+                for fact in self._around.get((column, value), ()):
+                    facts.add(fact)
+        return facts
+
+
+async def person_facts(conn: AsyncConnection, person_keys: list[str]) -> PersonFacts:
+    return PersonFacts(list(await conn.execute(_PERSON_FACTS, {"persons": person_keys})))
+
+
+# --- policy tables -----------------------------------------------------------------------------------------
+
+_TABLES_STAMP = select(func.count(), func.max(tables_t.c.changed_at)).select_from(tables_t)
+_ALL_TABLES = select(tables_t)
+
+# The parsed tables of the last stamp seen, per database. Versions are only ever added (never changed or
+# deleted), so (row count, newest changed_at) changes with every publication, in any process.
+_POLICIES: dict[Any, tuple[Any, Policies]] = {}
+
+
+async def policies(conn: AsyncConnection, stamp: tuple[int, Any] | None = None) -> Policies:
+    """Every stored table version, parsed once per stamp; `stamp` when the caller already read it."""
+    if stamp is None:
+        stamp = tuple((await conn.execute(_TABLES_STAMP)).one())
+    cached = _POLICIES.get(conn.engine.url)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    parsed = Policies([table_of(row) for row in await conn.execute(_ALL_TABLES)])
+    _POLICIES[conn.engine.url] = (stamp, parsed)
+    return parsed
+
+
+def table_of(row: Any) -> PolicyTable:
     return PolicyTable.model_validate(
         {**row.body, "policy_year": row.policy_year, "version": row.version,
          "effective_from": row.effective_from, "effective_to": row.effective_to}
@@ -210,11 +375,6 @@ async def ensure_default_tables(session: AsyncSession) -> bool:
     )
     await session.flush()
     return True
-
-
-async def claims_of(session: AsyncSession, person_key: str) -> dict[str, Claim]:
-    rows = await session.scalars(select(Claim).where(Claim.person_key == person_key))
-    return {f"{c.claim_type}:{c.subject_id}:{c.part}": c for c in rows}
 
 
 async def person_of_subject(session: AsyncSession, subject: str) -> str | None:

@@ -16,7 +16,7 @@ from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, HELD
 from subsidy_service.domain.facts import REVIEW_TYPE, ClaimReview, Fact
-from subsidy_service.handlers.projection import apply_fact
+from subsidy_service.handlers.projection import apply_facts
 
 
 async def _claim_locked(session: AsyncSession, claim_id: uuid.UUID) -> Claim:
@@ -39,7 +39,7 @@ async def review_claim(
         raise Problem(422, "review_reason_required", "refusing a claim needs a reason")
     key = f"{claim.claim_type}:{claim.subject_id}:{claim.part}"
     review = ClaimReview(claim_key=key, approved=approved, reason=reason, reviewed_by=principal.subject)
-    await apply_fact(session, Fact(REVIEW_TYPE, str(uuid.uuid4()), utcnow(), review), person_key=claim.person_key)
+    await apply_facts(session, [(Fact(REVIEW_TYPE, str(uuid.uuid4()), utcnow(), review), claim.person_key)])
     await session.refresh(claim)
     return claim
 

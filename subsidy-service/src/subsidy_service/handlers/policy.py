@@ -16,7 +16,7 @@ from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Claim, PolicyTableRow
 from subsidy_service.domain.chain import ELIGIBLE
 from subsidy_service.domain.policy import PolicyTable, PolicyTableChange
-from subsidy_service.handlers.projection import FROZEN, reevaluate
+from subsidy_service.handlers.reevaluation import FROZEN, reevaluate
 
 
 async def put_table(
@@ -55,7 +55,5 @@ async def put_table(
         ).distinct()
     )))
     await store.lock_persons(session, persons)
-    tables = await store.policies(session)
-    for key in persons:
-        await reevaluate(session, key, tables)
+    await reevaluate(session, persons)
     return row, current is None
