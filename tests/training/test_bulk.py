@@ -7,9 +7,9 @@ from datetime import date, datetime, timedelta
 
 from openpyxl import Workbook
 
-from training_service.adapters.models import CheckIn
+from training_service.adapters.models import CheckIn, RealnameSubmission
 
-from tests.training.support import World, count, outbox_payloads, today
+from tests.training.support import World, count, outbox_payloads, outbox_types, today
 
 
 def csv_file(text: str, name: str = "upload.csv") -> dict:
@@ -149,3 +149,69 @@ async def test_bulk_rows_may_name_the_trainee_by_resident_id_number(ts):
     assert (event["enrolment_id"], event["first_day"]) == (e1["id"], start.isoformat())
     [sheet] = [x for x in await outbox_payloads(ts, "province.realname.submitted.v1") if x["record_type"] == "attendance"]
     assert [(line["enrolment_id"], line["method"]) for line in sheet["attendance"]] == [(e1["id"], "qr")]
+
+
+def check_in_file(enrolment_ids: list[str], days: list[date]) -> dict:
+    rows = [f"{e},face,{day} 08:{i % 60:02d}" for day in days for i, e in enumerate(enrolment_ids)]
+    return csv_file("\n".join(["enrolment_id,method,checked_at"] + rows))
+
+
+async def test_bulk_check_ins_20_trainees_5_days_send_5_sheets_and_start_20_trainings_once(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    trainees = [(await w.active_trainee(c["id"], i))[0]["id"] for i in range(1, 21)]
+    start = date.fromisoformat(c["start_date"])
+    days = [start + timedelta(days=d) for d in range(5)]
+    url = f"/v1/classes/{c['id']}/check-ins/bulk"
+    r = await ts.client.post(url, files=check_in_file(trainees, days), headers=w.org)
+    assert (r.json()["applied"], r.json()["unchanged"], r.json()["rejected"]) == (100, 0, 0)
+    assert await count(ts, CheckIn) == 100
+    started = await outbox_payloads(ts, "training.started.v1")
+    assert [(s["enrolment_id"], s["first_day"]) for s in started] == [(e, start.isoformat()) for e in trainees]
+    sheets = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "attendance"]
+    assert [(s["day"], [line["enrolment_id"] for line in s["attendance"]]) for s in sheets] == [
+        (day.isoformat(), trainees) for day in days]
+    assert await count(ts, RealnameSubmission, RealnameSubmission.record_type == "attendance") == 5
+    # the same file again: every row is already recorded; nothing is emitted or submitted again
+    before = len(await outbox_types(ts))
+    r = await ts.client.post(url, files=check_in_file(trainees, days), headers=w.org)
+    assert (r.json()["applied"], r.json()["unchanged"], r.json()["rejected"]) == (0, 100, 0)
+    assert len(await outbox_types(ts)) == before
+    r = await ts.client.get(f"/v1/enrolments/{trainees[0]}", headers=w.org)
+    assert r.json()["attended_days"] == 5
+
+
+async def test_out_of_order_and_partial_uploads_start_each_trainee_once(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    start = date.fromisoformat(c["start_date"])
+    url = f"/v1/classes/{c['id']}/check-ins/bulk"
+    day = [start + timedelta(days=d) for d in range(5)]
+    r = await ts.client.post(url, files=check_in_file([e1["id"]], [day[3], day[1]]), headers=w.org)  # days 4, 2
+    assert r.json()["applied"] == 2
+    r = await ts.client.post(url, files=check_in_file([e1["id"], e2["id"]], [day[0], day[1]]), headers=w.org)
+    assert (r.json()["applied"], r.json()["unchanged"]) == (3, 1)
+    started = await outbox_payloads(ts, "training.started.v1")
+    assert [(s["enrolment_id"], s["first_day"]) for s in started] == [
+        (e1["id"], day[1].isoformat()), (e2["id"], day[0].isoformat())]  # the earliest day known when written
+    sheets = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "attendance"]
+    assert [(s["day"], [line["enrolment_id"] for line in s["attendance"]]) for s in sheets] == [
+        (day[1].isoformat(), [e1["id"]]), (day[3].isoformat(), [e1["id"]]),
+        (day[0].isoformat(), [e1["id"], e2["id"]]), (day[1].isoformat(), [e2["id"]])]
+
+
+async def test_concurrent_uploads_of_other_days_start_the_trainee_once(ts):
+    import asyncio
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    e, _ = await w.active_trainee(c["id"], 1)
+    start = date.fromisoformat(c["start_date"])
+    url = f"/v1/classes/{c['id']}/check-ins/bulk"
+    results = await asyncio.gather(*(
+        ts.client.post(url, files=check_in_file([e["id"]], [start + timedelta(days=d)]), headers=w.org)
+        for d in range(4)))
+    assert [r.json()["applied"] for r in results] == [1, 1, 1, 1]
+    assert len(await outbox_payloads(ts, "training.started.v1")) == 1
+    assert await count(ts, CheckIn) == 4

@@ -187,3 +187,25 @@ async def test_institution_A_never_sees_or_changes_B_classes(ts):
     assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
     r = await ts.client.get(f"/v1/classes/{cb['id']}")
     assert (r.status_code, r.json()["code"]) == (401, "token_missing")
+
+
+async def test_one_class_counts_its_enrolments_by_status_lists_do_not(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    r = await ts.client.get(f"/v1/classes/{c['id']}", headers=w.org)
+    assert r.json()["enrolment_counts"] == {}
+    await w.active_trainee(c["id"], 1)
+    await w.active_trainee(c["id"], 2)
+    pending = [resident_id(3), resident_id(4)]
+    for number in pending:
+        assert (await w.enrol(c["id"], number, await w.voucher(number))).status_code == 201
+    number = resident_id(5)
+    v = await w.voucher(number)
+    rejected = (await w.enrol(c["id"], number, v)).json()
+    await w.reject_binding(rejected, v)
+    for headers in (w.org, w.bureau, ts.headers("auditor")):
+        r = await ts.client.get(f"/v1/classes/{c['id']}", headers=headers)
+        assert r.json()["enrolment_counts"] == {"active": 2, "pending": 2, "rejected": 1}
+        assert r.json()["seats_taken"] == 4
+    r = await ts.client.get("/v1/classes", headers=w.org)
+    assert [(x["id"], x["enrolment_counts"]) for x in r.json()["items"]] == [(c["id"], None)]

@@ -6,6 +6,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select
 
 from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
 from skillkit.db import utcnow
@@ -36,8 +37,9 @@ async def test_P1_class_trainee_attendance_completion_are_submitted(ts):
     [trainee] = await _submissions(ts, "trainee")
     assert (trainee["enrolment_id"], trainee["person_key"], trainee["occupation_code"]) == (
         e["id"], v["person_key"], "4-10-01-05")
-    [attendance] = await _submissions(ts, "attendance")
-    assert attendance["day"] == start.isoformat()
+    [attendance] = await _submissions(ts, "attendance")  # a sheet of one line (one trainee that day)
+    assert (attendance["day"], attendance["enrolment_id"], attendance["person_key"]) == (start.isoformat(), None, None)
+    assert [(line["enrolment_id"], line["person_key"]) for line in attendance["attendance"]] == [(e["id"], v["person_key"])]
     [completion] = await _submissions(ts, "completion")
     assert (completion["attended_days"], completion["passed"]) == (1, False)
     assert await count(ts, RealnameSubmission) == 4
@@ -118,3 +120,32 @@ def test_P1_simulator_is_deterministic_and_rejects_the_configured_share():
     assert all(answer(_submission(n=n), 1.0, "s").verdict == "rejected" for n in range(50))
     assert all(answer(_submission(n=n), 0.0, "s").verdict == "accepted" for n in range(50))
     assert answer(_submission("attendance"), 1.0, "s").verdict == "accepted"  # only trainee records are rejected
+
+
+async def test_P1_an_attendance_sheet_is_answered_as_one_record(ts):
+    """The simulator answers a sheet once (never rejected: only trainee records are); the verdict is the sheet's and
+    leaves the trainees' own province status alone."""
+    from tests.training.test_bulk import csv_file
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    trainees = [(await w.active_trainee(c["id"], i))[0] for i in (1, 2, 3)]
+    start = date.fromisoformat(c["start_date"])
+    rows = [f"{e['id']},face,{start + timedelta(days=d)} 08:30" for d in (0, 1) for e in trainees]
+    r = await ts.client.post(f"/v1/classes/{c['id']}/check-ins/bulk", headers=w.org,
+                             files=csv_file("\n".join(["enrolment_id,method,checked_at"] + rows)))
+    assert r.json()["applied"] == 6
+    sheets = await _submissions(ts, "attendance")
+    assert [(s["day"], len(s["attendance"])) for s in sheets] == [(start.isoformat(), 3), ((start + timedelta(days=1)).isoformat(), 3)]
+    verdicts = [answer(RealnameSubmitted.model_validate(s), 1.0, "s") for s in sheets]
+    assert [(v.verdict, v.record_type, v.enrolment_id, v.person_key) for v in verdicts] == [
+        ("accepted", "attendance", None, None)] * 2
+    for verdict in verdicts:
+        assert await feed_province(ts, verdict, c["id"])
+    async with ts.sessionmaker() as session:
+        stored = (await session.execute(
+            select(RealnameSubmission.day, RealnameSubmission.status, RealnameSubmission.answered_at.is_not(None))
+            .where(RealnameSubmission.record_type == "attendance").order_by(RealnameSubmission.day))).all()
+    assert [tuple(row) for row in stored] == [(start, "accepted", True), (start + timedelta(days=1), "accepted", True)]
+    r = await ts.client.get(f"/v1/classes/{c['id']}/enrolments", headers=w.org)
+    assert {e["province_status"] for e in r.json()["items"]} == {"submitted"}  # the trainee records are unanswered

@@ -4,8 +4,10 @@
 
 It consumes `province.realname.outbound.v1` and answers every submission on `province.realname.inbound.v1`.
 Trainee records are rejected at the configured share, half with `identity_mismatch` and half with
-`trained_elsewhere_this_year`; class, attendance and completion records are accepted. The verdict on a
-submission depends only on the seed and the submission id, so a run is reproducible.
+`trained_elsewhere_this_year`; class, attendance and completion records are accepted. An attendance record is
+a class's sheet of one day (its trainees are the sheet's lines): it is answered once, as one record, without an
+enrolment or person key. The verdict on a submission depends only on the seed and the submission id, so a run
+is reproducible.
 """
 
 from __future__ import annotations
@@ -34,7 +36,8 @@ REJECTION_DETAIL = {
 
 
 def answer(submission: RealnameSubmitted, reject_share: float, seed: str) -> RealnameAnswered:
-    """The province's verdict on one submission: deterministic in (seed, submission id)."""
+    """The province's verdict on one submission (for a sheet: on the whole sheet), deterministic in
+    (seed, submission id)."""
     digest = hashlib.sha256(f"{seed}:{submission.submission_id}".encode()).digest()
     draw = int.from_bytes(digest[:8], "big") / 2**64
     common = dict(
@@ -96,7 +99,9 @@ class ProvinceSimulator:
                                  subject=verdict.submission_id)
         await producer.send_and_wait(PROVINCE_INBOUND_TOPIC, value=body, key=envelope.partition_key.encode())
         self.answered += 1
-        log.info("answered %s %s: %s", verdict.record_type, verdict.submission_id, verdict.verdict)
+        lines = len(envelope.payload.attendance or ())
+        log.info("answered %s %s%s: %s", verdict.record_type, verdict.submission_id,
+                 f" ({lines} lines)" if lines else "", verdict.verdict)
 
 
 def main(argv: list[str] | None = None) -> None:
