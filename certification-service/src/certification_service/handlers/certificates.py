@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,11 +17,17 @@ from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
 from certification_service.adapters.db import flush_or_conflict
-from certification_service.adapters.models import Candidate, Certificate, CertificateSequence, Evaluation
+from certification_service.adapters.models import (
+    Candidate,
+    Certificate,
+    CertificateSequence,
+    Evaluation,
+    EvaluationInstitution,
+)
 from certification_service.adapters.outbox import outbox
 from certification_service.domain.revocation import RevokeIn
 from certification_service.domain.certificates import certificate_number, level_slot
-from certification_service.handlers.institutions import ensure_active, ensure_filed, ensure_own, get_institution
+from certification_service.handlers.institutions import ensure_active, ensure_own, filed, not_filed
 
 ACTIVE = "active"
 
@@ -29,13 +36,7 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
     candidate = await session.get(Candidate, candidate_id)
     if candidate is None:
         raise not_found("candidate", candidate_id)
-    evaluation = await session.get(Evaluation, candidate.evaluation_id)
-    assert evaluation is not None
-    ensure_own(principal, evaluation.institution_id)
-    institution = await get_institution(session, evaluation.institution_id)
-    ensure_active(institution)  # I3
-    # I2: filed for the occupation and level at the time of issuing, not only when the evaluation was scheduled.
-    await ensure_filed(session, institution, evaluation.occupation_code, evaluation.level, evaluation.certificate_type)
+    evaluation, _ = await _issuing(session, principal, candidate.evaluation_id)
     if candidate.result_recorded_at is None:
         raise Problem(409, "result_not_recorded", "the candidate has no recorded result yet")
     if not candidate.passed:
@@ -49,75 +50,120 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
         )
     )
     if duplicate is not None:
-        raise Problem(
-            409,
-            "certificate_duplicate",
-            f"this person already holds certificate {duplicate} for this occupation and level",
-        )
+        raise _duplicate(duplicate)
     today = local_date(utcnow())
-    number = certificate_number(today.year, await _next_sequence(session, today.year))
-    certificate = Certificate(
-        certificate_no=number,
-        candidate_id=candidate.id,
-        evaluation_id=evaluation.id,
-        institution_id=institution.id,
-        person_key=candidate.person_key,
-        holder_name=candidate.name,
-        certificate_type=evaluation.certificate_type,
-        occupation_code=evaluation.occupation_code,
-        level=evaluation.level,
-        level_slot=level_slot(evaluation.level),
-        active_slot=ACTIVE,
-        issued_on=today,
-        issued_by=principal.subject,
-        free_student_evaluation=candidate.free_student_evaluation,
-        graduation_year=candidate.graduation_year if candidate.free_student_evaluation else None,
-        status="valid",
-        created_at=utcnow(),
-    )
+    [certificate] = _certificates(principal, evaluation, [candidate], today, await _allocate(session, today.year, 1))
     session.add(certificate)
     await flush_or_conflict(
         session, "certificate_duplicate", "this person was certified for this occupation and level concurrently"
     )
-    await outbox.add(
-        session,
-        CertificateIssued(
-            certificate_id=str(certificate.id),
-            certificate_no=certificate.certificate_no,
-            person_key=certificate.person_key,
-            certificate_type=CertificateType(certificate.certificate_type),
-            occupation_code=certificate.occupation_code,
-            level=certificate.level,
-            issued_on=certificate.issued_on,
-            institution_id=str(certificate.institution_id),
-            evaluation_id=str(certificate.evaluation_id),
-            free_student_evaluation=certificate.free_student_evaluation,
-            graduation_year=certificate.graduation_year,
-        ),
-        partition_key=certificate.person_key,
-        subject=str(certificate.id),
-    )
+    await outbox.add(session, _issued(certificate), partition_key=certificate.person_key, subject=str(certificate.id))
     return certificate
 
 
-async def _next_sequence(session: AsyncSession, year: int) -> int:
-    """The next running number of the year; the row lock serialises concurrent issuers."""
+async def _issuing(
+    session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID
+) -> tuple[Evaluation, EvaluationInstitution]:
+    """The evaluation and its institution, checked for issuing in one query: own, I3, and I2 at the time of
+    issuing, not only when the evaluation was scheduled (the filing may have been withdrawn since)."""
+    row = (
+        await session.execute(
+            select(
+                Evaluation,
+                EvaluationInstitution,
+                filed(
+                    Evaluation.institution_id,
+                    Evaluation.occupation_code,
+                    func.coalesce(Evaluation.level, 0),  # level_slot() in SQL
+                    Evaluation.certificate_type,
+                ),
+            )
+            .join(EvaluationInstitution, EvaluationInstitution.id == Evaluation.institution_id)
+            .where(Evaluation.id == evaluation_id)
+        )
+    ).first()
+    if row is None:
+        raise not_found("evaluation", evaluation_id)
+    evaluation, institution, is_filed = row
+    ensure_own(principal, evaluation.institution_id)
+    ensure_active(institution)  # I3
+    if not is_filed:  # I2
+        raise not_filed(evaluation.occupation_code, evaluation.level, evaluation.certificate_type)
+    return evaluation, institution
+
+
+def _duplicate(certificate_no: str) -> Problem:
+    return Problem(
+        409,
+        "certificate_duplicate",
+        f"this person already holds certificate {certificate_no} for this occupation and level",
+    )
+
+
+def _certificates(
+    principal: Principal, evaluation: Evaluation, candidates: list[Candidate], today: date, first_sequence: int
+) -> list[Certificate]:
+    """The candidates' certificates, numbered from `first_sequence` in the candidates' order."""
+    now = utcnow()
+    return [
+        Certificate(
+            id=uuid.uuid4(),
+            certificate_no=certificate_number(today.year, first_sequence + i),
+            candidate_id=candidate.id,
+            evaluation_id=evaluation.id,
+            institution_id=evaluation.institution_id,
+            person_key=candidate.person_key,
+            holder_name=candidate.name,
+            certificate_type=evaluation.certificate_type,
+            occupation_code=evaluation.occupation_code,
+            level=evaluation.level,
+            level_slot=level_slot(evaluation.level),
+            active_slot=ACTIVE,
+            issued_on=today,
+            issued_by=principal.subject,
+            free_student_evaluation=candidate.free_student_evaluation,
+            graduation_year=candidate.graduation_year if candidate.free_student_evaluation else None,
+            status="valid",
+            created_at=now,
+        )
+        for i, candidate in enumerate(candidates)
+    ]
+
+
+def _issued(certificate: Certificate) -> CertificateIssued:
+    return CertificateIssued(
+        certificate_id=str(certificate.id),
+        certificate_no=certificate.certificate_no,
+        person_key=certificate.person_key,
+        certificate_type=CertificateType(certificate.certificate_type),
+        occupation_code=certificate.occupation_code,
+        level=certificate.level,
+        issued_on=certificate.issued_on,
+        institution_id=str(certificate.institution_id),
+        evaluation_id=str(certificate.evaluation_id),
+        free_student_evaluation=certificate.free_student_evaluation,
+        graduation_year=certificate.graduation_year,
+    )
+
+
+async def _allocate(session: AsyncSession, year: int, count: int) -> int:
+    """Reserves `count` running numbers of the year and returns the first; the row lock serialises issuers."""
     for _ in range(3):
         value = await session.scalar(
             update(CertificateSequence)
             .where(CertificateSequence.year == year)
-            .values(last_value=CertificateSequence.last_value + 1)
+            .values(last_value=CertificateSequence.last_value + count)
             .returning(CertificateSequence.last_value)
         )
         if value is not None:
-            return int(value)
+            return int(value) - count + 1
         try:
             async with session.begin_nested():
-                session.add(CertificateSequence(year=year, last_value=1))
+                session.add(CertificateSequence(year=year, last_value=count))
             return 1
         except IntegrityError:
-            continue  # another issuer created the year's row first: take the next number from it
-    raise RuntimeError(f"could not allocate a certificate number for {year}")
+            continue  # another issuer created the year's row first: take the numbers from it
+    raise RuntimeError(f"could not allocate certificate numbers for {year}")
 
 
 async def get_certificate(session: AsyncSession, principal: Principal, certificate_id: uuid.UUID) -> Certificate:
@@ -167,24 +213,49 @@ async def issue_for_evaluation(
 ) -> tuple[list[Certificate], list[tuple[Candidate, Problem]]]:
     """Issues the certificates of every candidate of the evaluation who passed and has none yet.
 
-    Each candidate runs in its own savepoint: one refused (e.g. already certified elsewhere, E5) does
-    not stop the others, and is reported with its problem code.
+    Set-based: one query for those candidates with the certificate each may already hold for this occupation
+    and level (refused as `certificate_duplicate`, the others still issued), one reservation of the numbers,
+    one INSERT of the certificates and one of their events. If a concurrent issuer certified one of these
+    persons in between, the INSERT hits the unique constraint: the batch is undone (numbers included) and
+    redone one candidate at a time, each in its own savepoint, so that only that candidate is refused.
     """
-    evaluation = await session.get(Evaluation, evaluation_id)
-    if evaluation is None:
-        raise not_found("evaluation", evaluation_id)
-    ensure_own(principal, evaluation.institution_id)
-    institution = await get_institution(session, evaluation.institution_id)
-    ensure_active(institution)  # I3
-    await ensure_filed(session, institution, evaluation.occupation_code, evaluation.level, evaluation.certificate_type)
+    evaluation, _ = await _issuing(session, principal, evaluation_id)
     already = select(Certificate.candidate_id).where(Certificate.evaluation_id == evaluation.id)
-    candidates = list(
-        await session.scalars(
-            select(Candidate)
+    rows = (
+        await session.execute(
+            select(Candidate, Certificate.certificate_no)
+            .outerjoin(
+                Certificate,
+                and_(
+                    Certificate.person_key == Candidate.person_key,
+                    Certificate.occupation_code == evaluation.occupation_code,
+                    Certificate.level_slot == level_slot(evaluation.level),
+                    Certificate.active_slot == ACTIVE,
+                ),
+            )
             .where(Candidate.evaluation_id == evaluation.id, Candidate.passed.is_(True), Candidate.id.not_in(already))
             .order_by(Candidate.created_at, Candidate.id)
         )
-    )
+    ).all()
+    eligible = [candidate for candidate, held in rows if held is None]
+    refused = [(candidate, _duplicate(held)) for candidate, held in rows if held is not None]
+    if not eligible:
+        return [], refused
+    today = local_date(utcnow())
+    try:
+        async with session.begin_nested():
+            issued = _certificates(principal, evaluation, eligible, today, await _allocate(session, today.year, len(eligible)))
+            session.add_all(issued)
+            await session.flush()
+    except IntegrityError:
+        return await _issue_one_by_one(session, principal, [candidate for candidate, _ in rows])
+    await outbox.add_many(session, [(_issued(c), c.person_key, str(c.id)) for c in issued])
+    return issued, refused
+
+
+async def _issue_one_by_one(
+    session: AsyncSession, principal: Principal, candidates: list[Candidate]
+) -> tuple[list[Certificate], list[tuple[Candidate, Problem]]]:
     issued: list[Certificate] = []
     refused: list[tuple[Candidate, Problem]] = []
     for candidate in candidates:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
@@ -198,25 +199,31 @@ def ensure_active(institution: EvaluationInstitution) -> None:
         raise Problem(409, "institution_revoked", f"the institution is revoked: {institution.status_reason}")
 
 
+def filed(institution_id: Any, occupation_code: Any, level_slot_: Any, certificate_type: Any) -> Exists:
+    """I2 as a SQL condition (values or columns), so a query can check it along with what it reads."""
+    return exists().where(
+        Filing.institution_id == institution_id,
+        Filing.occupation_code == occupation_code,
+        Filing.level_slot == level_slot_,
+        Filing.certificate_type == certificate_type,
+    )
+
+
+def not_filed(occupation_code: str, level: int | None, certificate_type: str) -> Problem:
+    level_text = f" level {level}" if level is not None else ""
+    return Problem(
+        403,
+        "institution_not_filed",
+        f"the institution is not filed for {certificate_type} {occupation_code}{level_text} (I2)",
+    )
+
+
 async def ensure_filed(
     session: AsyncSession, institution: EvaluationInstitution, occupation_code: str, level: int | None, certificate_type: str
 ) -> None:
     """I2: only the occupations and levels the institution is filed for."""
-    found = await session.scalar(
-        select(Filing.id).where(
-            Filing.institution_id == institution.id,
-            Filing.occupation_code == occupation_code,
-            Filing.level_slot == level_slot(level),
-            Filing.certificate_type == certificate_type,
-        )
-    )
-    if found is None:
-        level_text = f" level {level}" if level is not None else ""
-        raise Problem(
-            403,
-            "institution_not_filed",
-            f"the institution is not filed for {certificate_type} {occupation_code}{level_text} (I2)",
-        )
+    if not await session.scalar(select(filed(institution.id, occupation_code, level_slot(level), certificate_type))):
+        raise not_filed(occupation_code, level, certificate_type)
 
 
 def ensure_own(principal: Principal, institution_id: uuid.UUID) -> None:
