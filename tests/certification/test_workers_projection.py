@@ -3,13 +3,13 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from certification_service.adapters.models import Base, KnownWorker
+from certification_service.adapters.models import Base, Candidate, KnownWorker
 from certification_service.config import CertificationSettings
 from certification_service.main import create
 from skillkit.contracts.topics import CERTIFICATION_TOPIC
-from skillkit.contracts.voucher import WorkerRegistered
+from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
 from skillkit.testing.harness import TopicProbe, eventually, publish, running_service
 
 from tests.certification.helpers import (
@@ -19,6 +19,9 @@ from tests.certification.helpers import (
     feed,
     key_of,
     known_worker,
+    new_candidate,
+    new_evaluation,
+    new_institution,
     resident_id,
 )
 
@@ -64,6 +67,55 @@ async def test_redelivered_event_is_applied_once(cs):
     processor = cs.runtime.processors["certification-service"]
     assert await processor.apply(event) is True
     assert await processor.apply(event) is False
+
+
+async def test_a_batch_is_applied_in_event_order_with_few_statements(cs):
+    """One consumer batch: upserts grouped by runs of one type (a person coming again starts a new one), the same
+    end state as one event at a time, and the unknown-person flag cleared for the registered persons only."""
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    linked_first, twice, linked_after, only_linked, plain = (resident_id(seq=f"{i:03d}") for i in range(5))
+    for number in (linked_first, only_linked, plain):
+        await new_candidate(cs, institution_id, evaluation_id, number)
+    k = {n: key_of(cs, n) for n in (linked_first, twice, linked_after, only_linked, plain)}
+    relinked = WorkerAccountLinked(worker_id=str(uuid.uuid4()), person_key=k[linked_after], account_subject="acct-2")
+    events = [
+        account_linked(k[linked_first]),  # acct-1, then registered: the account stays
+        registered(k[linked_first], township="白文镇"),
+        registered(k[twice], township="临泉镇"),
+        registered(k[twice], township="城庄镇"),  # the later one wins
+        registered(k[linked_after], township="兔坂镇"),
+        relinked,  # registered, then its account linked
+        account_linked(k[only_linked]),
+        registered(k[plain], categories=("rural_migrant",)),
+    ]
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(cs.runtime.engine.sync_engine, "before_cursor_execute", listener)
+    try:
+        applied = await cs.runtime.processors["certification-service"].apply_batch(
+            [envelope(e, e.person_key) for e in events]
+        )
+    finally:
+        event.remove(cs.runtime.engine.sync_engine, "before_cursor_execute", listener)
+    assert applied == 8
+    upserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO KNOWN_WORKERS")]
+    # [linked] [registered linked_first, twice] [registered twice again, linked_after] [linked x2] [registered]
+    assert len(upserts) == 5
+    assert len([s for s in statements if s.lstrip().upper().startswith("UPDATE CANDIDATES")]) == 1
+    rows = {k_: await worker_row(cs, k_) for k_ in k.values()}
+    assert (rows[k[linked_first]].registered, rows[k[linked_first]].township, rows[k[linked_first]].account_subject) == (
+        True, "白文镇", "acct-1"
+    )
+    assert rows[k[twice]].township == "城庄镇"
+    assert (rows[k[linked_after]].registered, rows[k[linked_after]].township, rows[k[linked_after]].account_subject) == (
+        True, "兔坂镇", "acct-2"
+    )
+    assert (rows[k[only_linked]].registered, rows[k[only_linked]].township) == (False, None)
+    assert rows[k[plain]].categories == ["rural_migrant"]
+    async with cs.sessionmaker() as session:
+        flags = dict((await session.execute(select(Candidate.person_key, Candidate.unknown_person))).all())
+    assert flags == {k[linked_first]: False, k[only_linked]: True, k[plain]: False}
 
 
 @pytest.mark.broker

@@ -5,7 +5,7 @@ from __future__ import annotations
 from skillkit.contracts.topics import VOUCHER_TOPIC
 from skillkit.runtime import ConsumerSpec
 
-from certification_service.handlers.workers import on_worker_account_linked, on_worker_registered
+from certification_service.handlers.workers import on_worker_account_linked, on_worker_registered, write_projection
 
 CONSUMER_GROUP = "certification-service"
 
@@ -17,5 +17,6 @@ consumers = [
             "worker.registered.v1": on_worker_registered,
             "worker.account_linked.v1": on_worker_account_linked,
         },
+        before_commit=write_projection,
     )
 ]
