@@ -25,6 +25,7 @@ from voucher_service.adapters.models import Voucher, kit_tables
 from voucher_service.consumers import CONSUMER_NAME
 
 from tests.voucher.helpers import claimed, registered_worker
+from tests.voucher.ids import resident_id
 
 
 def envelope(payload, key="pk") -> Envelope:
@@ -286,3 +287,85 @@ async def test_certificate_before_completion_still_certifies(vs, voucher):
                                       attended_days=7, passed=True, completed_on=date(2026, 12, 8)))
     assert await status(vs, voucher) == "certified"
 
+
+
+async def apply_batch(vs, *payloads) -> int:
+    """One consumer batch (one transaction), as one partition's records reach the kit."""
+    return await vs.runtime.processors[CONSUMER_NAME].apply_batch([envelope(p) for p in payloads])
+
+
+@pytest.fixture
+async def vouchers(vs):
+    """Three workers with an inclusive voucher each."""
+    out = []
+    for n in range(3):
+        await registered_worker(vs, sub=f"acct-{n}", id_number=resident_id(seq=f"{600 + n}"))
+        v = await claimed(vs, sub=f"acct-{n}")
+        async with vs.sessionmaker() as session:
+            v["_person_key"] = await session.scalar(select(Voucher.person_key).where(Voucher.id == uuid.UUID(v["id"])))
+        out.append(v)
+    return out
+
+
+async def test_one_batch_binds_starts_completes_and_certifies_several_vouchers(vs, vouchers):
+    a, b, c = vouchers
+    e = {v["id"]: f"e-{n}" for n, v in enumerate(vouchers)}
+    assert await apply_batch(vs, *(enrolled(v, enrolment_id=e[v["id"]]) for v in vouchers),
+                             *(started(v, enrolment_id=e[v["id"]]) for v in vouchers),
+                             completed(a, enrolment_id=e[a["id"]]), completed(b, enrolment_id=e[b["id"]])) == 8
+    assert [await status(vs, v) for v in vouchers] == ["completed", "completed", "in_training"]
+    assert await apply_batch(vs, certificate(a, certificate_id="cert-a"), certificate(c, certificate_id="cert-c")) == 2
+    assert [await status(vs, v) for v in vouchers] == ["certified", "completed", "in_training"]
+    await apply_batch(vs, completed(c, enrolment_id=e[c["id"]]))
+    assert await status(vs, c) == "certified"  # its certificate came first
+
+
+async def test_in_one_batch_a_late_start_after_the_completion_does_not_move_back(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply_batch(vs, completed(voucher), started(voucher))
+    assert await status(vs, voucher) == "completed"
+
+
+async def test_in_one_batch_a_drop_after_the_start_releases_and_a_rebinding_follows(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply_batch(vs, started(voucher),
+                      TrainingDropped(enrolment_id="e-1", voucher_id=voucher["id"], person_key=voucher["_person_key"],
+                                      reason="moved away"),
+                      enrolled(voucher, enrolment_id="e-2"), started(voucher, enrolment_id="e-1"))
+    assert await status(vs, voucher) == "bound"
+    async with vs.sessionmaker() as session:
+        assert await session.scalar(select(Voucher.enrolment_id).where(Voucher.id == uuid.UUID(voucher["id"]))) == "e-2"
+
+
+async def test_in_one_batch_a_certificate_revoked_after_its_issue_stays_revoked(vs, voucher):
+    await apply(vs, enrolled(voucher))
+    await apply_batch(vs, certificate(voucher), CertificateRevoked(
+        certificate_id="cert-1", person_key=voucher["_person_key"], reason="fraud", revoked_at=utcnow()))
+    await apply(vs, completed(voucher))
+    assert await status(vs, voucher) == "completed"
+
+
+async def test_a_failing_batch_leaves_nothing_of_its_deferred_transitions(vs, voucher, monkeypatch):
+    """All or nothing: the deferred statements run inside the batch's transaction."""
+    await apply(vs, enrolled(voucher))
+    processor = vs.runtime.processors[CONSUMER_NAME]
+
+    async def broken(session, envelope):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(processor.handlers, "certificate.revoked.v1", broken)
+    with pytest.raises(RuntimeError):
+        await apply_batch(vs, started(voucher), completed(voucher), CertificateRevoked(
+            certificate_id="cert-x", person_key=voucher["_person_key"], reason="fraud", revoked_at=utcnow()))
+    assert await status(vs, voucher) == "bound"
+
+
+async def test_in_one_batch_each_event_sees_the_state_left_by_the_events_before_it(vs, voucher):
+    """Started, dropped, then the same enrolment bound again (re-sent under a new event id): event by event
+    the voucher ends bound, so the queued start must be written before the drop, not after the rebinding."""
+    await apply(vs, enrolled(voucher))
+    await apply_batch(vs, started(voucher),
+                      TrainingDropped(enrolment_id="e-1", voucher_id=voucher["id"], person_key=voucher["_person_key"],
+                                      reason="moved away"),
+                      enrolled(voucher))
+    assert await status(vs, voucher) == "bound"

@@ -5,6 +5,14 @@ duplicated or reordered events change nothing they should not.
 Each transition is one conditional UPDATE whose WHERE clause is the rule (which statuses it may leave, which
 enrolment it belongs to): the database applies it under the row lock, so no handler reads the voucher first
 and a late or foreign event simply matches no row. The statements are built once, at import.
+
+A consumer batch is one partition's events, and the bulk uploads upstream put runs of the same type in it
+(a class's starts, completions, certificates). Those three transitions are therefore deferred: each handler
+queues its parameters and `write_deferred` runs each queued statement once with all of them (an executemany:
+one round trip), before any other handler of the batch and at the end of the batch (the consumer's
+`before_commit`). Within such a run the order does not matter: start and completion only move forward
+("the later status wins" whichever runs first), certificates only add. Every other handler writes the queue
+first, so it sees exactly the state it would have seen event by event.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
@@ -31,11 +39,16 @@ from skillkit.events import Envelope, EventPayload
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
-from voucher_service.adapters.upsert import insert_or_skip
+from voucher_service.adapters.upsert import insert_or_skip_statement
 from voucher_service.domain import validity
 
 V = Voucher.__table__
 C = PersonCertificate.__table__
+
+def _status_in(statuses: tuple[str, ...]) -> ColumnElement[bool]:
+    # Plain comparisons instead of IN (…): an IN list is an "expanding" parameter, which executemany refuses.
+    return or_(*(V.c.status == status for status in statuses))
+
 
 # Core statements on the tables (not the ORM classes): no identity map to keep in sync, no ORM bulk-update
 # bookkeeping. Bind names carry a `p_` prefix because a bind named like a SET column is reserved.
@@ -62,7 +75,7 @@ _RELEASE = (
 _START = (
     update(V)
     .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
-           V.c.status.in_(validity.earlier_than(validity.IN_TRAINING)))
+           _status_in(validity.earlier_than(validity.IN_TRAINING)))
     .values(status=validity.IN_TRAINING, updated_at=bindparam("p_now"))
 )
 # A certificate of the voucher's occupation seen earlier (and not revoked) certifies it on completion.
@@ -73,7 +86,7 @@ _COMPLETE = (
     .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
            # a completed voucher whose certificate committed concurrently with its completion is certified
            # by a later delivery of the completion, as before
-           or_(V.c.status.in_(validity.earlier_than(validity.COMPLETED)),
+           or_(_status_in(validity.earlier_than(validity.COMPLETED)),
                and_(V.c.status == validity.COMPLETED, _HELD)))
     .values(status=case((_HELD, validity.CERTIFIED), else_=validity.COMPLETED), updated_at=bindparam("p_now"))
 )
@@ -91,6 +104,21 @@ _REDEEM = (
             updated_at=bindparam("p_now"))
     .returning(V.c.person_key)
 )
+
+
+_DEFERRED = "voucher_lifecycle_deferred"
+
+
+def _defer(session: AsyncSession, statement: Executable, params: dict[str, Any]) -> None:
+    queued: dict[Executable, list[dict[str, Any]]] = session.info.setdefault(_DEFERRED, {})
+    queued.setdefault(statement, []).append(params)
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    """Runs the queued transitions, each statement once for all its events (the consumer's before_commit)."""
+    queued = session.info.pop(_DEFERRED, None)
+    for statement, params in (queued or {}).items():
+        await session.execute(statement, params)
 
 
 async def _emit(session: AsyncSession, payload: EventPayload, person_key: str, subject: str) -> None:
@@ -130,6 +158,7 @@ async def on_training_enrolled(session: AsyncSession, envelope: Envelope) -> Non
     matches nothing is the voucher read to tell a redelivery of this enrolment from a refusal and its reason.
     An issued voucher never carries an enrolment, so trying the binding first cannot rebind a redelivery."""
     event: TrainingEnrolled = envelope.payload
+    await write_deferred(session)
     key = _uuid(event.voucher_id)
     now = utcnow()
     bound = key is not None and await session.scalar(_BIND, dict(
@@ -157,6 +186,7 @@ async def on_training_enrolled(session: AsyncSession, envelope: Envelope) -> Non
 
 async def _release(session: AsyncSession, voucher_id: str, enrolment_id: str) -> None:
     """Saga compensation: an enrolment that will not go ahead gives its voucher back."""
+    await write_deferred(session)
     key = _uuid(voucher_id)
     if key is not None:
         await session.execute(_RELEASE, dict(p_id=key, p_enrolment_id=enrolment_id, p_now=utcnow()))
@@ -177,34 +207,37 @@ async def on_started(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingStarted = envelope.payload
     key = _uuid(event.voucher_id)
     if key is not None:
-        await session.execute(_START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
+        _defer(session, _START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
 
 
 async def on_completed(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingCompleted = envelope.payload
     key = _uuid(event.voucher_id)
     if key is not None:
-        await session.execute(_COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
+        _defer(session, _COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
 
 
 async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> None:
     """Remembers the certificate (for a completion still to come) and certifies completed vouchers of its
     occupation. A redelivered certificate is not written again (a revocation seen since stays)."""
     event: CertificateIssued = envelope.payload
-    await insert_or_skip(session, C, dict(certificate_id=event.certificate_id, person_key=event.person_key,
-                                          occupation_code=event.occupation_code, revoked=False), ["certificate_id"])
-    await session.execute(_CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,
-                                          p_now=utcnow()))
+    _defer(session, insert_or_skip_statement(session, C, ["certificate_id"]), dict(
+        certificate_id=event.certificate_id, person_key=event.person_key, occupation_code=event.occupation_code,
+        revoked=False))
+    _defer(session, _CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,
+                                   p_now=utcnow()))
 
 
 async def on_certificate_revoked(session: AsyncSession, envelope: Envelope) -> None:
     event: CertificateRevoked = envelope.payload
+    await write_deferred(session)
     await session.execute(_REVOKE_CERTIFICATE, dict(p_certificate_id=event.certificate_id))
 
 
 async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
     """A paid training claim redeems its voucher (兑现) and announces it."""
     event: ClaimPaid = envelope.payload
+    await write_deferred(session)
     if event.claim_type != "training" or event.voucher_id is None:
         return
     key = _uuid(event.voucher_id)
