@@ -16,7 +16,11 @@ INSERT_CHUNK = 1000
 
 def insert_for(session: AsyncSession, model: Any) -> Any:
     """INSERT with ON CONFLICT support (both dialects spell it the same way in SQLAlchemy)."""
-    return (pg_insert if is_postgres(session) else sqlite_insert)(model)
+    return dialect_insert("postgresql" if is_postgres(session) else "sqlite", model)
+
+
+def dialect_insert(dialect: str, model: Any) -> Any:
+    return (pg_insert if dialect == "postgresql" else sqlite_insert)(model)
 
 
 def chunks(rows: list, size: int = INSERT_CHUNK) -> list[list]:

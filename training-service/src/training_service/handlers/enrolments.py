@@ -9,9 +9,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from datetime import datetime
+from typing import Any
 
 import jwt
 from sqlalchemy import case, or_, select, update
@@ -36,7 +38,7 @@ from skillkit.problems import Problem
 
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import Event, defer, outbox
-from training_service.adapters.sql import insert_for
+from training_service.adapters.sql import dialect_insert
 from training_service.api.schemas import EnrolmentIn
 from training_service.config import TrainingSettings
 from training_service.domain.rules import normalise_voucher_code
@@ -210,15 +212,20 @@ async def _upsert_projection(session: AsyncSession, voucher_id: str, holder: str
     """One INSERT .. ON CONFLICT DO UPDATE, no read first: the voucher may be unknown yet (events in any order).
     Run on the connection, not the session: that does not autoflush the batch's pending ORM changes (enrolments,
     submissions) one event at a time; they are flushed together at commit."""
-    table = VoucherProjection.__table__
     changes["updated_at"] = utcnow()
-    insert = insert_for(session, table).values({"voucher_id": voucher_id, "person_key": holder, "issued": False,
-                                                **changes})
     connection = await session.connection()
-    await connection.execute(insert.on_conflict_do_update(
-        index_elements=["voucher_id"],
-        set_={name: _monotonic(table, insert.excluded, name) for name in changes},
-    ))
+    statement = _upsert_statement(connection.dialect.name, tuple(changes))
+    await connection.execute(statement, {"voucher_id": voucher_id, "person_key": holder, "issued": False, **changes})
+
+
+@functools.cache
+def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
+    """Built once per event kind, with bind parameters only, so SQLAlchemy's compiled cache serves every event
+    (building and compiling the ON CONFLICT clause per event cost more CPU than the round trip)."""
+    table = VoucherProjection.__table__
+    insert = dialect_insert(dialect, table)
+    return insert.on_conflict_do_update(
+        index_elements=["voucher_id"], set_={name: _monotonic(table, insert.excluded, name) for name in columns})
 
 
 def _monotonic(table, excluded, name: str):

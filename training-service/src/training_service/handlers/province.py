@@ -11,7 +11,7 @@ import logging
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.province import AttendanceLine, RealnameAnswered, RealnameSubmitted
@@ -111,35 +111,46 @@ def _common(submission: RealnameSubmission, training_class: TrainingClass) -> di
     )
 
 
+_submissions = RealnameSubmission.__table__
+_enrolments = Enrolment.__table__
+# Built once with bind parameters (named apart from the columns, as SQLAlchemy requires): its compiled cache then
+# serves every answer instead of building and compiling the statement per event.
+_STORE_VERDICT = (
+    update(_submissions)
+    .where(_submissions.c.id == bindparam("b_id"), _submissions.c.record_type == bindparam("b_record_type"),
+           _submissions.c.class_id == bindparam("b_class_id"),
+           or_(_submissions.c.answered_at.is_(None), _submissions.c.answered_at <= bindparam("b_time")))
+    .values(status=bindparam("b_status"), reason=bindparam("b_reason"), detail=bindparam("b_detail"),
+            answered_at=bindparam("b_time"))
+    .returning(_submissions.c.enrolment_id)
+)
+_MARK_TRAINEE = (
+    update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
+    .values(province_status=bindparam("b_status"), province_reason=bindparam("b_reason"),
+            province_detail=bindparam("b_detail"), updated_at=bindparam("b_now"))
+)
+
+
 async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
     """Stores the verdict on the submission (a sheet's verdict is the sheet's); a trainee verdict also marks the
     enrolment. The newest verdict (by event time) stands, as in the subsidy chain. Written with conditional
-    UPDATEs, no read first: one statement for a sheet, class or completion, two for a trainee."""
+    UPDATEs on the connection, no read first: one statement for a sheet, class or completion, two for a trainee."""
     answer: RealnameAnswered = envelope.payload
     try:
         submission_id = uuid.UUID(answer.submission_id)
     except ValueError as exc:
         raise UnknownSubmission(f"submission id {answer.submission_id!r} is not one of ours") from exc
-    status, reason = str(answer.verdict), str(answer.reason) if answer.reason else None
-    table = RealnameSubmission.__table__
-    stored = (await session.execute(
-        update(table)
-        .where(table.c.id == submission_id, table.c.record_type == answer.record_type,
-               table.c.class_id == answer.class_id,
-               or_(table.c.answered_at.is_(None), table.c.answered_at <= envelope.time))
-        .values(status=status, reason=reason, detail=answer.detail, answered_at=envelope.time)
-        .returning(table.c.enrolment_id)
-    )).first()
+    verdict = {"b_status": str(answer.verdict), "b_reason": str(answer.reason) if answer.reason else None,
+               "b_detail": answer.detail}
+    connection = await session.connection()
+    stored = (await connection.execute(_STORE_VERDICT, {
+        "b_id": submission_id, "b_record_type": answer.record_type, "b_class_id": answer.class_id,
+        "b_time": envelope.time, **verdict})).first()
     if stored is None:
         await _explain_unstored(session, submission_id, answer, envelope.time)
         return
     if answer.record_type == "trainee" and stored.enrolment_id:
-        enrolments = Enrolment.__table__
-        await session.execute(
-            update(enrolments).where(enrolments.c.id == uuid.UUID(stored.enrolment_id))
-            .values(province_status=status, province_reason=reason, province_detail=answer.detail,
-                    updated_at=utcnow())
-        )
+        await connection.execute(_MARK_TRAINEE, {"b_id": uuid.UUID(stored.enrolment_id), "b_now": utcnow(), **verdict})
 
 
 async def _explain_unstored(
