@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import date, timedelta
 
 from openpyxl import Workbook
 from sqlalchemy import select
@@ -230,3 +231,15 @@ async def test_a_row_a_concurrent_registration_slipped_past_is_refused_alone(cs,
     )
     assert (r.status_code, r.json()["code"]) == (409, "candidate_conflict")
     assert await count(cs, Candidate) == 2
+
+
+async def test_a_roster_longer_than_one_insert_page_is_registered_whole(cs):
+    """SQLAlchemy sends the rows in pages of at most 1,000 per INSERT; every row of every page is registered."""
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    births = [(date(2004, 1, 1) + timedelta(days=i)).strftime("%Y%m%d") for i in range(1200)]
+    roster = "姓名,身份证号\n" + "".join(f"张三,{resident_id(birth=b)}\n" for b in births)
+    r = await upload(cs, institution_id, evaluation_id, "c.csv", roster.encode())
+    assert r.status_code == 201, r.text
+    assert (r.json()["applied"], r.json()["rejected"]) == (1200, 0)
+    assert await count(cs, Candidate) == 1200

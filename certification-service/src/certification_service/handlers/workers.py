@@ -21,7 +21,7 @@ from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 
-from certification_service.adapters.bulk import chunks, insert_for
+from certification_service.adapters.bulk import insert_for
 from certification_service.adapters.models import Candidate, KnownWorker
 
 PENDING = "certification.known_workers"  # the session.info key of the batch's noted rows
@@ -82,23 +82,23 @@ async def write_projection(session: AsyncSession) -> None:
     table = KnownWorker.__table__
     registered: set[str] = set()
     for run in session.info.pop(PENDING, []):
-        for rows in chunks(list(run.rows.values())):
-            stmt = insert_for(session, table).values(rows)
-            if run.kind == REGISTERED:
-                changes = {
-                    "worker_id": stmt.excluded.worker_id,
-                    "township": stmt.excluded.township,
-                    "categories": stmt.excluded.categories,
-                    # an account linked earlier stays linked
-                    "account_subject": func.coalesce(table.c.account_subject, stmt.excluded.account_subject),
-                    "registered": True,
-                    "updated_at": stmt.excluded.updated_at,
-                }
-            else:
-                changes = {"account_subject": stmt.excluded.account_subject, "updated_at": stmt.excluded.updated_at}
-            await session.execute(stmt.on_conflict_do_update(index_elements=["person_key"], set_=changes))
+        stmt = insert_for(session, table)
         if run.kind == REGISTERED:
+            changes = {
+                "worker_id": stmt.excluded.worker_id,
+                "township": stmt.excluded.township,
+                "categories": stmt.excluded.categories,
+                # an account linked earlier stays linked
+                "account_subject": func.coalesce(table.c.account_subject, stmt.excluded.account_subject),
+                "registered": True,
+                "updated_at": stmt.excluded.updated_at,
+            }
             registered.update(run.rows)
+        else:
+            changes = {"account_subject": stmt.excluded.account_subject, "updated_at": stmt.excluded.updated_at}
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=["person_key"], set_=changes), list(run.rows.values())
+        )
     if registered:
         # Candidates registered before the worker was known are no longer unknown persons.
         await session.execute(
