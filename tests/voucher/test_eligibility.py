@@ -9,6 +9,7 @@ import pytest
 from skillkit.contracts.vocab import VoucherKind as K, WorkerCategory as C
 from skillkit.county import p5_deadline, policy_year_of
 from voucher_service.domain.eligibility import NotEligible, check_eligibility, living_allowance_eligible
+from voucher_service.domain.codes import ALPHABET, is_valid_code, new_code
 from voucher_service.domain.validity import earlier_than, validity_window
 
 SIX = [C.POVERTY_ALLEVIATED, C.GRADUATING_COLLEGE, C.SCHOOL_LEAVER, C.RURAL_MIGRANT, C.URBAN_UNEMPLOYED,
@@ -82,3 +83,11 @@ def test_lifecycle_never_moves_backwards():
     assert earlier_than("in_training") == ("issued", "bound")
     assert earlier_than("completed") == ("issued", "bound", "in_training")
     assert "revoked" not in earlier_than("redeemed") and "expired" not in earlier_than("redeemed")
+
+
+def test_voucher_codes_are_valid_and_any_character_appears_in_any_position():
+    codes = [new_code() for _ in range(3000)]
+    assert all(len(c) == 11 and c.startswith("LX") and is_valid_code(c) for c in codes)
+    assert len(set(codes)) == len(codes)
+    for position in range(2, 10):  # 36 × (35/36)^3000 ≈ 1e-35: a missing character means a biased draw
+        assert {c[position] for c in codes} == set(ALPHABET)

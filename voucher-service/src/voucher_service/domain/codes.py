@@ -16,7 +16,14 @@ BODY_LENGTH = 8
 
 
 def new_code() -> str:
-    body = PREFIX + "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    # One draw of a number below 36^8, written in 8 base-36 digits: as uniform as 8 separate choices, with one
+    # read of the system's randomness instead of eight (the eight cost ~0.1 ms per voucher).
+    number = secrets.randbelow(len(ALPHABET) ** BODY_LENGTH)
+    digits = []
+    for _ in range(BODY_LENGTH):
+        number, digit = divmod(number, len(ALPHABET))
+        digits.append(ALPHABET[digit])
+    body = PREFIX + "".join(digits)
     return body + mod_37_36.calc_check_digit(body)
 
 

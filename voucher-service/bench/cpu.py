@@ -1,0 +1,228 @@
+"""In-process CPU measurement of the voucher service's hot paths (no broker, no HTTP server process).
+
+    .venv/bin/python voucher-service/bench/cpu.py [--chains 200] [--batch 20] [--roster-rows 200] [--repeat 3] [--trace]
+
+On a fresh PostgreSQL database (created and dropped here) the voucher app runs in this process with relay,
+consumers and periodic jobs off, driven through its ASGI client and its `EventProcessor`:
+- registration and the single claim (`POST /v1/workers`, `POST /v1/vouchers/claim`), per request;
+- the lifecycle consumer, per event, in batches of `--batch` events of one type (as one partition's batch
+  reaches `EventProcessor.apply_batch`): training.enrolled, training.started (or, on code that still handles
+  it, training.checked_in once per trainee-day), training.completed, certificate.issued, and a type the
+  service does not handle (evaluation.result_recorded);
+- a roster of `--roster-rows` rows (`POST /v1/batches/{id}/roster`), per row, `--repeat` times.
+CPU is this process's `time.process_time()` (the database server's CPU is not in it); statements are counted
+on the engine (`before_cursor_execute`: one per round trip, an executemany counts once). Event parsing is the
+kit's and the same either way, so envelopes are built before the clock starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import event, select
+
+from skillkit.contracts.certification import CertificateIssued, EvaluationResultRecorded
+from skillkit.contracts.training import TrainingCompleted, TrainingEnrolled
+from skillkit.db import utcnow
+from skillkit.events import Envelope, EventPayload
+from skillkit.testing.harness import running_service
+from skillkit.testing.infra import create_pg_database, drop_pg_database
+from stdnum.cn import ric
+
+from skillkit.consumer import EventProcessor
+
+from voucher_service.adapters.models import Voucher, kit_tables
+from voucher_service.config import VoucherSettings
+from voucher_service.consumers import CONSUMER_NAME
+from voucher_service.main import create
+
+OCCUPATION = "4-10-01-05"
+
+
+def resident_id(n: int) -> str:
+    """A distinct valid number per n: Lin County's region code since 2003 (births 2003-01-01 + n // 900 weeks)."""
+    birth = date(2003, 1, 1) + timedelta(days=(n // 900) * 7)
+    body = f"141124{birth:%Y%m%d}{100 + n % 900:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+def enrolment_of(voucher: dict[str, Any]) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_OID, voucher["id"]))
+
+
+def envelope(payload: EventPayload, key: str) -> Envelope:
+    return Envelope(id=str(uuid.uuid4()), type=payload.__event_type__, source="/bench", time=utcnow(), subject=None,
+                    partition_key=key, correlation_id=None, causation_id=None, data=payload)
+
+
+class Statements:
+    def __init__(self, engine: Any, trace: bool) -> None:
+        self.count = 0
+        self.trace = trace
+        event.listen(engine.sync_engine, "before_cursor_execute", self._one)
+
+    def _one(self, _conn: Any, _cursor: Any, statement: str, _params: Any, _context: Any, executemany: bool) -> None:
+        self.count += 1
+        if self.trace:
+            print(("executemany: " if executemany else "") + " ".join(statement.split())[:160])
+
+
+class Meter:
+    def __init__(self, statements: Statements) -> None:
+        self.statements = statements
+        self.rows: list[tuple[str, int, float, float]] = []
+
+    async def measure(self, label: str, units: int, work: Any) -> None:
+        if self.statements.trace:
+            print(f"--- {label}")
+        s0, c0 = self.statements.count, time.process_time()
+        await work()
+        cpu, stmts = time.process_time() - c0, self.statements.count - s0
+        self.rows.append((label, units, cpu * 1000 / units, stmts / units))
+
+    def print(self) -> None:
+        print(f"{'what':<44} {'units':>6} {'CPU ms/unit':>12} {'statements/unit':>16}")
+        for label, units, ms, stmts in self.rows:
+            print(f"{label:<44} {units:>6} {ms:>12.2f} {stmts:>16.2f}")
+
+
+async def run(args: argparse.Namespace) -> None:
+    url = await create_pg_database("bench_voucher_cpu")
+    settings = VoucherSettings(environment="test", database_url=url, run_relay=False, run_consumers=False,
+                               run_periodic=False)
+    try:
+        async with running_service(create, settings, "voucher_service.migrations") as vs:
+            meter = Meter(Statements(vs.runtime.engine, args.trace))
+            await lifecycle(vs, meter, args)
+            await roster(vs, meter, args)
+            meter.print()
+    finally:
+        await drop_pg_database(url)
+
+
+async def lifecycle(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
+    n = args.chains
+    subs = [f"bench-{i}" for i in range(n)]
+
+    async def register() -> None:
+        for i, sub in enumerate(subs):
+            r = await vs.client.post("/v1/workers", headers=vs.headers("worker", sub=sub), json={
+                "name": "张三丰", "id_number": resident_id(i), "mobile": "13812345678", "township": "临泉镇",
+                "categories": ["rural_migrant"]})
+            assert r.status_code == 201, r.text
+
+    vouchers: list[dict[str, Any]] = []
+
+    async def claim() -> None:
+        for sub in subs:
+            r = await vs.client.post("/v1/vouchers/claim", headers=vs.headers("worker", sub=sub), json={"kind": "inclusive"})
+            assert r.status_code == 201, r.text
+            vouchers.append(r.json())
+
+    await meter.measure("POST /v1/workers (per request)", n, register)
+    await meter.measure("POST /v1/vouchers/claim (per request)", n, claim)
+    async with vs.sessionmaker() as session:
+        keys = dict((str(i), k) for i, k in await session.execute(select(Voucher.id, Voucher.person_key)))
+    processor = vs.runtime.processors[CONSUMER_NAME]
+    handled = processor.handlers
+
+    async def feed(payloads: list[tuple[EventPayload, str]]) -> None:
+        envelopes = [envelope(p, k) for p, k in payloads]
+        for start in range(0, len(envelopes), args.batch):
+            await processor.apply_batch(envelopes[start:start + args.batch])
+
+    def per_voucher(make: Any) -> list[tuple[EventPayload, str]]:
+        return [(make(v, keys[v["id"]]), keys[v["id"]]) for v in vouchers]
+
+    async def timed(label: str, payloads: list[tuple[EventPayload, str]]) -> None:
+        envelopes = [envelope(p, k) for p, k in payloads]
+
+        async def work() -> None:
+            for start in range(0, len(envelopes), args.batch):
+                await processor.apply_batch(envelopes[start:start + args.batch])
+
+        await meter.measure(label, len(envelopes), work)
+
+    floor = EventProcessor("bench-floor", {"evaluation.result_recorded.v1": _nothing}, vs.sessionmaker, kit_tables)
+    floor_events = [envelope(EvaluationResultRecorded(evaluation_id="ev", candidate_id=v["id"], person_key=keys[v["id"]],
+                                                      passed=True), keys[v["id"]]) for v in vouchers]
+
+    async def floor_work() -> None:
+        for start in range(0, len(floor_events), args.batch):
+            await floor.apply_batch(floor_events[start:start + args.batch])
+
+    await meter.measure("kit floor: inbox + commit, handler does nothing", n, floor_work)
+    await timed("training.enrolled (per event)", per_voucher(lambda v, pk: TrainingEnrolled(
+        enrolment_id=enrolment_of(v), class_id="c-1", institution_id="org-1", voucher_id=v["id"], person_key=pk,
+        kind="inclusive", occupation_code=OCCUPATION, level=5, class_start=date(2026, 12, 1),
+        class_end=date(2026, 12, 8))))
+    if "training.started.v1" in handled:
+        from skillkit.contracts.training import TrainingStarted
+
+        await timed("training.started (per event)", per_voucher(lambda v, pk: TrainingStarted(
+            enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=pk,
+            first_day=date(2026, 12, 1), checked_at=utcnow())))
+    else:
+        from skillkit.contracts.training import TrainingCheckedIn
+
+        days = [(day, v) for day in range(1, 6) for v in vouchers]
+        await timed("training.checked_in (per event, 5 per chain)", [(TrainingCheckedIn(
+            enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=keys[v["id"]],
+            day=date(2026, 12, day), method="face", checked_at=utcnow()), keys[v["id"]]) for day, v in days])
+    await timed("training.completed (per event)", per_voucher(lambda v, pk: TrainingCompleted(
+        enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=pk, attended_days=5,
+        passed=True, completed_on=date(2026, 12, 8))))
+    await timed("certificate.issued (per event)", per_voucher(lambda v, pk: CertificateIssued(
+        certificate_id=str(uuid.uuid5(uuid.NAMESPACE_OID, "cert" + v["id"])), certificate_no="N1", person_key=pk, certificate_type="skill_level",
+        occupation_code=OCCUPATION, level=5, issued_on=date(2026, 12, 20), institution_id="ev-1",
+        evaluation_id="ev")))
+    await timed("evaluation.result_recorded (not handled)", per_voucher(lambda v, pk: EvaluationResultRecorded(
+        evaluation_id="ev", candidate_id=v["id"], person_key=pk, passed=True)))
+    async with vs.sessionmaker() as session:
+        statuses = list(await session.scalars(select(Voucher.status)))
+    assert statuses == ["certified"] * n, sorted(set(statuses))
+
+
+async def roster(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
+    staff = vs.headers("bureau", sub="staff-1")
+    for attempt in range(args.repeat):
+        base = 90_000 + attempt * 9_000
+        lines = ["姓名,身份证号,手机号,乡镇,人员类别"] + [
+            f"王五,{resident_id(base + i)},138{i:08d},临泉镇,rural_migrant" for i in range(args.roster_rows)]
+        content = "\n".join(lines).encode()
+        r = await vs.client.post("/v1/batches", json={"name": "普惠班", "kind": "inclusive", "validity_days": 90},
+                                 headers=staff)
+        batch_id = r.json()["id"]
+        result: dict[str, Any] = {}
+
+        async def upload() -> None:
+            resp = await vs.client.post(f"/v1/batches/{batch_id}/roster", files={"file": ("r.csv", content)},
+                                        headers=staff)
+            assert resp.status_code == 201, resp.text
+            result.update(resp.json())
+
+        await meter.measure(f"roster upload, run {attempt + 1} (per row)", args.roster_rows, upload)
+        assert result["issued"] == args.roster_rows, result["row_errors"][:3]
+
+
+async def _nothing(_session: Any, _envelope: Envelope) -> None:
+    return None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--chains", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--roster-rows", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--trace", action="store_true", help="print every statement (use with small counts)")
+    asyncio.run(run(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()
