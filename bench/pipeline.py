@@ -92,6 +92,7 @@ class Config:
     backend: str = "postgres"
     deadline_s: float = 600.0
     baseline_messages: int = 5000
+    baseline_http_requests: int = 2000
     clients: int = 32  # requests in flight; 4 services x a pool of up to 40 must stay under PostgreSQL's 100
     log_dir: Path | None = None
     py_spy: str | None = None
@@ -332,7 +333,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
     endpoints = Endpoints.of(platform)
     report: dict[str, Any] = {}
     report["baseline_kafka"] = await kafka_baseline(platform.kafka_bootstrap, config.baseline_messages)
-    report["baseline_http"] = await http_baseline(endpoints.voucher)
+    report["baseline_http"] = await http_baseline(endpoints.voucher, config.baseline_http_requests)
     report["baseline_kafka_hop"] = [await kafka_hop_latency(platform.kafka_bootstrap, wait) for wait in (500, 50)]
     county = build_county(config)
     async with Api(endpoints, concurrency=config.clients) as api:
