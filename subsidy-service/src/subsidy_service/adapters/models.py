@@ -22,8 +22,8 @@ kit_tables = add_kit_tables(Base.metadata)
 
 
 class Person(Base):
-    """One row per person key: the worker projection (account subject -> person key) and the row that
-    serialises the re-evaluation of one person's chains (locked FOR UPDATE on PostgreSQL)."""
+    """The worker projection: one row per registered or linked person (account subject -> person key).
+    (A person's re-evaluations are serialised by an advisory lock, `adapters/locks.py`.)"""
 
     __tablename__ = "persons"
 

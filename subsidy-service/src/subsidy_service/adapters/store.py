@@ -1,146 +1,56 @@
-"""The fact store, the locks and the policy tables of the subsidy service. No commits here.
+"""The fact store, the worker projection and the policy tables of the subsidy service. No commits here.
 
-The statements on the consumer's hot path are built once, here at import, and executed with bound parameters
-(expanding IN lists, executemany): SQLAlchemy then compiles each of them once per engine instead of building,
-hashing and compiling a new statement per event.
+The statements on the consumer's hot path are built once, here at import (per dialect, see `sql.py`), and
+executed with bound parameters (list parameters, executemany): SQLAlchemy compiles each of them once per
+engine instead of building, hashing and compiling a new statement per event.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from typing import Any, Iterable
 
-from sqlalchemy import bindparam, func, select, text, tuple_, union_all, update
+from sqlalchemy import func, select, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from skillkit.db import utcnow
 
+from subsidy_service.adapters.locks import CLASS_KINDS, LINKING_KINDS
 from subsidy_service.adapters.models import FactRow, Person, PolicyTableRow
+from subsidy_service.adapters.sql import member, per_dialect, run
 from subsidy_service.domain.facts import Fact, FactSet, payload_of
 from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 
-CLASS_KINDS = ("class", "class_approval", "class_outcome")
-LINKING_KINDS = ("enrolled", "bound", "completed")
 WORKER_KINDS = ("worker", "account")
 
 facts_t = FactRow.__table__
 persons_t = Person.__table__
 tables_t = PolicyTableRow.__table__
 
-
-def _by_dialect(build) -> dict[str, Any]:
-    return {"postgresql": build(postgresql.insert), "sqlite": build(sqlite.insert)}
-
-
-# --- locks -------------------------------------------------------------------------------------------------
-
-LOCK_NAMESPACE = 0x5355  # "SU": the subsidy service's advisory-lock namespace
-
-# All of a batch's scope locks in one statement, in the order of the arrays (sorted by the caller); volatile
-# functions in the select list are evaluated after the ORDER BY, one row at a time.
-_LOCK_SCOPES = text(
-    "SELECT CASE WHEN t.exclusive THEN pg_advisory_xact_lock(:namespace, t.key)::text"
-    " ELSE pg_advisory_xact_lock_shared(:namespace, t.key)::text END"
-    " FROM unnest(CAST(:keys AS integer[]), CAST(:exclusive AS boolean[])) WITH ORDINALITY AS t(key, exclusive, n)"
-    " ORDER BY t.n"
-)
-
-
-def _lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
-
-
-async def lock_scopes(conn: AsyncConnection, wanted: dict[str, bool]) -> None:
-    """Takes the scope locks (name -> exclusive?) in one statement, sorted by lock key: exclusive for a
-    class-level fact, shared for a fact that links a person to the scope (so person events do not block each
-    other). A name wanted both ways is taken exclusively, and so is a lock key two names share (a hash
-    collision only serialises two scopes). PostgreSQL transaction-scoped advisory locks in the service's own
-    two-key namespace; SQLite serialises writers itself."""
-    if not wanted or conn.dialect.name != "postgresql":
-        return
-    keys: dict[int, bool] = {}
-    for name, exclusive in wanted.items():
-        key = _lock_key(name)
-        keys[key] = keys.get(key, False) or exclusive
-    ordered = sorted(keys)
-    await conn.execute(
-        _LOCK_SCOPES, {"namespace": LOCK_NAMESPACE, "keys": ordered, "exclusive": [keys[k] for k in ordered]}
-    )
-
-
-def scopes_of(fact: Fact) -> tuple[list[str], bool]:
-    """(scope lock names, exclusive?) for a fact.
-
-    A class-level fact (class filing, approval, outcome; an institution's suspension; a province answer
-    without a person) and a fact that links a person to that scope (enrolled, bound, completed) must never
-    both miss each other: the first takes the scope exclusively, the second shares it."""
-    if fact.kind in CLASS_KINDS:
-        return [f"class:{fact.field('class_id')}"], True
-    if fact.kind == "suspended":
-        return [f"institution:{fact.field('institution_id')}"], True
-    if fact.kind == "realname" and not fact.person_key:
-        if fact.field("enrolment_id"):
-            return [f"enrolment:{fact.field('enrolment_id')}"], True
-        return [f"class:{fact.field('class_id')}"], True
-    if fact.kind == "evaluation_institution":
-        return [f"evaluation_institution:{fact.field('institution_id')}"], True
-    if fact.kind == "certificate":
-        return [f"evaluation_institution:{fact.field('institution_id')}"], False
-    if fact.kind in LINKING_KINDS:
-        names = []
-        for field, prefix in (("class_id", "class"), ("institution_id", "institution"), ("enrolment_id", "enrolment")):
-            value = fact.field(field)
-            if value:
-                names.append(f"{prefix}:{value}")
-        return names, False
-    return [], False
-
-
-def _lock_persons_statement(insert):
-    stmt = insert(persons_t)
-    return stmt.on_conflict_do_update(index_elements=["person_key"], set_={"updated_at": stmt.excluded.updated_at})
-
-
-_LOCK_PERSONS = _by_dialect(_lock_persons_statement)
-
-
-async def lock_persons(conn: AsyncConnection | AsyncSession, person_keys: Iterable[str]) -> None:
-    """Creates the person rows when absent and locks them, in sorted order, in one statement: an upsert
-    that touches the row takes its row lock until the transaction ends (the per-person safety net)."""
-    keys = sorted(set(person_keys))
-    if not keys:
-        return
-    now = utcnow()
-    await conn.execute(_LOCK_PERSONS[_dialect(conn)], [{"person_key": k, "updated_at": now} for k in keys])
-
-
-def _dialect(conn: AsyncConnection | AsyncSession) -> str:
-    bind = conn.bind if isinstance(conn, AsyncSession) else conn
-    return bind.dialect.name
+INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 # --- facts -------------------------------------------------------------------------------------------------
 
 # The persons linked to the scopes of a batch's person-less facts (read after the scope locks are held).
-_AFFECTED = select(
+_AFFECTED = per_dialect(lambda d: select(
     facts_t.c.person_key, facts_t.c.kind, facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id
 ).where(
     facts_t.c.person_key.is_not(None),
     (
         facts_t.c.kind.in_(LINKING_KINDS)
         & (
-            facts_t.c.class_id.in_(bindparam("classes", expanding=True))
-            | facts_t.c.enrolment_id.in_(bindparam("enrolments", expanding=True))
-            | facts_t.c.institution_id.in_(bindparam("institutions", expanding=True))
+            member(facts_t.c.class_id, "classes", d)
+            | member(facts_t.c.enrolment_id, "enrolments", d)
+            | member(facts_t.c.institution_id, "institutions", d)
         )
     )
-    | ((facts_t.c.kind == "certificate") & facts_t.c.institution_id.in_(bindparam("evaluators", expanding=True))),
-)
+    | ((facts_t.c.kind == "certificate") & member(facts_t.c.institution_id, "evaluators", d)),
+))
 
 
-def _scope_field(fact: Fact) -> tuple[str, str] | None:
+def scope_field(fact: Fact) -> tuple[str, str] | None:
     """(the linking fact's column, value) that ties persons to a person-less fact; None for a person's own."""
     if fact.person_key:
         return None
@@ -157,13 +67,13 @@ def _scope_field(fact: Fact) -> tuple[str, str] | None:
 
 async def affected_persons(conn: AsyncConnection, facts: Iterable[Fact]) -> dict[tuple[str, str], set[str]]:
     """For each person-less fact (by kind, key): the persons whose chains it can change. One query."""
-    scoped = {(f.kind, f.key): scope for f in facts if (scope := _scope_field(f)) is not None}
+    scoped = {(f.kind, f.key): scope for f in facts if (scope := scope_field(f)) is not None}
     if not scoped:
         return {}
     wanted: dict[str, set[str]] = {"class_id": set(), "enrolment_id": set(), "institution_id": set(), "evaluator": set()}
     for column, value in scoped.values():
         wanted[column].add(value)
-    rows = await conn.execute(_AFFECTED, {
+    rows = await run(conn, _AFFECTED, {
         "classes": sorted(wanted["class_id"]), "enrolments": sorted(wanted["enrolment_id"]),
         "institutions": sorted(wanted["institution_id"]), "evaluators": sorted(wanted["evaluator"]),
     })
@@ -182,8 +92,8 @@ _FACT_COLUMNS = ("kind", "key", "event_type", "event_id", "event_time", "person_
                  "class_id", "institution_id", "data", "received_at")
 
 
-def _put_facts_statement(insert):
-    stmt = insert(facts_t)
+def _put_facts_statement(dialect: str) -> Any:
+    stmt = INSERTS[dialect](facts_t)
     return stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
         set_={name: stmt.excluded[name] for name in _FACT_COLUMNS if name not in ("kind", "key")},
@@ -191,7 +101,7 @@ def _put_facts_statement(insert):
     ).returning(facts_t.c.kind, facts_t.c.key)
 
 
-_PUT_FACTS = _by_dialect(_put_facts_statement)
+_PUT_FACTS = per_dialect(_put_facts_statement)
 
 
 async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]]) -> set[tuple[str, str]]:
@@ -211,79 +121,102 @@ async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]])
         )
         for fact, person_key in sorted(facts, key=lambda item: (item[0].kind, item[0].key))
     ]
-    result = await conn.execute(_PUT_FACTS[conn.dialect.name], rows)
+    result = await run(conn, _PUT_FACTS, rows)
     return {(kind, key) for kind, key in result}
 
 
-_WORKER_FACTS = select(facts_t.c.person_key, facts_t.c.kind, facts_t.c.event_time, facts_t.c.event_id,
-                       facts_t.c.data).where(
-    facts_t.c.person_key.in_(bindparam("persons", expanding=True)), facts_t.c.kind.in_(WORKER_KINDS)
-)
-# executed with the columns to set as parameters (SQLAlchemy's executemany UPDATE form)
-_UPDATE_PERSON = update(persons_t).where(persons_t.c.person_key == bindparam("p_key"))
+_WORKER_FACTS = per_dialect(lambda d: select(
+    facts_t.c.person_key, facts_t.c.kind, facts_t.c.event_time, facts_t.c.event_id, facts_t.c.data
+).where(member(facts_t.c.person_key, "persons", d), facts_t.c.kind.in_(WORKER_KINDS)))
+_ACCOUNT = ("account_subject", "account_event_at")
+_REGISTRATION = ("worker_id", "masked_name", "township", "categories")
+
+
+def _upsert_person(dialect: str, columns: tuple[str, ...]) -> Any:
+    stmt = INSERTS[dialect](persons_t)
+    return stmt.on_conflict_do_update(
+        index_elements=["person_key"], set_={c: stmt.excluded[c] for c in (*columns, "updated_at")}
+    )
+
+
+# one statement per set of columns a person's facts provide
+_UPSERT_PERSON = {
+    columns: per_dialect(lambda d, columns=columns: _upsert_person(d, columns))
+    for columns in (_ACCOUNT, _REGISTRATION, _ACCOUNT + _REGISTRATION)
+}
 
 
 async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> None:
-    """The worker projection: the newest account subject of each person (registration or a later link) and
-    the newest registration's worker id, masked name, township and categories."""
+    """The worker projection (a `persons` row per registered or linked person): the newest account subject
+    of each person (registration or a later link) and the newest registration's worker id, masked name,
+    township and categories."""
     keys = sorted(set(person_keys))
     if not keys:
         return
     versions: dict[str, list[tuple[Any, str, dict[str, Any]]]] = defaultdict(list)
-    for person, kind, event_time, event_id, data in await conn.execute(_WORKER_FACTS, {"persons": keys}):
+    for person, kind, event_time, event_id, data in await run(conn, _WORKER_FACTS, {"persons": keys}):
         versions[person].append(((event_time, event_id), kind, data))
     now = utcnow()
-    accounts, workers = [], []
+    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
     for key in keys:
+        row: dict[str, Any] = {"person_key": key, "updated_at": now}
+        columns: tuple[str, ...] = ()
         with_subject = [v for v in versions[key] if v[2].get("account_subject")]
         if with_subject:
             (event_time, _), _, data = max(with_subject, key=lambda v: v[0])
-            accounts.append(dict(p_key=key, account_subject=data["account_subject"], account_event_at=event_time,
-                                 updated_at=now))
+            row.update(account_subject=data["account_subject"], account_event_at=event_time)
+            columns += _ACCOUNT
         registered = [v for v in versions[key] if v[1] == "worker"]
         if registered:
             data = max(registered, key=lambda v: v[0])[2]
-            workers.append(dict(p_key=key, worker_id=data["worker_id"], masked_name=data["masked_name"],
-                                township=data["township"], categories=data["categories"], updated_at=now))
-    for rows in (accounts, workers):
-        if rows:
-            await conn.execute(_UPDATE_PERSON, rows)
+            row.update(worker_id=data["worker_id"], masked_name=data["masked_name"], township=data["township"],
+                       categories=data["categories"])
+            columns += _REGISTRATION
+        if columns:
+            by_columns[columns].append(row)
+    for columns, rows in by_columns.items():
+        await run(conn, _UPSERT_PERSON[columns], rows)
 
 
 # One statement for the facts of every person of a batch and the class, province and institution facts around
 # them: a UNION ALL of index lookups (person keys; class, enrolment and institution ids of their facts). Each
 # row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
 # once per statement, so the parsed tables are reused without a query of their own while the stamp holds.
-_persons = bindparam("persons", expanding=True)
-_own = select(facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id).where(
-    facts_t.c.person_key.in_(_persons)
-).cte("own")
 _fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
                  facts_t.c.data, facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
                  facts_t.c.institution_id)
-_around = union_all(
-    select(*_fact_columns).where(facts_t.c.person_key.in_(_persons)),
-    select(*_fact_columns).where(
-        facts_t.c.class_id.in_(select(_own.c.class_id)),
-        facts_t.c.kind.in_((*CLASS_KINDS, "realname")),
-        facts_t.c.person_key.is_(None),
-    ),
-    select(*_fact_columns).where(
-        facts_t.c.enrolment_id.in_(select(_own.c.enrolment_id)),
-        facts_t.c.kind == "realname",
-        facts_t.c.person_key.is_(None),
-    ),
-    # a training fact's institution may be suspended; a certificate's is the evaluation institution
-    select(*_fact_columns).where(
-        facts_t.c.institution_id.in_(select(_own.c.institution_id)),
-        facts_t.c.kind.in_(("suspended", "evaluation_institution")),
-    ),
-).subquery("around")
-_PERSON_FACTS = select(
-    _around,
-    select(func.count()).select_from(tables_t).scalar_subquery().label("tables_count"),
-    select(func.max(tables_t.c.changed_at)).scalar_subquery().label("tables_changed"),
-)
+
+
+def _person_facts_statement(dialect: str) -> Any:
+    own = select(facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id).where(
+        member(facts_t.c.person_key, "persons", dialect)
+    ).cte("own")
+    around = union_all(
+        select(*_fact_columns).where(member(facts_t.c.person_key, "persons", dialect)),
+        select(*_fact_columns).where(
+            facts_t.c.class_id.in_(select(own.c.class_id)),
+            facts_t.c.kind.in_((*CLASS_KINDS, "realname")),
+            facts_t.c.person_key.is_(None),
+        ),
+        select(*_fact_columns).where(
+            facts_t.c.enrolment_id.in_(select(own.c.enrolment_id)),
+            facts_t.c.kind == "realname",
+            facts_t.c.person_key.is_(None),
+        ),
+        # a training fact's institution may be suspended; a certificate's is the evaluation institution
+        select(*_fact_columns).where(
+            facts_t.c.institution_id.in_(select(own.c.institution_id)),
+            facts_t.c.kind.in_(("suspended", "evaluation_institution")),
+        ),
+    ).subquery("around")
+    return select(
+        around,
+        select(func.count()).select_from(tables_t).scalar_subquery().label("tables_count"),
+        select(func.max(tables_t.c.changed_at)).scalar_subquery().label("tables_changed"),
+    )
+
+
+_PERSON_FACTS = per_dialect(_person_facts_statement)
 
 
 class PersonFacts:
@@ -324,7 +257,7 @@ class PersonFacts:
 
 
 async def person_facts(conn: AsyncConnection, person_keys: list[str]) -> PersonFacts:
-    return PersonFacts(list(await conn.execute(_PERSON_FACTS, {"persons": person_keys})))
+    return PersonFacts(list(await run(conn, _PERSON_FACTS, {"persons": person_keys})))
 
 
 # --- policy tables -----------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from skillkit.contracts.subsidy import ClaimPaid
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
-from subsidy_service.adapters import store
+from subsidy_service.adapters import locks
 from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, HELD
@@ -23,7 +23,7 @@ async def _claim_locked(session: AsyncSession, claim_id: uuid.UUID) -> Claim:
     claim = await session.get(Claim, claim_id)
     if claim is None:
         raise not_found("claim", claim_id)
-    await store.lock_persons(session, [claim.person_key])
+    await locks.lock_persons(session, [claim.person_key])
     await session.refresh(claim)
     return claim
 

@@ -12,7 +12,7 @@ from skillkit.auth import Principal
 from skillkit.db import utcnow
 from skillkit.problems import Problem
 
-from subsidy_service.adapters import store
+from subsidy_service.adapters import locks
 from subsidy_service.adapters.models import Claim, PolicyTableRow
 from subsidy_service.domain.chain import ELIGIBLE
 from subsidy_service.domain.policy import PolicyTable, PolicyTableChange
@@ -54,6 +54,6 @@ async def put_table(
             Claim.policy_year >= year, Claim.state.not_in((ELIGIBLE, *FROZEN))
         ).distinct()
     )))
-    await store.lock_persons(session, persons)
+    await locks.lock_persons(session, persons)
     await reevaluate(session, persons)
     return row, current is None

@@ -2,8 +2,8 @@
 
 The consumer's handler only collects each event's fact; the work is done once per batch, in the consumer's
 before-commit step, in one transaction (the kit's EventProcessor commits it):
-1. take all the scope locks (class, institution, enrolment) in one statement, then all the person rows in
-   another, each in sorted order;
+1. take all the scope locks (class, institution, enrolment) and then all the person locks, each in sorted
+   order, in one statement (two when a class-level fact's persons must be read under its scope lock first);
 2. store the facts with one multi-row upsert by natural key, never overwriting a newer version with an older
    one;
 3. re-evaluate every person whose chains a stored fact can change (`reevaluation.reevaluate`), writing
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.events import Envelope
 
-from subsidy_service.adapters import store
+from subsidy_service.adapters import locks, store
 from subsidy_service.domain.facts import Fact, from_envelope
 from subsidy_service.handlers.reevaluation import reevaluate
 
@@ -41,7 +41,7 @@ async def project_batch(session: AsyncSession) -> None:
 
 async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]]) -> list[str]:
     """Stores facts — each with the person key to file it under when its payload names none (a review) — and
-    re-evaluates everyone they affect; returns the persons re-evaluated. Their rows stay locked until the
+    re-evaluates everyone they affect; returns the persons re-evaluated. They stay locked until the
     transaction ends."""
     await session.flush()  # the statements below bypass the ORM: nothing of it may be pending
     conn = await session.connection()
@@ -54,19 +54,24 @@ async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]
             newest[slot] = (fact, person_key)
     scopes: dict[str, bool] = {}
     for fact, _ in newest.values():
-        names, exclusive = store.scopes_of(fact)
+        names, exclusive = locks.scopes_of(fact)
         for name in names:
             scopes[name] = scopes.get(name, False) or exclusive
-    await store.lock_scopes(conn, scopes)
-    linked = await store.affected_persons(conn, (fact for fact, person_key in newest.values() if not person_key))
-    persons: dict[tuple[str, str], set[str]] = {}
-    for slot, (fact, person_key) in newest.items():
-        key = person_key or fact.person_key
-        persons[slot] = {key} if key else linked.get(slot, set())
-    await store.lock_persons(conn, set().union(*persons.values()))
+    persons: dict[tuple[str, str], set[str]] = {
+        slot: {person_key or fact.person_key} for slot, (fact, person_key) in newest.items()
+        if person_key or fact.person_key
+    }
+    scoped = [fact for slot, (fact, _) in newest.items() if slot not in persons]
+    if any(store.scope_field(fact) for fact in scoped):
+        # The persons of a class-level fact are read once its scope is locked; all persons are locked after.
+        await locks.lock(conn, scopes)
+        persons.update(await store.affected_persons(conn, scoped))
+        await locks.lock_persons(conn, set().union(*persons.values()))
+    else:
+        await locks.lock(conn, scopes, set().union(*persons.values()))
     changed = await store.put_facts(conn, list(newest.values()))
-    workers = {key for slot in changed if slot[0] in store.WORKER_KINDS for key in persons[slot]}
-    dirty = {key for slot in changed if slot[0] not in store.WORKER_KINDS for key in persons[slot]}
+    workers = {key for slot in changed if slot[0] in store.WORKER_KINDS for key in persons.get(slot, ())}
+    dirty = {key for slot in changed if slot[0] not in store.WORKER_KINDS for key in persons.get(slot, ())}
     await store.project_workers(conn, workers)
     await reevaluate(session, dirty)
     return sorted(dirty)

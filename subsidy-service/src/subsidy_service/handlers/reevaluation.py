@@ -1,7 +1,7 @@
-"""Re-evaluating persons: their facts, claims and chains are read in one query each for all of them, the pure
+"""Re-evaluating persons: their facts and their claims are read in one query each for all of them, the pure
 `evaluate_person` runs per person, and only the rows that changed are written, with
-`subsidy.claim_eligible.v1` / `subsidy.claim_voided.v1` / `subsidy.recovery_opened.v1` on transitions.
-The persons' rows must be locked by the caller."""
+`subsidy.claim_eligible.v1` / `subsidy.claim_voided.v1` / `subsidy.recovery_opened.v1` (one INSERT) on
+transitions. The persons must be locked by the caller (`locks.lock`)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ Event = tuple[Any, str, str]  # (payload, partition key, subject) for Outbox.add
 
 
 async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
-    """Re-evaluates every chain and claim of these persons (their rows locked by the caller)."""
+    """Re-evaluates every chain and claim of these persons (locked by the caller)."""
     keys = sorted(set(person_keys))
     if not keys:
         return
@@ -49,7 +49,7 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     # one row per voucher: should two persons' facts name one voucher, the last person's view is written, as
     # evaluating them one after the other would leave it
     views = {view.voucher_id: view for key in keys for view in results[key].chains.values()}
-    _diff_chains(list(views.values()), await claim_rows.chains_of(conn, sorted(views)), now, writes)
+    writes.chains = [_chain_row(view, now) for _, view in sorted(views.items())]
     recovered = await claim_rows.recovered(conn, [
         row.id for key in keys for k, row in existing.get(key, {}).items()
         if row.state == PAID and not row.recovery_pending and k in results[key].claims
@@ -88,24 +88,21 @@ def link_json(view: ChainView) -> list[dict[str, Any]]:
     ]
 
 
-def _diff_chains(views: list[ChainView], rows: dict[str, Row], now: datetime, writes: claim_rows.Writes) -> None:
-    for view in views:
-        values = dict(
-            person_key=view.person_key,
-            kind=view.kind,
-            policy_year=view.policy_year,
-            enrolment_id=view.enrolment_id,
-            class_id=view.class_id,
-            institution_id=view.institution_id,
-            certificate_id=view.certificate_id,
-            status=view.status,
-            links=link_json(view),
-        )
-        row = rows.get(view.voucher_id)
-        if row is None:
-            writes.chain_inserts.append(dict(voucher_id=view.voucher_id, created_at=now, updated_at=now, **values))
-        elif any(getattr(row, name) != value for name, value in values.items()):
-            writes.chain_updates.append(dict(row_id=view.voucher_id, updated_at=now, **values))
+def _chain_row(view: ChainView, now: datetime) -> dict[str, Any]:
+    return dict(
+        voucher_id=view.voucher_id,
+        person_key=view.person_key,
+        kind=view.kind,
+        policy_year=view.policy_year,
+        enrolment_id=view.enrolment_id,
+        class_id=view.class_id,
+        institution_id=view.institution_id,
+        certificate_id=view.certificate_id,
+        status=view.status,
+        links=link_json(view),
+        created_at=now,  # kept by an update
+        updated_at=now,  # written only when a value changed
+    )
 
 
 def _values(draft: ClaimDraft) -> dict[str, Any]:
