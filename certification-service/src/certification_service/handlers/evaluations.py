@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -14,7 +15,7 @@ from skillkit.contracts.vocab import CertificateType
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
-from certification_service.adapters.models import Candidate, Evaluation
+from certification_service.adapters.models import Candidate, Evaluation, EvaluationInstitution
 from certification_service.adapters.outbox import outbox
 from certification_service.config import CertificationSettings
 from certification_service.domain.certificates import check_level
@@ -25,7 +26,6 @@ from certification_service.handlers.institutions import (
     ensure_active,
     ensure_filed,
     ensure_own,
-    get_institution,
     institution_of_principal,
 )
 
@@ -74,9 +74,19 @@ async def get_evaluation(session: AsyncSession, principal: Principal, evaluation
 
 
 async def writable_evaluation(session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID) -> Evaluation:
-    """The caller's own evaluation, at an institution in good standing (I3)."""
-    evaluation = await get_evaluation(session, principal, evaluation_id)
-    ensure_active(await get_institution(session, evaluation.institution_id))
+    """The caller's own evaluation, at an institution in good standing (I3); one query for both."""
+    row = (
+        await session.execute(
+            select(Evaluation, EvaluationInstitution)
+            .join(EvaluationInstitution, EvaluationInstitution.id == Evaluation.institution_id)
+            .where(Evaluation.id == evaluation_id)
+        )
+    ).first()
+    if row is None:
+        raise not_found("evaluation", evaluation_id)
+    evaluation, institution = row
+    ensure_own(principal, evaluation.institution_id)
+    ensure_active(institution)
     return evaluation
 
 
