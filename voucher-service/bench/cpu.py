@@ -9,10 +9,12 @@ consumers and periodic jobs off, driven through its ASGI client and its `EventPr
   reaches `EventProcessor.apply_batch`): training.enrolled, training.started (or, on code that still handles
   it, training.checked_in once per trainee-day), training.completed, certificate.issued, and a type the
   service does not handle (evaluation.result_recorded);
+- the kit's floor for comparison: the same batches through an `EventProcessor` whose handler does nothing;
 - a roster of `--roster-rows` rows (`POST /v1/batches/{id}/roster`), per row, `--repeat` times.
 CPU is this process's `time.process_time()` (the database server's CPU is not in it); statements are counted
 on the engine (`before_cursor_execute`: one per round trip, an executemany counts once). Event parsing is the
-kit's and the same either way, so envelopes are built before the clock starts.
+kit's and the same either way, so envelopes are built before the clock starts. To compare with an older
+version, run the same command with `PYTHONPATH=<that version's voucher-service/src>` (e.g. from `git archive`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import Any
 
 from sqlalchemy import event, select
 
+from skillkit.consumer import EventProcessor
 from skillkit.contracts.certification import CertificateIssued, EvaluationResultRecorded
 from skillkit.contracts.training import TrainingCompleted, TrainingEnrolled
 from skillkit.db import utcnow
@@ -33,8 +36,6 @@ from skillkit.events import Envelope, EventPayload
 from skillkit.testing.harness import running_service
 from skillkit.testing.infra import create_pg_database, drop_pg_database
 from stdnum.cn import ric
-
-from skillkit.consumer import EventProcessor
 
 from voucher_service.adapters.models import Voucher, kit_tables
 from voucher_service.config import VoucherSettings
@@ -130,11 +131,6 @@ async def lifecycle(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
         keys = dict((str(i), k) for i, k in await session.execute(select(Voucher.id, Voucher.person_key)))
     processor = vs.runtime.processors[CONSUMER_NAME]
     handled = processor.handlers
-
-    async def feed(payloads: list[tuple[EventPayload, str]]) -> None:
-        envelopes = [envelope(p, k) for p, k in payloads]
-        for start in range(0, len(envelopes), args.batch):
-            await processor.apply_batch(envelopes[start:start + args.batch])
 
     def per_voucher(make: Any) -> list[tuple[EventPayload, str]]:
         return [(make(v, keys[v["id"]]), keys[v["id"]]) for v in vouchers]

@@ -45,6 +45,7 @@ from voucher_service.domain import validity
 V = Voucher.__table__
 C = PersonCertificate.__table__
 
+
 def _status_in(statuses: tuple[str, ...]) -> ColumnElement[bool]:
     # Plain comparisons instead of IN (…): an IN list is an "expanding" parameter, which executemany refuses.
     return or_(*(V.c.status == status for status in statuses))
@@ -68,7 +69,7 @@ _BINDING_STATE = select(
 _RELEASE = (
     update(V)
     .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
-           V.c.status.in_((validity.BOUND, validity.IN_TRAINING)))
+           _status_in((validity.BOUND, validity.IN_TRAINING)))
     .values(status=validity.ISSUED, enrolment_id=None, class_id=None, institution_id=None, occupation_code=None,
             bound_at=None, updated_at=bindparam("p_now"))
 )
@@ -104,7 +105,6 @@ _REDEEM = (
             updated_at=bindparam("p_now"))
     .returning(V.c.person_key)
 )
-
 
 _DEFERRED = "voucher_lifecycle_deferred"
 
