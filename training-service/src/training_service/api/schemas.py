@@ -1,29 +1,31 @@
-"""Request and response bodies of the training API."""
+"""Response bodies of the training API; the request bodies are the use cases' (`domain/bodies.py`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel
 
-from skillkit.contracts.vocab import EntrepreneurshipCourse, VoucherKind
+from skillkit.contracts.vocab import VoucherKind
 
-Text50 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
-Phone = Annotated[str, StringConstraints(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")]
-CreditCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
-OccupationCode = Annotated[str, StringConstraints(pattern=r"^\d-\d{2}-\d{2}-\d{2}$")]
-Score = Annotated[Decimal, Field(ge=0, le=100, max_digits=5, decimal_places=2)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from training_service.domain.bodies import (  # noqa: F401  (re-exported: the API's request bodies)
+    BulkOut,
+    BulkRowError,
+    CheckInIn,
+    ClassDecisionIn,
+    ClassIn,
+    CompletionIn,
+    DropIn,
+    EmployerOrder,
+    EmploymentIn,
+    EnrolmentIn,
+    InstitutionIn,
+    InstitutionPatch,
+    InstitutionStatusIn,
+    LicenceIn,
+)
 
 
 # ---- catalogues -------------------------------------------------------------------------------------------------
@@ -39,52 +41,6 @@ class OccupationOut(BaseModel):
     code: str
     name: str
     levels: list[OccupationLevelOut]
-
-
-class InstitutionIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "临县技工学校",
-                    "credit_code": "12141124MB0000000X",
-                    "address": "临县临泉镇新城路1号",
-                    "township": "临泉镇",
-                    "contact_name": "王老师",
-                    "contact_phone": "13800000001",
-                    "kinds": ["inclusive", "order"],
-                    "occupation_codes": ["4-10-01-05"],
-                }
-            ]
-        },
-    )
-
-    name: Text200
-    credit_code: CreditCode
-    address: Text300
-    township: Text50
-    contact_name: Text50
-    contact_phone: Phone
-    kinds: list[VoucherKind] = Field(min_length=1, max_length=6)
-    occupation_codes: list[OccupationCode] = Field(min_length=1, max_length=200)
-
-
-class InstitutionPatch(Strict):
-    name: Text200 | None = None
-    address: Text300 | None = None
-    township: Text50 | None = None
-    contact_name: Text50 | None = None
-    contact_phone: Phone | None = None
-    kinds: list[VoucherKind] | None = Field(default=None, min_length=1, max_length=6)
-    occupation_codes: list[OccupationCode] | None = Field(default=None, min_length=1, max_length=200)
-
-
-class InstitutionStatusIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"status": "suspended", "reason": "虚报培训人数，暂停招生"}]})
-
-    status: Literal["approved", "suspended", "revoked"]
-    reason: Reason
 
 
 class InstitutionOut(BaseModel):
@@ -105,78 +61,6 @@ class InstitutionOut(BaseModel):
 
 
 # ---- classes ----------------------------------------------------------------------------------------------------
-
-class EmployerOrder(Strict):
-    employer: Text200
-    credit_code: CreditCode
-    positions_promised: int = Field(ge=1, le=10000)
-
-
-class ClassIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "name": "2026年第12期养老护理员普惠制培训班",
-                    "kind": "inclusive",
-                    "occupation_code": "4-10-01-05",
-                    "level": 5,
-                    "start_date": "2026-12-01",
-                    "end_date": "2026-12-07",
-                    "planned_days": 7,
-                    "capacity": 40,
-                    "venue": "临县技工学校实训楼301",
-                    "teachers": ["李老师", "赵老师"],
-                    "teaching_plan_ref": "TP-2026-012",
-                    "assessment_plan_ref": "AP-2026-012",
-                }
-            ]
-        },
-    )
-
-    name: Text200
-    kind: VoucherKind
-    course: EntrepreneurshipCourse | None = None
-    occupation_code: OccupationCode
-    level: int | None = Field(default=None, ge=1, le=5)
-    start_date: date
-    end_date: date
-    planned_days: int = Field(ge=1, le=366)
-    capacity: int = Field(ge=1, le=1000)
-    venue: Text300
-    teachers: list[Text50] = Field(min_length=1, max_length=30)
-    teaching_plan_ref: Text300
-    assessment_plan_ref: Text300
-    outbound: bool = False  # E8
-    project_reference: Text200 | None = None  # S3
-    order: EmployerOrder | None = None  # S2
-
-    @model_validator(mode="after")
-    def _kind_fields(self) -> "ClassIn":
-        if (self.kind == VoucherKind.ENTREPRENEURSHIP) != (self.course is not None):
-            raise ValueError("course (SYB/IYB/EYB/online) is given for entrepreneurship classes and only for them")
-        if (self.kind == VoucherKind.ORDER) != (self.order is not None):
-            raise ValueError("order (employer, credit code, positions) is given for order classes and only for them")
-        if (self.kind == VoucherKind.PROJECT) != (self.project_reference is not None):
-            raise ValueError("project_reference is given for project classes and only for them")
-        if self.outbound and self.kind != VoucherKind.INCLUSIVE:
-            raise ValueError("outbound (E8) applies to inclusive classes only")
-        return self
-
-
-class ClassDecisionIn(Strict):
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"approved": True}]})
-
-    approved: bool
-    reason: Reason | None = None
-
-    @model_validator(mode="after")
-    def _reason_on_rejection(self) -> "ClassDecisionIn":
-        if not self.approved and self.reason is None:
-            raise ValueError("a rejection needs a reason")
-        return self
-
 
 class ClassOut(BaseModel):
     id: uuid.UUID
@@ -211,28 +95,6 @@ class ClassOut(BaseModel):
 
 # ---- enrolments -------------------------------------------------------------------------------------------------
 
-class EnrolmentIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"voucher_code": "LX7K3Q-9P2W-X", "trainee_name": "张三", "id_number": "141124199001011232"}
-            ]
-        },
-    )
-
-    qr_token: Annotated[str, StringConstraints(min_length=10, max_length=4000)] | None = None
-    voucher_code: Annotated[str, StringConstraints(min_length=5, max_length=20)] | None = None
-    trainee_name: PersonName
-    id_number: Annotated[str, StringConstraints(min_length=15, max_length=20)]
-
-    @model_validator(mode="after")
-    def _one_voucher_reference(self) -> "EnrolmentIn":
-        if (self.qr_token is None) == (self.voucher_code is None):
-            raise ValueError("give exactly one of qr_token (scanned) or voucher_code (typed)")
-        return self
-
-
 class EnrolmentOut(BaseModel):
     id: uuid.UUID
     class_id: uuid.UUID
@@ -261,27 +123,6 @@ class EnrolmentOut(BaseModel):
     created_at: datetime
 
 
-class CheckInIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"enrolment_id": "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f", "method": "face",
-                          "checked_at": "2026-12-01T00:55:00Z"}]
-        },
-    )
-
-    enrolment_id: uuid.UUID
-    method: Literal["face", "qr", "staff"]
-    staff_id: Text50 | None = None
-    checked_at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _staff_id(self) -> "CheckInIn":
-        if self.method == "staff" and self.staff_id is None:
-            raise ValueError("a staff-entered check-in needs staff_id")
-        return self
-
-
 class CheckInOut(BaseModel):
     id: uuid.UUID
     enrolment_id: uuid.UUID
@@ -293,57 +134,8 @@ class CheckInOut(BaseModel):
     attended_days: int
 
 
-class CompletionIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"enrolment_id": "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f", "passed": True,
-                                         "theory_score": "86.5", "practical_score": "90"}]},
-    )
-
-    enrolment_id: uuid.UUID
-    passed: bool
-    theory_score: Score | None = None
-    practical_score: Score | None = None
-    completed_on: date | None = None
-
-
-class DropIn(Strict):
-    reason: Reason
-
-
-class EmploymentIn(Strict):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"employer": "太原市某养老服务有限公司", "employed_on": "2027-01-05",
-                                         "contract_months": 12}]},
-    )
-
-    employer: Text200
-    employer_credit_code: CreditCode | None = None
-    employed_on: date
-    contract_months: int | None = Field(default=None, ge=1, le=120)
-
-
-class LicenceIn(Strict):
-    credit_code: CreditCode
-    licensed_on: date
-
-
-class BulkRowError(BaseModel):
-    line: int
-    code: str
-    detail: str
-
-
 class BulkEnrolmentOut(BaseModel):
     applied: int
     rejected: int
     enrolments: list[EnrolmentOut]
-    row_errors: list[BulkRowError]
-
-
-class BulkOut(BaseModel):
-    applied: int
-    unchanged: int = 0  # e.g. a second check-in the same day
-    rejected: int
     row_errors: list[BulkRowError]

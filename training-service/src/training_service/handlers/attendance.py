@@ -27,8 +27,8 @@ from skillkit.problems import Problem
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
 from training_service.adapters.sql import chunks, insert_for
-from training_service.api.schemas import CheckInIn
 from training_service.config import TrainingSettings
+from training_service.domain.bodies import CheckInIn
 from training_service.handlers import province
 from training_service.handlers.common import class_for
 

@@ -24,7 +24,8 @@ from skillkit.roster import RosterRow, read_roster
 
 from training_service.adapters.models import CheckIn
 from training_service.adapters.outbox import Event, outbox
-from training_service.api.schemas import (
+from training_service.config import TrainingSettings
+from training_service.domain.bodies import (
     BulkOut,
     BulkRowError,
     CheckInIn,
@@ -32,7 +33,6 @@ from training_service.api.schemas import (
     EmploymentIn,
     LicenceIn,
 )
-from training_service.config import TrainingSettings
 from training_service.handlers.attendance import NewCheckIn, check_in_day, class_attended_days, record_check_ins
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees

@@ -26,8 +26,8 @@ from skillkit.roster import RosterRow, read_roster
 from training_service.adapters.models import LIVE, Enrolment, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import outbox
 from training_service.adapters.sql import chunks, insert_for
-from training_service.api.schemas import BulkRowError, EnrolmentIn
 from training_service.config import TrainingSettings
+from training_service.domain.bodies import BulkRowError, EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
 from training_service.handlers.bulk import row_error
 from training_service.handlers.common import class_for

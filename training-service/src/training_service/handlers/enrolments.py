@@ -39,8 +39,8 @@ from skillkit.problems import Problem
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import Event, defer, outbox
 from training_service.adapters.sql import dialect_insert
-from training_service.api.schemas import EnrolmentIn
 from training_service.config import TrainingSettings
+from training_service.domain.bodies import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
 from training_service.handlers import province
 from training_service.handlers.common import class_for

@@ -15,7 +15,7 @@ from skillkit.problems import Problem, not_found
 
 from training_service.adapters.models import Institution, Occupation
 from training_service.adapters.outbox import outbox
-from training_service.api.schemas import InstitutionIn, InstitutionPatch, InstitutionStatusIn
+from training_service.domain.bodies import InstitutionIn, InstitutionPatch, InstitutionStatusIn
 from training_service.domain.rules import credit_code_or_problem
 
 
