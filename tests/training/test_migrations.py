@@ -1,0 +1,51 @@
+"""Migration 0003: trainees who attended before it count as started, so a later upload does not announce them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timezone
+
+from sqlalchemy import select
+
+from skillkit.db import make_engine
+from skillkit.migrations import upgrade
+from training_service.adapters.models import CheckIn, Enrolment, Institution, Occupation, TrainingClass
+
+NOW = datetime(2026, 11, 2, 1, tzinfo=timezone.utc)
+
+
+async def test_0003_back_fills_started_on_with_the_first_attended_day(database_factory):
+    url = await database_factory("training_migration")
+    await asyncio.to_thread(upgrade, "training_service.migrations", url, "0002")
+    institution, klass = uuid.uuid4(), uuid.uuid4()
+    attended, absent = uuid.uuid4(), uuid.uuid4()
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:  # rows as revision 0002 knew them (no started_on, no sheet day)
+            await conn.execute(Occupation.__table__.insert().values(code="4-10-01-05", name="养老护理员", created_at=NOW))
+            await conn.execute(Institution.__table__.insert().values(
+                id=institution, name="临县技工学校", credit_code="12141124MB0000010X", address="临泉镇", township="临泉镇",
+                contact_name="王老师", contact_phone="13800000001", kinds=["inclusive"], occupation_codes=["4-10-01-05"],
+                status="approved", status_changed_by="s", created_by="s", created_at=NOW, updated_at=NOW))
+            await conn.execute(TrainingClass.__table__.insert().values(
+                id=klass, institution_id=institution, name="班", kind="inclusive", occupation_code="4-10-01-05",
+                start_date=date(2026, 11, 1), end_date=date(2026, 11, 7), planned_days=5, capacity=30, seats_taken=2,
+                venue="v", teachers=["李老师"], teaching_plan_ref="t", assessment_plan_ref="a", status="open",
+                created_by="s", created_at=NOW))
+            for enrolment in (attended, absent):
+                await conn.execute(Enrolment.__table__.insert().values(
+                    id=enrolment, class_id=klass, institution_id=institution, voucher_id=str(uuid.uuid4()),
+                    live_slot="1", person_key=enrolment.hex, trainee_name="张三", id_number_encrypted="x",
+                    id_blind_index=enrolment.hex, status="active", province_status="submitted", enrolled_by="s",
+                    created_at=NOW, updated_at=NOW))
+            for day in (date(2026, 11, 3), date(2026, 11, 2)):
+                await conn.execute(CheckIn.__table__.insert().values(
+                    id=uuid.uuid4(), enrolment_id=attended, class_id=klass, day=day, method="face", checked_at=NOW,
+                    recorded_by="s", created_at=NOW))
+        await asyncio.to_thread(upgrade, "training_service.migrations", url, "head")
+        async with engine.connect() as conn:
+            started = dict((await conn.execute(select(Enrolment.id, Enrolment.started_on))).all())
+    finally:
+        await engine.dispose()
+    assert started == {attended: date(2026, 11, 2), absent: None}
