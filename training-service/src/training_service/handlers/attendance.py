@@ -111,7 +111,7 @@ async def _started(session: AsyncSession, training_class: TrainingClass, recorde
     first_day = select(func.min(CheckIn.day)).where(CheckIn.enrolment_id == Enrolment.id).scalar_subquery()
     started = dict((await session.execute(
         update(Enrolment)
-        .where(Enrolment.id.in_(candidates), Enrolment.started_on.is_(None))
+        .where(Enrolment.id.in_(list(candidates)), Enrolment.started_on.is_(None))
         .values(started_on=first_day)
         .returning(Enrolment.id, Enrolment.started_on)
         .execution_options(synchronize_session=False)
