@@ -126,14 +126,17 @@ async def main(chains: int, batch: int, days: int) -> None:
                                batch, statements)
             single = await timed("subsidy: one event per transaction", processor, chain_events(chains, "b", days),
                                  1, statements)
-            batched = await timed(f"subsidy: batches of {batch}", processor, chain_events(chains, "c", days),
+            small = await timed("subsidy: batches of 10", processor, chain_events(chains, "c", days), 10,
+                                statements)
+            batched = await timed(f"subsidy: batches of {batch}", processor, chain_events(chains, "d", days),
                                   batch, statements)
             async with service.sessionmaker() as session:
                 eligible = Counter(subject[0] for subject in await session.scalars(
                     select(Claim.subject_id).where(Claim.claim_type == "training", Claim.state == "eligible")))
-            assert eligible == {"b": chains, "c": chains}, f"eligible training claims per run: {eligible}"
-            print(f"  CPU per chain: one per transaction {single.cpu / chains * 1000:.1f} ms, batched "
-                  f"{batched.cpu / chains * 1000:.1f} ms (baseline inbox only {base.cpu / chains * 1000:.1f} ms)")
+            assert eligible == {"b": chains, "c": chains, "d": chains}, f"eligible training claims per run: {eligible}"
+            print(f"  CPU per chain: one per transaction {single.cpu / chains * 1000:.1f} ms, batches of 10 "
+                  f"{small.cpu / chains * 1000:.1f} ms, of {batch} {batched.cpu / chains * 1000:.1f} ms "
+                  f"(baseline inbox only {base.cpu / chains * 1000:.1f} ms)")
     finally:
         await drop_pg_database(url)
 
