@@ -266,7 +266,8 @@ _TABLES_STAMP = select(func.count(), func.max(tables_t.c.changed_at)).select_fro
 _ALL_TABLES = select(tables_t)
 
 # The parsed tables of the last stamp seen, per database. Versions are only ever added (never changed or
-# deleted), so (row count, newest changed_at) changes with every publication, in any process.
+# deleted), so (row count, newest changed_at) changes with every publication, in any process. A stamp read
+# inside a PUT's own transaction that then rolls back never recurs, so it is never matched again.
 _POLICIES: dict[Any, tuple[Any, Policies]] = {}
 
 

@@ -39,10 +39,9 @@ async def project_batch(session: AsyncSession) -> None:
         await apply_facts(session, pending)
 
 
-async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]]) -> list[str]:
+async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]]) -> None:
     """Stores facts — each with the person key to file it under when its payload names none (a review) — and
-    re-evaluates everyone they affect; returns the persons re-evaluated. They stay locked until the
-    transaction ends."""
+    re-evaluates everyone they affect, who stay locked until the transaction ends."""
     await session.flush()  # the statements below bypass the ORM: nothing of it may be pending
     conn = await session.connection()
     newest: dict[tuple[str, str], tuple[Fact, str | None]] = {}
@@ -66,12 +65,11 @@ async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]
         # The persons of a class-level fact are read once its scope is locked; all persons are locked after.
         await locks.lock(conn, scopes)
         persons.update(await store.affected_persons(conn, scoped))
-        await locks.lock_persons(conn, set().union(*persons.values()))
+        await locks.lock_persons(conn, {key for keys in persons.values() for key in keys})
     else:
-        await locks.lock(conn, scopes, set().union(*persons.values()))
+        await locks.lock(conn, scopes, {key for keys in persons.values() for key in keys})
     changed = await store.put_facts(conn, list(newest.values()))
     workers = {key for slot in changed if slot[0] in store.WORKER_KINDS for key in persons.get(slot, ())}
     dirty = {key for slot in changed if slot[0] not in store.WORKER_KINDS for key in persons.get(slot, ())}
     await store.project_workers(conn, workers)
     await reevaluate(session, dirty)
-    return sorted(dirty)

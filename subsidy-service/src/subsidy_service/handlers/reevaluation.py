@@ -15,10 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.subsidy import ClaimEligible, ClaimVoided, RecoveryOpened
 from skillkit.db import utcnow
+from skillkit.events import EventPayload
 
 from subsidy_service.adapters import claim_rows, store
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, PersonResult, evaluate_person
+from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
 
 CLAIM_TRANSITIONS = Counter(
@@ -29,7 +31,7 @@ CLAIM_TRANSITIONS = Counter(
 FROZEN = frozenset({"declared", "verified", "approved", "paid"})
 PAID = "paid"
 
-Event = tuple[Any, str, str]  # (payload, partition key, subject) for Outbox.add_many
+Event = tuple[EventPayload, str, str]  # (payload, partition key, subject) for Outbox.add_many
 
 
 async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
@@ -62,7 +64,7 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
         await outbox.add_many(session, events)
 
 
-def _evaluate(person_key: str, facts: Any, tables: Policies, existing: dict[str, Row]) -> PersonResult:
+def _evaluate(person_key: str, facts: FactSet, tables: Policies, existing: dict[str, Row]) -> PersonResult:
     locked = frozenset(k for k, c in existing.items() if c.state in FROZEN)
     pinned = {
         k: (c.table_year, c.table_version)
