@@ -238,3 +238,26 @@ async def test_a_person_registered_meanwhile_is_409_and_nothing_of_the_upload_is
     assert (r.status_code, r.json()["code"]) == (409, "roster_registered_concurrently")
     assert await counts(vs) == (1, 0)
     assert await outbox_events(vs) == before
+
+
+async def test_E4_two_simultaneous_uploads_naming_the_same_people_issue_each_voucher_once(vs):
+    """Opposite line orders, at the same time: one upload issues both vouchers, the other reports both lines
+    as E4 naming them (E4's unique key decides; nothing is issued twice, neither upload fails)."""
+    import asyncio
+
+    numbers = [resident_id(seq="520"), resident_id(seq="521")]
+    for n, number in enumerate(numbers):
+        r = await vs.client.post("/v1/workers", headers=vs.headers("bureau", sub="staff-1"), json={
+            "name": "吴三", "id_number": number, "mobile": f"1360000000{n}", "township": "临泉镇",
+            "categories": ["rural_migrant"]})
+        assert r.status_code == 201
+    lines = [f"吴三,{number},1360000000{n},临泉镇,rural_migrant" for n, number in enumerate(numbers)]
+    batch = await new_batch(vs)
+    first, second = await asyncio.gather(upload(vs, batch, "a.csv", roster(*lines)),
+                                         upload(vs, batch, "b.csv", roster(*reversed(lines))))
+    assert (first.status_code, second.status_code) == (201, 201), (first.text, second.text)
+    results = sorted([first.json(), second.json()], key=lambda body: body["issued"])
+    assert [body["issued"] for body in results] == [0, 2]
+    codes = {v["code"] for v in results[1]["vouchers"]}
+    assert [e["errors"][0].split("(")[1].split(",")[0] in codes for e in results[0]["row_errors"]] == [True, True]
+    assert await counts(vs) == (2, 2)

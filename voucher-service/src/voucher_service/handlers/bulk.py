@@ -174,11 +174,14 @@ async def _known_workers(session: AsyncSession, indexes: set[str]) -> dict[str, 
 
 
 async def _write(session: AsyncSession, lines: list[_Line]) -> set[uuid.UUID]:
-    """Writes the new workers, then the vouchers E4 lets in (in line order, so the earlier line of a person
-    takes the slot); returns the ids of the vouchers written."""
+    """Writes the new workers, then the vouchers E4 lets in (the earlier line of a person takes the slot);
+    returns the ids of the vouchers written."""
     if not lines:
         return set()
-    workers = [line.new_worker for line in lines if line.new_worker is not None]
+    # Rows go in the order of the unique key they lock (a stable sort keeps line order within a person), so
+    # two uploads naming the same people wait for each other instead of deadlocking.
+    workers = sorted((line.new_worker for line in lines if line.new_worker is not None),
+                     key=lambda worker: worker["id_blind_index"])
     if workers:
         written = await insert_or_skip(session, WORKERS, workers, ["id_blind_index"], returning="id")
         if len(written.all()) != len(workers):
@@ -186,8 +189,8 @@ async def _write(session: AsyncSession, lines: list[_Line]) -> set[uuid.UUID]:
             # upload is kept (the command rolls back) and the same file can simply be sent again.
             raise Problem(409, "roster_registered_concurrently",
                           "a person on this roster was registered by another request meanwhile; upload it again")
-    issued = set((await insert_or_skip(session, VOUCHERS, [line.voucher for line in lines], E4_KEY,
-                                       returning="id")).scalars())
+    vouchers = sorted((line.voucher for line in lines), key=lambda voucher: voucher["person_key"])
+    issued = set((await insert_or_skip(session, VOUCHERS, vouchers, E4_KEY, returning="id")).scalars())
     for line in lines:
         # A new person's first line always gets its slot (no voucher can hold it yet): anything else would
         # leave a worker without the voucher of its line.
