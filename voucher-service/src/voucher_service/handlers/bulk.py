@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -60,6 +61,9 @@ class BulkResult:
     row_errors: list[dict[str, object]] = field(default_factory=list)
 
 
+_Checked = tuple[RosterRow, NewWorker, str, str]  # the row, its data, the normalised number, its blind index
+
+
 @dataclass
 class _Line:
     """A roster line that passed the checks: its worker (existing or new with this line) and its voucher."""
@@ -97,10 +101,28 @@ async def issue_roster(
     rows = read_roster(filename, content, ROSTER_COLUMNS, required=set(ROSTER_COLUMNS))
     result = BulkResult()
     now = utcnow()
-    today = local_date(now)
-    kind = VoucherKind(batch.kind)
+    checked = _checked(rows, settings, local_date(now), result)
+    existing = await _known_workers(session, {index for *_, index in checked})
+    lines = _issuable(checked, existing, settings, principal, batch, now, result)
+    issued = await _write(session, lines)
+    await _report_e4_conflicts(session, [line for line in lines if line.voucher["id"] not in issued], result)
+    events: list[tuple[EventPayload, str, str | None]] = []
+    for line in lines:
+        if line.voucher["id"] not in issued:
+            continue
+        person = line.voucher["person_key"]
+        if line.new_worker is not None:
+            events.append((worker_registered(line.new_worker), person, str(line.new_worker["id"])))
+        events.append((voucher_issued(line.voucher, line.categories), person, str(line.voucher["id"])))
+        result.vouchers.append(Voucher(**line.voucher))  # the row as written, for the response
+    await outbox.add_many(session, events)
+    result.row_errors.sort(key=lambda error: error["line"])  # type: ignore[arg-type, return-value]
+    return result
 
-    checked: list[tuple[RosterRow, NewWorker, str, str]] = []  # row, data, normalised number, blind index
+
+def _checked(rows: list[RosterRow], settings: VoucherSettings, today: date, result: BulkResult) -> list[_Checked]:
+    """The rows whose fields and ID number pass, each number once; the others become line errors."""
+    checked: list[_Checked] = []
     seen_ids: dict[str, int] = {}
     for row in rows:
         try:
@@ -119,8 +141,21 @@ async def issue_roster(
             result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
             continue
         checked.append((row, data, number, blind_index(number, settings.blind_index_secret)))
+    return checked
 
-    existing = await _known_workers(session, {index for *_, index in checked})
+
+def _issuable(
+    checked: list[_Checked],
+    existing: dict[str, Row[Any]],
+    settings: VoucherSettings,
+    principal: Principal,
+    batch: IssuingBatch,
+    now: datetime,
+    result: BulkResult,
+) -> list[_Line]:
+    """Each checked row's worker (registered, or new with this line) and voucher, if the worker's categories
+    may hold the batch's kind (E1, E2, S5, P2: those of the worker as registered); the others become errors."""
+    kind = VoucherKind(batch.kind)
     registered: dict[str, dict[str, Any]] = {}  # blind index -> worker registered by an earlier line
     lines: list[_Line] = []
     for row, data, number, index in checked:
@@ -145,21 +180,7 @@ async def issue_roster(
         voucher = new_voucher_values(worker_id, person, kind, rule, channel="bulk", issued_by=principal.subject,
                                      validity_days=batch.validity_days, batch=batch, now=now)
         lines.append(_Line(row.line, voucher, held, new_worker))
-
-    issued = await _write(session, lines)
-    await _report_e4_conflicts(session, [line for line in lines if line.voucher["id"] not in issued], result)
-    events: list[tuple[EventPayload, str, str | None]] = []
-    for line in lines:
-        if line.voucher["id"] not in issued:
-            continue
-        person = line.voucher["person_key"]
-        if line.new_worker is not None:
-            events.append((worker_registered(line.new_worker), person, str(line.new_worker["id"])))
-        events.append((voucher_issued(line.voucher, line.categories), person, str(line.voucher["id"])))
-        result.vouchers.append(Voucher(**line.voucher))  # the row as written, for the response
-    await outbox.add_many(session, events)
-    result.row_errors.sort(key=lambda error: error["line"])  # type: ignore[arg-type, return-value]
-    return result
+    return lines
 
 
 async def _known_workers(session: AsyncSession, indexes: set[str]) -> dict[str, Row[Any]]:
