@@ -16,7 +16,7 @@ from skillkit.consumer import EventProcessor, KafkaConsumerRunner
 from skillkit.contracts.topics import dead_letter_topic
 from skillkit.contracts.voucher import VoucherExpired
 from skillkit.db import make_engine, make_sessionmaker
-from skillkit.events import build_event
+from skillkit.events import build_event, parse_event
 from skillkit.migrations import upgrade
 from skillkit.testing.harness import eventually
 from voucher_service.adapters.models import kit_tables
@@ -253,3 +253,29 @@ async def test_add_many_writes_events_in_order_with_their_keys(sessionmaker):
             select(kit_tables.outbox.c.event_id, kit_tables.outbox.c.partition_key, kit_tables.outbox.c.event_type)
             .order_by(kit_tables.outbox.c.seq))).all()
     assert [tuple(r) for r in rows] == [(ids[i], f"pk-{i}", "voucher.expired.v1") for i in range(3)]
+
+
+async def test_deferred_events_keep_the_handled_event_as_cause_and_cannot_be_left_behind(sessionmaker):
+    from skillkit.outbox import Outbox
+
+    outbox = Outbox(kit_tables, "/tests")
+    later = VoucherExpired(voucher_id="v-9", person_key="pk-9", expired_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+
+    async def handler(session, envelope) -> None:
+        outbox.defer(session, later, partition_key="pk-9", subject="v-9")
+
+    processor = EventProcessor("deferring", {"voucher.expired.v1": handler}, sessionmaker, kit_tables,
+                               before_commit=outbox.write_deferred)
+    cause = envelope_of(str(uuid.uuid4()))
+    assert await processor.apply(cause) is True
+    async with sessionmaker() as session:
+        body = await session.scalar(select(kit_tables.outbox.c.body))
+    written = parse_event(body)
+    assert (written.data.voucher_id, written.causation_id) == ("v-9", cause.id)
+
+    forgetful = EventProcessor("forgetful", {"voucher.expired.v1": handler}, sessionmaker, kit_tables)
+    with pytest.raises(RuntimeError, match="1 deferred outbox events not written"):
+        await forgetful.apply(envelope_of(str(uuid.uuid4())))
+    async with sessionmaker() as session:  # the forgetful transaction rolled back: no inbox row, no event
+        assert await session.scalar(select(func.count()).select_from(kit_tables.outbox)) == 1
+    assert await inbox_count(sessionmaker) == 1

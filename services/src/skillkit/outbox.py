@@ -15,8 +15,9 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from skillkit.db import is_postgres, utcnow
 from skillkit.events import EventPayload, build_event
@@ -29,12 +30,33 @@ OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publis
 OUTBOX_PENDING = Gauge("outbox_pending", "Unpublished outbox rows seen by the last relay poll", ["service"])
 
 
+Event = tuple[EventPayload, str, str | None]  # payload, partition key, subject
+
+_DEFERRED_PREFIX = "skillkit.outbox.deferred:"
+
+
+@event.listens_for(Session, "before_commit")
+def _no_deferred_event_left_behind(session: Session) -> None:
+    """A transaction must not commit its effects while events it deferred were never written: they would be
+    lost. Raising here rolls the whole transaction back instead."""
+    for key, rows in session.info.items():
+        if key.startswith(_DEFERRED_PREFIX) and rows:
+            raise RuntimeError(f"{len(rows)} deferred outbox events not written before commit ({key})")
+
+
 class Outbox:
     """Writes events into the current transaction. Handlers call `add`; they never publish directly."""
 
     def __init__(self, tables: KitTables, source: str) -> None:
         self._table = tables.outbox
+        self._insert = tables.outbox.insert()  # built once: executed with parameters, compiled once
+        self._deferred = f"{_DEFERRED_PREFIX}{source}"
         self.source = source
+
+    def _row(self, payload: EventPayload, partition_key: str, subject: str | None, now: datetime) -> dict[str, Any]:
+        event_id, event_type, body = build_event(payload, source=self.source, partition_key=partition_key, subject=subject)
+        return dict(event_id=event_id, event_type=event_type.name, topic=event_type.topic, partition_key=partition_key,
+                    body=body, created_at=now, attempts=0)
 
     async def add(
         self,
@@ -44,37 +66,32 @@ class Outbox:
         partition_key: str,
         subject: str | None = None,
     ) -> str:
-        event_id, event_type, body = build_event(
-            payload, source=self.source, partition_key=partition_key, subject=subject
-        )
-        await session.execute(
-            self._table.insert().values(
-                event_id=event_id,
-                event_type=event_type.name,
-                topic=event_type.topic,
-                partition_key=partition_key,
-                body=body,
-                created_at=utcnow(),
-                attempts=0,
-            )
-        )
-        return event_id
+        row = self._row(payload, partition_key, subject, utcnow())
+        await session.execute(self._insert, row)
+        return row["event_id"]
 
-    async def add_many(self, session: AsyncSession, events: list[tuple[EventPayload, str, str | None]]) -> list[str]:
-        """Several events in one INSERT, in list order: (payload, partition key, subject) each. A bulk upload
-        writes its events this way instead of one round trip per event."""
-        if not events:
-            return []
+    async def add_many(self, session: AsyncSession, events: list[Event]) -> list[str]:
+        """Several events in one INSERT, in list order. A bulk upload writes its events this way instead of one
+        round trip per event."""
         now = utcnow()
-        rows = []
-        for payload, partition_key, subject in events:
-            event_id, event_type, body = build_event(
-                payload, source=self.source, partition_key=partition_key, subject=subject
-            )
-            rows.append(dict(event_id=event_id, event_type=event_type.name, topic=event_type.topic,
-                             partition_key=partition_key, body=body, created_at=now, attempts=0))
-        await session.execute(self._table.insert(), rows)
+        rows = [self._row(payload, partition_key, subject, now) for payload, partition_key, subject in events]
+        if rows:
+            await session.execute(self._insert, rows)
         return [r["event_id"] for r in rows]
+
+    def defer(self, session: AsyncSession, payload: EventPayload, *, partition_key: str, subject: str | None = None) -> str:
+        """An event built now — so it carries the correlation and causation ids of the event being handled — and
+        written with the rest of the transaction's deferred events by `write_deferred`, in one INSERT. For
+        consumers: call `write_deferred` in the consumer's before_commit."""
+        row = self._row(payload, partition_key, subject, utcnow())
+        session.info.setdefault(self._deferred, []).append(row)
+        return row["event_id"]
+
+    async def write_deferred(self, session: AsyncSession) -> int:
+        rows = session.info.pop(self._deferred, [])
+        if rows:
+            await session.execute(self._insert, rows)
+        return len(rows)
 
 
 class OutboxRelay:

@@ -8,7 +8,7 @@ from functools import partial
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, VOUCHER_TOPIC
 from skillkit.runtime import ConsumerSpec
 
-from training_service.adapters.outbox import write_deferred
+from training_service.adapters.outbox import outbox
 from training_service.config import TrainingSettings
 from training_service.handlers import province
 from training_service.handlers.enrolments import (
@@ -35,7 +35,7 @@ def consumer_specs(settings: TrainingSettings) -> list[ConsumerSpec]:
                 "voucher.expired.v1": on_voucher_expired,
                 "voucher.revoked.v1": on_voucher_revoked,
             },
-            before_commit=write_deferred,  # the batch's P1 trainee submissions in one outbox INSERT
+            before_commit=outbox.write_deferred,  # the batch's P1 trainee submissions in one outbox INSERT
         ),
         ConsumerSpec(
             name=PROVINCE_CONSUMER,

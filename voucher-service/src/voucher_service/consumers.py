@@ -20,5 +20,5 @@ voucher_consumer = ConsumerSpec(
         "certificate.revoked.v1": lifecycle.on_certificate_revoked,
         "subsidy.claim_paid.v1": lifecycle.on_claim_paid,
     },
-    before_commit=lifecycle.write_deferred,  # the batch's starts, completions and certificates, set-based
+    before_commit=lifecycle.end_of_batch,  # the batch's starts, completions, certificates and events, set-based
 )

@@ -37,7 +37,7 @@ from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_k
 from skillkit.problems import Problem
 
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
-from training_service.adapters.outbox import Event, defer, outbox
+from training_service.adapters.outbox import Event, outbox
 from training_service.adapters.sql import dialect_insert
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import EnrolmentIn
@@ -275,8 +275,9 @@ async def on_voucher_bound(session: AsyncSession, envelope: Envelope, settings: 
         enrolment.updated_at = utcnow()
         training_class = await _batch_class(session, enrolment.class_id)
     submission = province.record(session, settings, "trainee", training_class, enrolment)  # P1
-    if submission is not None:
-        defer(session, submission)  # written with the batch's other submissions in one INSERT
+    if submission is not None:  # written with the batch's other submissions in one INSERT
+        payload, partition_key, subject = submission
+        outbox.defer(session, payload, partition_key=partition_key, subject=subject)
 
 
 async def _batch_class(session: AsyncSession, class_id: uuid.UUID) -> TrainingClass:
