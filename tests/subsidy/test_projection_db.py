@@ -233,7 +233,7 @@ async def test_payable_report_says_who_gets_what_and_why(ss):
 async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
     from datetime import datetime, timezone
 
-    from skillkit.contracts.training import TrainingCheckedIn
+    from skillkit.contracts.training import TrainingStarted
     from skillkit.events import registry
     from subsidy_service.consumers import CONSUMER_GROUP, consumer_specs
 
@@ -248,7 +248,7 @@ async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
             "certificate.issued.v1", "certificate.revoked.v1", "province.realname.answered.v1",
             "worker.registered.v1", "worker.account_linked.v1", "institution.suspended.v1",
             "evaluation_institution.filed.v1"} <= set(spec.handlers)
-    check_in = fact(TrainingCheckedIn(enrolment_id="E1", voucher_id="V1", class_id="C1", person_key="P1",
-                                      day=datetime(2023, 6, 2).date(), method="qr",
-                                      checked_at=datetime(2023, 6, 2, 1, tzinfo=timezone.utc)), Clock())
-    assert await ss.runtime.processors[CONSUMER_GROUP].apply(envelope(check_in)) is False
+    started = fact(TrainingStarted(enrolment_id="E1", voucher_id="V1", class_id="C1", person_key="P1",
+                                   first_day=datetime(2023, 6, 2).date(),
+                                   checked_at=datetime(2023, 6, 2, 1, tzinfo=timezone.utc)), Clock())
+    assert await ss.runtime.processors[CONSUMER_GROUP].apply(envelope(started)) is False

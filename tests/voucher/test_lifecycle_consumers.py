@@ -369,3 +369,39 @@ async def test_in_one_batch_each_event_sees_the_state_left_by_the_events_before_
                                       reason="moved away"),
                       enrolled(voucher))
     assert await status(vs, voucher) == "bound"
+
+
+async def test_a_certificate_applied_while_the_completion_commits_still_certifies(vs, voucher):
+    """The completion (training topic) and the certificate (certification topic) of one person are applied by
+    two batches at the same moment: the completion's transaction has moved the voucher but not committed when
+    the certificate's runs. The person lock makes the certificate wait and then see the completed voucher;
+    without it the voucher would stay "completed"."""
+    import asyncio
+
+    from skillkit.consumer import EventProcessor
+    from skillkit.db import is_postgres
+    from voucher_service.consumers import voucher_consumer
+    from voucher_service.handlers import lifecycle
+
+    async with vs.sessionmaker() as session:
+        if not is_postgres(session):
+            pytest.skip("SQLite runs one writer at a time: no interleaving to test")
+    await apply(vs, enrolled(voucher))
+    await apply(vs, started(voucher))
+    moved, release = asyncio.Event(), asyncio.Event()
+
+    async def complete_then_hold(session) -> None:
+        await lifecycle.end_of_batch(session)
+        moved.set()
+        await release.wait()  # committed only after the certificate's batch has started
+
+    holding = EventProcessor("holding", voucher_consumer.handlers, vs.sessionmaker, kit_tables,
+                             before_commit=complete_then_hold)
+    completion = asyncio.create_task(holding.apply(envelope(completed(voucher))))
+    await moved.wait()
+    certification = asyncio.create_task(apply(vs, certificate(voucher)))
+    await asyncio.sleep(0.5)
+    assert not certification.done()  # waiting for the person's lock
+    release.set()
+    assert await completion is True and await certification is True
+    assert await status(vs, voucher) == "certified"

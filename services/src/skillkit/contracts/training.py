@@ -81,17 +81,6 @@ class TrainingEnrolmentRejected(EventPayload):
     detail: str
 
 
-@registry.register("training.checked_in.v1", TRAINING_TOPIC, "A trainee checked in for a training day")
-class TrainingCheckedIn(EventPayload):
-    enrolment_id: str
-    voucher_id: str
-    class_id: str
-    person_key: str
-    day: date
-    method: str  # face | qr | staff
-    checked_at: datetime
-
-
 @registry.register(
     "training.started.v1", TRAINING_TOPIC, "A trainee attended the first day of training on a voucher (once per enrolment)"
 )

@@ -17,10 +17,11 @@ first, so it sees exactly the state it would have seen event by event.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
@@ -34,7 +35,7 @@ from skillkit.contracts.training import (
 )
 from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
-from skillkit.db import utcnow
+from skillkit.db import is_postgres, utcnow
 from skillkit.events import Envelope, EventPayload
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
@@ -85,8 +86,7 @@ _HELD = exists().where(C.c.person_key == V.c.person_key, C.c.occupation_code == 
 _COMPLETE = (
     update(V)
     .where(V.c.id == bindparam("p_id"), V.c.enrolment_id == bindparam("p_enrolment_id"),
-           # a completed voucher whose certificate committed concurrently with its completion is certified
-           # by a later delivery of the completion, as before
+           # a completed voucher whose certificate was recorded meanwhile is certified by a redelivery
            or_(_status_in(validity.earlier_than(validity.COMPLETED)),
                and_(V.c.status == validity.COMPLETED, _HELD)))
     .values(status=case((_HELD, validity.CERTIFIED), else_=validity.COMPLETED), updated_at=bindparam("p_now"))
@@ -109,16 +109,34 @@ _REDEEM = (
 _DEFERRED = "voucher_lifecycle_deferred"
 
 
-def _defer(session: AsyncSession, statement: Executable, params: dict[str, Any]) -> None:
+_PERSONS = "voucher_lifecycle_persons"
+LOCK_NAMESPACE = 0x5643  # "VC": the voucher consumer's advisory-lock namespace
+
+
+def _defer(session: AsyncSession, statement: Executable, params: dict[str, Any], person_key: str) -> None:
     queued: dict[Executable, list[dict[str, Any]]] = session.info.setdefault(_DEFERRED, {})
     queued.setdefault(statement, []).append(params)
+    session.info.setdefault(_PERSONS, set()).add(person_key)
 
 
 async def write_deferred(session: AsyncSession) -> None:
-    """Runs the queued transitions, each statement once for all its events (the consumer's before_commit)."""
+    """Runs the queued transitions, each statement once for all its events (the consumer's before_commit).
+
+    A completion (training topic) and a certificate (certification topic) of one person can be applied by two
+    batches at the same moment; each would miss the other's uncommitted row and the voucher would stay
+    "completed". The persons' advisory locks, taken first in one statement in sorted order, make the second
+    wait and then see the first."""
     queued = session.info.pop(_DEFERRED, None)
+    persons = session.info.pop(_PERSONS, set())
+    if persons and is_postgres(session):
+        keys = sorted(_lock_key(p) for p in persons)
+        await session.execute(select(*(func.pg_advisory_xact_lock(LOCK_NAMESPACE, k) for k in keys)))
     for statement, params in (queued or {}).items():
         await session.execute(statement, params)
+
+
+def _lock_key(person_key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(person_key.encode(), digest_size=4).digest(), "big", signed=True)
 
 
 async def end_of_batch(session: AsyncSession) -> None:
@@ -212,14 +230,15 @@ async def on_started(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingStarted = envelope.payload
     key = _uuid(event.voucher_id)
     if key is not None:
-        _defer(session, _START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
+        _defer(session, _START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()), event.person_key)
 
 
 async def on_completed(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingCompleted = envelope.payload
     key = _uuid(event.voucher_id)
     if key is not None:
-        _defer(session, _COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()))
+        _defer(session, _COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()),
+               event.person_key)
 
 
 async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> None:
@@ -228,9 +247,9 @@ async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> No
     event: CertificateIssued = envelope.payload
     _defer(session, insert_or_skip_statement(session, C, ["certificate_id"]), dict(
         certificate_id=event.certificate_id, person_key=event.person_key, occupation_code=event.occupation_code,
-        revoked=False))
+        revoked=False), event.person_key)
     _defer(session, _CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,
-                                   p_now=utcnow()))
+                                   p_now=utcnow()), event.person_key)
 
 
 async def on_certificate_revoked(session: AsyncSession, envelope: Envelope) -> None:

@@ -1,6 +1,6 @@
 """In-process CPU and SQL statements of one evaluation of N candidates, phase by phase (not a test).
 
-    SKILLS_TEST_DATABASE=postgres .venv/bin/python -m tests.certification.measure_cpu [--candidates single|upload]
+    SKILLS_TEST_DATABASE=postgres .venv/bin/python -m bench.certification_cpu [--candidates single|upload]
 
 Per evaluation: the consumer applies the N candidates' `worker.registered.v1` as one batch, the
 evaluation institution registers the N candidates (N single calls or one upload), uploads the results

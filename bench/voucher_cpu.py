@@ -1,20 +1,20 @@
 """In-process CPU measurement of the voucher service's hot paths (no broker, no HTTP server process).
 
-    .venv/bin/python voucher-service/bench/cpu.py [--chains 200] [--batch 20] [--roster-rows 200] [--repeat 3] [--trace]
+    .venv/bin/python -m bench.voucher_cpu [--chains 200] [--batch 20] [--roster-rows 200] [--repeat 3] [--trace]
 
 On a fresh PostgreSQL database (created and dropped here) the voucher app runs in this process with relay,
 consumers and periodic jobs off, driven through its ASGI client and its `EventProcessor`:
 - registration and the single claim (`POST /v1/workers`, `POST /v1/vouchers/claim`), per request;
 - the lifecycle consumer, per event, in batches of `--batch` events of one type (as one partition's batch
-  reaches `EventProcessor.apply_batch`): training.enrolled, training.started (or, on code that still handles
-  it, training.checked_in once per trainee-day), training.completed, certificate.issued, and a type the
+  reaches `EventProcessor.apply_batch`): training.enrolled, training.started, training.completed, certificate.issued, and a type the
   service does not handle (evaluation.result_recorded);
 - the kit's floor for comparison: the same batches through an `EventProcessor` whose handler does nothing;
 - a roster of `--roster-rows` rows (`POST /v1/batches/{id}/roster`), per row, `--repeat` times.
 CPU is this process's `time.process_time()` (the database server's CPU is not in it); statements are counted
 on the engine (`before_cursor_execute`: one per round trip, an executemany counts once). Event parsing is the
 kit's and the same either way, so envelopes are built before the clock starts. To compare with an older
-version, run the same command with `PYTHONPATH=<that version's voucher-service/src>` (e.g. from `git archive`).
+version, run the same command with `PYTHONPATH=<that version's voucher-service/src>` (e.g. from `git archive`)
+(older versions consumed training.checked_in, once per trainee-day, instead of training.started).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy import event, select
 
 from skillkit.consumer import EventProcessor
 from skillkit.contracts.certification import CertificateIssued, EvaluationResultRecorded
-from skillkit.contracts.training import TrainingCompleted, TrainingEnrolled
+from skillkit.contracts.training import TrainingCompleted, TrainingEnrolled, TrainingStarted
 from skillkit.db import utcnow
 from skillkit.events import Envelope, EventPayload
 from skillkit.testing.harness import running_service
@@ -130,7 +130,6 @@ async def lifecycle(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
     async with vs.sessionmaker() as session:
         keys = dict((str(i), k) for i, k in await session.execute(select(Voucher.id, Voucher.person_key)))
     processor = vs.runtime.processors[CONSUMER_NAME]
-    handled = processor.handlers
 
     def per_voucher(make: Any) -> list[tuple[EventPayload, str]]:
         return [(make(v, keys[v["id"]]), keys[v["id"]]) for v in vouchers]
@@ -157,19 +156,9 @@ async def lifecycle(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
         enrolment_id=enrolment_of(v), class_id="c-1", institution_id="org-1", voucher_id=v["id"], person_key=pk,
         kind="inclusive", occupation_code=OCCUPATION, level=5, class_start=date(2026, 12, 1),
         class_end=date(2026, 12, 8))))
-    if "training.started.v1" in handled:
-        from skillkit.contracts.training import TrainingStarted
-
-        await timed("training.started (per event)", per_voucher(lambda v, pk: TrainingStarted(
-            enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=pk,
-            first_day=date(2026, 12, 1), checked_at=utcnow())))
-    else:
-        from skillkit.contracts.training import TrainingCheckedIn
-
-        days = [(day, v) for day in range(1, 6) for v in vouchers]
-        await timed("training.checked_in (per event, 5 per chain)", [(TrainingCheckedIn(
-            enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=keys[v["id"]],
-            day=date(2026, 12, day), method="face", checked_at=utcnow()), keys[v["id"]]) for day, v in days])
+    await timed("training.started (per event)", per_voucher(lambda v, pk: TrainingStarted(
+        enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=pk,
+        first_day=date(2026, 12, 1), checked_at=utcnow())))
     await timed("training.completed (per event)", per_voucher(lambda v, pk: TrainingCompleted(
         enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1", person_key=pk, attended_days=5,
         passed=True, completed_on=date(2026, 12, 8))))
