@@ -279,3 +279,20 @@ async def test_deferred_events_keep_the_handled_event_as_cause_and_cannot_be_lef
     async with sessionmaker() as session:  # the forgetful transaction rolled back: no inbox row, no event
         assert await session.scalar(select(func.count()).select_from(kit_tables.outbox)) == 1
     assert await inbox_count(sessionmaker) == 1
+
+
+async def test_two_concurrent_deliveries_of_one_event_apply_it_once(sessionmaker):
+    """A rebalance can hand the same event to two consumers at once: the second inbox insert waits for the
+    first transaction and then finds the event recorded."""
+    calls: list[str] = []
+
+    async def slow(session, envelope) -> None:
+        calls.append(envelope.id)
+        await asyncio.sleep(0.3)
+
+    processor = EventProcessor("racer", {"voucher.expired.v1": slow}, sessionmaker, kit_tables)
+    event = envelope_of(str(uuid.uuid4()))
+    results = await asyncio.gather(processor.apply(event), processor.apply(event))
+    assert sorted(results) == [False, True]
+    assert calls == [event.id]
+    assert await inbox_count(sessionmaker) == 1

@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.contracts.topics import dead_letter_topic
@@ -54,6 +54,7 @@ class EventProcessor:
         self.handlers = handlers
         self._sessionmaker = sessionmaker
         self._inbox = tables.inbox
+        self._claims: dict[str, Any] = {}
         self._after_commit = after_commit
         self._before_commit = before_commit
 
@@ -72,28 +73,22 @@ class EventProcessor:
         if not ours:
             return 0
         async with self._sessionmaker() as session:
-            seen = set(
-                await session.scalars(
-                    select(self._inbox.c.event_id).where(
-                        self._inbox.c.consumer == self.name,
-                        self._inbox.c.event_id.in_({e.id for e in ours}),
-                    )
-                )
-            )
+            # One statement both records the events and tells which are new: an event already in the inbox (a
+            # redelivery, or a concurrent delivery that commits first — the insert waits for it) is skipped.
+            now = utcnow()
+            types = {e.id: e.type for e in ours}
+            rows = [dict(consumer=self.name, event_id=i, event_type=t, processed_at=now) for i, t in types.items()]
+            new_ids = set(await session.scalars(self._claim(session), rows))
             fresh: list[Envelope] = []
             for envelope in ours:
-                if envelope.id in seen:
+                if envelope.id in new_ids:
+                    new_ids.discard(envelope.id)  # a second copy inside this batch is a duplicate
+                    fresh.append(envelope)
+                else:
                     CONSUMED.labels(self.name, envelope.type, "duplicate").inc()
-                    continue
-                seen.add(envelope.id)
-                fresh.append(envelope)
             if not fresh:
+                await session.commit()  # nothing was inserted; ends the transaction cleanly
                 return 0
-            now = utcnow()
-            await session.execute(
-                self._inbox.insert(),
-                [dict(consumer=self.name, event_id=e.id, event_type=e.type, processed_at=now) for e in fresh],
-            )
             applied: list[Envelope] = []
             for envelope in fresh:
                 correlation_token = correlation_id_var.set(envelope.correlation_id or envelope.id)
@@ -106,29 +101,23 @@ class EventProcessor:
                 applied.append(envelope)
             if self._before_commit is not None:
                 await self._before_commit(session)
-            try:
-                await session.commit()
-            except IntegrityError:
-                # A concurrent delivery of one of these events won its inbox row.
-                await session.rollback()
-                if len(applied) == 1 and await self._already_processed(applied[0].id):
-                    CONSUMED.labels(self.name, applied[0].type, "duplicate").inc()
-                    return 0
-                raise
+            await session.commit()
         for envelope in applied:
             CONSUMED.labels(self.name, envelope.type, "applied").inc()
         if self._after_commit:
             self._after_commit()
         return len(applied)
 
-    async def _already_processed(self, event_id: str) -> bool:
-        async with self._sessionmaker() as session:
-            found = await session.scalar(
-                select(self._inbox.c.event_id).where(
-                    self._inbox.c.consumer == self.name, self._inbox.c.event_id == event_id
-                )
+    def _claim(self, session: AsyncSession) -> Any:
+        """INSERT … ON CONFLICT DO NOTHING RETURNING event_id for the session's dialect, built once."""
+        dialect = session.get_bind().dialect.name
+        if dialect not in self._claims:
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            self._claims[dialect] = (
+                insert(self._inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+                .returning(self._inbox.c.event_id)
             )
-        return found is not None
+        return self._claims[dialect]
 
 
 class KafkaConsumerRunner:
