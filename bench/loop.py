@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import re
 import io
 import random
 import signal
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
@@ -237,6 +239,7 @@ class Api:
         self.requests = 0
         self.retried = 0
         self.server_errors = 0
+        self.by_route: Counter[str] = Counter()  # "POST /v1/classes/{id}/enrolments/bulk" -> requests sent
 
     async def close(self) -> None:
         await self.client.aclose()
@@ -257,6 +260,7 @@ class Api:
             try:
                 async with self.gate:
                     self.requests += 1
+                    self.by_route[f"{method} {_route(url)}"] += 1
                     response = await self.client.request(method, url, headers=headers, json=json, files=files,
                                                          params=params)
             except httpx.TransportError:
@@ -291,6 +295,13 @@ class Api:
             if not page.get("next_cursor"):
                 return items
             query["cursor"] = page["next_cursor"]
+
+
+_ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _route(url: str) -> str:
+    return _ID.sub("/{id}", httpx.URL(url).path)
 
 
 async def scrape(client: httpx.AsyncClient, base_url: str) -> dict[tuple[str, str], float]:

@@ -381,6 +381,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
         await certificates.stop()
         claims = [c for c in await driver.all_claims() if c["claim_type"] == "training"]
         requests = api.requests
+        by_route = dict(api.by_route.most_common())
         server_errors = api.server_errors
     latencies = []
     missing_times = 0
@@ -398,6 +399,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
         "last_certificate_s": round(stage_done["last_certificate_s"], 2),
         "rest_requests": requests,
         "server_errors_retried": server_errors,
+        "rest_requests_by_route": by_route,
         "latency_cert_to_eligible_ms": {
             "samples": len(latencies), "unmatched": missing_times,
             "p50": round(percentile(latencies, 50), 1) if latencies else None,
