@@ -7,6 +7,11 @@ province's answer on the class record and ONE attendance answer per class and da
 the subsidy service ignores it); per trainee registration, voucher, enrolment, binding, the trainee record's
 answer, training.started (not consumed), completion, the completion record's answer and the certificate.
 
+`--mixed` (what the pipeline produces, measured by default): the classes' event streams run 8 classes at a
+time, interleaved in random runs of 1–10 events (a busy topic mixes every type of many persons and classes),
+and are cut into polls of 20–200 records (the kit applies a whole poll in one transaction); a trainee is
+re-evaluated in several consecutive polls as the chain fills up. Seeded, so before/after see the same polls.
+
 The stable figures are CPU per event and per chain of this process (time.process_time) and SQL statements per
 event; events/s is wall time on a shared machine and only indicative.
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -35,12 +41,41 @@ from subsidy_service.main import create
 from tests.subsidy.builders import Clock, chain, envelope, fact, registered
 
 CLASS_SIZE = 20
+PARALLEL_CLASSES = 8  # as bench/pipeline.py runs them
 
 
 def chain_events(chains: int, prefix: str, days: int) -> list:
+    return [e for klass in class_streams(chains, prefix, days) for e in klass]
+
+
+def mixed_polls(chains: int, prefix: str, days: int, seed: int = 7) -> list[list]:
+    """The classes' streams, PARALLEL_CLASSES at a time, interleaved in random runs of 1–10 events (each
+    class's own order kept), cut into polls of 20–200 records."""
+    rng = random.Random(seed)
+    waiting = class_streams(chains, prefix, days)
+    running: list[list] = []
+    merged = []
+    while waiting or running:
+        while waiting and len(running) < PARALLEL_CLASSES:
+            running.append(waiting.pop(0))
+        stream = rng.choice(running)
+        run = rng.randint(1, 10)
+        merged += stream[:run]
+        del stream[:run]
+        if not stream:
+            running.remove(stream)
+    polls = []
+    while merged:
+        size = round(20 * 10 ** rng.random())  # log-uniform: small polls (a consumer keeping up) are frequent
+        polls.append(merged[:size])
+        del merged[:size]
+    return polls
+
+
+def class_streams(chains: int, prefix: str, days: int) -> list[list]:
     """Per class, in the order the phases happen: filing and enrolments, province answers, attendance,
     completions and certificates (so a batch mixes many persons, as a busy partition would)."""
-    events = []
+    classes = []
     clock = Clock()
     for first in range(0, chains, CLASS_SIZE):
         klass = f"{prefix}-C{first // CLASS_SIZE}"
@@ -60,8 +95,8 @@ def chain_events(chains: int, prefix: str, days: int) -> list:
                                               enrolment=enrolled.key, person=f"{prefix}-P{n}"), cert]
         class_answer = [_answer(f"S-class-{klass}", "class", klass, clock)]
         attendance = [_answer(f"S-att-{klass}-{d}", "attendance", klass, clock) for d in range(days)]
-        events += [envelope(f) for f in opening + enrolling + class_answer + answers + attendance + completing]
-    return events
+        classes.append([envelope(f) for f in opening + enrolling + class_answer + answers + attendance + completing])
+    return classes
 
 
 def _answer(submission: str, record_type: str, klass: str, clock: Clock, *, enrolment: str | None = None,
@@ -92,11 +127,17 @@ class Statements:
 
 
 async def timed(label: str, processor: EventProcessor, events: list, batch: int, statements: Statements) -> Run:
+    return await timed_polls(label, processor, [events[s : s + batch] for s in range(0, len(events), batch)],
+                             statements)
+
+
+async def timed_polls(label: str, processor: EventProcessor, polls: list[list], statements: Statements) -> Run:
+    events = [e for poll in polls for e in poll]
     consumed = sum(1 for e in events if e.type in processor.handlers)
     before_statements = statements.count
     started, cpu_started = time.perf_counter(), time.process_time()
-    for start in range(0, len(events), batch):
-        await processor.apply_batch(events[start : start + batch])
+    for poll in polls:
+        await processor.apply_batch(poll)
     run = Run(label, len(events), consumed, time.perf_counter() - started, time.process_time() - cpu_started,
               statements.count - before_statements)
     print(f"  {label:<40} {run.cpu / run.consumed * 1000:6.2f} ms CPU/event {run.statements / run.consumed:6.2f} "
@@ -104,7 +145,7 @@ async def timed(label: str, processor: EventProcessor, events: list, batch: int,
     return run
 
 
-async def main(chains: int, batch: int, days: int) -> None:
+async def main(chains: int, batch: int, days: int, mixed_only: bool) -> None:
     url = await create_pg_database("benchsubsidy")
     try:
         settings = SubsidySettings(environment="test", database_url=url, run_relay=False, run_consumers=False,
@@ -119,24 +160,28 @@ async def main(chains: int, batch: int, days: int) -> None:
             noop = EventProcessor("bench-noop", {t: nothing for t in processor.handlers}, service.sessionmaker,
                                   kit_tables)
             sample = chain_events(CLASS_SIZE, "x", days)
+            polls = mixed_polls(chains, "m", days)
             print(f"subsidy consumer, {chains} chains, {len(sample) / CLASS_SIZE:.2f} events per chain "
                   f"({sum(e.type in processor.handlers for e in sample) / CLASS_SIZE:.2f} consumed), "
-                  f"PostgreSQL, one process")
-            base = await timed(f"baseline: inbox only, batches of {batch}", noop, chain_events(chains, "a", days),
-                               batch, statements)
-            single = await timed("subsidy: one event per transaction", processor, chain_events(chains, "b", days),
-                                 1, statements)
-            small = await timed("subsidy: batches of 10", processor, chain_events(chains, "c", days), 10,
-                                statements)
-            batched = await timed(f"subsidy: batches of {batch}", processor, chain_events(chains, "d", days),
-                                  batch, statements)
+                  f"PostgreSQL, one process; mixed: {len(polls)} polls of 20–200")
+            base = await timed_polls("baseline: inbox only, mixed polls", noop, mixed_polls(chains, "a", days),
+                                     statements)
+            mixed = await timed_polls("subsidy: mixed polls", processor, polls, statements)
+            runs = {"m": mixed}
+            if not mixed_only:
+                runs["b"] = await timed("subsidy: one event per transaction", processor,
+                                        chain_events(chains, "b", days), 1, statements)
+                runs["c"] = await timed("subsidy: batches of 10", processor, chain_events(chains, "c", days), 10,
+                                        statements)
+                runs["d"] = await timed(f"subsidy: batches of {batch}", processor, chain_events(chains, "d", days),
+                                        batch, statements)
             async with service.sessionmaker() as session:
                 eligible = Counter(subject[0] for subject in await session.scalars(
                     select(Claim.subject_id).where(Claim.claim_type == "training", Claim.state == "eligible")))
-            assert eligible == {"b": chains, "c": chains, "d": chains}, f"eligible training claims per run: {eligible}"
-            print(f"  CPU per chain: one per transaction {single.cpu / chains * 1000:.1f} ms, batches of 10 "
-                  f"{small.cpu / chains * 1000:.1f} ms, of {batch} {batched.cpu / chains * 1000:.1f} ms "
-                  f"(baseline inbox only {base.cpu / chains * 1000:.1f} ms)")
+            assert eligible == {prefix: chains for prefix in runs}, f"eligible training claims per run: {eligible}"
+            print("  CPU per chain: " + ", ".join(f"{run.label.removeprefix('subsidy: ')} "
+                                                   f"{run.cpu / chains * 1000:.1f} ms" for run in runs.values())
+                  + f" (baseline inbox only, mixed polls {base.cpu / chains * 1000:.1f} ms)")
     finally:
         await drop_pg_database(url)
 
@@ -146,5 +191,6 @@ if __name__ == "__main__":
     parser.add_argument("--chains", type=int, default=200)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--mixed-only", action="store_true", help="only the mixed polls (and their baseline)")
     args = parser.parse_args()
-    asyncio.run(main(args.chains, args.batch, args.days))
+    asyncio.run(main(args.chains, args.batch, args.days, args.mixed_only))
