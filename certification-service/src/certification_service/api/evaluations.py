@@ -120,7 +120,7 @@ async def upload_candidates(
     async def action() -> UploadOut:
         evaluation = await writable_evaluation(session, principal, evaluation_id)
         report = await register_roster(session, settings, principal, evaluation, file.filename or "", content)
-        return upload_view(report, PiiCipher(settings.pii_encryption_key))
+        return upload_view(report)
 
     return await run_command(request, session, principal, action)
 
@@ -189,7 +189,7 @@ async def upload_results(
     async def action() -> Outcome:
         evaluation = await writable_evaluation(session, principal, evaluation_id)
         report = await apply_upload(session, settings, principal, evaluation, file.filename or "", content)
-        return Outcome(upload_view(report, PiiCipher(settings.pii_encryption_key)), 200)
+        return Outcome(upload_view(report), 200)
 
     return await run_command(request, session, principal, action)
 

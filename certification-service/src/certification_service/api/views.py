@@ -65,11 +65,16 @@ def evaluation_view(evaluation: Evaluation, settings: CertificationSettings) -> 
 
 
 def candidate_view(candidate: Candidate, cipher: PiiCipher) -> CandidateOut:
+    return candidate_view_of(candidate, cipher.decrypt(candidate.id_number_encrypted))
+
+
+def candidate_view_of(candidate: Candidate, number: str) -> CandidateOut:
+    """The view when the plaintext number is at hand (an upload just read it): no Fernet decryption per row."""
     return CandidateOut(
         id=candidate.id,
         evaluation_id=candidate.evaluation_id,
         name=candidate.name,
-        id_number_masked=mask_resident_id(cipher.decrypt(candidate.id_number_encrypted)),
+        id_number_masked=mask_resident_id(number),
         unknown_person=candidate.unknown_person,
         free_student_evaluation=candidate.free_student_evaluation,
         graduation_year=candidate.graduation_year,
@@ -81,11 +86,11 @@ def candidate_view(candidate: Candidate, cipher: PiiCipher) -> CandidateOut:
     )
 
 
-def upload_view(report: UploadReport[Candidate], cipher: PiiCipher) -> UploadOut:
+def upload_view(report: UploadReport[tuple[Candidate, str]]) -> UploadOut:
     return UploadOut(
         applied=len(report.applied),
         rejected=len(report.row_errors),
-        results=[candidate_view(c, cipher) for c in report.applied],
+        results=[candidate_view_of(c, number) for c, number in report.applied],
         row_errors=report.row_errors,
     )
 

@@ -73,10 +73,11 @@ async def register_roster(
     evaluation: Evaluation,
     filename: str,
     content: bytes,
-) -> UploadReport[Candidate]:
-    """A roster (CSV or XLSX): good rows are registered, each bad row is reported with its line and code."""
+) -> UploadReport[tuple[Candidate, str]]:
+    """A roster (CSV or XLSX): good rows are registered, each bad row is reported with its line and code.
+    Each registered candidate comes with its normalised number, so the response masks it without decrypting."""
     rows = read_roster(filename, content, COLUMNS, required={"name", "id_number"})
-    report: UploadReport[Candidate] = UploadReport()
+    report: UploadReport[tuple[Candidate, str]] = UploadReport()
     lines, entries = [], []
     for row in rows:
         try:
@@ -95,11 +96,11 @@ async def register_roster(
         except Problem as problem:
             report.reject(row.line, problem)
     outcomes = await register_all(session, settings, principal, evaluation, entries)
-    for line, outcome in zip(lines, outcomes):
+    for line, entry, outcome in zip(lines, entries, outcomes):
         if isinstance(outcome, Problem):
             report.reject(line, outcome)
         else:
-            report.applied.append(outcome)
+            report.applied.append((outcome, entry.number))
     report.row_errors.sort(key=lambda error: error.line)
     return report
 

@@ -7,11 +7,16 @@ Reading the file (CSV in UTF-8 or GB18030, or XLSX) is the kit's `skillkit.roste
 Set-based: one query for the candidates the file names, the rows applied in memory (in file order, so
 a second row for the same candidate is `result_already_recorded`), one flush that updates them, and
 one INSERT for all their events.
+
+A number is looked up in its compact form first and fully validated only when it matches no candidate (to
+report the precise reason): a candidate's number was validated when it was registered, so a match is the
+same valid number, and the validation (its region lookup) was most of this upload's CPU.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import select
+from stdnum.cn import ric
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -44,31 +49,25 @@ async def apply_upload(
     evaluation: Evaluation,
     filename: str,
     content: bytes,
-) -> UploadReport[Candidate]:
+) -> UploadReport[tuple[Candidate, str]]:
     rows = read_roster(filename, content, COLUMNS, required={"id_number", "theory_score", "practical_score"})
-    today = local_date(utcnow())
-    report: UploadReport[Candidate] = UploadReport()
-    indexes: list[str | Problem] = []
-    for row in rows:
-        try:
-            number = normalise_resident_id(row.values.get("id_number", ""), today)
-            indexes.append(blind_index(number, settings.blind_index_secret))
-        except Problem as problem:
-            indexes.append(problem)
-    wanted = {i for i in indexes if isinstance(i, str)}
+    report: UploadReport[tuple[Candidate, str]] = UploadReport()
+    # the compact form normalise_resident_id returns for a valid number (upper case, separators removed)
+    numbers = [ric.compact(row.values.get("id_number", "").upper()) for row in rows]
+    indexes = [blind_index(number, settings.blind_index_secret) for number in numbers]
     candidates = {
         c.id_blind_index: c
         for c in await session.scalars(
-            select(Candidate).where(Candidate.evaluation_id == evaluation.id, Candidate.id_blind_index.in_(wanted))
+            select(Candidate).where(Candidate.evaluation_id == evaluation.id, Candidate.id_blind_index.in_(set(indexes)))
         )
-    } if wanted else {}
+    } if indexes else {}
+    today = local_date(utcnow())
     events = []
-    for row, index in zip(rows, indexes):
+    for row, number, index in zip(rows, numbers, indexes):
         try:
-            if isinstance(index, Problem):
-                raise index
             candidate = candidates.get(index)
             if candidate is None:
+                normalise_resident_id(row.values.get("id_number", ""), today)  # raises the precise reason if invalid
                 raise Problem(404, "candidate_not_found", "this ID number is not a candidate of this evaluation")
             passed = yes_no(
                 row.values.get("passed"), "passed", "passed_invalid", PASSED_WORDS, FAILED_WORDS, "合格/不合格, true/false, 1/0"
@@ -86,7 +85,7 @@ async def apply_upload(
             report.reject(row.line, problem)
             continue
         events.append((event, candidate.person_key, str(candidate.id)))
-        report.applied.append(candidate)
+        report.applied.append((candidate, number))
     await session.flush()
     await outbox.add_many(session, events)
     return report
