@@ -21,7 +21,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
@@ -36,7 +36,7 @@ from skillkit.contracts.training import (
 from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
 from skillkit.db import is_postgres, utcnow
-from skillkit.events import Envelope, EventPayload
+from skillkit.events import Envelope, EventPayload, causation_id_var, correlation_id_var
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
@@ -63,6 +63,19 @@ _BIND = (
             bound_at=bindparam("p_now"), updated_at=bindparam("p_now"))
     .returning(V.c.id)
 )
+# The batch's bindings in one statement (PostgreSQL): the queued enrolments go as arrays, unnested, and the
+# WHERE clause is _BIND's. Each voucher appears at most once in the arrays (see `_queue_binding`).
+_BIND_MANY = text(
+    "UPDATE vouchers AS v SET status = :bound, enrolment_id = t.enrolment_id, class_id = t.class_id,"
+    " institution_id = t.institution_id, occupation_code = t.occupation_code, bound_at = :now, updated_at = :now"
+    " FROM unnest(CAST(:ids AS uuid[]), CAST(:kinds AS varchar[]), CAST(:person_keys AS varchar[]),"
+    " CAST(:enrolment_ids AS varchar[]), CAST(:class_ids AS varchar[]), CAST(:institution_ids AS varchar[]),"
+    " CAST(:occupation_codes AS varchar[]))"
+    " AS t(id, kind, person_key, enrolment_id, class_id, institution_id, occupation_code)"
+    " WHERE v.id = t.id AND v.status = :issued AND v.valid_until > :now AND v.kind = t.kind"
+    " AND v.person_key = t.person_key"
+    " RETURNING v.id"
+).bindparams(bound=validity.BOUND, issued=validity.ISSUED)
 # Read only when the binding did not happen, to say why (under the row lock, like the binding itself).
 _BINDING_STATE = select(
     V.c.code, V.c.status, V.c.kind, V.c.person_key, V.c.valid_until, V.c.enrolment_id, V.c.revoked_reason
@@ -107,27 +120,39 @@ _REDEEM = (
 )
 
 _DEFERRED = "voucher_lifecycle_deferred"
-
-
 _PERSONS = "voucher_lifecycle_persons"
+_VOUCHERS = "voucher_lifecycle_vouchers"  # the vouchers a queued start or completion names
+_BINDINGS = "voucher_lifecycle_bindings"  # voucher id -> (enrolment, its event's id, correlation id), event order
 LOCK_NAMESPACE = 0x5643  # "VC": the voucher consumer's advisory-lock namespace
 
 
-def _defer(session: AsyncSession, statement: Executable, params: dict[str, Any], person_key: str) -> None:
+def _defer(session: AsyncSession, statement: Executable, params: dict[str, Any], person_key: str,
+           voucher: uuid.UUID | None = None) -> None:
     queued: dict[Executable, list[dict[str, Any]]] = session.info.setdefault(_DEFERRED, {})
     queued.setdefault(statement, []).append(params)
     session.info.setdefault(_PERSONS, set()).add(person_key)
+    if voucher is not None:
+        session.info.setdefault(_VOUCHERS, set()).add(voucher)
 
 
 async def write_deferred(session: AsyncSession) -> None:
-    """Runs the queued transitions, each statement once for all its events (the consumer's before_commit).
+    """Runs the queued bindings, then the queued transitions, each statement once for all its events (also the
+    consumer's before_commit).
+
+    Bindings go first: a start or completion queued before a binding of the same voucher makes the binding
+    write the queue before it is queued (`on_training_enrolled`), so every queued transition of a voucher with
+    a queued binding came after it.
 
     A completion (training topic) and a certificate (certification topic) of one person can be applied by two
     batches at the same moment; each would miss the other's uncommitted row and the voucher would stay
     "completed". The persons' advisory locks, taken first in one statement in sorted order, make the second
     wait and then see the first."""
+    bindings = session.info.pop(_BINDINGS, None)
     queued = session.info.pop(_DEFERRED, None)
     persons = session.info.pop(_PERSONS, set())
+    session.info.pop(_VOUCHERS, None)
+    if bindings:
+        await _bind_all(session, bindings)
     if persons and is_postgres(session):
         keys = sorted(_lock_key(p) for p in persons)
         await session.execute(select(*(func.pg_advisory_xact_lock(LOCK_NAMESPACE, k) for k in keys)))
@@ -177,30 +202,65 @@ def _binding_refusal(voucher: Row[Any] | None, event: TrainingEnrolled) -> tuple
 async def on_training_enrolled(session: AsyncSession, envelope: Envelope) -> None:
     """Answers the training service's enrolment with `voucher.bound` or `voucher.binding_rejected`.
 
-    The binding is tried first (one UPDATE that holds every condition of `_binding_refusal`); only when it
-    matches nothing is the voucher read to tell a redelivery of this enrolment from a refusal and its reason.
-    An issued voucher never carries an enrolment, so trying the binding first cannot rebind a redelivery."""
+    The binding is queued and the batch's bindings are tried together (`_bind_all`, in `write_deferred`): one
+    UPDATE that holds every condition of `_binding_refusal`, instead of one per enrolment. A binding whose
+    voucher already has one queued, or a queued start or completion, writes the queue first, so it sees the
+    state the events before it left, as applied one by one."""
     event: TrainingEnrolled = envelope.payload
-    await write_deferred(session)
     key = _uuid(event.voucher_id)
-    now = utcnow()
-    bound = key is not None and await session.scalar(_BIND, dict(
-        p_id=key, p_now=now, p_kind=event.kind, p_person_key=event.person_key, p_enrolment_id=event.enrolment_id,
-        p_class_id=event.class_id, p_institution_id=event.institution_id, p_occupation_code=event.occupation_code,
-    )) is not None
-    if bound:
-        _emit(session, VoucherBound(
-            voucher_id=str(key), person_key=event.person_key, enrolment_id=event.enrolment_id,
-            class_id=event.class_id, institution_id=event.institution_id, bound_at=now,
-        ), event.person_key, str(key))
+    if key is None:
+        await write_deferred(session)
+        _reject(session, event, BindingRejection.UNKNOWN_VOUCHER, f"no voucher {event.voucher_id}")
         return
-    voucher = None if key is None else (await session.execute(_BINDING_STATE, dict(p_id=key))).first()
+    if key in session.info.get(_BINDINGS, ()) or key in session.info.get(_VOUCHERS, ()):
+        await write_deferred(session)
+    session.info.setdefault(_BINDINGS, {})[key] = (event, envelope.id, envelope.correlation_id or envelope.id)
+
+
+async def _bind_all(session: AsyncSession, bindings: dict[uuid.UUID, tuple[TrainingEnrolled, str, str]]) -> None:
+    """Binds the queued enrolments' vouchers, then answers each in event order, its event built with the
+    causation and correlation ids of the enrolment it answers (as if built while that handler ran). Only a
+    voucher that was not bound is read, to tell a redelivery of the same enrolment from a refusal and why. An
+    issued voucher never carries an enrolment, so trying the binding first cannot rebind a redelivery."""
+    now = utcnow()
+    enrolments = [event for event, _, _ in bindings.values()]
+    if is_postgres(session):
+        bound = set(await session.scalars(_BIND_MANY, dict(
+            now=now, ids=list(bindings), kinds=[e.kind for e in enrolments],
+            person_keys=[e.person_key for e in enrolments], enrolment_ids=[e.enrolment_id for e in enrolments],
+            class_ids=[e.class_id for e in enrolments], institution_ids=[e.institution_id for e in enrolments],
+            occupation_codes=[e.occupation_code for e in enrolments])))
+    else:
+        bound = {key for key, event in zip(bindings, enrolments) if await session.scalar(_BIND, dict(
+            p_id=key, p_now=now, p_kind=event.kind, p_person_key=event.person_key, p_enrolment_id=event.enrolment_id,
+            p_class_id=event.class_id, p_institution_id=event.institution_id,
+            p_occupation_code=event.occupation_code)) is not None}
+    for key, (event, causation, correlation) in bindings.items():
+        correlation_token, causation_token = correlation_id_var.set(correlation), causation_id_var.set(causation)
+        try:
+            if key in bound:
+                _emit(session, VoucherBound(
+                    voucher_id=str(key), person_key=event.person_key, enrolment_id=event.enrolment_id,
+                    class_id=event.class_id, institution_id=event.institution_id, bound_at=now,
+                ), event.person_key, str(key))
+            else:
+                await _not_bound(session, key, event)
+        finally:
+            correlation_id_var.reset(correlation_token)
+            causation_id_var.reset(causation_token)
+
+
+async def _not_bound(session: AsyncSession, key: uuid.UUID, event: TrainingEnrolled) -> None:
+    voucher = (await session.execute(_BINDING_STATE, dict(p_id=key))).first()
     if voucher is not None and voucher.enrolment_id == event.enrolment_id:
         return  # this enrolment was already bound (a redelivery under a new event id)
     refusal = _binding_refusal(voucher, event)
-    if refusal is None:  # changed between the UPDATE and the read: the kit retries the event
+    if refusal is None:  # changed between the UPDATE and the read: the kit retries the batch
         raise RuntimeError(f"voucher {event.voucher_id} changed while binding enrolment {event.enrolment_id}")
-    reason, detail = refusal
+    _reject(session, event, *refusal)
+
+
+def _reject(session: AsyncSession, event: TrainingEnrolled, reason: BindingRejection, detail: str) -> None:
     _emit(session, VoucherBindingRejected(
         voucher_id=event.voucher_id, person_key=event.person_key, enrolment_id=event.enrolment_id,
         reason=reason, detail=detail,
@@ -230,7 +290,8 @@ async def on_started(session: AsyncSession, envelope: Envelope) -> None:
     event: TrainingStarted = envelope.payload
     key = _uuid(event.voucher_id)
     if key is not None:
-        _defer(session, _START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()), event.person_key)
+        _defer(session, _START, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()), event.person_key,
+               key)
 
 
 async def on_completed(session: AsyncSession, envelope: Envelope) -> None:
@@ -238,7 +299,7 @@ async def on_completed(session: AsyncSession, envelope: Envelope) -> None:
     key = _uuid(event.voucher_id)
     if key is not None:
         _defer(session, _COMPLETE, dict(p_id=key, p_enrolment_id=event.enrolment_id, p_now=utcnow()),
-               event.person_key)
+               event.person_key, key)
 
 
 async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> None:
