@@ -41,7 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Awaitable, Callable, Iterator
 
 import httpx
 from stdnum.cn import ric, uscc
@@ -423,84 +423,86 @@ class LoopDriver:
             await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/decision", self.t.bureau(),
                                 json={"approved": True})
 
+    async def until(self, done: Callable[[], Awaitable[bool]], what: Callable[[], str], *, first: float = 0.05,
+                    cap: float = 0.5) -> None:
+        """Calls `done` until it answers True, backing off from `first` to `cap` seconds between calls; after the
+        deadline, a TimeoutError saying `what()` is still missing."""
+        deadline = time.monotonic() + self.deadline_s
+        delay = first
+        while not await done():
+            if time.monotonic() > deadline:
+                raise TimeoutError(what())
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, cap)
+
     async def enrol(self, plan: ClassPlan, trainee: Trainee) -> None:
         """Typed voucher code + ID card; retried while the training service has not yet heard of the voucher."""
         org = self.t.training_org(plan.institution.id or "")
-        deadline = time.monotonic() + self.deadline_s
-        delay = 0.05
-        while True:
+
+        async def enrolled() -> bool:
             try:
                 body = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments", org, json={
                     "voucher_code": trainee.voucher_code, "trainee_name": trainee.name, "id_number": trainee.id_number,
                 })
-                trainee.enrolment_id = body["id"]
-                return
             except ApiError as exc:
-                if exc.code != "voucher_unknown" or time.monotonic() > deadline:
+                if exc.code != "voucher_unknown":
                     raise
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+                return False
+            trainee.enrolment_id = body["id"]
+            return True
+
+        await self.until(enrolled, lambda: f"voucher {trainee.voucher_code} still unknown to the training service")
 
     async def enrol_class(self, plan: ClassPlan) -> None:
         """The whole class from one file (voucher code, name, ID number); the rows whose voucher the training
         service has not yet heard of (`voucher_unknown`) are sent again, alone, a moment later."""
         org = self.t.training_org(plan.institution.id or "")
         pending = {t.voucher_id: t for t in plan.trainees}
-        deadline = time.monotonic() + self.deadline_s
-        delay = 0.05
-        while True:
-            batch = list(pending.values())
-            content = _csv(["券码", "姓名", "身份证号"], [[t.voucher_code, t.name, t.id_number] for t in batch])
+
+        async def all_enrolled() -> bool:
+            content = _csv(["券码", "姓名", "身份证号"], [[t.voucher_code, t.name, t.id_number] for t in pending.values()])
             report = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments/bulk", org,
                                          files={"file": ("报名.csv", content, "text/csv")})
             for enrolment in report["enrolments"]:
-                trainee = pending.pop(enrolment["voucher_id"])
-                trainee.enrolment_id = enrolment["id"]
+                pending.pop(enrolment["voucher_id"]).enrolment_id = enrolment["id"]
             other = [e for e in report["row_errors"] if e["code"] != "voucher_unknown"]
             if other:
                 raise RuntimeError(f"class {plan.name}: enrolment rows rejected: {other}")
-            if not pending:
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"class {plan.name}: {len(pending)} vouchers still unknown to the training service")
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            return not pending
+
+        await self.until(all_enrolled,
+                         lambda: f"class {plan.name}: {len(pending)} vouchers still unknown to the training service")
 
     async def wait_counts_active(self, plan: ClassPlan) -> None:
         """Polls the class's enrolment counts (no personal data read) until every enrolment is bound."""
         org = self.t.training_org(plan.institution.id or "")
-        deadline = time.monotonic() + self.deadline_s
-        delay = 0.05
-        while True:
+        counts: dict[str, int] = {}
+
+        async def all_bound() -> bool:
+            nonlocal counts
             counts = (await self.api.call("GET", f"{self.e.training}/v1/classes/{plan.id}", org))["enrolment_counts"]
-            if counts.get("active", 0) == len(plan.trainees):
-                return
             broken = {k: v for k, v in counts.items() if k not in ("pending", "active") and v}
             if broken:
                 raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"class {plan.name}: enrolments still pending after {self.deadline_s} s: {counts}")
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+            return counts.get("active", 0) == len(plan.trainees)
+
+        await self.until(all_bound, lambda: f"class {plan.name}: enrolments still pending: {counts}")
 
     async def wait_active(self, plan: ClassPlan) -> None:
         """The enrolment is pending until the voucher service binds the voucher (voucher.bound)."""
         org = self.t.training_org(plan.institution.id or "")
-        deadline = time.monotonic() + self.deadline_s
         wanted = {t.enrolment_id for t in plan.trainees}
-        delay = 0.1
-        while True:
+
+        async def all_bound() -> bool:
             rows = await self.api.pages(f"{self.e.training}/v1/classes/{plan.id}/enrolments", org)
             status = {r["id"]: r["status"] for r in rows}
-            if all(status.get(e) == "active" for e in wanted):
-                return
             broken = {e: s for e, s in status.items() if e in wanted and s not in ("pending", "active")}
             if broken:
                 raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"class {plan.name}: enrolments still pending after {self.deadline_s} s")
-            await asyncio.sleep(delay)
-            delay = min(delay * 1.5, 1.0)  # a page of trainees costs the service PII decryption: poll gently
+            return all(status.get(e) == "active" for e in wanted)
+
+        # a page of trainees costs the service PII decryption: poll gently
+        await self.until(all_bound, lambda: f"class {plan.name}: enrolments still pending", first=0.1, cap=1.0)
 
     async def upload(self, url: str, headers: dict[str, str], name: str, content: bytes) -> Any:
         report = await self.api.call("POST", url, headers, files={"file": (name, content, "text/csv")})
