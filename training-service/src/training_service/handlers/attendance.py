@@ -26,7 +26,7 @@ from skillkit.problems import Problem
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
-from training_service.adapters.sql import chunks, insert_for
+from training_service.adapters.sql import insert_ignoring
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import CheckInIn
 from training_service.handlers import province
@@ -79,17 +79,11 @@ async def record_check_ins(
     if not new:
         return []
     now = utcnow()
-    inserted: set[tuple[uuid.UUID, date]] = set()
-    for part in chunks(new):
-        rows = [dict(id=uuid.uuid4(), enrolment_id=n.enrolment.id, class_id=training_class.id, day=n.day,
-                     method=n.data.method, staff_id=n.data.staff_id if n.data.method == "staff" else None,
-                     checked_at=n.data.checked_at, recorded_by=principal.subject, created_at=now) for n in part]
-        result = await session.execute(
-            insert_for(session, CheckIn).values(rows)
-            .on_conflict_do_nothing(index_elements=["enrolment_id", "day"])
-            .returning(CheckIn.enrolment_id, CheckIn.day)
-        )
-        inserted.update((row.enrolment_id, row.day) for row in result)
+    rows = [dict(id=uuid.uuid4(), enrolment_id=n.enrolment.id, class_id=training_class.id, day=n.day,
+                 method=n.data.method, staff_id=n.data.staff_id if n.data.method == "staff" else None,
+                 checked_at=n.data.checked_at, recorded_by=principal.subject, created_at=now) for n in new]
+    inserted = {(row.enrolment_id, row.day) for row in await insert_ignoring(
+        session, CheckIn.__table__, rows, ("enrolment_id", "day"), conflict=("enrolment_id", "day"))}
     recorded = [n for n in new if (n.enrolment.id, n.day) in inserted]
     lines: dict[date, list[AttendanceLine]] = defaultdict(list)
     for n in recorded:

@@ -25,7 +25,7 @@ from skillkit.roster import RosterRow, read_roster
 
 from training_service.adapters.models import LIVE, Enrolment, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import outbox
-from training_service.adapters.sql import chunks, insert_for
+from training_service.adapters.sql import insert_ignoring
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import BulkRowError, EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
@@ -156,14 +156,9 @@ async def _take_seats(session: AsyncSession, training_class: TrainingClass, want
 async def _insert(session: AsyncSession, enrolments: list[Enrolment]) -> set[uuid.UUID]:
     """Multi-row INSERT; a row whose voucher got a live enrolment concurrently (unique voucher/live slot) is
     skipped, not an error for the whole file. Returns the ids inserted."""
-    columns = [c.key for c in Enrolment.__table__.columns]
-    inserted: set[uuid.UUID] = set()
-    for part in chunks(enrolments, 500):
-        if not part:
-            continue
-        result = await session.execute(
-            insert_for(session, Enrolment).values([{k: getattr(e, k) for k in columns} for e in part])
-            .on_conflict_do_nothing().returning(Enrolment.id)
-        )
-        inserted.update(result.scalars())
-    return inserted
+    rows = [{k: getattr(e, k) for k in _ENROLMENT_COLUMNS} for e in enrolments]
+    return {row.id for row in await insert_ignoring(session, _ENROLMENTS, rows, ("id",))}
+
+
+_ENROLMENTS = Enrolment.__table__
+_ENROLMENT_COLUMNS = [c.key for c in _ENROLMENTS.columns]
