@@ -405,3 +405,32 @@ async def test_a_certificate_applied_while_the_completion_commits_still_certifie
     release.set()
     assert await completion is True and await certification is True
     assert await status(vs, voucher) == "certified"
+
+
+async def test_one_batch_of_bindings_answers_each_enrolment_in_order_with_its_causation(vs, vouchers):
+    """The batch's bindings are tried together; the answers still come in event order, each caused by the
+    enrolment it answers, and each enrolment sees what the events before it left: a start that came before its
+    own enrolment changes nothing, a second enrolment of a voucher bound in the same batch is refused."""
+    a, b, c = vouchers
+    batch = [envelope(p) for p in (
+        started(a, enrolment_id="e-a"),  # before its enrolment: matches nothing
+        enrolled(a, enrolment_id="e-a"),
+        enrolled(b, enrolment_id="e-b", kind="order"),
+        enrolled(c, enrolment_id="e-c"),
+        enrolled(c, enrolment_id="e-c2"),  # the same voucher again, another enrolment
+        enrolled(a, enrolment_id="e-a"),  # the same enrolment again under a new event id: no answer
+    )]
+    assert await vs.runtime.processors[CONSUMER_NAME].apply_batch(batch) == 6
+    assert [await status(vs, v) for v in vouchers] == ["bound", "issued", "bound"]
+    from skillkit.events import parse_event
+    async with vs.sessionmaker() as session:
+        bodies = list(await session.scalars(select(kit_tables.outbox.c.body).where(
+            kit_tables.outbox.c.event_type.in_(("voucher.bound.v1", "voucher.binding_rejected.v1")))
+            .order_by(kit_tables.outbox.c.seq)))
+    answers = [parse_event(body) for body in bodies]
+    assert [(e.type, e.data.enrolment_id, getattr(e.data, "reason", None), e.causation_id) for e in answers] == [
+        ("voucher.bound.v1", "e-a", None, batch[1].id),
+        ("voucher.binding_rejected.v1", "e-b", "wrong_kind", batch[2].id),
+        ("voucher.bound.v1", "e-c", None, batch[3].id),
+        ("voucher.binding_rejected.v1", "e-c2", "already_bound", batch[4].id),
+    ]

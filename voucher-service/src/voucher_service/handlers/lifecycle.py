@@ -6,13 +6,15 @@ Each transition is one conditional UPDATE whose WHERE clause is the rule (which 
 enrolment it belongs to): the database applies it under the row lock, so no handler reads the voucher first
 and a late or foreign event simply matches no row. The statements are built once, at import.
 
-A consumer batch is one partition's events, and the bulk uploads upstream put runs of the same type in it
-(a class's starts, completions, certificates). Those three transitions are therefore deferred: each handler
-queues its parameters and `write_deferred` runs each queued statement once with all of them (an executemany:
-one round trip), before any other handler of the batch and at the end of the batch (the consumer's
-`before_commit`). Within such a run the order does not matter: start and completion only move forward
-("the later status wins" whichever runs first), certificates only add. Every other handler writes the queue
-first, so it sees exactly the state it would have seen event by event.
+A consumer batch is a whole poll (up to 200 records across partitions, per-partition order kept), and the
+uploads upstream put runs of the same type in it (a class's enrolments, starts, completions, certificates).
+Bindings, starts, completions and certificates are therefore deferred: each handler queues its parameters and
+`write_deferred` writes the queue with one statement per kind (bindings: one UPDATE … FROM unnest(…); the others:
+an executemany), before any other handler of the batch and at the end of the batch (the consumer's
+`before_commit`). Starts, completions and certificates commute (forward-only, certificates only add); a binding
+writes the queue first when its voucher already has a queued binding, start or completion, and bindings are
+written before the other transitions, so each event still sees exactly the state it would have seen event by
+event. Every other handler writes the queue first.
 """
 
 from __future__ import annotations
