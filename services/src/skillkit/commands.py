@@ -14,6 +14,7 @@ from typing import Any, Awaitable, Callable
 
 from fastapi import Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -58,18 +59,12 @@ async def run_command(
     result = await action()
     if isinstance(result, Outcome):
         result, status_code = result.body, result.status_code
-    body = json.dumps(jsonable_encoder(result), ensure_ascii=False).encode()
+    body = _encode(result)
     if key is not None:
         await session.execute(
-            table.insert().values(
-                key=key,
-                principal=owner,
-                route=route,
-                body_hash=body_hash,
-                status_code=status_code,
-                response_body=body,
-                created_at=utcnow(),
-            )
+            table.insert(),  # parameters bound at execution: the compiled statement is reused
+            dict(key=key, principal=owner, route=route, body_hash=body_hash, status_code=status_code,
+                 response_body=body, created_at=utcnow()),
         )
     try:
         await session.commit()
@@ -81,6 +76,14 @@ async def run_command(
         return _replay(stored, route, body_hash)  # a concurrent retry with the same key won the race
     runtime.notify_outbox()
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def _encode(result: Any) -> bytes:
+    # pydantic's own serialiser: the same JSON as jsonable_encoder's model_dump(mode="json"), compact, at a
+    # fraction of the CPU for a bulk response of many rows
+    if isinstance(result, BaseModel):
+        return result.model_dump_json().encode()
+    return json.dumps(jsonable_encoder(result), ensure_ascii=False).encode()
 
 
 async def _fingerprint(request: Request) -> str:
