@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any, Iterable
 
-from sqlalchemy import func, select, tuple_, union_all
+from sqlalchemy import Text, cast, func, select, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -182,8 +182,9 @@ async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> 
 # them: a UNION ALL of index lookups (person keys; class, enrolment and institution ids of their facts). Each
 # row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
 # once per statement, so the parsed tables are reused without a query of their own while the stamp holds.
+# The payload comes as its JSON text: only a fact not parsed before in this process is parsed (`_PARSED`).
 _fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
-                 facts_t.c.data, facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
+                 cast(facts_t.c.data, Text).label("data"), facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
                  facts_t.c.institution_id)
 
 
@@ -219,40 +220,57 @@ def _person_facts_statement(dialect: str) -> Any:
 _PERSON_FACTS = per_dialect(_person_facts_statement)
 
 
+# Parsed facts by event id. A stored fact version is one event, and an event's payload never changes, so a
+# parse is valid for as long as the process lives, whatever was rolled back or written by other replicas;
+# a person is re-evaluated several times as the chain fills up, each time with the same class and earlier
+# facts. Bounded: emptied when full (a miss costs one parse).
+_PARSED: dict[str, Fact] = {}
+_PARSED_MAX = 200_000
+
+
+def _fact_of(row: Any) -> Fact:
+    fact = _PARSED.get(row.event_id)
+    if fact is None or fact.type != row.event_type:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.clear()
+        fact = _PARSED[row.event_id] = Fact(row.event_type, row.event_id, row.event_time,
+                                            payload_of(row.event_type, row.data))
+    return fact
+
+
 class PersonFacts:
     """The facts of several persons from one query: `of(person)` is what `evaluate_person` needs."""
 
     def __init__(self, rows: list[Any]) -> None:
         self._own: dict[str, list[Fact]] = defaultdict(list)
-        self._ids: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+        self._ids: dict[str, set[tuple[str, str]]] = defaultdict(set)  # person -> (column, value) of own facts
         self._around: dict[tuple[str, str], list[Fact]] = defaultdict(list)
-        parsed: dict[int, Fact] = {}
         for row in rows:
-            fact = parsed.get(row.id)
-            if fact is None:
-                fact = parsed[row.id] = Fact(row.event_type, row.event_id, row.event_time,
-                                             payload_of(row.event_type, row.data))
-            if row.person_key is not None:
-                self._own[row.person_key].append(fact)
-                for column in ("class_id", "enrolment_id", "institution_id"):
-                    value = getattr(row, column)
-                    if value is not None:
-                        self._ids[row.person_key][column].add(value)
+            fact = _fact_of(row)
+            person = row.person_key
+            if person is not None:
+                self._own[person].append(fact)
+                ids = self._ids[person]
+                if row.class_id is not None:
+                    ids.add(("class_id", row.class_id))
+                if row.enrolment_id is not None:
+                    ids.add(("enrolment_id", row.enrolment_id))
+                if row.institution_id is not None:
+                    ids.add(("institution_id", row.institution_id))
             # the same selection as the query's context branches, so each person gets exactly those
-            if row.person_key is None and (row.kind in CLASS_KINDS or row.kind == "realname"):
+            elif row.kind in CLASS_KINDS or row.kind == "realname":
                 self._around["class_id", row.class_id].append(fact)
-            if row.person_key is None and row.kind == "realname" and row.enrolment_id is not None:
-                self._around["enrolment_id", row.enrolment_id].append(fact)
+                if row.kind == "realname" and row.enrolment_id is not None:
+                    self._around["enrolment_id", row.enrolment_id].append(fact)
             if row.kind in ("suspended", "evaluation_institution"):
                 self._around["institution_id", row.institution_id].append(fact)
         self.stamp = (rows[0].tables_count, rows[0].tables_changed) if rows else None
 
     def of(self, person_key: str) -> FactSet:
         facts = FactSet(self._own.get(person_key, ()))
-        for column, values in self._ids.get(person_key, {}).items():
-            for value in values:
-                for fact in self._around.get((column, value), ()):
-                    facts.add(fact)
+        for scope in self._ids.get(person_key, ()):
+            for fact in self._around.get(scope, ()):
+                facts.add(fact)
         return facts
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict
@@ -63,11 +64,12 @@ class Fact:
     time: datetime  # the event's time: decides which of two versions of a fact is newer
     payload: Any  # the contract's pydantic payload
 
-    @property
+    # kind and key are read many times per evaluation (FactSet slots, every lookup): computed once per fact
+    @cached_property
     def kind(self) -> str:
         return FACT_KEYS[self.type][0]
 
-    @property
+    @cached_property
     def key(self) -> str:
         return "|".join(str(getattr(self.payload, f)) for f in FACT_KEYS[self.type][1])
 
@@ -97,35 +99,39 @@ def from_envelope(envelope: Envelope) -> Fact | None:
     return Fact(envelope.type, envelope.id, envelope.time, envelope.data)
 
 
-def payload_of(event_type: str, data: dict[str, Any]) -> Any:
+def payload_of(event_type: str, data: str) -> Any:
+    """The payload of a stored fact from its JSON text (parsed by pydantic, without a dict in between)."""
     if event_type == REVIEW_TYPE:
-        return ClaimReview.model_validate(data)
+        return ClaimReview.model_validate_json(data)
     event_type_info = registry.get(event_type)
     if event_type_info is None:
         raise ValueError(f"unknown fact type {event_type}")
-    return event_type_info.payload.model_validate(data)
+    return event_type_info.payload.model_validate_json(data)
 
 
 class FactSet:
     """The facts about one person (and the classes, institutions, province answers around them)."""
 
     def __init__(self, facts: Iterable[Fact] = ()) -> None:
-        self._facts: dict[tuple[str, str], Fact] = {}
+        # kind -> key -> fact: evaluate_person asks for all facts of a kind many times per person
+        self._facts: dict[str, dict[str, Fact]] = {}
         for fact in facts:
             self.add(fact)
 
     def add(self, fact: Fact) -> bool:
-        slot = (fact.kind, fact.key)
-        if supersedes(fact, self._facts.get(slot)):
-            self._facts[slot] = fact
+        of_kind = self._facts.setdefault(fact.kind, {})
+        if supersedes(fact, of_kind.get(fact.key)):
+            of_kind[fact.key] = fact
             return True
         return False
 
     def get(self, kind: str, key: str) -> Fact | None:
-        return self._facts.get((kind, key))
+        of_kind = self._facts.get(kind)
+        return of_kind.get(key) if of_kind else None
 
     def of(self, kind: str) -> list[Fact]:
-        return sorted((f for (k, _), f in self._facts.items() if k == kind), key=lambda f: f.key)
+        of_kind = self._facts.get(kind)
+        return [of_kind[key] for key in sorted(of_kind)] if of_kind else []
 
     def all(self) -> list[Fact]:
-        return sorted(self._facts.values(), key=lambda f: (f.kind, f.key))
+        return [fact for kind in sorted(self._facts) for fact in self.of(kind)]
