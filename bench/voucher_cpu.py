@@ -1,6 +1,7 @@
 """In-process CPU measurement of the voucher service's hot paths (no broker, no HTTP server process).
 
     .venv/bin/python -m bench.voucher_cpu [--chains 200] [--batch 20] [--roster-rows 200] [--repeat 3] [--trace]
+    .venv/bin/python -m bench.voucher_cpu --pipeline [--chains 400] [--class-size 20] [--parallel-classes 8]
 
 On a fresh PostgreSQL database (created and dropped here) the voucher app runs in this process with relay,
 consumers and periodic jobs off, driven through its ASGI client and its `EventProcessor`:
@@ -10,6 +11,11 @@ consumers and periodic jobs off, driven through its ASGI client and its `EventPr
   service does not handle (evaluation.result_recorded);
 - the kit's floor for comparison: the same batches through an `EventProcessor` whose handler does nothing;
 - a roster of `--roster-rows` rows (`POST /v1/batches/{id}/roster`), per row, `--repeat` times.
+With `--pipeline`, the service's part of the pipeline benchmark's chain instead, per chain: classes of
+`--class-size` issued in bulk (`POST /v1/batches` + roster), then their events as the consumer gets them, polls of
+up to 200 records taken round-robin from `--parallel-classes` classes in flight, each class's records in its
+order: training.enrolled, training.started, training.completed, certificate.issued, and subsidy.claim_eligible ×2
+(not handled). The relay and the broker client are not in it.
 CPU is this process's `time.process_time()` (the database server's CPU is not in it); statements are counted
 on the engine (`before_cursor_execute`: one per round trip, an executemany counts once). Event parsing is the
 kit's and the same either way, so envelopes are built before the clock starts. To compare with an older
@@ -99,8 +105,11 @@ async def run(args: argparse.Namespace) -> None:
     try:
         async with running_service(create, settings, "voucher_service.migrations") as vs:
             meter = Meter(Statements(vs.runtime.engine, args.trace))
-            await lifecycle(vs, meter, args)
-            await roster(vs, meter, args)
+            if args.pipeline:
+                await pipeline(vs, meter, args)
+            else:
+                await lifecycle(vs, meter, args)
+                await roster(vs, meter, args)
             meter.print()
     finally:
         await drop_pg_database(url)
@@ -195,6 +204,69 @@ async def roster(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
         assert result["issued"] == args.roster_rows, result["row_errors"][:3]
 
 
+async def pipeline(vs: Any, meter: Meter, args: argparse.Namespace) -> None:
+    staff = vs.headers("bureau", sub="staff-1")
+    size, classes = args.class_size, args.chains // args.class_size
+    issued: list[list[dict[str, Any]]] = []
+
+    async def issue() -> None:
+        for c in range(classes):
+            r = await vs.client.post("/v1/batches", json={"name": "普惠班", "kind": "inclusive", "validity_days": 120},
+                                     headers=staff)
+            lines = ["姓名,身份证号,手机号,乡镇,人员类别"] + [
+                f"王五,{resident_id(c * size + i)},138{i:08d},临泉镇,rural_migrant" for i in range(size)]
+            resp = await vs.client.post(f"/v1/batches/{r.json()['id']}/roster",
+                                        files={"file": ("r.csv", "\n".join(lines).encode())}, headers=staff)
+            assert resp.status_code == 201 and resp.json()["issued"] == size, resp.text
+            issued.append(resp.json()["vouchers"])
+
+    await meter.measure("pipeline: batch + roster, per chain", classes * size, issue)
+    async with vs.sessionmaker() as session:
+        keys = dict((str(i), k) for i, k in await session.execute(select(Voucher.id, Voucher.person_key)))
+    streams = [[envelope(p, k) for p, k in _chain_events(vouchers, keys)] for vouchers in issued]
+    polls: list[list[Envelope]] = []
+    for first in range(0, classes, args.parallel_classes):  # the classes in flight together
+        flight = streams[first:first + args.parallel_classes]
+        step = max(1, 200 // len(flight))
+        for start in range(0, max(len(s) for s in flight), step):
+            polls.append([e for s in flight for e in s[start:start + step]])
+
+    async def consume() -> None:
+        for poll in polls:
+            await vs.runtime.processors[CONSUMER_NAME].apply_batch(poll)
+
+    await meter.measure(f"pipeline: consumer, {len(polls)} polls, per chain", classes * size, consume)
+    async with vs.sessionmaker() as session:
+        statuses = list(await session.scalars(select(Voucher.status)))
+    assert statuses == ["certified"] * (classes * size), sorted(set(statuses))
+
+
+def _chain_events(vouchers: list[dict[str, Any]], keys: dict[str, str]) -> list[tuple[EventPayload, str]]:
+    """A class's events in the order its uploads produce them: each kind for the whole class, then the next."""
+    def each(make: Any) -> list[tuple[EventPayload, str]]:
+        return [(make(v, keys[v["id"]]), keys[v["id"]]) for v in vouchers]
+
+    return [
+        *each(lambda v, pk: TrainingEnrolled(
+            enrolment_id=enrolment_of(v), class_id="c-1", institution_id="org-1", voucher_id=v["id"], person_key=pk,
+            kind="inclusive", occupation_code=OCCUPATION, level=5, class_start=date(2026, 12, 1),
+            class_end=date(2026, 12, 8))),
+        *each(lambda v, pk: TrainingStarted(enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1",
+                                            person_key=pk, first_day=date(2026, 12, 1), checked_at=utcnow())),
+        *each(lambda v, pk: TrainingCompleted(enrolment_id=enrolment_of(v), voucher_id=v["id"], class_id="c-1",
+                                              person_key=pk, attended_days=5, passed=True,
+                                              completed_on=date(2026, 12, 8))),
+        *each(lambda v, pk: CertificateIssued(
+            certificate_id=str(uuid.uuid5(uuid.NAMESPACE_OID, "cert" + v["id"])), certificate_no="N1", person_key=pk,
+            certificate_type="skill_level", occupation_code=OCCUPATION, level=5, issued_on=date(2026, 12, 20),
+            institution_id="ev-1", evaluation_id="ev")),
+        *each(lambda v, pk: EvaluationResultRecorded(evaluation_id="ev", candidate_id=v["id"], person_key=pk,
+                                                     passed=True)),  # 2 types not handled, like claim_eligible
+        *each(lambda v, pk: EvaluationResultRecorded(evaluation_id="ev", candidate_id=v["id"], person_key=pk,
+                                                     passed=True)),
+    ]
+
+
 async def _nothing(_session: Any, _envelope: Envelope) -> None:
     return None
 
@@ -205,6 +277,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=20)
     parser.add_argument("--roster-rows", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--pipeline", action="store_true", help="the pipeline benchmark's chain, per chain")
+    parser.add_argument("--class-size", type=int, default=20)
+    parser.add_argument("--parallel-classes", type=int, default=8)
     parser.add_argument("--trace", action="store_true", help="print every statement (use with small counts)")
     asyncio.run(run(parser.parse_args()))
 
