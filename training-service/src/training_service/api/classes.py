@@ -34,7 +34,7 @@ from training_service.handlers.attendance import check_in
 from training_service.handlers.bulk import bulk_check_ins, bulk_completions, bulk_follow_ups
 from training_service.handlers.bulk_enrolments import bulk_enrol
 from training_service.handlers.classes import decide_class, open_class
-from training_service.handlers.common import class_for, own_institution_id
+from training_service.handlers.common import class_for, class_with_counts, own_institution_id
 from training_service.handlers.enrolments import enrol
 from training_service.handlers.training import complete, report_outcome
 
@@ -100,10 +100,8 @@ async def list_classes(
 async def get_class(
     session: Session, class_id: uuid.UUID, principal: Annotated[Principal, require_roles(*READERS)]
 ) -> ClassOut:
-    training_class = await class_for(session, principal, class_id)
-    counts = await session.execute(select(Enrolment.status, func.count()).where(Enrolment.class_id == class_id)
-                                   .group_by(Enrolment.status))
-    return class_view(training_class, {status: n for status, n in counts})
+    training_class, counts = await class_with_counts(session, principal, class_id)
+    return class_view(training_class, counts)
 
 
 @router.post("/{class_id}/decision", response_model=ClassOut,

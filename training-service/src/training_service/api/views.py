@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import Row
+
 from skillkit.contracts.vocab import SKILL_LEVEL_LABELS, VOUCHER_KIND_LABELS, VoucherKind
 from skillkit.pii import PiiCipher, mask_resident_id
 
@@ -48,7 +50,8 @@ def institution_view(i: Institution) -> InstitutionOut:
     )
 
 
-def class_view(c: TrainingClass, enrolment_counts: dict[str, int] | None = None) -> ClassOut:
+def class_view(c: TrainingClass | Row, enrolment_counts: dict[str, int] | None = None) -> ClassOut:
+    """From the ORM object or a row of the classes table (same attribute names)."""
     order = (
         EmployerOrder(employer=c.employer, credit_code=c.employer_credit_code, positions_promised=c.positions_promised)
         if c.employer and c.employer_credit_code and c.positions_promised

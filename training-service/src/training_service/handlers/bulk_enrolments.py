@@ -97,6 +97,8 @@ async def bulk_enrol(
             continue
         fitting.append(c)
 
+    if not fitting:  # e.g. a file sent before any of its vouchers reached the projection: nothing more to read
+        return BulkEnrolment(enrolments=[], row_errors=sorted(errors, key=lambda error: error.line))
     used_vouchers = set((await session.scalars(select(Enrolment.voucher_id).where(
         Enrolment.voucher_id.in_({c.voucher.voucher_id for c in fitting if c.voucher}), Enrolment.live_slot == LIVE,
     ))).all())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal, Role
@@ -46,3 +47,26 @@ async def enrolment_for(session: AsyncSession, principal: Principal, enrolment_i
     if enrolment is None or not visible_to(principal, enrolment.institution_id):
         raise not_found("enrolment", enrolment_id)
     return enrolment
+
+
+_classes = TrainingClass.__table__
+_enrolments = Enrolment.__table__
+# The class row and its enrolments counted by status in one round trip (a poller's GET): grouped by the class's
+# primary key, so every class column may be selected; a class without enrolments gives one row, status NULL.
+_CLASS_WITH_COUNTS = (
+    select(_classes, _enrolments.c.status.label("enrolment_status"), func.count(_enrolments.c.id).label("enrolments"))
+    .select_from(_classes.outerjoin(_enrolments, _enrolments.c.class_id == _classes.c.id))
+    .where(_classes.c.id == bindparam("class_id"))
+    .group_by(_classes.c.id, _enrolments.c.status)
+)
+
+
+async def class_with_counts(
+    session: AsyncSession, principal: Principal, class_id: uuid.UUID
+) -> tuple[Row, dict[str, int]]:
+    """The class as a plain row (attributes named as on `TrainingClass`, no ORM identity map: it is only read) and
+    its enrolments counted by status; the same visibility as `class_for`."""
+    rows = (await session.execute(_CLASS_WITH_COUNTS, {"class_id": class_id})).all()
+    if not rows or not visible_to(principal, rows[0].institution_id):
+        raise not_found("class", class_id)
+    return rows[0], {row.enrolment_status: row.enrolments for row in rows if row.enrolment_status is not None}
