@@ -8,6 +8,8 @@ engine instead of building, hashing and compiling a new statement per event.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
+from datetime import timezone
 from typing import Any, Iterable
 
 from sqlalchemy import Text, cast, func, select, tuple_, union_all
@@ -111,6 +113,8 @@ async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]])
     upsert cannot touch a row twice — and are written sorted, so two batches lock shared rows in one order."""
     if not facts:
         return set()
+    for fact, _ in facts:
+        _remember(fact)
     now = utcnow()
     rows = [
         dict(
@@ -220,21 +224,28 @@ def _person_facts_statement(dialect: str) -> Any:
 _PERSON_FACTS = per_dialect(_person_facts_statement)
 
 
-# Parsed facts by event id. A stored fact version is one event, and an event's payload never changes, so a
-# parse is valid for as long as the process lives, whatever was rolled back or written by other replicas;
-# a person is re-evaluated several times as the chain fills up, each time with the same class and earlier
-# facts. Bounded: emptied when full (a miss costs one parse).
+# Parsed facts by event id. A stored fact version is one event, and an event's payload never changes, so an
+# entry is valid for as long as the process lives, whatever was rolled back or written by other replicas.
+# Facts this process stores are entered as they arrive (already parsed from the event), so the re-evaluations
+# that follow — a person several times as the chain fills up, a class's facts for each trainee — parse
+# nothing. Bounded to about the facts of the chains in flight (every entry is scanned by the garbage
+# collector): emptied when full, a miss costs one parse.
 _PARSED: dict[str, Fact] = {}
-_PARSED_MAX = 200_000
+_PARSED_MAX = 20_000
+
+
+def _remember(fact: Fact) -> Fact:
+    if len(_PARSED) >= _PARSED_MAX:
+        _PARSED.clear()
+    # in UTC, as the store hands the time back
+    fact = _PARSED[fact.event_id] = replace(fact, time=fact.time.astimezone(timezone.utc))
+    return fact
 
 
 def _fact_of(row: Any) -> Fact:
     fact = _PARSED.get(row.event_id)
     if fact is None or fact.type != row.event_type:
-        if len(_PARSED) >= _PARSED_MAX:
-            _PARSED.clear()
-        fact = _PARSED[row.event_id] = Fact(row.event_type, row.event_id, row.event_time,
-                                            payload_of(row.event_type, row.data))
+        fact = _remember(Fact(row.event_type, row.event_id, row.event_time, payload_of(row.event_type, row.data)))
     return fact
 
 
