@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from skillkit.contracts.vocab import CertificateType
 from skillkit.pii import PiiCipher, mask_resident_id
 
@@ -95,7 +97,8 @@ def upload_view(report: UploadReport[tuple[Candidate, str]]) -> UploadOut:
     )
 
 
-def certificate_view(certificate: Certificate, settings: CertificationSettings) -> CertificateOut:
+def certificate_view(certificate: Certificate | SimpleNamespace, settings: CertificationSettings) -> CertificateOut:
+    """A certificate loaded by the ORM, or the row a batch issue just wrote."""
     return CertificateOut(
         id=certificate.id,
         certificate_no=certificate.certificate_no,

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import date
+from types import SimpleNamespace
+from typing import Any
 
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +33,7 @@ from certification_service.domain.certificates import certificate_number, level_
 from certification_service.handlers.institutions import ensure_active, ensure_own, filed, not_filed
 
 ACTIVE = "active"
+CERTIFICATES = Certificate.__table__
 
 
 async def issue_certificate(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Certificate:
@@ -52,7 +56,8 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
     if duplicate is not None:
         raise _duplicate(duplicate)
     today = local_date(utcnow())
-    [certificate] = _certificates(principal, evaluation, [candidate], today, await _allocate(session, today.year, 1))
+    [row] = _certificate_rows(principal, evaluation, [candidate], today, await _allocate(session, today.year, 1))
+    certificate = Certificate(**row)
     session.add(certificate)
     await flush_or_conflict(
         session, "certificate_duplicate", "this person was certified for this occupation and level concurrently"
@@ -100,13 +105,13 @@ def _duplicate(certificate_no: str) -> Problem:
     )
 
 
-def _certificates(
+def _certificate_rows(
     principal: Principal, evaluation: Evaluation, candidates: list[Candidate], today: date, first_sequence: int
-) -> list[Certificate]:
-    """The candidates' certificates, numbered from `first_sequence` in the candidates' order."""
+) -> list[dict[str, Any]]:
+    """The candidates' certificates as rows of every column, numbered from `first_sequence` in their order."""
     now = utcnow()
     return [
-        Certificate(
+        dict(
             id=uuid.uuid4(),
             certificate_no=certificate_number(today.year, first_sequence + i),
             candidate_id=candidate.id,
@@ -124,13 +129,17 @@ def _certificates(
             free_student_evaluation=candidate.free_student_evaluation,
             graduation_year=candidate.graduation_year if candidate.free_student_evaluation else None,
             status="valid",
+            revoked_reason=None,
+            revoked_note=None,
+            revoked_by=None,
+            revoked_at=None,
             created_at=now,
         )
         for i, candidate in enumerate(candidates)
     ]
 
 
-def _issued(certificate: Certificate) -> CertificateIssued:
+def _issued(certificate: Certificate | SimpleNamespace) -> CertificateIssued:
     return CertificateIssued(
         certificate_id=str(certificate.id),
         certificate_no=certificate.certificate_no,
@@ -210,7 +219,7 @@ async def revoke_certificate(
 
 async def issue_for_evaluation(
     session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID
-) -> tuple[list[Certificate], list[tuple[Candidate, Problem]]]:
+) -> tuple[Sequence[Certificate | SimpleNamespace], list[tuple[Candidate, Problem]]]:
     """Issues the certificates of every candidate of the evaluation who passed and has none yet.
 
     Set-based: one query for those candidates with the certificate each may already hold for this occupation
@@ -244,11 +253,14 @@ async def issue_for_evaluation(
     today = local_date(utcnow())
     try:
         async with session.begin_nested():
-            issued = _certificates(principal, evaluation, eligible, today, await _allocate(session, today.year, len(eligible)))
-            session.add_all(issued)
-            await session.flush()
+            written = _certificate_rows(principal, evaluation, eligible, today,
+                                        await _allocate(session, today.year, len(eligible)))
+            await session.execute(CERTIFICATES.insert(), written)
     except IntegrityError:
         return await _issue_one_by_one(session, principal, [candidate for candidate, _ in rows])
+    # The rows as written, for the events and the response: Core INSERT and plain objects, because ORM objects
+    # cost their instrumentation and a unit-of-work flush for rows nothing in this request reads again.
+    issued = [SimpleNamespace(**row) for row in written]
     await outbox.add_many(session, [(_issued(c), c.person_key, str(c.id)) for c in issued])
     return issued, refused
 
