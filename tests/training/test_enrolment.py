@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
 from skillkit import voucher_token
-from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
+from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherExpired, VoucherIssued, VoucherRevoked
 from skillkit.db import utcnow
+from skillkit.events import build_event, parse_event
+from training_service.consumers import VOUCHER_CONSUMER
 from training_service.adapters.models import Enrolment, TrainingClass, VoucherProjection, kit_tables
 
 from tests.training.support import (
@@ -191,6 +194,45 @@ async def test_binding_rejected_compensates(ts):
     # the voucher slot is free again: the same voucher may enrol anew
     r = await w.enrol(c["id"], number, v)
     assert r.status_code == 201
+
+
+async def test_binds_of_one_consumer_batch_keep_event_order_and_causation(ts):
+    """The batch's binds are applied together at its end, yet as one by one: a rejection after a bind of the same
+    enrolment finds it active (ignored), a bind after a rejection finds it rejected; each P1 trainee record names
+    its own bound event as cause."""
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (n1, n2, n3) = (resident_id(1), resident_id(2), resident_id(3))
+    (v1, v2, v3) = [await w.voucher(n) for n in (n1, n2, n3)]
+    (e1, e2, e3) = [(await w.enrol(c["id"], n, v)).json() for n, v in ((n1, v1), (n2, v2), (n3, v3))]
+
+    def envelope(payload, v):
+        return parse_event(build_event(payload, source="/tests", partition_key=v["person_key"])[2])
+
+    def bound(e, v):
+        return envelope(VoucherBound(voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=e["id"],
+                                     class_id=c["id"], institution_id=w.institution_id, bound_at=utcnow()), v)
+
+    def rejected(e, v):
+        return envelope(VoucherBindingRejected(voucher_id=v["voucher_id"], person_key=v["person_key"],
+                                               enrolment_id=e["id"], reason="already_bound", detail="x"), v)
+
+    batch = [bound(e1, v1), rejected(e1, v1), rejected(e2, v2), bound(e2, v2), bound(e3, v3),
+             bound({"id": "not-a-uuid"}, v3)]
+    assert await ts.runtime.processors[VOUCHER_CONSUMER].apply_batch(batch) == 6
+    status = {}
+    for e in (e1, e2, e3):
+        status[e["id"]] = (await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)).json()["status"]
+    assert status == {e1["id"]: "active", e2["id"]: "rejected", e3["id"]: "active"}
+    assert await seats(ts, c["id"]) == 2
+    async with ts.sessionmaker() as session:
+        bodies = [json.loads(b) for b in (await session.scalars(
+            select(kit_tables.outbox.c.body).where(kit_tables.outbox.c.event_type == "province.realname.submitted.v1")
+            .order_by(kit_tables.outbox.c.seq))).all()]
+        projection = await session.get(VoucherProjection, v3["voucher_id"])
+    trainee = [(b["data"]["enrolment_id"], b["causationid"]) for b in bodies if b["data"]["record_type"] == "trainee"]
+    assert trainee == [(e1["id"], batch[0].id), (e3["id"], batch[4].id)]
+    assert projection.bound_enrolment_id == "not-a-uuid"  # the projection records every bound, ours or not
 
 
 async def test_one_live_enrolment_per_voucher(ts):

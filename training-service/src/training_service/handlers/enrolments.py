@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import uuid
 from datetime import datetime
 from typing import Any
@@ -24,8 +23,6 @@ from skillkit import voucher_token
 from skillkit.auth import Principal
 from skillkit.contracts.training import TrainingEnrolled, TrainingEnrolmentRejected
 from skillkit.contracts.voucher import (
-    VoucherBindingRejected,
-    VoucherBound,
     VoucherExpired,
     VoucherIssued,
     VoucherRevoked,
@@ -42,11 +39,7 @@ from training_service.adapters.sql import dialect_insert
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
-from training_service.handlers import province
 from training_service.handlers.common import class_for
-
-log = logging.getLogger("training_service.enrolments")
-
 
 async def _voucher(session: AsyncSession, settings: TrainingSettings, data: EnrolmentIn, trainee_key: str) -> VoucherProjection:
     if data.qr_token is not None:
@@ -204,7 +197,7 @@ async def release_seat(session: AsyncSession, class_id: uuid.UUID, seats: int = 
     )
 
 
-# ---- the voucher projection and the saga's answers (consumer "training-service") --------------------------------
+# ---- the voucher projection (consumer "training-service"; the saga's answers are in handlers/binding.py) ------
 # Every handler is idempotent and monotonic: events may come twice and in any order (replays).
 
 
@@ -214,12 +207,12 @@ async def _upsert_projection(session: AsyncSession, voucher_id: str, holder: str
     submissions) one event at a time; they are flushed together at commit."""
     changes["updated_at"] = utcnow()
     connection = await session.connection()
-    statement = _upsert_statement(connection.dialect.name, tuple(changes))
+    statement = projection_upsert(connection.dialect.name, tuple(changes))
     await connection.execute(statement, {"voucher_id": voucher_id, "person_key": holder, "issued": False, **changes})
 
 
 @functools.cache
-def _upsert_statement(dialect: str, columns: tuple[str, ...]) -> Any:
+def projection_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
     """Built once per event kind, with bind parameters only, so SQLAlchemy's compiled cache serves every event
     (building and compiling the ON CONFLICT clause per event cost more CPU than the round trip)."""
     table = VoucherProjection.__table__
@@ -259,44 +252,6 @@ async def on_voucher_revoked(session: AsyncSession, envelope: Envelope) -> None:
                              revoked_at=event.revoked_at)
 
 
-async def on_voucher_bound(session: AsyncSession, envelope: Envelope, settings: TrainingSettings) -> None:
-    event: VoucherBound = envelope.payload
-    await _upsert_projection(session, event.voucher_id, event.person_key, bound_enrolment_id=event.enrolment_id)
-    with session.no_autoflush:  # the batch's enrolment changes are flushed together at commit
-        enrolment = await _our_enrolment(session, event.enrolment_id)
-        if enrolment is None:
-            return
-        if enrolment.status != "pending":
-            if enrolment.status == "rejected":
-                log.warning("voucher bound to an enrolment already rejected", extra={"enrolment_id": event.enrolment_id})
-            return
-        enrolment.status = "active"
-        enrolment.bound_at = event.bound_at
-        enrolment.updated_at = utcnow()
-        training_class = await _batch_class(session, enrolment.class_id)
-    submission = province.record(session, settings, "trainee", training_class, enrolment)  # P1
-    if submission is not None:  # written with the batch's other submissions in one INSERT
-        payload, partition_key, subject = submission
-        outbox.defer(session, payload, partition_key=partition_key, subject=subject)
-
-
-async def _batch_class(session: AsyncSession, class_id: uuid.UUID) -> TrainingClass:
-    """The class, read once per consumer batch: the session's identity map holds objects weakly, so a clean class
-    would be read again for every event without this reference."""
-    classes = session.info.setdefault("training_service.classes", {})
-    if class_id not in classes:
-        classes[class_id] = await session.get(TrainingClass, class_id)
-    return classes[class_id]
-
-
-async def on_binding_rejected(session: AsyncSession, envelope: Envelope) -> None:
-    event: VoucherBindingRejected = envelope.payload
-    enrolment = await _our_enrolment(session, event.enrolment_id)
-    if enrolment is None or enrolment.status != "pending":
-        return  # not ours, or already answered
-    await reject_enrolment(session, enrolment, str(event.reason), event.detail)
-
-
 async def reject_enrolment(session: AsyncSession, enrolment: Enrolment, reason: str, detail: str) -> None:
     """Compensation: the enrolment is rejected, its seat and voucher slot are released, and it is announced."""
     enrolment.status = "rejected"
@@ -317,11 +272,3 @@ async def reject_enrolment(session: AsyncSession, enrolment: Enrolment, reason: 
         partition_key=enrolment.person_key,
         subject=str(enrolment.id),
     )
-
-
-async def _our_enrolment(session: AsyncSession, enrolment_id: str) -> Enrolment | None:
-    try:
-        ident = uuid.UUID(enrolment_id)
-    except ValueError:
-        return None
-    return await session.get(Enrolment, ident)

@@ -1,0 +1,116 @@
+"""The voucher service's answers to an enrolment (consumer "training-service"): `voucher.bound` activates the
+enrolment and sends its P1 trainee record, `voucher.binding_rejected` compensates.
+
+A consumer batch's bound events are applied together (`apply_binds`, from the consumer's before_commit): one
+projection upsert for all of them, one SELECT of their enrolments, the class read once, the P1 submissions and
+their events in one INSERT each — instead of two statements and an ORM load per event. Each submission is still
+built under its own event's correlation and causation ids, as if its handler had built it. Events in a batch keep
+their order: a binding rejection first applies the binds collected before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound
+from skillkit.db import utcnow
+from skillkit.events import Envelope, causation_id_var, correlation_id_var
+
+from training_service.adapters.models import Enrolment, TrainingClass
+from training_service.adapters.outbox import outbox
+from training_service.config import TrainingSettings
+from training_service.handlers import province
+from training_service.handlers.enrolments import projection_upsert, reject_enrolment
+
+log = logging.getLogger("training_service.enrolments")
+
+_PENDING = "training_service.pending_binds"
+
+
+@dataclass(frozen=True)
+class _Bind:
+    envelope: Envelope
+    settings: TrainingSettings
+
+
+async def on_voucher_bound(session: AsyncSession, envelope: Envelope, settings: TrainingSettings) -> None:
+    """Collected; applied with the batch's other binds by `apply_binds`."""
+    session.info.setdefault(_PENDING, []).append(_Bind(envelope, settings))
+
+
+async def on_binding_rejected(session: AsyncSession, envelope: Envelope) -> None:
+    await apply_binds(session)  # a bind earlier in the batch comes first, as one by one
+    event: VoucherBindingRejected = envelope.payload
+    enrolment = await _our_enrolment(session, event.enrolment_id)
+    if enrolment is None or enrolment.status != "pending":
+        return  # not ours, or already answered
+    await reject_enrolment(session, enrolment, str(event.reason), event.detail)
+
+
+async def before_commit(session: AsyncSession) -> None:
+    """The consumer's before_commit: the batch's binds, then all its deferred events in one outbox INSERT."""
+    await apply_binds(session)
+    await outbox.write_deferred(session)
+
+
+async def apply_binds(session: AsyncSession) -> None:
+    binds: list[_Bind] = session.info.pop(_PENDING, [])
+    if not binds:
+        return
+    events = [bind.envelope.payload for bind in binds]
+    connection = await session.connection()
+    now = utcnow()
+    await connection.execute(
+        projection_upsert(connection.dialect.name, ("bound_enrolment_id", "updated_at")),
+        [{"voucher_id": e.voucher_id, "person_key": e.person_key, "issued": False,
+          "bound_enrolment_id": e.enrolment_id, "updated_at": now} for e in events])
+    ids = {ident for ident in (_uuid(e.enrolment_id) for e in events) if ident is not None}
+    enrolments = {e.id: e for e in (await session.scalars(select(Enrolment).where(Enrolment.id.in_(ids)))).all()}
+    class_ids = {e.class_id for e in enrolments.values() if e.status == "pending"}
+    classes = {c.id: c for c in (await session.scalars(
+        select(TrainingClass).where(TrainingClass.id.in_(class_ids)))).all()} if class_ids else {}
+    for bind, event in zip(binds, events):
+        enrolment = enrolments.get(_uuid(event.enrolment_id))
+        if enrolment is None:
+            continue
+        if enrolment.status != "pending":
+            if enrolment.status == "rejected":
+                log.warning("voucher bound to an enrolment already rejected", extra={"enrolment_id": event.enrolment_id})
+            continue
+        _activate(session, bind, event, enrolment, classes[enrolment.class_id])
+
+
+def _activate(session: AsyncSession, bind: _Bind, event: VoucherBound, enrolment: Enrolment,
+              training_class: TrainingClass) -> None:
+    enrolment.status = "active"
+    enrolment.bound_at = event.bound_at
+    enrolment.updated_at = utcnow()
+    submission = province.record(session, bind.settings, "trainee", training_class, enrolment)  # P1
+    if submission is None:
+        return
+    payload, partition_key, subject = submission
+    envelope = bind.envelope  # the ids the kit gives an event built while its handler runs
+    correlation = correlation_id_var.set(envelope.correlation_id or envelope.id)
+    causation = causation_id_var.set(envelope.id)
+    try:
+        outbox.defer(session, payload, partition_key=partition_key, subject=subject)
+    finally:
+        correlation_id_var.reset(correlation)
+        causation_id_var.reset(causation)
+
+
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None  # not an enrolment of ours
+
+
+async def _our_enrolment(session: AsyncSession, enrolment_id: str) -> Enrolment | None:
+    ident = _uuid(enrolment_id)
+    return None if ident is None else await session.get(Enrolment, ident)
