@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from types import SimpleNamespace
 
 import segno
 
@@ -11,7 +12,7 @@ from skillkit import voucher_token
 from voucher_service.adapters.models import Voucher
 
 
-def token_for(voucher: Voucher, seed: str) -> str:
+def token_for(voucher: Voucher | SimpleNamespace, seed: str) -> str:
     return voucher_token.sign(
         seed,
         voucher_token.VoucherToken(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from skillkit.contracts.vocab import VOUCHER_KIND_LABELS, VoucherKind
 from skillkit.pii import PiiCipher, mask_resident_id
 
@@ -34,7 +36,8 @@ def worker_view(worker: Worker, cipher: PiiCipher) -> WorkerOut:
     )
 
 
-def voucher_view(voucher: Voucher, qr_token: str) -> VoucherOut:
+def voucher_view(voucher: Voucher | SimpleNamespace, qr_token: str) -> VoucherOut:
+    """A voucher loaded by the ORM, or the row a roster issue just wrote."""
     return VoucherOut(
         id=voucher.id,
         code=voucher.code,

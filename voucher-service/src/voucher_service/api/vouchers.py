@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
@@ -39,7 +40,7 @@ STAFF = (Role.BUREAU, Role.ADMIN)
 READERS = (Role.BUREAU, Role.ADMIN, Role.AUDITOR)
 
 
-def _view(request: Request, voucher: Voucher) -> VoucherOut:
+def _view(request: Request, voucher: Voucher | SimpleNamespace) -> VoucherOut:
     return voucher_view(voucher, qr.token_for(voucher, request.app.state.settings.qr_signing_seed))
 
 

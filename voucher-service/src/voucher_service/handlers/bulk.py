@@ -14,6 +14,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,7 +30,7 @@ from skillkit.pii import blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
-from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
+from voucher_service.adapters.models import IssuingBatch, Worker
 from voucher_service.adapters.outbox import outbox
 from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.config import VoucherSettings
@@ -57,7 +58,7 @@ WORKERS = Worker.__table__
 
 @dataclass
 class BulkResult:
-    vouchers: list[Voucher] = field(default_factory=list)
+    vouchers: list[SimpleNamespace] = field(default_factory=list)
     row_errors: list[dict[str, object]] = field(default_factory=list)
 
 
@@ -114,7 +115,9 @@ async def issue_roster(
         if line.new_worker is not None:
             events.append((worker_registered(line.new_worker), person, str(line.new_worker["id"])))
         events.append((voucher_issued(line.voucher, line.categories), person, str(line.voucher["id"])))
-        result.vouchers.append(Voucher(**line.voucher))  # the row as written, for the response
+        # The row as written, for the response; a plain object, as an ORM one costs its instrumentation for a row
+        # nothing reads again. A new voucher has no enrolment, class or revocation yet.
+        result.vouchers.append(SimpleNamespace(enrolment_id=None, class_id=None, revoked_reason=None, **line.voucher))
     await outbox.add_many(session, events)
     result.row_errors.sort(key=lambda error: error["line"])  # type: ignore[arg-type, return-value]
     return result
