@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Text, cast, func, select, tuple_, union_all
+from sqlalchemy import Text, bindparam, cast, func, select, text, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -94,8 +94,31 @@ _FACT_COLUMNS = ("kind", "key", "event_type", "event_id", "event_time", "person_
                  "class_id", "institution_id", "data", "received_at")
 
 
-def _put_facts_statement(dialect: str) -> Any:
-    stmt = INSERTS[dialect](facts_t)
+_FACT_TYPES = dict(kind="text", key="text", event_type="text", event_id="text", event_time="timestamptz",
+                   person_key="text", voucher_id="text", enrolment_id="text", class_id="text", institution_id="text",
+                   data="text")
+_NEWER = "(facts.event_time, facts.event_id) < (excluded.event_time, excluded.event_id)"
+
+# PostgreSQL: one array per column, unnested. The SQL text is the same for any number of facts, so asyncpg
+# prepares it once per connection (a multi-row VALUES list is new SQL — a new server-side prepare — for every
+# batch size). Rows are inserted in the arrays' order (sorted, see put_facts). The payload is bound as the JSON text pydantic writes (not a dict serialised again in Python).
+_PUT_FACTS_PG = text(
+    f"INSERT INTO {facts_t.name} ({', '.join(_FACT_COLUMNS)})"
+    f" SELECT {', '.join(name if name != 'data' else 'CAST(data AS json)' for name in _FACT_TYPES)},"
+    " CAST(:received_at AS timestamptz)"
+    f" FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in _FACT_TYPES.items())})"
+    f" WITH ORDINALITY AS t({', '.join(_FACT_TYPES)}, n) ORDER BY t.n"  # in the given (sorted) order
+    " ON CONFLICT (kind, key) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in _FACT_COLUMNS if name not in ("kind", "key"))
+    + f" WHERE {_NEWER} RETURNING facts.kind, facts.key"
+)
+
+
+def _put_facts_sqlite() -> Any:
+    stmt = INSERTS["sqlite"](facts_t).values({
+        **{name: bindparam(name, type_=facts_t.c[name].type) for name in _FACT_COLUMNS if name != "data"},
+        "data": bindparam("data", type_=Text),  # already JSON text
+    })
     return stmt.on_conflict_do_update(
         index_elements=["kind", "key"],
         set_={name: stmt.excluded[name] for name in _FACT_COLUMNS if name not in ("kind", "key")},
@@ -103,7 +126,7 @@ def _put_facts_statement(dialect: str) -> Any:
     ).returning(facts_t.c.kind, facts_t.c.key)
 
 
-_PUT_FACTS = per_dialect(_put_facts_statement)
+_PUT_FACTS_SQLITE = _put_facts_sqlite()
 
 
 async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]]) -> set[tuple[str, str]]:
@@ -121,11 +144,15 @@ async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]])
             kind=fact.kind, key=fact.key, event_type=fact.type, event_id=fact.event_id, event_time=fact.time,
             person_key=person_key or fact.person_key, voucher_id=fact.field("voucher_id"),
             enrolment_id=fact.field("enrolment_id"), class_id=fact.field("class_id"),
-            institution_id=fact.field("institution_id"), data=fact.payload.model_dump(mode="json"), received_at=now,
+            institution_id=fact.field("institution_id"), data=fact.payload.model_dump_json(),
         )
         for fact, person_key in sorted(facts, key=lambda item: (item[0].kind, item[0].key))
     ]
-    result = await run(conn, _PUT_FACTS, rows)
+    if conn.dialect.name == "postgresql":
+        columns = {name: [row[name] for row in rows] for name in _FACT_TYPES}
+        result = await conn.execute(_PUT_FACTS_PG, {**columns, "received_at": now})
+    else:
+        result = await conn.execute(_PUT_FACTS_SQLITE, [{**row, "received_at": now} for row in rows])
     return {(kind, key) for kind, key in result}
 
 
