@@ -10,7 +10,9 @@ from sqlalchemy import select
 
 from skillkit.contracts.province import RealnameAnswered, RealnameSubmitted
 from skillkit.db import utcnow
+from skillkit.events import build_event, parse_event
 from training_service.adapters.models import RealnameSubmission, kit_tables
+from training_service.consumers import PROVINCE_CONSUMER
 from training_service.handlers.province import UnknownSubmission
 from training_service.province_simulator import answer
 
@@ -104,6 +106,51 @@ async def test_P1_answer_to_an_unknown_submission_is_refused_and_stores_nothing(
         await feed_province(ts, mismatched, c["id"])
     assert await count(ts, kit_tables.inbox) == 0
     assert await count(ts, RealnameSubmission, RealnameSubmission.status == "submitted") == 1
+
+
+async def test_P1_verdicts_of_one_consumer_batch_newest_stands_in_any_order(ts):
+    """A batch's verdicts are stored together at its end, with the rules of one by one: per submission the newest
+    by event time stands, of equal times the later; a stray answer fails the whole batch, which stores nothing."""
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    sent = {s["enrolment_id"]: s for s in await _submissions(ts, "trainee")}
+    [klass] = await _submissions(ts, "class")
+    now = utcnow()
+
+    def answered(e: dict, verdict: str, minutes: int):
+        s = sent[e["id"]]
+        payload = RealnameAnswered(
+            submission_id=s["submission_id"], record_type="trainee", class_id=c["id"], enrolment_id=e["id"],
+            person_key=s["person_key"], verdict=verdict, reason="identity_mismatch" if verdict == "rejected" else None)
+        return parse_event(build_event(payload, source="/tests", partition_key=s["person_key"],
+                                       time=now + timedelta(minutes=minutes))[2])
+
+    stray = parse_event(build_event(RealnameAnswered(submission_id=str(uuid.uuid4()), record_type="class",
+                                                     class_id=c["id"], verdict="accepted"),
+                                    source="/tests", partition_key=c["id"])[2])
+    processor = ts.runtime.processors[PROVINCE_CONSUMER]
+    with pytest.raises(UnknownSubmission):
+        await processor.apply_batch([answered(e1, "rejected", 0), stray])
+    assert await count(ts, RealnameSubmission, RealnameSubmission.answered_at.is_not(None)) == 0
+    assert await count(ts, kit_tables.inbox, kit_tables.inbox.c.consumer == PROVINCE_CONSUMER) == 0
+    klass_answer = parse_event(build_event(RealnameAnswered(submission_id=klass["submission_id"], record_type="class",
+                                                            class_id=c["id"], verdict="accepted"),
+                                           source="/tests", partition_key=c["id"])[2])
+    batch = [answered(e1, "rejected", 2), answered(e1, "accepted", 1),  # the newer came first: it stands
+             answered(e2, "rejected", 1), answered(e2, "accepted", 1),  # equal times: the later stands
+             klass_answer]
+    assert await processor.apply_batch(batch) == 5
+    assert await processor.apply_batch([answered(e2, "rejected", 0)]) == 1  # older than the stored one: ignored
+    statuses = {}
+    for e in (e1, e2):
+        body = (await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)).json()
+        statuses[e["id"]] = (body["province_status"], body["province_reason"])
+    assert statuses == {e1["id"]: ("rejected", "identity_mismatch"), e2["id"]: ("accepted", None)}
+    async with ts.sessionmaker() as session:
+        rows = dict((await session.execute(select(RealnameSubmission.record_type, RealnameSubmission.status)
+                                           .where(RealnameSubmission.record_type == "class"))).all())
+    assert rows == {"class": "accepted"}
 
 
 def _submission(record_type: str = "trainee", n: int = 0) -> RealnameSubmitted:

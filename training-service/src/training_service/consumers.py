@@ -34,5 +34,6 @@ def consumer_specs(settings: TrainingSettings) -> list[ConsumerSpec]:
             name=PROVINCE_CONSUMER,
             topics=[PROVINCE_INBOUND_TOPIC],
             handlers={"province.realname.answered.v1": province.on_answered},
+            before_commit=province.store_verdicts,  # the batch's verdicts in three statements
         ),
     ]

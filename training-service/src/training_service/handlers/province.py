@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Row, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.province import AttendanceLine, RealnameAnswered, RealnameSubmitted
@@ -113,57 +114,88 @@ def _common(submission: RealnameSubmission, training_class: TrainingClass) -> di
 
 _submissions = RealnameSubmission.__table__
 _enrolments = Enrolment.__table__
-# Built once with bind parameters (named apart from the columns, as SQLAlchemy requires): its compiled cache then
-# serves every answer instead of building and compiling the statement per event.
+# Built once with bind parameters (named apart from the columns, as SQLAlchemy requires), run as executemany: its
+# compiled cache serves every batch. The condition stays in the UPDATE, so the newest verdict stands even if the
+# submission was answered between the read and the write.
 _STORE_VERDICT = (
     update(_submissions)
-    .where(_submissions.c.id == bindparam("b_id"), _submissions.c.record_type == bindparam("b_record_type"),
-           _submissions.c.class_id == bindparam("b_class_id"),
+    .where(_submissions.c.id == bindparam("b_id"),
            or_(_submissions.c.answered_at.is_(None), _submissions.c.answered_at <= bindparam("b_time")))
     .values(status=bindparam("b_status"), reason=bindparam("b_reason"), detail=bindparam("b_detail"),
             answered_at=bindparam("b_time"))
-    .returning(_submissions.c.enrolment_id)
 )
 _MARK_TRAINEE = (
     update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
     .values(province_status=bindparam("b_status"), province_reason=bindparam("b_reason"),
             province_detail=bindparam("b_detail"), updated_at=bindparam("b_now"))
 )
+_PENDING = "training_service.pending_verdicts"
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    submission_id: uuid.UUID
+    answer: RealnameAnswered
+    time: datetime
+
+    @property
+    def key(self) -> tuple[uuid.UUID, str, str]:
+        return self.submission_id, self.answer.record_type, self.answer.class_id
+
+    def params(self) -> dict:
+        return {"b_status": str(self.answer.verdict), "b_reason": str(self.answer.reason) if self.answer.reason else None,
+                "b_detail": self.answer.detail}
 
 
 async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
-    """Stores the verdict on the submission (a sheet's verdict is the sheet's); a trainee verdict also marks the
-    enrolment. The newest verdict (by event time) stands, as in the subsidy chain. Written with conditional
-    UPDATEs on the connection, no read first: one statement for a sheet, class or completion, two for a trainee."""
+    """Collected; the consumer batch's verdicts are stored together by `store_verdicts` (its before_commit)."""
     answer: RealnameAnswered = envelope.payload
     try:
         submission_id = uuid.UUID(answer.submission_id)
     except ValueError as exc:
         raise UnknownSubmission(f"submission id {answer.submission_id!r} is not one of ours") from exc
-    verdict = {"b_status": str(answer.verdict), "b_reason": str(answer.reason) if answer.reason else None,
-               "b_detail": answer.detail}
-    connection = await session.connection()
-    stored = (await connection.execute(_STORE_VERDICT, {
-        "b_id": submission_id, "b_record_type": answer.record_type, "b_class_id": answer.class_id,
-        "b_time": envelope.time, **verdict})).first()
-    if stored is None:
-        await _explain_unstored(session, submission_id, answer, envelope.time)
+    session.info.setdefault(_PENDING, []).append(_Verdict(submission_id, answer, envelope.time))
+
+
+async def store_verdicts(session: AsyncSession) -> None:
+    """Stores each verdict on its submission (a sheet's verdict is the sheet's); a trainee verdict also marks the
+    enrolment. The newest verdict (by event time) stands, as in the subsidy chain; of equal times the later one,
+    as one by one. An answer to a submission never sent, or not matching its record type and class, fails the
+    batch (the kit then retries record by record and dead-letters that one). Three statements per batch: one
+    SELECT of the submissions answered, one UPDATE of them and one of the trainees' enrolments (executemany)."""
+    verdicts: list[_Verdict] = session.info.pop(_PENDING, [])
+    if not verdicts:
         return
-    if answer.record_type == "trainee" and stored.enrolment_id:
-        await connection.execute(_MARK_TRAINEE, {"b_id": uuid.UUID(stored.enrolment_id), "b_now": utcnow(), **verdict})
+    newest: dict[tuple[uuid.UUID, str, str], _Verdict] = {}
+    for verdict in verdicts:
+        if verdict.key not in newest or newest[verdict.key].time <= verdict.time:
+            newest.pop(verdict.key, None)  # re-inserted: the winners stay in batch order
+            newest[verdict.key] = verdict
+    connection = await session.connection()
+    sent = {row.id: row for row in await connection.execute(
+        select(_submissions.c.id, _submissions.c.record_type, _submissions.c.class_id, _submissions.c.enrolment_id,
+               _submissions.c.answered_at).where(_submissions.c.id.in_({v.submission_id for v in newest.values()})))}
+    stored = [v for v in newest.values() if _newer(sent.get(v.submission_id), v)]
+    if not stored:
+        return
+    await connection.execute(_STORE_VERDICT, [{"b_id": v.submission_id, "b_time": v.time, **v.params()} for v in stored])
+    marks = {sent[v.submission_id].enrolment_id: v for v in stored  # in batch order: the last one stands
+             if v.answer.record_type == "trainee" and sent[v.submission_id].enrolment_id}
+    if marks:
+        now = utcnow()
+        await connection.execute(_MARK_TRAINEE, [{"b_id": uuid.UUID(enrolment_id), "b_now": now, **v.params()}
+                                                 for enrolment_id, v in marks.items()])
 
 
-async def _explain_unstored(
-    session: AsyncSession, submission_id: uuid.UUID, answer: RealnameAnswered, time: datetime
-) -> None:
-    """The verdict was not stored: an older verdict arriving late is fine; anything else is not ours."""
-    submission = (await session.execute(
-        select(RealnameSubmission.record_type, RealnameSubmission.class_id).where(RealnameSubmission.id == submission_id)
-    )).first()
+def _newer(submission: Row | None, verdict: _Verdict) -> bool:
+    """Whether the verdict is to be stored: an older verdict arriving late is not (fine); anything not ours fails."""
+    answer = verdict.answer
     if submission is None:
         raise UnknownSubmission(f"submission {answer.submission_id} was never sent")
     if submission.record_type != answer.record_type or submission.class_id != answer.class_id:
         raise UnknownSubmission(f"answer to {answer.submission_id} does not match the submitted record")
-    log.info("an older verdict arrived after a newer one; the newer stands",
-             extra={"submission_id": answer.submission_id, "time": time.isoformat()})
-
+    if submission.answered_at is not None and submission.answered_at > verdict.time:
+        log.info("an older verdict arrived after a newer one; the newer stands",
+                 extra={"submission_id": answer.submission_id, "time": verdict.time.isoformat()})
+        return False
+    return True
