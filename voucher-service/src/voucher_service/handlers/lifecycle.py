@@ -23,7 +23,7 @@ import hashlib
 import uuid
 from typing import Any
 
-from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, func, or_, select, text, update
+from sqlalchemy import ColumnElement, Executable, Row, and_, bindparam, case, exists, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
@@ -156,10 +156,18 @@ async def write_deferred(session: AsyncSession) -> None:
     if bindings:
         await _bind_all(session, bindings)
     if persons and is_postgres(session):
-        keys = sorted(_lock_key(p) for p in persons)
-        await session.execute(select(*(func.pg_advisory_xact_lock(LOCK_NAMESPACE, k) for k in keys)))
+        await session.execute(_LOCK_PERSONS, dict(keys=sorted({_lock_key(p) for p in persons})))
     for statement, params in (queued or {}).items():
         await session.execute(statement, params)
+
+
+# Any number of person locks in one statement built once (a select list of one lock call per person was a new
+# statement to build and compile for every batch): taken in the array's (sorted) order, the volatile lock
+# function in the select list being evaluated after the ORDER BY, one row at a time.
+_LOCK_PERSONS = text(
+    "SELECT pg_advisory_xact_lock(:namespace, t.key)::text"
+    " FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS t(key, n) ORDER BY t.n"
+).bindparams(namespace=LOCK_NAMESPACE)
 
 
 def _lock_key(person_key: str) -> int:
