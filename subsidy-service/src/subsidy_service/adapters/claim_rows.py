@@ -5,12 +5,13 @@ Chains are written without reading them first: one upsert that updates a row onl
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Text, bindparam, cast, insert, or_, select, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import JSON, Text, bindparam, cast, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -31,14 +32,34 @@ CHAIN_VALUES = ("person_key", "kind", "policy_year", "enrolment_id", "class_id",
                 "status", "links")
 
 
-def _upsert_chains(dialect: str) -> Any:
-    stmt = INSERTS[dialect](chains_t)
-    # JSON has no equality in PostgreSQL: the links compare as jsonb there (as their text in SQLite)
-    comparable = postgresql.JSONB if dialect == "postgresql" else Text
+_CHAIN_TYPES = dict(voucher_id="text", person_key="text", kind="text", policy_year="integer", enrolment_id="text",
+                    class_id="text", institution_id="text", certificate_id="text", status="text", links="text")
+
+# PostgreSQL: one array per column, unnested — one SQL text for any number of chains, prepared once per
+# connection, and one set of parameters instead of one per row. The links are bound as JSON text.
+# JSON has no equality in PostgreSQL: the links compare as jsonb.
+_UPSERT_CHAINS_PG = text(
+    f"INSERT INTO {chains_t.name} ({', '.join(_CHAIN_TYPES)}, created_at, updated_at)"
+    f" SELECT {', '.join(name if name != 'links' else 'CAST(links AS json)' for name in _CHAIN_TYPES)},"
+    " CAST(:now AS timestamptz), CAST(:now AS timestamptz)"
+    f" FROM unnest({', '.join(f'CAST(:{name} AS {kind}[])' for name, kind in _CHAIN_TYPES.items())})"
+    f" WITH ORDINALITY AS t({', '.join(_CHAIN_TYPES)}, n) ORDER BY t.n"
+    " ON CONFLICT (voucher_id) DO UPDATE SET "
+    + ", ".join(f"{name} = excluded.{name}" for name in (*CHAIN_VALUES, "updated_at"))
+    + " WHERE " + " OR ".join(
+        f"CAST({chains_t.name}.links AS jsonb) IS DISTINCT FROM CAST(excluded.links AS jsonb)" if name == "links"
+        else f"{chains_t.name}.{name} IS DISTINCT FROM excluded.{name}"
+        for name in CHAIN_VALUES
+    )
+)
+
+
+def _upsert_chains_sqlite() -> Any:
+    stmt = INSERTS["sqlite"](chains_t)
 
     def differs(name: str) -> Any:
-        if isinstance(chains_t.c[name].type, JSON):
-            return cast(chains_t.c[name], comparable).is_distinct_from(cast(stmt.excluded[name], comparable))
+        if isinstance(chains_t.c[name].type, JSON):  # JSON compares as its text
+            return cast(chains_t.c[name], Text).is_distinct_from(cast(stmt.excluded[name], Text))
         return chains_t.c[name].is_distinct_from(stmt.excluded[name])
 
     return stmt.on_conflict_do_update(
@@ -48,7 +69,20 @@ def _upsert_chains(dialect: str) -> Any:
     )
 
 
-_UPSERT_CHAINS = per_dialect(_upsert_chains)
+_UPSERT_CHAINS_SQLITE = _upsert_chains_sqlite()
+
+
+async def _upsert_chains(conn: AsyncConnection, chains: list[dict[str, Any]], now: datetime) -> None:
+    """Writes the chains whose values differ from the stored ones (`created_at` is kept by an update,
+    `updated_at` moves only on a change)."""
+    if conn.dialect.name == "postgresql":
+        columns = {name: [chain[name] for chain in chains] for name in _CHAIN_TYPES if name != "links"}
+        links = [json.dumps(chain["links"], ensure_ascii=False) for chain in chains]
+        await conn.execute(_UPSERT_CHAINS_PG, {**columns, "links": links, "now": now})
+    else:
+        await conn.execute(_UPSERT_CHAINS_SQLITE, [dict(chain, created_at=now, updated_at=now) for chain in chains])
+
+
 _INSERT_RECOVERY = insert(recoveries_t)
 
 
@@ -76,6 +110,7 @@ class Writes:
     """The row changes of one re-evaluation, written by `write` in the order the constraints need."""
 
     chains: list[dict[str, Any]] = field(default_factory=list)  # every chain evaluated, voucher_id + CHAIN_VALUES
+    now: datetime | None = None  # created_at / updated_at of the chains written
     slot_releases: list[dict[str, Any]] = field(default_factory=list)
     frozen_voids: list[dict[str, Any]] = field(default_factory=list)
     claim_updates: list[dict[str, Any]] = field(default_factory=list)
@@ -88,7 +123,8 @@ async def write(conn: AsyncConnection, writes: Writes) -> None:
     """E4/E5 slots move between claims: every slot that changes is released first (and a frozen claim voided
     gives its slot up), before any claim takes one, so the unique constraints never see two holders."""
     if writes.chains:
-        await run(conn, _UPSERT_CHAINS, writes.chains)
+        assert writes.now is not None
+        await _upsert_chains(conn, writes.chains, writes.now)
     for statement, rows in (
         (_UPDATE_CLAIM, writes.slot_releases),
         (_UPDATE_CLAIM, writes.frozen_voids),

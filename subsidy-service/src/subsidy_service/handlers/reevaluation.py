@@ -51,7 +51,8 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     # one row per voucher: should two persons' facts name one voucher, the last person's view is written, as
     # evaluating them one after the other would leave it
     views = {view.voucher_id: view for key in keys for view in results[key].chains.values()}
-    writes.chains = [_chain_row(view, now) for _, view in sorted(views.items())]
+    writes.chains = [_chain_row(view) for _, view in sorted(views.items())]
+    writes.now = now
     recovered = await claim_rows.recovered(conn, [
         row.id for key in keys for k, row in existing.get(key, {}).items()
         if row.state == PAID and not row.recovery_pending and k in results[key].claims
@@ -90,7 +91,7 @@ def link_json(view: ChainView) -> list[dict[str, Any]]:
     ]
 
 
-def _chain_row(view: ChainView, now: datetime) -> dict[str, Any]:
+def _chain_row(view: ChainView) -> dict[str, Any]:
     return dict(
         voucher_id=view.voucher_id,
         person_key=view.person_key,
@@ -102,8 +103,6 @@ def _chain_row(view: ChainView, now: datetime) -> dict[str, Any]:
         certificate_id=view.certificate_id,
         status=view.status,
         links=link_json(view),
-        created_at=now,  # kept by an update
-        updated_at=now,  # written only when a value changed
     )
 
 
