@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -36,6 +36,14 @@ COLUMNS = {
 }
 
 ALREADY_REGISTERED = "this person is already a candidate of this evaluation"
+
+# Built once (a roster upload runs each of them): the persons' candidate rows that matter here, and the persons
+# the projection knows.
+_EXISTING = select(Candidate.person_key, Candidate.evaluation_id, Candidate.free_graduation_year).where(
+    Candidate.person_key.in_(bindparam("keys", expanding=True)),
+    or_(Candidate.evaluation_id == bindparam("evaluation_id"), Candidate.free_graduation_year.is_not(None)),
+)
+_WORKERS = select(KnownWorker).where(KnownWorker.person_key.in_(bindparam("keys", expanding=True)))
 
 
 @dataclass(frozen=True)
@@ -181,12 +189,7 @@ async def _existing(
     """The persons already candidates of this evaluation, and the (person, year) E7 free evaluations used."""
     if not keys:
         return set(), set()
-    rows = await session.execute(
-        select(Candidate.person_key, Candidate.evaluation_id, Candidate.free_graduation_year).where(
-            Candidate.person_key.in_(keys),
-            or_(Candidate.evaluation_id == evaluation_id, Candidate.free_graduation_year.is_not(None)),
-        )
-    )
+    rows = await session.execute(_EXISTING, {"keys": list(keys), "evaluation_id": evaluation_id})
     taken, free_used = set(), set()
     for key, row_evaluation, free_year in rows:
         if row_evaluation == evaluation_id:
@@ -199,4 +202,4 @@ async def _existing(
 async def _workers(session: AsyncSession, keys: set[str]) -> dict[str, KnownWorker]:
     if not keys:
         return {}
-    return {w.person_key: w for w in await session.scalars(select(KnownWorker).where(KnownWorker.person_key.in_(keys)))}
+    return {w.person_key: w for w in await session.scalars(_WORKERS, {"keys": list(keys)})}

@@ -6,7 +6,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -73,15 +73,17 @@ async def get_evaluation(session: AsyncSession, principal: Principal, evaluation
     return evaluation
 
 
+# Built once: every upload request runs it, and building the ORM select cost more than a small query's round trip.
+_WRITABLE = (
+    select(Evaluation, EvaluationInstitution)
+    .join(EvaluationInstitution, EvaluationInstitution.id == Evaluation.institution_id)
+    .where(Evaluation.id == bindparam("evaluation_id"))
+)
+
+
 async def writable_evaluation(session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID) -> Evaluation:
     """The caller's own evaluation, at an institution in good standing (I3); one query for both."""
-    row = (
-        await session.execute(
-            select(Evaluation, EvaluationInstitution)
-            .join(EvaluationInstitution, EvaluationInstitution.id == Evaluation.institution_id)
-            .where(Evaluation.id == evaluation_id)
-        )
-    ).first()
+    row = (await session.execute(_WRITABLE, {"evaluation_id": evaluation_id})).first()
     if row is None:
         raise not_found("evaluation", evaluation_id)
     evaluation, institution = row
