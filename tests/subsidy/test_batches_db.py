@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from skillkit.contracts.province import RealnameAnswered
+from subsidy_service.adapters import store
 from subsidy_service.adapters.models import ChainRow, FactRow, Person, PolicyTableRow
 from subsidy_service.consumers import CONSUMER_GROUP
+from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import default_2023
 
 from tests.subsidy.builders import Clock, certificate, chain, envelope, fact, outcome_fact, voucher_revoked
@@ -51,6 +53,22 @@ async def test_batches_of_any_cut_give_the_pure_projection(ss, order, duplicates
 async def test_a_whole_history_in_one_batch_gives_the_pure_projection(ss):
     await reset(ss)
     assert await feed_batches(ss, [HISTORY + HISTORY[:3]]) == [len(HISTORY)]
+    assert snapshot(await claims(ss)) == expected()
+
+
+async def test_facts_parsed_from_the_store_equal_the_facts_as_received(ss):
+    """A restarted process (empty parse cache) reads the stored facts back as they were received, so the
+    projection does not depend on which facts the process parsed itself."""
+    await reset(ss)
+    half = len(HISTORY) // 2
+    await feed_batches(ss, [HISTORY[:half]])
+    async with ss.sessionmaker() as session:
+        conn = await session.connection()
+        warm = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
+        store._PARSED.clear()
+        cold = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
+    assert cold.all() == warm.all() == FactSet(HISTORY[:half]).all()
+    await feed_batches(ss, [HISTORY[half:]])
     assert snapshot(await claims(ss)) == expected()
 
 
