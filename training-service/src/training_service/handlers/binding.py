@@ -1,11 +1,11 @@
 """The voucher service's answers to an enrolment (consumer "training-service"): `voucher.bound` activates the
 enrolment and sends its P1 trainee record, `voucher.binding_rejected` compensates.
 
-A consumer batch's bound events are applied together (`apply_binds`, from the consumer's before_commit): one
-projection upsert for all of them, one SELECT of their enrolments, the class read once, the P1 submissions and
-their events in one INSERT each — instead of two statements and an ORM load per event. Each submission is still
-built under its own event's correlation and causation ids, as if its handler had built it. Events in a batch keep
-their order: a binding rejection first applies the binds collected before it.
+A consumer batch's bound events are applied together (`apply_binds`, from the consumer's before_commit): their
+projection changes join the batch's others (`write_projection`), one SELECT of their enrolments, one of their
+classes, the P1 submissions and their events in one INSERT each — instead of two statements and an ORM load per
+event. Each submission is still built under its own event's correlation and causation ids, as if its handler had
+built it. Events in a batch keep their order: a binding rejection first applies the binds collected before it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from training_service.adapters.models import Enrolment, TrainingClass
 from training_service.adapters.outbox import outbox
 from training_service.config import TrainingSettings
 from training_service.handlers import province
-from training_service.handlers.enrolments import projection_upsert, reject_enrolment
+from training_service.handlers.enrolments import defer_projection, reject_enrolment, write_projection
 
 log = logging.getLogger("training_service.enrolments")
 
@@ -53,8 +53,10 @@ async def on_binding_rejected(session: AsyncSession, envelope: Envelope) -> None
 
 
 async def before_commit(session: AsyncSession) -> None:
-    """The consumer's before_commit: the batch's binds, then all its deferred events in one outbox INSERT."""
+    """The consumer's before_commit: the batch's binds, its projection changes, then all its deferred events in
+    one outbox INSERT."""
     await apply_binds(session)
+    await write_projection(session)
     await outbox.write_deferred(session)
 
 
@@ -63,12 +65,8 @@ async def apply_binds(session: AsyncSession) -> None:
     if not binds:
         return
     events = [bind.envelope.payload for bind in binds]
-    connection = await session.connection()
-    now = utcnow()
-    await connection.execute(
-        projection_upsert(connection.dialect.name, ("bound_enrolment_id", "updated_at")),
-        [{"voucher_id": e.voucher_id, "person_key": e.person_key, "issued": False,
-          "bound_enrolment_id": e.enrolment_id, "updated_at": now} for e in events])
+    for e in events:  # the projection records every bound, ours or not
+        defer_projection(session, e.voucher_id, e.person_key, bound_enrolment_id=e.enrolment_id)
     ids = {ident for ident in (_uuid(e.enrolment_id) for e in events) if ident is not None}
     enrolments = {e.id: e for e in (await session.scalars(select(Enrolment).where(Enrolment.id.in_(ids)))).all()}
     class_ids = {e.class_id for e in enrolments.values() if e.status == "pending"}

@@ -201,14 +201,29 @@ async def release_seat(session: AsyncSession, class_id: uuid.UUID, seats: int = 
 # Every handler is idempotent and monotonic: events may come twice and in any order (replays).
 
 
-async def _upsert_projection(session: AsyncSession, voucher_id: str, holder: str, **changes) -> None:
-    """One INSERT .. ON CONFLICT DO UPDATE, no read first: the voucher may be unknown yet (events in any order).
-    Run on the connection, not the session: that does not autoflush the batch's pending ORM changes (enrolments,
-    submissions) one event at a time; they are flushed together at commit."""
+_PROJECTION = "training_service.pending_projection"
+
+
+def defer_projection(session: AsyncSession, voucher_id: str, holder: str, **changes) -> None:
+    """Queues one INSERT .. ON CONFLICT DO UPDATE (no read first: the voucher may be unknown yet, events come in any
+    order) for `write_projection`, which the consumer's before_commit runs for the whole batch."""
     changes["updated_at"] = utcnow()
+    pending = session.info.setdefault(_PROJECTION, {})
+    pending.setdefault(tuple(changes), []).append({"voucher_id": voucher_id, "person_key": holder, "issued": False,
+                                                   **changes})
+
+
+async def write_projection(session: AsyncSession) -> None:
+    """The batch's projection changes, one executemany per event kind (was one statement per event). Grouping by
+    kind may reorder events of different kinds, which the statements make harmless: each kind sets its own columns
+    and they only move one way (issued becomes true, the earliest expiry and the first revocation stand). Run on
+    the connection: it does not autoflush the session."""
+    pending: dict[tuple[str, ...], list[dict]] = session.info.pop(_PROJECTION, {})
+    if not pending:
+        return
     connection = await session.connection()
-    statement = projection_upsert(connection.dialect.name, tuple(changes))
-    await connection.execute(statement, {"voucher_id": voucher_id, "person_key": holder, "issued": False, **changes})
+    for columns, rows in pending.items():
+        await connection.execute(projection_upsert(connection.dialect.name, columns), rows)
 
 
 @functools.cache
@@ -233,7 +248,7 @@ def _monotonic(table, excluded, name: str):
 
 async def on_voucher_issued(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherIssued = envelope.payload
-    await _upsert_projection(
+    defer_projection(
         session, event.voucher_id, event.person_key, code=event.code, person_key=event.person_key,
         kind=str(event.kind), policy_year=event.policy_year, valid_from=event.valid_from,
         valid_until=event.valid_until, issued=True,
@@ -242,13 +257,13 @@ async def on_voucher_issued(session: AsyncSession, envelope: Envelope) -> None:
 
 async def on_voucher_expired(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherExpired = envelope.payload
-    await _upsert_projection(session, event.voucher_id, event.person_key, expired_at=event.expired_at)
+    defer_projection(session, event.voucher_id, event.person_key, expired_at=event.expired_at)
 
 
 async def on_voucher_revoked(session: AsyncSession, envelope: Envelope) -> None:
     event: VoucherRevoked = envelope.payload
     # revoked_reason before revoked_at: each CASE reads the row as it was before this UPDATE anyway
-    await _upsert_projection(session, event.voucher_id, event.person_key, revoked_reason=str(event.reason),
+    defer_projection(session, event.voucher_id, event.person_key, revoked_reason=str(event.reason),
                              revoked_at=event.revoked_at)
 
 
