@@ -264,8 +264,9 @@ _PARSED_MAX = 20_000
 def _remember(fact: Fact) -> Fact:
     if len(_PARSED) >= _PARSED_MAX:
         _PARSED.clear()
-    # in UTC, as the store hands the time back
-    fact = _PARSED[fact.event_id] = replace(fact, time=fact.time.astimezone(timezone.utc))
+    if fact.time.tzinfo is not timezone.utc:  # in UTC, as the store hands the time back
+        fact = replace(fact, time=fact.time.astimezone(timezone.utc))
+    _PARSED[fact.event_id] = fact
     return fact
 
 
