@@ -51,6 +51,13 @@ _ISSUING = (
     .join(EvaluationInstitution, EvaluationInstitution.id == Evaluation.institution_id)
     .where(Evaluation.id == bindparam("evaluation_id"))
 )
+# `count` running numbers of the year; returns the last. (A bind named like a SET column is reserved: `p_`.)
+_RESERVE = (
+    update(CertificateSequence)
+    .where(CertificateSequence.year == bindparam("p_year"))
+    .values(last_value=CertificateSequence.last_value + bindparam("p_count"))
+    .returning(CertificateSequence.last_value)
+)
 # The evaluation's passed candidates without a certificate from it, each with the active certificate the person
 # may already hold for this occupation and level (E5), in registration order.
 _TO_ISSUE = (
@@ -180,12 +187,7 @@ def _issued(certificate: Certificate | SimpleNamespace) -> CertificateIssued:
 async def _allocate(session: AsyncSession, year: int, count: int) -> int:
     """Reserves `count` running numbers of the year and returns the first; the row lock serialises issuers."""
     for _ in range(3):
-        value = await session.scalar(
-            update(CertificateSequence)
-            .where(CertificateSequence.year == year)
-            .values(last_value=CertificateSequence.last_value + count)
-            .returning(CertificateSequence.last_value)
-        )
+        value = await session.scalar(_RESERVE, {"p_year": year, "p_count": count})
         if value is not None:
             return int(value) - count + 1
         try:

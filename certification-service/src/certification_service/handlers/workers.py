@@ -12,16 +12,17 @@ comes again), and clears the unknown-person flag of the batch's registered perso
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
-from skillkit.db import utcnow
+from skillkit.db import is_postgres, utcnow
 from skillkit.events import Envelope
 
-from certification_service.adapters.bulk import insert_for
 from certification_service.adapters.models import Candidate, KnownWorker
 
 PENDING = "certification.known_workers"  # the session.info key of the batch's noted rows
@@ -79,28 +80,37 @@ async def on_worker_account_linked(session: AsyncSession, envelope: Envelope) ->
 
 
 async def write_projection(session: AsyncSession) -> None:
-    table = KnownWorker.__table__
     registered: set[str] = set()
+    postgres = is_postgres(session)
     for run in session.info.pop(PENDING, []):
-        stmt = insert_for(session, table)
         if run.kind == REGISTERED:
-            changes = {
-                "worker_id": stmt.excluded.worker_id,
-                "township": stmt.excluded.township,
-                "categories": stmt.excluded.categories,
-                # an account linked earlier stays linked
-                "account_subject": func.coalesce(table.c.account_subject, stmt.excluded.account_subject),
-                "registered": True,
-                "updated_at": stmt.excluded.updated_at,
-            }
             registered.update(run.rows)
-        else:
-            changes = {"account_subject": stmt.excluded.account_subject, "updated_at": stmt.excluded.updated_at}
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=["person_key"], set_=changes), list(run.rows.values())
-        )
+        await session.execute(_upsert(postgres, run.kind), list(run.rows.values()))
     if registered:
         # Candidates registered before the worker was known are no longer unknown persons.
-        await session.execute(
-            update(Candidate).where(Candidate.person_key.in_(registered)).values(unknown_person=False)
-        )
+        await session.execute(_KNOWN_NOW, {"keys": list(registered)})
+
+
+_KNOWN_NOW = update(Candidate).where(Candidate.person_key.in_(bindparam("keys", expanding=True))).values(
+    unknown_person=False
+)
+
+
+@cache
+def _upsert(postgres: bool, kind: str) -> Any:
+    """The projection's upsert of a run of `kind`, built once per dialect (each batch used to build it again)."""
+    table = KnownWorker.__table__
+    stmt = (postgresql.insert if postgres else sqlite.insert)(table)
+    if kind == REGISTERED:
+        changes = {
+            "worker_id": stmt.excluded.worker_id,
+            "township": stmt.excluded.township,
+            "categories": stmt.excluded.categories,
+            # an account linked earlier stays linked
+            "account_subject": func.coalesce(table.c.account_subject, stmt.excluded.account_subject),
+            "registered": True,
+            "updated_at": stmt.excluded.updated_at,
+        }
+    else:
+        changes = {"account_subject": stmt.excluded.account_subject, "updated_at": stmt.excluded.updated_at}
+    return stmt.on_conflict_do_update(index_elements=["person_key"], set_=changes)
