@@ -1,6 +1,7 @@
 """Chain and claim rows in bulk: read the claims of many persons in one query, write only what changed with
 Core executemany statements built once (the ORM's unit of work is not needed to write rows already diffed).
-Chains are written without reading them first: one upsert that updates a row only when a value differs.
+Chains are written without reading them first: one upsert that updates a row only when a value differs (on
+PostgreSQL from unnested column arrays: one statement text and one parameter set for any number of chains).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 from sqlalchemy import JSON, Text, bindparam, cast, insert, or_, select, text, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from skillkit.db import utcnow
 
 from subsidy_service.adapters.models import ChainRow, Claim, Recovery
 from subsidy_service.adapters.sql import member, per_dialect, run
@@ -110,7 +113,7 @@ class Writes:
     """The row changes of one re-evaluation, written by `write` in the order the constraints need."""
 
     chains: list[dict[str, Any]] = field(default_factory=list)  # every chain evaluated, voucher_id + CHAIN_VALUES
-    now: datetime | None = None  # created_at / updated_at of the chains written
+    now: datetime = field(default_factory=utcnow)  # created_at / updated_at of the chains written
     slot_releases: list[dict[str, Any]] = field(default_factory=list)
     frozen_voids: list[dict[str, Any]] = field(default_factory=list)
     claim_updates: list[dict[str, Any]] = field(default_factory=list)
@@ -123,7 +126,6 @@ async def write(conn: AsyncConnection, writes: Writes) -> None:
     """E4/E5 slots move between claims: every slot that changes is released first (and a frozen claim voided
     gives its slot up), before any claim takes one, so the unique constraints never see two holders."""
     if writes.chains:
-        assert writes.now is not None
         await _upsert_chains(conn, writes.chains, writes.now)
     for statement, rows in (
         (_UPDATE_CLAIM, writes.slot_releases),

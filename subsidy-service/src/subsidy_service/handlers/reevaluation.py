@@ -46,13 +46,12 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     existing = await claim_rows.claims_of(conn, keys)
     results = {key: _evaluate(key, facts.of(key), tables, existing.get(key, {})) for key in keys}
     now = utcnow()
-    writes = claim_rows.Writes()
+    writes = claim_rows.Writes(now=now)
     events: list[Event] = []
     # one row per voucher: should two persons' facts name one voucher, the last person's view is written, as
     # evaluating them one after the other would leave it
     views = {view.voucher_id: view for key in keys for view in results[key].chains.values()}
     writes.chains = [_chain_row(view) for _, view in sorted(views.items())]
-    writes.now = now
     recovered = await claim_rows.recovered(conn, [
         row.id for key in keys for k, row in existing.get(key, {}).items()
         if row.state == PAID and not row.recovery_pending and k in results[key].claims
