@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -54,6 +54,9 @@ ROSTER_COLUMNS = {
 }
 CATEGORY_SEPARATORS = (";", "；", "|", "、")
 WORKERS = Worker.__table__
+# Built once (every upload runs it): the workers registered under the roster's blind indexes.
+_KNOWN_WORKERS = select(WORKERS.c.id, WORKERS.c.id_blind_index, WORKERS.c.person_key, WORKERS.c.categories).where(
+    WORKERS.c.id_blind_index.in_(bindparam("indexes", expanding=True)))
 
 
 @dataclass
@@ -190,10 +193,7 @@ async def _known_workers(session: AsyncSession, indexes: set[str]) -> dict[str, 
     """The workers already registered under these blind indexes, in one SELECT."""
     if not indexes:
         return {}
-    rows = await session.execute(
-        select(WORKERS.c.id, WORKERS.c.id_blind_index, WORKERS.c.person_key, WORKERS.c.categories)
-        .where(WORKERS.c.id_blind_index.in_(indexes))
-    )
+    rows = await session.execute(_KNOWN_WORKERS, {"indexes": list(indexes)})
     return {r.id_blind_index: r for r in rows}
 
 
