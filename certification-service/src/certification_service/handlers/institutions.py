@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Exists, exists, select
+from sqlalchemy import Exists, bindparam, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
@@ -209,6 +209,11 @@ def filed(institution_id: Any, occupation_code: Any, level_slot_: Any, certifica
     )
 
 
+# I2 for given values, built once (scheduling an evaluation runs it).
+_FILED = select(filed(bindparam("institution_id"), bindparam("occupation_code"), bindparam("level_slot"),
+                      bindparam("certificate_type")))
+
+
 def not_filed(occupation_code: str, level: int | None, certificate_type: str) -> Problem:
     level_text = f" level {level}" if level is not None else ""
     return Problem(
@@ -222,7 +227,8 @@ async def ensure_filed(
     session: AsyncSession, institution: EvaluationInstitution, occupation_code: str, level: int | None, certificate_type: str
 ) -> None:
     """I2: only the occupations and levels the institution is filed for."""
-    if not await session.scalar(select(filed(institution.id, occupation_code, level_slot(level), certificate_type))):
+    if not await session.scalar(_FILED, dict(institution_id=institution.id, occupation_code=occupation_code,
+                                             level_slot=level_slot(level), certificate_type=certificate_type)):
         raise not_filed(occupation_code, level, certificate_type)
 
 
