@@ -3,6 +3,7 @@ body limits and the deny-by-default role check."""
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -56,6 +57,10 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await runtime.start()
+        # What exists once started (modules, the app, compiled statements, caches) lives as long as the process:
+        # moved out of the collector's generations, so the full collections that consumers' allocations trigger
+        # no longer rescan it (~10 % of the subsidy consumer's CPU before, ~3 % after, measured).
+        gc.freeze()
         try:
             yield
         finally:

@@ -16,12 +16,12 @@ from typing import Any, Awaitable, Callable
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.contracts.topics import dead_letter_topic
-from skillkit.db import utcnow
+from skillkit.db import UTCDateTime, is_postgres, utcnow
 from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event
 from skillkit.outbox import TYPE_HEADER
 from skillkit.tables import KitTables
@@ -55,7 +55,10 @@ class EventProcessor:
         self.handlers = handlers
         self._sessionmaker = sessionmaker
         self._inbox = tables.inbox
-        self._claims: dict[str, Any] = {}
+        self._sqlite_claim = (
+            sqlite.insert(self._inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            .returning(self._inbox.c.event_id)
+        )
         self._after_commit = after_commit
         self._before_commit = before_commit
 
@@ -76,10 +79,7 @@ class EventProcessor:
         async with self._sessionmaker() as session:
             # One statement both records the events and tells which are new: an event already in the inbox (a
             # redelivery, or a concurrent delivery that commits first — the insert waits for it) is skipped.
-            now = utcnow()
-            types = {e.id: e.type for e in ours}
-            rows = [dict(consumer=self.name, event_id=i, event_type=t, processed_at=now) for i, t in types.items()]
-            new_ids = set(await session.scalars(self._claim(session), rows))
+            new_ids = await self._claim(session, {e.id: e.type for e in ours})
             fresh: list[Envelope] = []
             for envelope in ours:
                 if envelope.id in new_ids:
@@ -109,16 +109,27 @@ class EventProcessor:
             self._after_commit()
         return len(applied)
 
-    def _claim(self, session: AsyncSession) -> Any:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING event_id for the session's dialect, built once."""
-        dialect = session.get_bind().dialect.name
-        if dialect not in self._claims:
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            self._claims[dialect] = (
-                insert(self._inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-                .returning(self._inbox.c.event_id)
+    async def _claim(self, session: AsyncSession, types: dict[str, str]) -> set[str]:
+        """Inserts the inbox rows that are not there yet; returns their event ids. On PostgreSQL from unnested
+        arrays — one SQL text whatever the batch size, so the prepared statement is reused (a multi-row VALUES
+        would be prepared anew for every batch size)."""
+        now = utcnow()
+        if is_postgres(session):
+            rows = await session.scalars(_PG_CLAIM, dict(consumer=self.name, ids=list(types), types=list(types.values()),
+                                                         now=now))
+        else:
+            rows = await session.scalars(
+                self._sqlite_claim,
+                [dict(consumer=self.name, event_id=i, event_type=t, processed_at=now) for i, t in types.items()],
             )
-        return self._claims[dialect]
+        return set(rows)
+
+
+_PG_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id, event_type, processed_at)"
+    " SELECT :consumer, e.id, e.type, :now FROM unnest(CAST(:ids AS varchar[]), CAST(:types AS varchar[])) AS e(id, type)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 class KafkaConsumerRunner:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 
 from fastapi import FastAPI
@@ -26,10 +25,6 @@ class SubsidyRuntime(ServiceRuntime):
     async def start(self) -> None:
         await super().start()
         await seed_policy_tables(self)
-        # What exists once started (modules, the app, compiled statements, parsed policy tables) lives as long
-        # as the process: moved out of the collector's generations, so a full collection — triggered by the
-        # consumer's allocations — no longer rescans it (it cost ~10 % of the consumer's CPU, measured).
-        gc.freeze()
 
 
 async def seed_policy_tables(runtime: ServiceRuntime) -> None:
