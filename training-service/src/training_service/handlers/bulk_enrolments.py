@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
@@ -44,6 +44,20 @@ from training_service.handlers.enrolments import (
 )
 
 ENROLMENT_COLUMNS = {"voucher_code": ("券码", "电子券号"), "trainee_name": "姓名", "id_number": "身份证号"}
+
+# Built once with bind parameters (lists expanded at execution): SQLAlchemy then takes them from its compiled
+# cache without building and keying each statement again on every upload (and the pipeline retries a file ~6 times).
+_VOUCHERS = select(VoucherProjection).where(VoucherProjection.code.in_(bindparam("codes", expanding=True)))
+_USED_VOUCHERS = select(Enrolment.voucher_id).where(
+    Enrolment.voucher_id.in_(bindparam("voucher_ids", expanding=True)), Enrolment.live_slot == LIVE)
+_IN_CLASS = select(Enrolment.person_key).where(
+    Enrolment.class_id == bindparam("class_id"), Enrolment.live_slot == LIVE,
+    Enrolment.person_key.in_(bindparam("keys", expanding=True)))
+_SEATS = (select(TrainingClass.seats_taken, TrainingClass.capacity)
+          .where(TrainingClass.id == bindparam("class_id")).with_for_update())
+_TAKE_SEATS = (update(TrainingClass).where(TrainingClass.id == bindparam("class_id"))
+               .values(seats_taken=TrainingClass.seats_taken + bindparam("granted"))
+               .execution_options(synchronize_session=False))
 
 
 @dataclass
@@ -83,8 +97,7 @@ async def bulk_enrol(
             continue
         candidates.append(Candidate(row, data, number, person_key(number, settings.person_key_secret), code))
 
-    vouchers = {v.code: v for v in (await session.scalars(
-        select(VoucherProjection).where(VoucherProjection.code.in_({c.code for c in candidates})))).all()}
+    vouchers = {v.code: v for v in (await session.scalars(_VOUCHERS, {"codes": list({c.code for c in candidates})}))}
     fitting: list[Candidate] = []
     for c in candidates:
         c.voucher = vouchers.get(c.code)
@@ -99,13 +112,10 @@ async def bulk_enrol(
 
     if not fitting:  # e.g. a file sent before any of its vouchers reached the projection: nothing more to read
         return BulkEnrolment(enrolments=[], row_errors=sorted(errors, key=lambda error: error.line))
-    used_vouchers = set((await session.scalars(select(Enrolment.voucher_id).where(
-        Enrolment.voucher_id.in_({c.voucher.voucher_id for c in fitting if c.voucher}), Enrolment.live_slot == LIVE,
-    ))).all())
-    in_class = set((await session.scalars(select(Enrolment.person_key).where(
-        Enrolment.class_id == training_class.id, Enrolment.live_slot == LIVE,
-        Enrolment.person_key.in_({c.trainee_key for c in fitting}),
-    ))).all())
+    used_vouchers = set(await session.scalars(
+        _USED_VOUCHERS, {"voucher_ids": list({c.voucher.voucher_id for c in fitting if c.voucher})}))
+    in_class = set(await session.scalars(
+        _IN_CLASS, {"class_id": training_class.id, "keys": list({c.trainee_key for c in fitting})}))
     accepted: list[Candidate] = []
     for c in fitting:  # file order: an earlier row of the same voucher or trainee wins, as one by one
         assert c.voucher is not None
@@ -142,16 +152,10 @@ async def _take_seats(session: AsyncSession, training_class: TrainingClass, want
     concurrent enrolment waits and then sees these seats taken, as with the single enrolment's UPDATE."""
     if wanted == 0:
         return 0
-    seats_taken, capacity = (await session.execute(
-        select(TrainingClass.seats_taken, TrainingClass.capacity)
-        .where(TrainingClass.id == training_class.id).with_for_update()
-    )).one()
+    seats_taken, capacity = (await session.execute(_SEATS, {"class_id": training_class.id})).one()
     granted = max(0, min(wanted, capacity - seats_taken))
     if granted:
-        await session.execute(
-            update(TrainingClass).where(TrainingClass.id == training_class.id)
-            .values(seats_taken=TrainingClass.seats_taken + granted).execution_options(synchronize_session=False)
-        )
+        await session.execute(_TAKE_SEATS, {"class_id": training_class.id, "granted": granted})
     return granted
 
 
