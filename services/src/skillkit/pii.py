@@ -27,7 +27,7 @@ class InvalidResidentId(Problem):
 def normalise_resident_id(raw: str, today: date) -> str:
     """Validate a GB 11643 resident ID number and return its compact upper-case form."""
     try:
-        number = ric.validate(raw.upper())
+        number = _validate(raw.upper())
     except InvalidChecksum as exc:
         raise InvalidResidentId("id_number_check_digit", "resident ID number check digit is wrong") from exc
     except InvalidLength as exc:
@@ -43,6 +43,36 @@ def normalise_resident_id(raw: str, today: date) -> str:
     if ric.get_birth_date(number) > today:
         raise InvalidResidentId("id_number_future_birth_date", "resident ID number has a birth date in the future")
     return number
+
+
+def _validate(raw: str) -> str:
+    """python-stdnum's `ric.validate`, with its region lookup (three quarters of its time) remembered per
+    region code and birth year — the only inputs it depends on; nothing personal is kept."""
+    number = ric.compact(raw)
+    if len(number) != 18:
+        raise InvalidLength()
+    if not number[:-1].isdigit() or not number[:-1].isascii():
+        raise InvalidFormat()
+    if number[-1] != ric.calc_check_digit(number):
+        raise InvalidChecksum()
+    ric.get_birth_date(number)
+    key = (number[:6], number[6:10])
+    known = _REGIONS.get(key)
+    if known is None:
+        try:
+            ric.get_birth_place(number)
+            known = True
+        except InvalidComponent:
+            known = False
+        if len(_REGIONS) >= 50_000:
+            _REGIONS.clear()
+        _REGIONS[key] = known
+    if not known:
+        raise InvalidComponent()
+    return number
+
+
+_REGIONS: dict[tuple[str, str], bool] = {}  # (region code, birth year) -> assigned at that time
 
 
 def birth_date_of(number: str) -> date:
