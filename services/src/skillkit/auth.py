@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +51,24 @@ _bearer = HTTPBearer(auto_error=False)
 
 
 def decode_token(token: str, settings: ServiceSettings) -> Principal:
+    """The token's principal. A token verified once is remembered until it expires: a JWT cannot change, and
+    verifying its signature and claims again is a fifth of a small request's CPU (an app polling a status)."""
+    key = (settings.jwt_secret, settings.jwt_audience, settings.jwt_issuer, tuple(settings.jwt_algorithms),
+           hashlib.sha256(token.encode()).digest())
+    known = _VERIFIED.get(key)
+    if known is not None and known[1] > time.time():
+        return known[0]
+    principal, expires_at = _verify(token, settings)
+    if len(_VERIFIED) >= 10_000:
+        _VERIFIED.clear()
+    _VERIFIED[key] = (principal, expires_at)
+    return principal
+
+
+_VERIFIED: dict[tuple[Any, ...], tuple[Principal, float]] = {}
+
+
+def _verify(token: str, settings: ServiceSettings) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -69,7 +89,8 @@ def decode_token(token: str, settings: ServiceSettings) -> Principal:
     org_id = claims.get("org")
     if role in ORG_ROLES and not org_id:
         raise Problem(401, "token_invalid", f"role {role} needs an organisation id (org claim)")
-    return Principal(subject=str(claims["sub"]), role=role, org_id=org_id, person_key=claims.get("pk"))
+    principal = Principal(subject=str(claims["sub"]), role=role, org_id=org_id, person_key=claims.get("pk"))
+    return principal, float(claims["exp"])
 
 
 def require_roles(*roles: Role | str) -> Any:
