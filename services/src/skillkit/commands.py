@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable
 from fastapi import Request, Response, UploadFile
 from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,7 +105,15 @@ async def _fingerprint(request: Request) -> str:
 
 
 async def _stored(session: AsyncSession, table: Any, key: str, owner: str) -> Any:
-    return (await session.execute(select(table).where(table.c.key == key, table.c.principal == owner))).first()
+    statement = _LOOKUPS.get(table)
+    if statement is None:  # built once per table: rebuilding the select cost more than running it
+        statement = _LOOKUPS[table] = select(table).where(
+            table.c.key == bindparam("p_key"), table.c.principal == bindparam("p_principal")
+        )
+    return (await session.execute(statement, dict(p_key=key, p_principal=owner))).first()
+
+
+_LOOKUPS: dict[Any, Any] = {}
 
 
 def _replay(stored: Any, route: str, body_hash: str) -> Response:
