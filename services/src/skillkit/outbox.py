@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any, Awaitable, Callable
 
 from prometheus_client import Counter, Gauge
-from sqlalchemy import event, func, select, update
+from sqlalchemy import BigInteger, any_, bindparam, event, func, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session
 
@@ -115,6 +116,33 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_seconds = poll_seconds
         self._linger = linger_seconds
+        # Built once. The rows are marked by their exact seqs (never a range: a row of a transaction that
+        # committed late may sit between them unpublished); on PostgreSQL as an array, so the SQL text — and
+        # the prepared statement — is the same for any batch size.
+        table = self._table
+        self._try_lock = select(func.pg_try_advisory_xact_lock(bindparam("p_key")))
+        self._pending = (
+            select(table.c.seq, table.c.topic, table.c.partition_key, table.c.body, table.c.event_type)
+            .where(table.c.published_at.is_(None))
+            .order_by(table.c.seq)
+            .limit(bindparam("p_limit"))
+        )
+
+        def by_seqs(postgres: bool) -> Any:
+            if postgres:
+                return table.c.seq == any_(bindparam("p_seqs", type_=ARRAY(BigInteger)))
+            return table.c.seq.in_(bindparam("p_seqs", expanding=True))
+
+        self._published = {
+            postgres: update(table).where(by_seqs(postgres))
+            .values(published_at=bindparam("p_now"), attempts=table.c.attempts + 1, last_error=None)
+            for postgres in (True, False)
+        }
+        self._failed = {
+            postgres: update(table).where(by_seqs(postgres))
+            .values(attempts=table.c.attempts + 1, last_error=bindparam("p_error"))
+            for postgres in (True, False)
+        }
         self._max_backoff = max_backoff_seconds
         self._wake = asyncio.Event()
         self._stopping = False
@@ -167,16 +195,9 @@ class OutboxRelay:
             if postgres:
                 # One relay at a time per service database keeps per-key order across replicas;
                 # the lock lasts until this transaction ends, after the rows are marked.
-                if not await session.scalar(select(func.pg_try_advisory_xact_lock(_advisory_key(self.service)))):
+                if not await session.scalar(self._try_lock, dict(p_key=_advisory_key(self.service))):
                     return 0
-            rows = (
-                await session.execute(
-                    select(table.c.seq, table.c.topic, table.c.partition_key, table.c.body, table.c.event_type)
-                    .where(table.c.published_at.is_(None))
-                    .order_by(table.c.seq)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._pending, dict(p_limit=self._batch_size))).all()
             OUTBOX_PENDING.labels(self.service).set(len(rows))
             if not rows:
                 return 0
@@ -193,18 +214,10 @@ class OutboxRelay:
                 ]
                 await asyncio.gather(*futures)
             except Exception as exc:
-                await session.execute(
-                    update(table)
-                    .where(table.c.seq.in_(seqs))
-                    .values(attempts=table.c.attempts + 1, last_error=repr(exc)[:2000])
-                )
+                await session.execute(self._failed[postgres], dict(p_seqs=seqs, p_error=repr(exc)[:2000]))
                 await session.commit()
                 raise
-            await session.execute(
-                update(table)
-                .where(table.c.seq.in_(seqs))
-                .values(published_at=utcnow(), attempts=table.c.attempts + 1, last_error=None)
-            )
+            await session.execute(self._published[postgres], dict(p_seqs=seqs, p_now=utcnow()))
             await session.commit()
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
