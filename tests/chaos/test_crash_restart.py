@@ -57,16 +57,24 @@ async def test_killed_voucher_service_loses_nothing_and_binds_once(database_fact
         vouchers = await claim_vouchers(service.url, settings)
         async with sessions() as session:
             keys = dict((await session.execute(select(Voucher.id, Voucher.person_key))).all())
-        for n, v in enumerate(vouchers):
-            key = keys[uuid.UUID(v["id"])]
-            await publish(platform.kafka_bootstrap, TrainingEnrolled(
-                enrolment_id=f"enr-{n}", class_id="class-1", institution_id="org-1", voucher_id=v["id"],
-                person_key=key, kind="inclusive", occupation_code="4-10-01-05", level=5,
-                class_start=date(2026, 12, 1), class_end=date(2026, 12, 8)), key)
+
+        async def enrol_all() -> None:
+            # A stream, not one burst: the consumer takes a whole poll in one transaction, so a burst of 120
+            # would be bound by its first transaction before the kill could land mid-stream.
+            for n, v in enumerate(vouchers):
+                key = keys[uuid.UUID(v["id"])]
+                await publish(platform.kafka_bootstrap, TrainingEnrolled(
+                    enrolment_id=f"enr-{n}", class_id="class-1", institution_id="org-1", voucher_id=v["id"],
+                    person_key=key, kind="inclusive", occupation_code="4-10-01-05", level=5,
+                    class_start=date(2026, 12, 1), class_end=date(2026, 12, 8)), key)
+                await asyncio.sleep(0.02)
+
+        enrolling = asyncio.create_task(enrol_all())
         await eventually(lambda: _at_least(bound, 10), timeout=60, interval=0.02)
         platform.processes[voucher.name].kill()  # SIGKILL: no graceful shutdown, transactions cut short
         platform.processes[voucher.name].wait()
         partial = await bound()
+        await enrolling  # the rest of the stream waits in the broker while the service is down
         platform.start_service(service)
         await asyncio.to_thread(platform.wait_healthy)
         await eventually(lambda: _at_least(bound, VOUCHERS), timeout=120)
