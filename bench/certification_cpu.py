@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
-import pstats
-import time
 import uuid
-from collections import defaultdict
 from datetime import date, timedelta
 
-from sqlalchemy import event
 
+from bench.common import PhaseMeter
 from certification_service.config import CertificationSettings
 from certification_service.consumers import CONSUMER_GROUP
 from certification_service.main import create
@@ -31,27 +27,15 @@ from skillkit.testing.infra import create_pg_database, drop_pg_database
 
 from tests.certification.helpers import envelope, key_of, new_evaluation, new_institution, org, resident_id
 
-PROFILE: dict = {}  # --profile PHASE: cProfile of that phase, printed at the end
 NAMES = ["张三", "李四", "王五", "赵六", "孙七", "周八", "吴九", "郑十"]
 
 
-async def one_evaluation(cs, institution_id: str, serial: int, n: int, mode: str, totals, statements) -> None:
+async def one_evaluation(cs, institution_id: str, serial: int, n: int, mode: str, meter: PhaseMeter) -> None:
     birth = (date(2004, 1, 1) + timedelta(days=serial)).strftime("%Y%m%d")  # new persons in every evaluation
     numbers = [resident_id(birth=birth, seq=f"{i:03d}") for i in range(n)]
     evaluation_id = await new_evaluation(cs, institution_id)
     headers = org(cs, institution_id)
     base = f"/v1/evaluations/{evaluation_id}"
-
-    async def phase(name: str, work) -> None:
-        before_statements = statements[0]
-        started = time.process_time()
-        if name == PROFILE.get("phase"):
-            PROFILE["profiler"].enable()
-        await work()
-        if name == PROFILE.get("phase"):
-            PROFILE["profiler"].disable()
-        totals[name][0] += time.process_time() - started
-        totals[name][1] += statements[0] - before_statements
 
     async def consume() -> None:
         events = [
@@ -87,35 +71,35 @@ async def one_evaluation(cs, institution_id: str, serial: int, n: int, mode: str
         r = await cs.client.post(f"{base}/certificates", headers=headers)
         assert r.status_code == 200 and r.json()["issued"] == n, r.text
 
-    await phase("consumer", consume)
-    await phase("candidates", candidates)
-    await phase("results", results)
-    await phase("certificates", certificates)
+    await meter.phase("consumer", consume)
+    await meter.phase("candidates", candidates)
+    await meter.phase("results", results)
+    await meter.phase("certificates", certificates)
 
 
-async def main(mode: str, n: int, evaluations: int, warmup: int) -> None:
+async def main(mode: str, n: int, evaluations: int, warmup: int, profile: str | None) -> None:
     url = await create_pg_database("cpu")
     try:
         settings = CertificationSettings(environment="test", database_url=url, run_relay=False, run_consumers=False)
         async with running_service(create, settings, "certification_service.migrations") as cs:
-            statements = [0]
-            event.listen(cs.runtime.engine.sync_engine, "before_cursor_execute",
-                         lambda *a: statements.__setitem__(0, statements[0] + 1))
+            meter = PhaseMeter(cs.runtime.engine, profile)
             institution_id = await new_institution(cs)
-            scratch: dict = defaultdict(lambda: [0.0, 0])
             for serial in range(warmup):
-                await one_evaluation(cs, institution_id, serial, n, mode, scratch, statements)
-            totals: dict = defaultdict(lambda: [0.0, 0])
+                meter.run = serial
+                await one_evaluation(cs, institution_id, serial, n, mode, meter)
+            meter.reset()
             for serial in range(warmup, warmup + evaluations):
-                await one_evaluation(cs, institution_id, serial, n, mode, totals, statements)
+                meter.run = serial
+                await one_evaluation(cs, institution_id, serial, n, mode, meter)
     finally:
         await drop_pg_database(url)
     print(f"candidates={mode}, {n} candidates per evaluation, mean of {evaluations} evaluations after {warmup} warm-up")
     print(f"{'phase':<14}{'CPU ms':>9}{'statements':>12}")
-    for name, (cpu, count) in totals.items():
-        print(f"{name:<14}{cpu / evaluations * 1000:>9.1f}{count / evaluations:>12.1f}")
-    cpu = sum(v[0] for v in totals.values()) / evaluations * 1000
-    print(f"{'total':<14}{cpu:>9.1f}{sum(v[1] for v in totals.values()) / evaluations:>12.1f}")
+    for name, runs in meter.cpu.items():
+        print(f"{name:<14}{sum(runs.values()) / evaluations * 1000:>9.1f}{meter.counts[name] / evaluations:>12.1f}")
+    cpu = sum(sum(runs.values()) for runs in meter.cpu.values()) / evaluations * 1000
+    print(f"{'total':<14}{cpu:>9.1f}{sum(meter.counts.values()) / evaluations:>12.1f}")
+    meter.print_profile("tottime")
 
 
 if __name__ == "__main__":
@@ -126,8 +110,4 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--profile", choices=("consumer", "candidates", "results", "certificates"))
     args = parser.parse_args()
-    if args.profile:
-        PROFILE.update(phase=args.profile, profiler=cProfile.Profile())
-    asyncio.run(main(args.candidates, args.n, args.evaluations, args.warmup))
-    if args.profile:
-        pstats.Stats(PROFILE["profiler"]).sort_stats("tottime").print_stats(30)
+    asyncio.run(main(args.candidates, args.n, args.evaluations, args.warmup, args.profile))

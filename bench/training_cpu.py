@@ -17,17 +17,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import cProfile
 import json
-import pstats
 import statistics
-import time
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
+from bench.common import PhaseMeter
 from skillkit.contracts.province import RealnameAnswered
 from skillkit.contracts.voucher import VoucherBound, VoucherIssued
 from skillkit.db import utcnow
@@ -43,7 +40,6 @@ from training_service.main import create
 
 from tests.training.support import World, at_local, pk_of, resident_id, today, voucher_code
 
-PROFILE: dict = {}  # --profile PHASE: cProfile of that phase, printed at the end
 NAMES = ["张三", "李四", "王五", "赵六", "孙七", "周八", "吴九", "郑十"]
 DAYS = 5
 
@@ -57,7 +53,7 @@ def csv_file(name: str, header: str, rows: list[str]) -> dict:
     return {"file": (name, (header + "\n" + "".join(r + "\n" for r in rows)).encode(), "text/csv")}
 
 
-async def one_class(ts, w: World, serial: int, n: int, totals, statements) -> None:
+async def one_class(ts, w: World, serial: int, n: int, meter: PhaseMeter) -> None:
     numbers = [resident_id(seq=i + 1, birth=(today() - timedelta(days=7000 + serial)).strftime("%Y%m%d"))
                for i in range(n)]
     vouchers = [{"voucher_id": str(uuid.uuid4()), "code": voucher_code(), "person_key": pk_of(x)} for x in numbers]
@@ -69,17 +65,6 @@ async def one_class(ts, w: World, serial: int, n: int, totals, statements) -> No
     ), v["person_key"]) for v in vouchers]
     state: dict = {}
     base = ""
-
-    async def phase(name: str, work) -> None:
-        before = statements[0]
-        started = time.process_time()
-        if name == PROFILE.get("phase"):
-            PROFILE["profiler"].enable()
-        await work()
-        if name == PROFILE.get("phase"):
-            PROFILE["profiler"].disable()
-        totals[name][0][serial] += time.process_time() - started  # a phase may run twice per class
-        totals[name][1] += statements[0] - before
 
     async def open_class() -> None:
         nonlocal base
@@ -149,23 +134,23 @@ async def one_class(ts, w: World, serial: int, n: int, totals, statements) -> No
     async def answer() -> None:
         assert await ts.runtime.processors[PROVINCE_CONSUMER].apply_batch(answers) == len(answers)
 
-    await phase("open class", open_class)
-    await phase("enrol, all unknown ×2", unknown_attempts)
-    await phase("voucher.issued ×N/2", await issue(slice(0, half)))
-    await phase("enrol, half known ×2", enrol_attempts)
-    await phase("voucher.issued ×N/2", await issue(slice(half, n)))
-    await phase("enrol, last attempt", last_attempt)
-    await phase("GET class ×9", polls)
+    await meter.phase("open class", open_class)
+    await meter.phase("enrol, all unknown ×2", unknown_attempts)
+    await meter.phase("voucher.issued ×N/2", await issue(slice(0, half)))
+    await meter.phase("enrol, half known ×2", enrol_attempts)
+    await meter.phase("voucher.issued ×N/2", await issue(slice(half, n)))
+    await meter.phase("enrol, last attempt", last_attempt)
+    await meter.phase("GET class ×9", polls)
     bound.extend(envelope(VoucherBound(
         voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=state["enrolments"][v["voucher_id"]],
         class_id=state["class"]["id"], institution_id=w.institution_id, bound_at=utcnow()), v["person_key"])
         for v in vouchers)
-    await phase("voucher.bound ×N", bind)
-    await phase("check-ins bulk", check_ins)
-    await phase("completions bulk", completions)
-    await phase("outcome", outcome)
+    await meter.phase("voucher.bound ×N", bind)
+    await meter.phase("check-ins bulk", check_ins)
+    await meter.phase("completions bulk", completions)
+    await meter.phase("outcome", outcome)
     answers.extend(await _answers(ts, state["class"]["id"]))
-    await phase("province answers", answer)
+    await meter.phase("province answers", answer)
 
 
 async def _answers(ts, class_id: str) -> list:
@@ -184,7 +169,7 @@ async def _answers(ts, class_id: str) -> list:
     return out
 
 
-async def main(n: int, classes: int, warmup: int) -> None:
+async def main(n: int, classes: int, warmup: int, profile: str | None) -> None:
     url = await create_pg_database("cpu")
     try:
         settings = TrainingSettings(environment="test", database_url=url, run_relay=False, run_consumers=False)
@@ -192,27 +177,27 @@ async def main(n: int, classes: int, warmup: int) -> None:
             async with ts.sessionmaker() as session:
                 await import_occupations(session)
                 await session.commit()
-            statements = [0]
-            event.listen(ts.runtime.engine.sync_engine, "before_cursor_execute",
-                         lambda *a: statements.__setitem__(0, statements[0] + 1))
+            meter = PhaseMeter(ts.runtime.engine, profile)
             w = await World(ts).setup()
-            scratch: dict = defaultdict(lambda: [defaultdict(float), 0])
             for serial in range(warmup):
-                await one_class(ts, w, serial, n, scratch, statements)
-            totals: dict = defaultdict(lambda: [defaultdict(float), 0])
+                meter.run = serial
+                await one_class(ts, w, serial, n, meter)
+            meter.reset()
             for serial in range(warmup, warmup + classes):
-                await one_class(ts, w, serial, n, totals, statements)
+                meter.run = serial
+                await one_class(ts, w, serial, n, meter)
     finally:
         await drop_pg_database(url)
     # medians per class: the machine is shared, a mean takes every stall of a neighbour in
     print(f"{n} trainees per class, median of {classes} classes after {warmup} warm-up (statements: mean)")
     print(f"{'phase':<24}{'CPU ms':>9}{'statements':>12}")
-    for name, (cpu, count) in totals.items():
-        print(f"{name:<24}{statistics.median(cpu.values()) * 1000:>9.1f}{count / classes:>12.1f}")
-    per_class = [sum(phases[0][serial] for phases in totals.values()) for serial in range(warmup, warmup + classes)]
+    for name, runs in meter.cpu.items():
+        print(f"{name:<24}{statistics.median(runs.values()) * 1000:>9.1f}{meter.counts[name] / classes:>12.1f}")
+    per_class = [sum(runs[serial] for runs in meter.cpu.values()) for serial in range(warmup, warmup + classes)]
     cpu = statistics.median(per_class) * 1000
-    print(f"{'total per class':<24}{cpu:>9.1f}{sum(v[1] for v in totals.values()) / classes:>12.1f}")
+    print(f"{'total per class':<24}{cpu:>9.1f}{sum(meter.counts.values()) / classes:>12.1f}")
     print(f"{'per chain':<24}{cpu / n:>9.1f}")
+    meter.print_profile("cumulative")
 
 
 if __name__ == "__main__":
@@ -222,8 +207,4 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--profile")
     args = parser.parse_args()
-    if args.profile:
-        PROFILE.update(phase=args.profile, profiler=cProfile.Profile())
-    asyncio.run(main(args.n, args.classes, args.warmup))
-    if args.profile:
-        pstats.Stats(PROFILE["profiler"]).sort_stats("cumulative").print_stats(40)
+    asyncio.run(main(args.n, args.classes, args.warmup, args.profile))
