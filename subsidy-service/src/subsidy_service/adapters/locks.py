@@ -15,11 +15,11 @@ deadlock. A hash collision only serialises two scopes or two persons.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Iterable
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from skillkit.locks import lock_key, take_locks
 
 from subsidy_service.domain.facts import Fact
 
@@ -29,39 +29,15 @@ PERSON_NAMESPACE = 0x5350  # "SP"
 CLASS_KINDS = ("class", "class_approval", "class_outcome")
 LINKING_KINDS = ("enrolled", "bound", "completed")
 
-# Any number of locks in one statement, in the order of the arrays; the volatile lock functions in the select
-# list are evaluated after the ORDER BY, one row at a time.
-_LOCK = text(
-    "SELECT CASE WHEN t.exclusive THEN pg_advisory_xact_lock(t.namespace, t.key)::text"
-    " ELSE pg_advisory_xact_lock_shared(t.namespace, t.key)::text END"
-    " FROM unnest(CAST(:namespaces AS integer[]), CAST(:keys AS integer[]), CAST(:exclusive AS boolean[]))"
-    " WITH ORDINALITY AS t(namespace, key, exclusive, n)"
-    " ORDER BY t.n"
-)
-
-
-def lock_key(name: str) -> int:
-    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
-
-
 async def lock(conn: AsyncConnection | AsyncSession, scopes: dict[str, bool], persons: Iterable[str] = ()) -> None:
     """Takes the scope locks (name -> exclusive?), then the person locks, in one statement. A scope wanted both
     ways is taken exclusively (and so is a key two scope names share)."""
-    if (conn.bind if isinstance(conn, AsyncSession) else conn).dialect.name != "postgresql":
-        return
     scope_keys: dict[int, bool] = {}
     for name, exclusive in scopes.items():
         key = lock_key(name)
         scope_keys[key] = scope_keys.get(key, False) or exclusive
-    person_keys = sorted({lock_key(p) for p in persons})
-    ordered = sorted(scope_keys)
-    if not ordered and not person_keys:
-        return
-    await conn.execute(_LOCK, {
-        "namespaces": [SCOPE_NAMESPACE] * len(ordered) + [PERSON_NAMESPACE] * len(person_keys),
-        "keys": ordered + person_keys,
-        "exclusive": [scope_keys[k] for k in ordered] + [True] * len(person_keys),
-    })
+    await take_locks(conn, [(SCOPE_NAMESPACE, k, scope_keys[k]) for k in sorted(scope_keys)]
+                     + [(PERSON_NAMESPACE, k, True) for k in sorted({lock_key(p) for p in persons})])
 
 
 async def lock_persons(conn: AsyncConnection | AsyncSession, persons: Iterable[str]) -> None:

@@ -19,7 +19,6 @@ event. Every other handler writes the queue first.
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -39,6 +38,7 @@ from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
 from skillkit.db import is_postgres, utcnow
 from skillkit.events import Envelope, EventPayload, causation_id_var, correlation_id_var
+from skillkit.locks import lock_key, take_locks
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
@@ -155,23 +155,9 @@ async def write_deferred(session: AsyncSession) -> None:
     session.info.pop(_VOUCHERS, None)
     if bindings:
         await _bind_all(session, bindings)
-    if persons and is_postgres(session):
-        await session.execute(_LOCK_PERSONS, dict(keys=sorted({_lock_key(p) for p in persons})))
+    await take_locks(session, [(LOCK_NAMESPACE, key, True) for key in sorted({lock_key(p) for p in persons})])
     for statement, params in (queued or {}).items():
         await session.execute(statement, params)
-
-
-# Any number of person locks in one statement built once (a select list of one lock call per person was a new
-# statement to build and compile for every batch): taken in the array's (sorted) order, the volatile lock
-# function in the select list being evaluated after the ORDER BY, one row at a time.
-_LOCK_PERSONS = text(
-    "SELECT pg_advisory_xact_lock(:namespace, t.key)::text"
-    " FROM unnest(CAST(:keys AS integer[])) WITH ORDINALITY AS t(key, n) ORDER BY t.n"
-).bindparams(namespace=LOCK_NAMESPACE)
-
-
-def _lock_key(person_key: str) -> int:
-    return int.from_bytes(hashlib.blake2b(person_key.encode(), digest_size=4).digest(), "big", signed=True)
 
 
 async def end_of_batch(session: AsyncSession) -> None:
