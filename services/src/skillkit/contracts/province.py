@@ -1,7 +1,11 @@
 """The province real-name training system boundary (P1).
 
-Outbound: every trainee, class, attendance and completion record the county sends.
-Inbound: the province's answer to each submission.
+Outbound: every trainee, class, attendance and completion record the county sends. A class record is one
+submission. Trainee, attendance and completion records go as sheets: one submission carries the lines recorded
+together (the trainees a consumer batch bound in one class, a day's sign-in sheet, the completions of one
+upload), so the province sees a class's paperwork as the institution files it.
+Inbound: the province's answer to each submission; a trainee or completion sheet is answered once, with a
+verdict per line.
 """
 
 from __future__ import annotations
@@ -22,6 +26,35 @@ class AttendanceLine(BaseModel):
     person_key: str
     method: str  # face | qr | staff
     checked_at: datetime
+
+
+class TraineeLine(BaseModel):
+    """One trainee on a trainee sheet (P1: the trainees a class enrolled and bound together)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enrolment_id: str
+    person_key: str
+
+
+class CompletionLine(BaseModel):
+    """One trainee's completion on a completion sheet (P1: the completions recorded together)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enrolment_id: str
+    person_key: str
+    attended_days: int
+    passed: bool
+
+
+class LineVerdict(BaseModel):
+    """The province's verdict on one line of a trainee or completion sheet."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enrolment_id: str
+    person_key: str
+    verdict: RealnameVerdict
+    reason: RealnameRejection | None = None
+    detail: str | None = None
 
 
 @registry.register(
@@ -46,9 +79,11 @@ class RealnameSubmitted(EventPayload):
     start_date: date | None = None  # class
     end_date: date | None = None  # class
     planned_days: int | None = None  # class
-    # attendance: one submission per class and day carries that day's sheet (enrolment_id and person_key
-    # are then empty); the province answers the sheet as one record.
+    # Sheets (enrolment_id and person_key are then empty): attendance, one per class and day, answered as one
+    # record; trainees and completions, answered with a verdict per line (`RealnameAnswered.lines`).
     attendance: list[AttendanceLine] | None = None
+    trainees: list[TraineeLine] | None = None
+    completions: list[CompletionLine] | None = None
 
 
 @registry.register(
@@ -63,3 +98,6 @@ class RealnameAnswered(EventPayload):
     verdict: RealnameVerdict
     reason: RealnameRejection | None = None
     detail: str | None = None
+    # The answer to a trainee or completion sheet: a verdict per line. The sheet's own verdict is accepted
+    # when every line is, else rejected (its detail says how many lines were).
+    lines: list[LineVerdict] | None = None
