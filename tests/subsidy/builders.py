@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Iterable
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
-from skillkit.contracts.province import RealnameAnswered
+from skillkit.contracts.province import LineVerdict, RealnameAnswered
 from skillkit.contracts.training import (
     ClassApproved,
     ClassOpened,
@@ -29,7 +29,7 @@ from skillkit.contracts.voucher import (
 )
 from skillkit.events import Envelope
 
-from subsidy_service.domain.facts import Fact
+from subsidy_service.domain.facts import Fact, FactSet, split_lines
 
 T0 = datetime(2023, 3, 1, 2, 0, tzinfo=timezone.utc)
 
@@ -45,6 +45,43 @@ class Clock:
 
 def fact(payload: Any, clock: Clock, event_id: str | None = None, at: datetime | None = None) -> Fact:
     return Fact(payload.__event_type__, event_id or str(uuid.uuid4()), at or clock.tick(), payload)
+
+
+def as_facts(events: Iterable[Fact]) -> list[Fact]:
+    """The facts the projection stores for these events (a province sheet answer: one per line, P1), for the
+    pure tests that build a FactSet without the handler."""
+    return [f for e in events for f in split_lines(e)]
+
+
+def fact_set(events: Iterable[Fact]) -> FactSet:
+    """The FactSet the store would hand `evaluate_person` for these events."""
+    return FactSet(as_facts(events))
+
+
+def line(enrolment: str, person: str, verdict: str = "accepted", reason: str | None = None,
+         detail: str | None = None) -> LineVerdict:
+    return LineVerdict(enrolment_id=enrolment, person_key=person, verdict=verdict, reason=reason, detail=detail)
+
+
+def sheet_answer(submission: str, record_type: str, klass: str, lines: list[LineVerdict], clock: Clock, *,
+                 event_id: str | None = None, at: datetime | None = None) -> Fact:
+    """The province's answer to a trainee or completion sheet, as the platform now gets it (P1): a verdict per
+    line; the sheet's own verdict accepted only when every line is, enrolment and person empty."""
+    rejected = sum(1 for entry in lines if entry.verdict.value == "rejected")
+    return fact(RealnameAnswered(
+        submission_id=submission, record_type=record_type, class_id=klass, verdict="rejected" if rejected else "accepted",
+        detail=f"{rejected} of {len(lines)} lines rejected" if rejected else None, lines=lines),
+        clock, event_id=event_id, at=at)
+
+
+def single_answer(submission: str, record_type: str, klass: str, clock: Clock, *, enrolment: str | None = None,
+                  person: str | None = None, verdict: str = "accepted", reason: str | None = None,
+                  detail: str | None = None, event_id: str | None = None, at: datetime | None = None) -> Fact:
+    """A province answer on one record: a class record (no enrolment), or a trainee / completion record on its
+    own (the form before sheets; the contract still allows it)."""
+    return fact(RealnameAnswered(
+        submission_id=submission, record_type=record_type, class_id=klass, enrolment_id=enrolment,
+        person_key=person, verdict=verdict, reason=reason, detail=detail), clock, event_id=event_id, at=at)
 
 
 def envelope(f: Fact) -> Envelope:
@@ -83,6 +120,7 @@ def chain(
     certificate: str = "CERT1",
     cert_on: date = date(2023, 6, 20),
     realname: str | None = "accepted",
+    realname_sheet: bool = True,
     outcome: dict[str, int] | None = None,
     approved: bool | None = None,
     start: date = date(2023, 6, 1),
@@ -92,7 +130,9 @@ def chain(
     clock: Clock | None = None,
     free_student: bool = False,
 ) -> list[Fact]:
-    """Every fact of one chain (person, voucher, enrolment, class, certificate), complete unless told."""
+    """Every event of one chain (person, voucher, enrolment, class, certificate), complete unless told. The
+    trainee record's answer comes as a one-line trainee sheet (`realname_sheet=False`: a single-record
+    answer). Pure tests turn the events into facts with `as_facts`."""
     clock = clock or Clock()
     facts = [
         fact(VoucherIssued(
@@ -120,10 +160,14 @@ def chain(
         facts.append(fact(ClassApproved(class_id=klass, approved=approved, reason=None if approved else "材料不全",
                                         decided_by="bureau-1"), clock))
     if realname is not None:
-        facts.append(fact(RealnameAnswered(
-            submission_id=f"S-{enrolment}", record_type="trainee", class_id=klass, enrolment_id=enrolment,
-            person_key=person, verdict=realname,
-            reason="identity_mismatch" if realname == "rejected" else None), clock))
+        # the trainee record's answer: a line of the class's trainee sheet (P1), or a single-record answer
+        reason = "identity_mismatch" if realname == "rejected" else None
+        if realname_sheet:
+            facts.append(sheet_answer(f"S-trainees-{klass}-{enrolment}", "trainee", klass,
+                                      [line(enrolment, person, realname, reason)], clock))
+        else:
+            facts.append(single_answer(f"S-{enrolment}", "trainee", klass, clock, enrolment=enrolment,
+                                       person=person, verdict=realname, reason=reason))
     if days is not None:
         facts.append(fact(TrainingCompleted(
             enrolment_id=enrolment, voucher_id=voucher, class_id=klass, person_key=person, attended_days=days,

@@ -19,10 +19,9 @@ from skillkit.contracts.province import RealnameAnswered
 from subsidy_service.adapters import store
 from subsidy_service.adapters.models import ChainRow, FactRow, Person, PolicyTableRow
 from subsidy_service.consumers import CONSUMER_GROUP
-from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import default_2023
 
-from tests.subsidy.builders import Clock, certificate, chain, envelope, fact, outcome_fact, voucher_revoked
+from tests.subsidy.builders import Clock, certificate, chain, envelope, fact, outcome_fact, voucher_revoked, fact_set
 from tests.subsidy.helpers import claims, feed, outbox_events
 from tests.subsidy.test_order_independence_db import HISTORY, expected, reset, snapshot
 
@@ -67,7 +66,7 @@ async def test_facts_parsed_from_the_store_equal_the_facts_as_received(ss):
         warm = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
         store._PARSED.clear()
         cold = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
-    assert cold.all() == warm.all() == FactSet(HISTORY[:half]).all()
+    assert cold.all() == warm.all() == fact_set(HISTORY[:half]).all()
     await feed_batches(ss, [HISTORY[half:]])
     assert snapshot(await claims(ss)) == expected()
 

@@ -15,10 +15,10 @@ from typing import Callable
 import pytest
 
 from subsidy_service.domain.chain import evaluate_person
-from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 
 from tests.subsidy.builders import (
+    fact_set,
     Clock,
     binding_rejected,
     enrolment_rejected,
@@ -336,7 +336,7 @@ def test_at_least_forty_golden_cases():
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_golden(case: Case):
-    result = evaluate_person("P1", FactSet(case.facts()), Policies(case.tables()))
+    result = evaluate_person("P1", fact_set(case.facts()), Policies(case.tables()))
     for key, expected in case.expect.items():
         if expected is None:
             assert key not in result.claims
@@ -350,31 +350,31 @@ def test_golden(case: Case):
 
 
 def test_S2_line_shows_the_arithmetic():
-    result = evaluate_person("P1", FactSet(chain(kind="order", days=14, outcome=OUTCOME_80)), Policies([default_2023()]))
+    result = evaluate_person("P1", fact_set(chain(kind="order", days=14, outcome=OUTCOME_80)), Policies([default_2023()]))
     assert [line.text for line in result.claims[TR].lines] == ["S2: 10 天 × 150 + 4 天 × 100 = 1900.00"]
 
 
 def test_S1_cap_line():
-    result = evaluate_person("P1", FactSet(chain(days=11)), Policies([default_2023()]))
+    result = evaluate_person("P1", fact_set(chain(days=11)), Policies([default_2023()]))
     assert [line.text for line in result.claims[TR].lines] == ["S1: 11 天 × 100 = 1100.00，封顶 1000.00"]
 
 
 def test_S2_fallback_lines_cite_both_rules():
-    result = evaluate_person("P1", FactSet(chain(kind="order", days=4, outcome=dict(completed=1000, employed=799))),
+    result = evaluate_person("P1", fact_set(chain(kind="order", days=4, outcome=dict(completed=1000, employed=799))),
                              Policies([default_2023()]))
     texts = [line.text for line in result.claims[TR].lines]
     assert texts == ["S2: 班级就业率 79.9 % 低于 80.0 %，按普惠制（S1）标准补贴", "S1: 4 天 × 100 = 400.00"]
 
 
 def test_S2_day_limit_line():
-    result = evaluate_person("P1", FactSet(chain(kind="order", days=20, day_limit=12, outcome=OUTCOME_80)),
+    result = evaluate_person("P1", fact_set(chain(kind="order", days=20, day_limit=12, outcome=OUTCOME_80)),
                              Policies([default_2023()]))
     assert [line.text for line in result.claims[TR].lines] == [
         "S2: 实际 20 天，补贴天数上限 12 天：10 天 × 150 + 2 天 × 100 = 1700.00"]
 
 
 def test_chain_explains_what_is_missing_in_both_languages():
-    result = evaluate_person("P1", FactSet(chain(realname=None, cert_type=None)), Policies([default_2023()]))
+    result = evaluate_person("P1", fact_set(chain(realname=None, cert_type=None)), Policies([default_2023()]))
     view = result.chains["V1"]
     assert view.status == "waiting"
     problems = {p.code: (p.zh, p.en) for p in view.problems}
@@ -385,7 +385,7 @@ def test_chain_explains_what_is_missing_in_both_languages():
 
 
 def test_no_policy_table_for_an_earlier_year_waits():
-    result = evaluate_person("P1", FactSet(chain(year=2022, bound_at=datetime(2022, 5, 20, tzinfo=timezone.utc),
+    result = evaluate_person("P1", fact_set(chain(year=2022, bound_at=datetime(2022, 5, 20, tzinfo=timezone.utc),
                                                  completed_on=date(2022, 6, 15), start=date(2022, 6, 1),
                                                  cert_on=date(2022, 6, 20))), Policies([default_2023()]))
     assert result.claims[TR].state == "waiting" and result.claims[TR].reason.code == "no_policy_table"
@@ -395,7 +395,7 @@ def test_later_year_table_does_not_change_earlier_year_claims():
     later = default_2023().model_copy(update={"policy_year": 2024})
     later = PolicyTable.model_validate({**later.model_dump(), "s1": {"rule_id": "S1", "daily_rate": "120", "cap": "1200"}})
     facts = two_vouchers("inclusive", "inclusive", year2=2024)
-    result = evaluate_person("P1", FactSet(facts), Policies([default_2023(), later]))
+    result = evaluate_person("P1", fact_set(facts), Policies([default_2023(), later]))
     assert result.claims[TR].amount == Decimal("500.00") and result.claims[TR].table_year == 2023
     assert result.claims["training:V2:main"].amount == Decimal("720.00")
     assert result.claims["training:V2:main"].table_year == 2024
@@ -405,8 +405,8 @@ def test_a_mid_year_version_applies_from_its_effective_day():
     v2 = PolicyTable.model_validate({**table_2023(s1__daily_rate="120", s1__cap="1200").model_dump(), "version": 2,
                                      "effective_from": date(2023, 7, 1)})
     policies = Policies([default_2023(), v2])
-    before = evaluate_person("P1", FactSet(chain(days=5)), policies).claims[TR]
-    after = evaluate_person("P1", FactSet(chain(days=5, completed_on=date(2023, 7, 15), cert_on=date(2023, 7, 20))),
+    before = evaluate_person("P1", fact_set(chain(days=5)), policies).claims[TR]
+    after = evaluate_person("P1", fact_set(chain(days=5, completed_on=date(2023, 7, 15), cert_on=date(2023, 7, 20))),
                             policies).claims[TR]
     assert (before.amount, before.table_version) == (Decimal("500.00"), 1)
     assert (after.amount, after.table_version) == (Decimal("600.00"), 2)

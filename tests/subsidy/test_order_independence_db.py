@@ -11,11 +11,10 @@ from hypothesis import strategies as st
 
 from subsidy_service.adapters.models import Base
 from subsidy_service.domain.chain import evaluate_person
-from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies, default_2023
 from subsidy_service.main import seed_policy_tables
 
-from tests.subsidy.builders import Clock, certificate, chain, outcome_fact, suspended, voucher_revoked
+from tests.subsidy.builders import Clock, certificate, chain, outcome_fact, suspended, voucher_revoked, fact_set
 from tests.subsidy.helpers import claims, feed
 
 
@@ -41,7 +40,7 @@ def snapshot(found) -> dict:
 
 
 def expected() -> dict:
-    result = evaluate_person("P1", FactSet(HISTORY), Policies([default_2023()]))
+    result = evaluate_person("P1", fact_set(HISTORY), Policies([default_2023()]))
     return {k: (c.state, c.amount, list(c.rule_ids), c.reason.code if c.reason else None, c.quota_slot, c.level_slot)
             for k, c in result.claims.items()}
 

@@ -10,11 +10,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_service.domain.chain import evaluate_person
-from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies, default_2023
 from subsidy_service.domain.rules import s1_inclusive, s2_order, s3_project, s4_living_allowance, s6_parts, s7_caregiver
 
 from tests.subsidy.builders import (
+    fact_set,
     Clock,
     certificate,
     certificate_revoked,
@@ -66,7 +66,7 @@ def test_amounts_never_decrease_with_more_attended_days(kind, days, outcome, lim
     def amounts(d):
         facts = chain(kind=kind, days=d, outcome=outcome, day_limit=limit, e3=e3,
                       cert_type="entrepreneurship_training" if kind == "entrepreneurship" else "skill_level")
-        claims = evaluate_person("P1", FactSet(facts), POLICIES).claims
+        claims = evaluate_person("P1", fact_set(facts), POLICIES).claims
         return {k: c.amount for k, c in claims.items()}
 
     fewer, more = amounts(days), amounts(days + 1)
@@ -120,7 +120,7 @@ def person_histories(draw):
 
 
 def projection(facts):
-    result = evaluate_person("P1", FactSet(facts), POLICIES)
+    result = evaluate_person("P1", fact_set(facts), POLICIES)
     claims = {
         k: (c.state, c.amount, c.rule_ids, c.reason.code if c.reason else None, c.quota_slot, c.level_slot,
             tuple(line.text for line in c.lines), c.payee_id, c.table_version)

@@ -214,7 +214,7 @@ async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> 
 # row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
 # once per statement, so the parsed tables are reused without a query of their own while the stamp holds.
 # The payload comes as its JSON text: only a fact not parsed before in this process is parsed (`_PARSED`).
-_fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
+_fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.key, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
                  cast(facts_t.c.data, Text).label("data"), facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
                  facts_t.c.institution_id)
 
@@ -251,13 +251,15 @@ def _person_facts_statement(dialect: str) -> Any:
 _PERSON_FACTS = per_dialect(_person_facts_statement)
 
 
-# Parsed facts by event id. A stored fact version is one event, and an event's payload never changes, so an
-# entry is valid for as long as the process lives, whatever was rolled back or written by other replicas.
+# Parsed facts by (event id, natural key). A stored fact version is one event — or one line of it: the lines of
+# a province sheet answer (P1) are facts of one event id, told apart by their keys — and an event's payload
+# never changes, so an entry is valid for as long as the process lives, whatever was rolled back or written by
+# other replicas.
 # Facts this process stores are entered as they arrive (already parsed from the event), so the re-evaluations
 # that follow — a person several times as the chain fills up, a class's facts for each trainee — parse
 # nothing. Bounded to about the facts of the chains in flight (every entry is scanned by the garbage
 # collector): emptied when full, a miss costs one parse.
-_PARSED: dict[str, Fact] = {}
+_PARSED: dict[tuple[str, str], Fact] = {}
 _PARSED_MAX = 20_000
 
 
@@ -266,12 +268,12 @@ def _remember(fact: Fact) -> Fact:
         _PARSED.clear()
     if fact.time.tzinfo is not timezone.utc:  # in UTC, as the store hands the time back
         fact = replace(fact, time=fact.time.astimezone(timezone.utc))
-    _PARSED[fact.event_id] = fact
+    _PARSED[fact.event_id, fact.key] = fact
     return fact
 
 
 def _fact_of(row: Any) -> Fact:
-    fact = _PARSED.get(row.event_id)
+    fact = _PARSED.get((row.event_id, row.key))
     if fact is None or fact.type != row.event_type:
         fact = _remember(Fact(row.event_type, row.event_id, row.event_time, payload_of(row.event_type, row.data)))
     return fact

@@ -4,6 +4,10 @@ A fact is stored once per natural key (voucher id, enrolment id, class id, certi
 Where a later event legitimately restates a fact (a class outcome re-reported, a corrected completion),
 the newer event — by event time, then event id — wins, whatever the arrival order: an older event never
 overwrites a newer one. Duplicates (same event id) change nothing.
+
+Most events are one fact each. The province's answer to a trainee or completion sheet (P1) is one fact per
+line — a verdict on one trainee's record, exactly as a single-record answer would carry it — so the chain
+sees one verdict per (record type, enrolment) whether the record went alone or on a sheet.
 """
 
 from __future__ import annotations
@@ -47,12 +51,15 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "training.enrolment_rejected.v1": ("enrolment_rejected", ("enrolment_id",)),
     "training.completed.v1": ("completed", ("enrolment_id",)),
     "training.dropped.v1": ("dropped", ("enrolment_id",)),
-    "province.realname.answered.v1": ("realname", ("submission_id",)),
+    # a sheet answer's lines share the submission: the enrolment is part of the key (see `Fact.key`)
+    "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id")),
     "certificate.issued.v1": ("certificate", ("certificate_id",)),
     "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),
     "evaluation_institution.filed.v1": ("evaluation_institution", ("institution_id",)),
     REVIEW_TYPE: ("review", ("claim_key",)),
 }
+
+REALNAME_TYPE = "province.realname.answered.v1"
 
 CONSUMED_TYPES = tuple(t for t in FACT_KEYS if t != REVIEW_TYPE)
 
@@ -71,6 +78,11 @@ class Fact:
 
     @cached_property
     def key(self) -> str:
+        if self.type == REALNAME_TYPE:
+            # submission id, then the enrolment when the answer is about one trainee (a sheet's line or a
+            # single trainee record): two lines of one sheet are two facts; a class record is keyed as before.
+            enrolment = self.payload.enrolment_id
+            return f"{self.payload.submission_id}|{enrolment}" if enrolment else self.payload.submission_id
         return "|".join(str(getattr(self.payload, f)) for f in FACT_KEYS[self.type][1])
 
     def field(self, name: str) -> Any:
@@ -89,14 +101,34 @@ def supersedes(new: Fact, old: Fact | None) -> bool:
     return old is None or new.order() > old.order()
 
 
-def from_envelope(envelope: Envelope) -> Fact | None:
+def from_envelope(envelope: Envelope) -> list[Fact]:
+    """The facts an event carries: none (not consumed, an attendance answer), one, or one per sheet line."""
     if envelope.type not in FACT_KEYS:
-        return None
-    if envelope.type == "province.realname.answered.v1" and envelope.data.record_type == "attendance":
+        return []
+    if envelope.type == REALNAME_TYPE and envelope.data.record_type == "attendance":
         # Attendance days are counted by the training service; the chain's real-name link rests on the
         # trainee, class and completion records (one verdict per day would only cost re-evaluations).
-        return None
-    return Fact(envelope.type, envelope.id, envelope.time, envelope.data)
+        return []
+    return split_lines(Fact(envelope.type, envelope.id, envelope.time, envelope.data))
+
+
+def split_lines(fact: Fact) -> list[Fact]:
+    """P1: the province's answer to a trainee or completion sheet as one fact per line, each exactly the
+    single-record answer the line stands for (the sheet's submission, record type and class; the line's
+    enrolment, person, verdict, reason and detail; the event's id and time). The sheet's own verdict and its
+    empty enrolment are not a fact: read as a class-level answer, an accepted trainee sheet would complete the
+    real-name link of every trainee of the class, those not on the sheet included. A sheet without lines
+    says nothing about anyone. Any other fact is returned as it is."""
+    lines = fact.payload.lines if fact.type == REALNAME_TYPE else None
+    if lines is None:
+        return [fact]
+    return [
+        Fact(fact.type, fact.event_id, fact.time, fact.payload.model_copy(update={
+            "enrolment_id": line.enrolment_id, "person_key": line.person_key, "verdict": line.verdict,
+            "reason": line.reason, "detail": line.detail, "lines": None,
+        }))
+        for line in lines
+    ]
 
 
 def payload_of(event_type: str, data: str) -> Any:

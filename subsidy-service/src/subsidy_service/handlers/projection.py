@@ -26,10 +26,11 @@ PENDING = "subsidy_pending_facts"
 
 
 async def handle_event(session: AsyncSession, envelope: Envelope) -> None:
-    """Collects the event's fact; the batch's facts are stored and projected by `project_batch`."""
-    fact = from_envelope(envelope)
-    if fact is not None:
-        session.info.setdefault(PENDING, []).append((fact, None))
+    """Collects the event's facts (one per line of a province sheet answer, P1); the batch's facts are stored
+    and projected by `project_batch`."""
+    facts = from_envelope(envelope)
+    if facts:
+        session.info.setdefault(PENDING, []).extend((fact, None) for fact in facts)
 
 
 async def project_batch(session: AsyncSession) -> None:
