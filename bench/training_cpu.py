@@ -7,8 +7,9 @@ Per class of N trainees, the pipeline's order: open the class; the bulk enrolmen
 known (all rows `voucher_unknown`), twice; half of the `voucher.issued` events (one consumer batch); the file
 again (half enrolled), once more with the rest still unknown; the other half issued; the last attempt (six
 attempts, as the pipeline averages); nine `GET /v1/classes/{id}` polls; `voucher.bound` ×N (one batch); bulk
-check-ins (N × 5 days), bulk completions, the class outcome; the province's answers to every submission (class,
-N trainee, 5 sheets, N completion records) as one consumer batch. The app runs in this process behind httpx's
+check-ins (N × 5 days), bulk completions, the class outcome; the province's answers to every submission (the
+class record; the trainee sheet, the 5 attendance sheets and the completion sheet, trainee and completion sheets
+answered with a verdict per line, as the province simulator does) as one consumer batch. The app runs in this process behind httpx's
 ASGI transport, so the CPU (time.process_time) is the service's plus the client's; PostgreSQL's is not in it.
 Statements are counted on the engine. Envelopes are built before the clock starts (parsing is the kit's).
 """
@@ -25,7 +26,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bench.common import PhaseMeter
-from skillkit.contracts.province import RealnameAnswered
+from skillkit.contracts.province import RealnameSubmitted
 from skillkit.contracts.voucher import VoucherBound, VoucherIssued
 from skillkit.db import utcnow
 from skillkit.events import build_event, parse_event
@@ -37,6 +38,7 @@ from training_service.adapters.models import kit_tables
 from training_service.config import TrainingSettings
 from training_service.consumers import PROVINCE_CONSUMER, VOUCHER_CONSUMER
 from training_service.main import create
+from training_service.province_simulator import answer
 
 from tests.training.support import World, at_local, pk_of, resident_id, today, voucher_code
 
@@ -162,10 +164,8 @@ async def _answers(ts, class_id: str) -> list:
         data = json.loads(body)["data"]
         if data["class_id"] != class_id:
             continue
-        key = data.get("person_key") or class_id
-        out.append(envelope(RealnameAnswered(
-            submission_id=data["submission_id"], record_type=data["record_type"], class_id=class_id,
-            enrolment_id=data.get("enrolment_id"), person_key=data.get("person_key"), verdict="accepted"), key))
+        # as the province simulator answers (every line accepted): a sheet once, with a verdict per line
+        out.append(envelope(answer(RealnameSubmitted.model_validate(data), 0.0, "bench"), class_id))
     return out
 
 

@@ -179,6 +179,23 @@ class World:
         await self.bind(r.json(), v, class_id)
         return r.json(), v
 
+    async def active_trainees(self, class_id: str, seqs: list[int]) -> list[tuple[dict, dict]]:
+        """Trainees enrolled one by one and bound together, in one consumer batch of `voucher.bound` (in `seqs`
+        order), as the voucher service's answers arrive in a poll."""
+        enrolled = []
+        for seq in seqs:
+            number = resident_id(seq)
+            v = await self.voucher(number)
+            r = await self.enrol(class_id, number, v)
+            assert r.status_code == 201, r.text
+            enrolled.append((r.json(), v))
+        batch = [parse_event(build_event(
+            VoucherBound(voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=e["id"],
+                         class_id=class_id, institution_id=self.institution_id, bound_at=utcnow()),
+            source="/tests", partition_key=v["person_key"])[2]) for e, v in enrolled]
+        assert await self.ts.runtime.processors[VOUCHER_CONSUMER].apply_batch(batch) == len(batch)
+        return enrolled
+
     async def check_in(self, class_id: str, enrolment_id: str, day: date, **overrides):
         body = {"enrolment_id": enrolment_id, "method": "face", "checked_at": at_local(day)}
         body.update(overrides)

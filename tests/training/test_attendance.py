@@ -128,7 +128,8 @@ async def test_completion_passed_with_enough_attendance(ts):
     assert (event["attended_days"], event["passed"], event["theory_score"], event["completed_on"]) == (
         4, True, "86.50", today().isoformat())
     completion = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "completion"]
-    assert [(s["attended_days"], s["passed"]) for s in completion] == [(4, True)]
+    assert [[(line["enrolment_id"], line["attended_days"], line["passed"]) for line in s["completions"]]
+            for s in completion] == [[(e["id"], 4, True)]]  # P1: a completion sheet of one line
     r = await ts.client.post(f"/v1/classes/{c['id']}/completions", json={"enrolment_id": e["id"], "passed": True},
                              headers=w.org)
     assert (r.status_code, r.json()["code"]) == (409, "enrolment_already_completed")

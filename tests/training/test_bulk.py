@@ -65,7 +65,7 @@ async def test_bulk_check_ins_csv_reports_bad_lines_and_applies_good_ones(ts):
 async def test_bulk_completions_xlsx(ts):
     w = await World(ts).setup()
     c = await w.open_class()
-    (e1, _), (e2, _), (e3, _) = [await w.active_trainee(c["id"], i) for i in (1, 2, 3)]
+    (e1, v1), (e2, _), (e3, v3) = [await w.active_trainee(c["id"], i) for i in (1, 2, 3)]
     start = date.fromisoformat(c["start_date"])
     for i in range(4):
         assert (await w.check_in(c["id"], e1["id"], start + timedelta(days=i))).status_code == 201
@@ -87,6 +87,12 @@ async def test_bulk_completions_xlsx(ts):
     completed = await outbox_payloads(ts, "training.completed.v1")
     assert [(x["enrolment_id"], x["passed"], x["attended_days"], x["theory_score"]) for x in completed] == [
         (e1["id"], True, 4, "86.50"), (e3["id"], False, 0, None)]
+    # P1: the upload's completions on one sheet of the class, in file order (the refused rows are not on it)
+    [sheet] = [x for x in await outbox_payloads(ts, "province.realname.submitted.v1") if x["record_type"] == "completion"]
+    assert [(line["enrolment_id"], line["person_key"], line["attended_days"], line["passed"])
+            for line in sheet["completions"]] == [(e1["id"], v1["person_key"], 4, True), (e3["id"], v3["person_key"], 0, False)]
+    assert (sheet["class_id"], sheet["enrolment_id"], sheet["person_key"]) == (c["id"], None, None)
+    assert await count(ts, RealnameSubmission, RealnameSubmission.record_type == "completion") == 1
 
 
 async def test_bulk_follow_ups_csv(ts):

@@ -168,9 +168,9 @@ async def test_voucher_bound_activates_and_submits_trainee_to_province(ts):
     assert (r.json()["status"], r.json()["status_label"]) == ("active", "在训")
     assert (r.json()["province_status"], r.json()["province_status_label"]) == ("submitted", "已上报")
     trainee = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "trainee"]
-    assert len(trainee) == 1
-    assert (trainee[0]["enrolment_id"], trainee[0]["person_key"], trainee[0]["county_code"]) == (
-        e["id"], pk_of(number), "141124")
+    assert len(trainee) == 1  # P1: a trainee sheet of one line, keyed by the class
+    assert (trainee[0]["trainees"], trainee[0]["class_id"], trainee[0]["county_code"]) == (
+        [{"enrolment_id": e["id"], "person_key": pk_of(number)}], c["id"], "141124")
 
 
 async def test_binding_rejected_compensates(ts):
@@ -198,8 +198,8 @@ async def test_binding_rejected_compensates(ts):
 
 async def test_binds_of_one_consumer_batch_keep_event_order_and_causation(ts):
     """The batch's binds are applied together at its end, yet as one by one: a rejection after a bind of the same
-    enrolment finds it active (ignored), a bind after a rejection finds it rejected; each P1 trainee record names
-    its own bound event as cause."""
+    enrolment finds it active (ignored), a bind after a rejection finds it rejected; the batch's trainees go on one
+    P1 trainee sheet of the class, in event order, which names its first bound event as cause."""
     w = await World(ts).setup()
     c = await w.open_class()
     (n1, n2, n3) = (resident_id(1), resident_id(2), resident_id(3))
@@ -230,8 +230,9 @@ async def test_binds_of_one_consumer_batch_keep_event_order_and_causation(ts):
             select(kit_tables.outbox.c.body).where(kit_tables.outbox.c.event_type == "province.realname.submitted.v1")
             .order_by(kit_tables.outbox.c.seq))).all()]
         projection = await session.get(VoucherProjection, v3["voucher_id"])
-    trainee = [(b["data"]["enrolment_id"], b["causationid"]) for b in bodies if b["data"]["record_type"] == "trainee"]
-    assert trainee == [(e1["id"], batch[0].id), (e3["id"], batch[4].id)]
+    trainee = [([line["enrolment_id"] for line in b["data"]["trainees"]], b["causationid"], b["correlationid"])
+               for b in bodies if b["data"]["record_type"] == "trainee"]
+    assert trainee == [([e1["id"], e3["id"]], batch[0].id, batch[0].id)]
     assert projection.bound_enrolment_id == "not-a-uuid"  # the projection records every bound, ours or not
 
 

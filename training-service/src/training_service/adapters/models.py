@@ -160,6 +160,11 @@ class Enrolment(Base):
     province_status: Mapped[str] = mapped_column(String(20), default="none")
     province_reason: Mapped[str | None] = mapped_column(String(40))
     province_detail: Mapped[str | None] = mapped_column(Text)
+    # P1, the completion record's verdict (a line of a completion sheet): NULL (not sent) | submitted | accepted |
+    # rejected. Kept apart from the trainee verdict above: the subsidy chain rests on both.
+    completion_province_status: Mapped[str | None] = mapped_column(String(20))
+    completion_province_reason: Mapped[str | None] = mapped_column(String(40))
+    completion_province_detail: Mapped[str | None] = mapped_column(Text)
     enrolled_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -200,16 +205,20 @@ class CheckIn(Base):
 
 
 class RealnameSubmission(Base):
-    """One record sent to the province real-name system (P1) and its verdict; an attendance record is a
-    class's sheet of one day (its lines are in the submitted event)."""
+    """One record sent to the province real-name system (P1) and its verdict. Trainee, attendance and completion
+    records are sheets of a class (one row per sheet, `enrolment_id` empty); a trainee or completion sheet keeps
+    its lines here, so an answer's per-line verdicts can be matched to them."""
 
     __tablename__ = "realname_submissions"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     record_type: Mapped[str] = mapped_column(String(20))  # trainee | class | attendance | completion
     class_id: Mapped[str] = mapped_column(String(36), index=True)
-    enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)  # trainee, completion
+    # trainee and completion records sent one per record before sheets (migration 0004); empty on a sheet
+    enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)
     day: Mapped[date | None] = mapped_column(Date)  # attendance: the sheet's day (one sheet per class and day)
+    # trainee and completion sheets: [[enrolment_id, person_key], ...] in sheet order
+    lines: Mapped[list[list[str]] | None] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20))  # submitted | accepted | rejected
     reason: Mapped[str | None] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)

@@ -136,6 +136,8 @@ async def list_enrolments(
     principal: Annotated[Principal, require_roles(*READERS)],
     status: str | None = None,
     province_status: Annotated[str | None, Query(description="P1: none, submitted, accepted or rejected")] = None,
+    completion_province_status: Annotated[str | None, Query(
+        description="P1, the completion record: none, submitted, accepted or rejected")] = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> Page[EnrolmentOut]:
@@ -145,6 +147,10 @@ async def list_enrolments(
         stmt = stmt.where(Enrolment.status == status)
     if province_status:
         stmt = stmt.where(Enrolment.province_status == province_status)
+    if completion_province_status == "none":  # not sent: the column is empty until the completion is
+        stmt = stmt.where(Enrolment.completion_province_status.is_(None))
+    elif completion_province_status:
+        stmt = stmt.where(Enrolment.completion_province_status == completion_province_status)
     rows, next_cursor = await paginate(session, stmt, Enrolment.created_at, Enrolment.id, cursor, limit)
     counts = await attendance_counts(session, [e.id for e in rows])
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)

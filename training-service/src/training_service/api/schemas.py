@@ -110,6 +110,12 @@ class EnrolmentOut(BaseModel):
     province_status: str
     province_status_label: str
     province_reason: str | None
+    province_detail: str | None
+    # P1, the completion record's verdict (a line of a completion sheet): none | submitted | accepted | rejected
+    completion_province_status: str
+    completion_province_status_label: str
+    completion_province_reason: str | None
+    completion_province_detail: str | None
     attended_days: int
     passed: bool | None
     theory_score: Decimal | None

@@ -1,11 +1,13 @@
 """The voucher service's answers to an enrolment (consumer "training-service"): `voucher.bound` activates the
-enrolment and sends its P1 trainee record, `voucher.binding_rejected` compensates.
+enrolment and puts it on its class's P1 trainee sheet, `voucher.binding_rejected` compensates.
 
 A consumer batch's bound events are applied together (`apply_binds`, from the consumer's before_commit): their
 projection changes join the batch's others (`write_projection`), one SELECT of their enrolments, one of their
-classes, the P1 submissions and their events in one INSERT each — instead of two statements and an ORM load per
-event. Each submission is still built under its own event's correlation and causation ids, as if its handler had
-built it. Events in a batch keep their order: a binding rejection first applies the binds collected before it.
+classes, then one P1 trainee sheet per class with every trainee the batch bound in it, in event order (P1: the
+province sees the trainees a class bound together as one sheet). A sheet is built under the correlation and
+causation ids of the first bound event on it, as if that event's handler had built it. Events in a batch keep
+their order: a binding rejection first applies the binds collected before it; the sheets are built once, at the
+end of the batch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from training_service.handlers.enrolments import defer_projection, reject_enrolm
 log = logging.getLogger("training_service.enrolments")
 
 _PENDING = "training_service.pending_binds"
+_SHEETS = "training_service.trainee_sheets"
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ async def before_commit(session: AsyncSession) -> None:
     """The consumer's before_commit: the batch's binds, its projection changes, then all its deferred events in
     one outbox INSERT."""
     await apply_binds(session)
+    _defer_trainee_sheets(session)
     await write_projection(session)
     await outbox.write_deferred(session)
 
@@ -83,23 +87,41 @@ async def apply_binds(session: AsyncSession) -> None:
         _activate(session, bind, event, enrolment, classes[enrolment.class_id])
 
 
+@dataclass
+class _Sheet:
+    first: _Bind  # the first bound event on the sheet: its ids are the sheet's
+    training_class: TrainingClass
+    enrolments: list[Enrolment]
+
+
 def _activate(session: AsyncSession, bind: _Bind, event: VoucherBound, enrolment: Enrolment,
               training_class: TrainingClass) -> None:
     enrolment.status = "active"
     enrolment.bound_at = event.bound_at
     enrolment.updated_at = utcnow()
-    submission = province.record(session, bind.settings, "trainee", training_class, enrolment)  # P1
-    if submission is None:
-        return
-    payload, partition_key, subject = submission
-    envelope = bind.envelope  # the ids the kit gives an event built while its handler runs
-    correlation = correlation_id_var.set(envelope.correlation_id or envelope.id)
-    causation = causation_id_var.set(envelope.id)
-    try:
-        outbox.defer(session, payload, partition_key=partition_key, subject=subject)
-    finally:
-        correlation_id_var.reset(correlation)
-        causation_id_var.reset(causation)
+    sheets: dict = session.info.setdefault(_SHEETS, {})  # class id -> its sheet, in the order classes came
+    sheet = sheets.get(training_class.id)
+    if sheet is None:
+        sheets[training_class.id] = sheet = _Sheet(bind, training_class, [])
+    sheet.enrolments.append(enrolment)
+
+
+def _defer_trainee_sheets(session: AsyncSession) -> None:
+    """One P1 trainee sheet per class for the whole batch (after its last `apply_binds`)."""
+    sheets: dict = session.info.pop(_SHEETS, {})
+    for sheet in sheets.values():
+        submission = province.trainee_sheet(session, sheet.first.settings, sheet.training_class, sheet.enrolments)
+        if submission is None:
+            continue
+        payload, partition_key, subject = submission
+        envelope = sheet.first.envelope  # the ids the kit gives an event built while its handler runs
+        correlation = correlation_id_var.set(envelope.correlation_id or envelope.id)
+        causation = causation_id_var.set(envelope.id)
+        try:
+            outbox.defer(session, payload, partition_key=partition_key, subject=subject)
+        finally:
+            correlation_id_var.reset(correlation)
+            causation_id_var.reset(causation)
 
 
 def _uuid(value: str) -> uuid.UUID | None:

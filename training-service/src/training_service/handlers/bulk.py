@@ -3,7 +3,8 @@
 Every row goes through the same checks as the single-record endpoint. A bad row is reported with its line
 number and changes nothing (every check runs before anything is written); the good rows are applied in the
 request's one transaction. Check-ins and completions are set-based: the class's trainees, their check-ins or
-attended days are read once, and the good rows are written with multi-row INSERTs and one outbox INSERT.
+attended days are read once, and the good rows are written with multi-row INSERTs and one outbox INSERT; an
+upload's P1 records go as sheets (one completion sheet per upload, one attendance sheet per day).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from skillkit.db import utcnow
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
-from training_service.adapters.models import CheckIn
+from training_service.adapters.models import CheckIn, Enrolment
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import (
@@ -33,6 +34,7 @@ from training_service.domain.bodies import (
     EmploymentIn,
     LicenceIn,
 )
+from training_service.handlers import province
 from training_service.handlers.attendance import NewCheckIn, check_in_day, class_attended_days, record_check_ins
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees
@@ -162,6 +164,7 @@ async def bulk_completions(
     trainees = await ClassTrainees.load(session, settings, class_id)
     days = await class_attended_days(session, class_id)
     events: list[Event] = []
+    completed: list[Enrolment] = []
     errors: list[BulkRowError] = []
     for row in rows:
         try:
@@ -170,11 +173,15 @@ async def bulk_completions(
             values["completed_on"] = _day(values.get("completed_on"))
             data = CompletionIn.model_validate(values)
             enrolment = trainees.by_id.get(data.enrolment_id)
-            events += completion_events(session, settings, principal, training_class, enrolment, data,
+            events += completion_events(settings, principal, training_class, enrolment, data,
                                         days.get(data.enrolment_id, 0))
         except (ValidationError, Problem) as exc:
             errors.append(row_error(row, exc))
-    await outbox.add_many(session, events)
+            continue
+        assert enrolment is not None
+        completed.append(enrolment)
+    sheet = province.completion_sheet(session, settings, training_class, completed)  # P1: the upload's one sheet
+    await outbox.add_many(session, events + ([sheet] if sheet else []))
     return BulkOut(applied=len(rows) - len(errors), rejected=len(errors), row_errors=errors)
 
 

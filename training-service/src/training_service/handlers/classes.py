@@ -102,7 +102,7 @@ async def open_class(
         subject=str(training_class.id),
     )
     if not needs_approval:
-        await province.submit(session, settings, "class", training_class)  # P1
+        await province.submit_class(session, settings, training_class)  # P1
     return training_class
 
 
@@ -127,5 +127,5 @@ async def decide_class(
         subject=str(training_class.id),
     )
     if data.approved:
-        await province.submit(session, settings, "class", training_class)  # P1
+        await province.submit_class(session, settings, training_class)  # P1
     return Outcome(training_class, 200)

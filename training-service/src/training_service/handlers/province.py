@@ -1,21 +1,32 @@
 """P1: records sent to the province real-name training system and the province's verdicts.
 
-Trainee, class and completion records are one submission per record (the subsidy chain rests on the trainee
-and completion verdicts). Attendance goes as sheets: one submission per class and day, its lines the trainees
-newly recorded for that day, answered by the province as one record.
+A class record is one submission. Everything about trainees goes as sheets of a class, each one submission
+(`realname_submissions` row, `enrolment_id` empty, keyed by the class): the trainees one consumer batch bound in
+the class, the completions one request recorded, the check-ins one request recorded for a day. The province
+answers an attendance sheet as one record, and a trainee or completion sheet with a verdict per line; the sheet's
+lines are kept on its row so that an answer naming anything else is refused as not ours.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Row, bindparam, or_, select, update
+from sqlalchemy import Row, Uuid, any_, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from skillkit.contracts.province import AttendanceLine, RealnameAnswered, RealnameSubmitted
+from skillkit.contracts.province import (
+    AttendanceLine,
+    CompletionLine,
+    LineVerdict,
+    RealnameAnswered,
+    RealnameSubmitted,
+    TraineeLine,
+)
 from skillkit.county import COUNTY_CODE
 from skillkit.db import utcnow
 from skillkit.events import Envelope
@@ -26,58 +37,63 @@ from training_service.config import TrainingSettings
 
 log = logging.getLogger("training_service.province")
 
-
 class UnknownSubmission(LookupError):
     """An answer to a submission this county never sent: dead-lettered by the consumer, never stored."""
 
 
-def record(
-    session: AsyncSession,
-    settings: TrainingSettings,
-    record_type: str,
-    training_class: TrainingClass,
-    enrolment: Enrolment | None = None,
-) -> Event | None:
-    """Adds the submission row of one class, trainee or completion record and returns its event (to be written
-    by the caller, alone or with others); None when the feed is off."""
+def class_record(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass) -> Event | None:
+    """Adds the submission row of a class record and returns its event (to be written by the caller); None when
+    the feed is off."""
     if not settings.province_realname_enabled:
         return None
-    submission = RealnameSubmission(
-        id=uuid.uuid4(),
-        record_type=record_type,
-        class_id=str(training_class.id),
-        enrolment_id=str(enrolment.id) if enrolment else None,
-        status="submitted",
-        created_at=utcnow(),
-    )
-    session.add(submission)
-    completion = record_type == "completion" and enrolment is not None
-    filing = record_type == "class"
-    payload = RealnameSubmitted(
-        **_common(submission, training_class),
-        enrolment_id=str(enrolment.id) if enrolment else None,
-        person_key=enrolment.person_key if enrolment else None,
-        attended_days=enrolment.attended_days if completion else None,
-        passed=enrolment.passed if completion else None,
-        start_date=training_class.start_date if filing else None,
-        end_date=training_class.end_date if filing else None,
-        planned_days=training_class.planned_days if filing else None,
-    )
-    if record_type == "trainee" and enrolment is not None:
-        enrolment.province_status = "submitted"
-    return payload, enrolment.person_key if enrolment else str(training_class.id), str(submission.id)
+    submission = _submission(session, "class", training_class)
+    payload = RealnameSubmitted(**_common(submission, training_class), start_date=training_class.start_date,
+                                end_date=training_class.end_date, planned_days=training_class.planned_days)
+    return payload, str(training_class.id), str(submission.id)
 
 
-async def submit(
-    session: AsyncSession,
-    settings: TrainingSettings,
-    record_type: str,
-    training_class: TrainingClass,
-    enrolment: Enrolment | None = None,
-) -> None:
-    event = record(session, settings, record_type, training_class, enrolment)
+async def submit_class(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass) -> None:
+    event = class_record(session, settings, training_class)
     if event is not None:
         await outbox.add(session, event[0], partition_key=event[1], subject=event[2])
+
+
+def trainee_sheet(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
+                  enrolments: Sequence[Enrolment]) -> Event | None:
+    """One trainee sheet of the class: the given enrolments (just bound), in the given order; marks each one
+    `submitted`. None when the feed is off or there is no line."""
+    if not settings.province_realname_enabled or not enrolments:
+        return None
+    lines = [TraineeLine(enrolment_id=str(e.id), person_key=e.person_key) for e in enrolments]
+    submission = _submission(session, "trainee", training_class, lines)
+    for enrolment in enrolments:
+        enrolment.province_status = "submitted"
+    return RealnameSubmitted(**_common(submission, training_class), trainees=lines), str(training_class.id), str(submission.id)
+
+
+def completion_sheet(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
+                     enrolments: Sequence[Enrolment]) -> Event | None:
+    """One completion sheet of the class: the given enrolments (just completed), in the given order; marks each
+    completion `submitted`. None when the feed is off or there is no line."""
+    if not settings.province_realname_enabled or not enrolments:
+        return None
+    lines = [CompletionLine(enrolment_id=str(e.id), person_key=e.person_key, attended_days=e.attended_days or 0,
+                            passed=bool(e.passed)) for e in enrolments]
+    submission = _submission(session, "completion", training_class, lines)
+    for enrolment in enrolments:
+        enrolment.completion_province_status = "submitted"
+    return (RealnameSubmitted(**_common(submission, training_class), completions=lines), str(training_class.id),
+            str(submission.id))
+
+
+def _submission(session: AsyncSession, record_type: str, training_class: TrainingClass,
+                lines: Sequence[TraineeLine | CompletionLine] | None = None) -> RealnameSubmission:
+    submission = RealnameSubmission(
+        id=uuid.uuid4(), record_type=record_type, class_id=str(training_class.id), status="submitted",
+        created_at=utcnow(), lines=[[line.enrolment_id, line.person_key] for line in lines] if lines else None,
+    )
+    session.add(submission)
+    return submission
 
 
 def attendance_sheets(
@@ -114,9 +130,17 @@ def _common(submission: RealnameSubmission, training_class: TrainingClass) -> di
 
 _submissions = RealnameSubmission.__table__
 _enrolments = Enrolment.__table__
-# Built once with bind parameters (named apart from the columns, as SQLAlchemy requires), run as executemany: its
-# compiled cache serves every batch. The condition stays in the UPDATE, so the newest verdict stands even if the
-# submission was answered between the read and the write.
+# Built once with bind parameters (named apart from the columns, as SQLAlchemy requires): their compiled cache serves
+# every batch. The submissions answered are read by an array on PostgreSQL (one SQL text for any batch size), by an
+# expanding IN on SQLite. The verdicts are stored by executemany; the condition stays in the UPDATE, so the newest
+# verdict stands even if the submission was answered between the read and the write.
+_SENT = {
+    postgres: select(_submissions.c.id, _submissions.c.record_type, _submissions.c.class_id,
+                     _submissions.c.enrolment_id, _submissions.c.lines, _submissions.c.answered_at)
+    .where(_submissions.c.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))) if postgres
+           else _submissions.c.id.in_(bindparam("b_ids", expanding=True)))
+    for postgres in (True, False)
+}
 _STORE_VERDICT = (
     update(_submissions)
     .where(_submissions.c.id == bindparam("b_id"),
@@ -124,12 +148,21 @@ _STORE_VERDICT = (
     .values(status=bindparam("b_status"), reason=bindparam("b_reason"), detail=bindparam("b_detail"),
             answered_at=bindparam("b_time"))
 )
-_MARK_TRAINEE = (
-    update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
+# A trainee verdict and a completion verdict mark different columns of the enrolment (both count for the subsidy).
+_MARK = {
+    "trainee": update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
     .values(province_status=bindparam("b_status"), province_reason=bindparam("b_reason"),
-            province_detail=bindparam("b_detail"), updated_at=bindparam("b_now"))
-)
+            province_detail=bindparam("b_detail"), updated_at=bindparam("b_now")),
+    "completion": update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
+    .values(completion_province_status=bindparam("b_status"), completion_province_reason=bindparam("b_reason"),
+            completion_province_detail=bindparam("b_detail"), updated_at=bindparam("b_now")),
+}
 _PENDING = "training_service.pending_verdicts"
+
+
+def _params(verdict: RealnameAnswered | LineVerdict) -> dict:
+    return {"b_status": str(verdict.verdict), "b_reason": str(verdict.reason) if verdict.reason else None,
+            "b_detail": verdict.detail}
 
 
 @dataclass(frozen=True)
@@ -141,10 +174,6 @@ class _Verdict:
     @property
     def key(self) -> tuple[uuid.UUID, str, str]:
         return self.submission_id, self.answer.record_type, self.answer.class_id
-
-    def params(self) -> dict:
-        return {"b_status": str(self.answer.verdict), "b_reason": str(self.answer.reason) if self.answer.reason else None,
-                "b_detail": self.answer.detail}
 
 
 async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
@@ -158,44 +187,74 @@ async def on_answered(session: AsyncSession, envelope: Envelope) -> None:
 
 
 async def store_verdicts(session: AsyncSession) -> None:
-    """Stores each verdict on its submission (a sheet's verdict is the sheet's); a trainee verdict also marks the
-    enrolment. The newest verdict (by event time) stands, as in the subsidy chain; of equal times the later one,
-    as one by one. An answer to a submission never sent, or not matching its record type and class, fails the
-    batch (the kit then retries record by record and dead-letters that one). Three statements per batch: one
-    SELECT of the submissions answered, one UPDATE of them and one of the trainees' enrolments (executemany)."""
+    """Stores each verdict on its submission (a sheet's verdict is the sheet's); the lines of a trainee or
+    completion sheet's answer mark their enrolments (a record sent alone before sheets: its own verdict does). The
+    newest verdict (by event time) stands, as in the subsidy chain; of equal times the later one, as one by one.
+    An answer to a submission never sent, not matching its record type and class, or whose lines are not exactly
+    the sheet's (a sheet answered without lines, a line not on it, a line missing or twice; lines on a record that
+    is no sheet) fails the batch (the kit then retries record by record and dead-letters that one). At most four
+    statements per batch: one SELECT of the submissions answered, one UPDATE of them and one per kind of mark
+    (trainee, completion) of the enrolments (executemany)."""
     verdicts: list[_Verdict] = session.info.pop(_PENDING, [])
     if not verdicts:
         return
+    connection = await session.connection()
+    sent = {row.id: row for row in await connection.execute(
+        _SENT[connection.dialect.name == "postgresql"], {"b_ids": list({v.submission_id for v in verdicts})})}
+    for verdict in verdicts:  # every answer of the batch, also one a newer answer overrides: a stray is not ours
+        _check(sent.get(verdict.submission_id), verdict.answer)
     newest: dict[tuple[uuid.UUID, str, str], _Verdict] = {}
     for verdict in verdicts:
         if verdict.key not in newest or newest[verdict.key].time <= verdict.time:
             newest.pop(verdict.key, None)  # re-inserted: the winners stay in batch order
             newest[verdict.key] = verdict
-    connection = await session.connection()
-    sent = {row.id: row for row in await connection.execute(
-        select(_submissions.c.id, _submissions.c.record_type, _submissions.c.class_id, _submissions.c.enrolment_id,
-               _submissions.c.answered_at).where(_submissions.c.id.in_({v.submission_id for v in newest.values()})))}
-    stored = [v for v in newest.values() if _newer(sent.get(v.submission_id), v)]
+    stored = [v for v in newest.values() if _newer(sent[v.submission_id], v)]
     if not stored:
         return
-    await connection.execute(_STORE_VERDICT, [{"b_id": v.submission_id, "b_time": v.time, **v.params()} for v in stored])
-    marks = {sent[v.submission_id].enrolment_id: v for v in stored  # in batch order: the last one stands
-             if v.answer.record_type == "trainee" and sent[v.submission_id].enrolment_id}
-    if marks:
-        now = utcnow()
-        await connection.execute(_MARK_TRAINEE, [{"b_id": uuid.UUID(enrolment_id), "b_now": now, **v.params()}
-                                                 for enrolment_id, v in marks.items()])
+    await connection.execute(_STORE_VERDICT, [{"b_id": v.submission_id, "b_time": v.time, **_params(v.answer)}
+                                              for v in stored])
+    marks: dict[str, dict[str, dict]] = {"trainee": {}, "completion": {}}  # per enrolment, in batch order: the last stands
+    for v in stored:
+        of_kind = marks.get(v.answer.record_type)
+        if of_kind is None:
+            continue  # class and attendance verdicts are the submission's only
+        if v.answer.lines:
+            for line in v.answer.lines:
+                of_kind[line.enrolment_id] = _params(line)
+        elif sent[v.submission_id].enrolment_id:
+            of_kind[sent[v.submission_id].enrolment_id] = _params(v.answer)
+    now = utcnow()
+    for record_type, of_kind in marks.items():
+        if of_kind:
+            await connection.execute(_MARK[record_type], [{"b_id": uuid.UUID(enrolment_id), "b_now": now, **params}
+                                                          for enrolment_id, params in of_kind.items()])
 
 
-def _newer(submission: Row | None, verdict: _Verdict) -> bool:
-    """Whether the verdict is to be stored: an older verdict arriving late is not (fine); anything not ours fails."""
-    answer = verdict.answer
+def _check(submission: Row | None, answer: RealnameAnswered) -> None:
+    """Refuses an answer that is not to something this county sent (UnknownSubmission)."""
     if submission is None:
         raise UnknownSubmission(f"submission {answer.submission_id} was never sent")
     if submission.record_type != answer.record_type or submission.class_id != answer.class_id:
         raise UnknownSubmission(f"answer to {answer.submission_id} does not match the submitted record")
+    if submission.lines is None:
+        if answer.lines:
+            raise UnknownSubmission(f"answer to {answer.submission_id} has lines, but the record is no sheet")
+        return
+    if not answer.lines:
+        raise UnknownSubmission(f"answer to sheet {answer.submission_id} has no lines")
+    on_sheet = dict(map(tuple, submission.lines))  # enrolment id -> person key
+    answered = [(line.enrolment_id, line.person_key) for line in answer.lines]
+    if any(on_sheet.get(enrolment_id) != key for enrolment_id, key in answered):
+        raise UnknownSubmission(f"answer to sheet {answer.submission_id} names a line that is not on the sheet")
+    if len(answered) != len(on_sheet) or len(set(answered)) != len(answered):
+        raise UnknownSubmission(f"answer to sheet {answer.submission_id} does not answer each of its "
+                                f"{len(on_sheet)} lines once")
+
+
+def _newer(submission: Row, verdict: _Verdict) -> bool:
+    """Whether the verdict is to be stored: an older verdict arriving late is not (fine)."""
     if submission.answered_at is not None and submission.answered_at > verdict.time:
         log.info("an older verdict arrived after a newer one; the newer stands",
-                 extra={"submission_id": answer.submission_id, "time": verdict.time.isoformat()})
+                 extra={"submission_id": verdict.answer.submission_id, "time": verdict.time.isoformat()})
         return False
     return True

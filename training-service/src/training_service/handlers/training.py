@@ -36,11 +36,12 @@ CENT = Decimal("0.01")
 
 
 def completion_events(
-    session: AsyncSession, settings: TrainingSettings, principal: Principal, training_class: TrainingClass,
-    enrolment: Enrolment | None, data: CompletionIn, days: int,
+    settings: TrainingSettings, principal: Principal, training_class: TrainingClass, enrolment: Enrolment | None,
+    data: CompletionIn, days: int,
 ) -> list[Event]:
     """Checks and records one completion (`days`: the trainee's attended days, counted from check-ins); returns
-    its events for the caller to write, alone or with a whole upload's."""
+    its events for the caller to write, alone or with a whole upload's. The P1 completion record is not among
+    them: the caller puts the completions it recorded together on one sheet (`province.completion_sheet`)."""
     if enrolment is None or enrolment.class_id != training_class.id:
         raise Problem(422, "enrolment_not_in_class", f"enrolment {data.enrolment_id} is not a trainee of this class")
     if enrolment.status == "completed":
@@ -69,7 +70,7 @@ def completion_events(
     enrolment.completed_on = completed_on
     enrolment.completed_by = principal.subject
     enrolment.updated_at = now
-    events: list[Event] = [(
+    return [(
         TrainingCompleted(
             enrolment_id=str(enrolment.id),
             voucher_id=enrolment.voucher_id,
@@ -84,8 +85,6 @@ def completion_events(
         enrolment.person_key,
         str(enrolment.id),
     )]
-    submission = province.record(session, settings, "completion", training_class, enrolment)  # P1
-    return events + ([submission] if submission else [])
 
 
 async def complete(
@@ -94,10 +93,10 @@ async def complete(
     training_class = await class_for(session, principal, class_id)
     enrolment = await session.get(Enrolment, data.enrolment_id)
     days = await attended_days(session, enrolment.id) if enrolment is not None else 0
-    await outbox.add_many(
-        session, completion_events(session, settings, principal, training_class, enrolment, data, days)
-    )
+    events = completion_events(settings, principal, training_class, enrolment, data, days)
     assert enrolment is not None
+    sheet = province.completion_sheet(session, settings, training_class, [enrolment])  # P1: a sheet of one line
+    await outbox.add_many(session, events + ([sheet] if sheet else []))
     return enrolment
 
 
