@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 
-from skillkit.contracts.province import RealnameAnswered
+from skillkit.contracts.province import LineVerdict, RealnameAnswered
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, TRAINING_TOPIC, dead_letter_topic
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherIssued
 from skillkit.db import utcnow
@@ -167,3 +167,55 @@ async def test_P1_invalid_inbound_message_is_dead_lettered_and_changes_nothing(t
         stored = await session.get(RealnameSubmission, submission.id)
         inbox = await session.scalar(select(kit_tables.inbox.c.event_id).where(kit_tables.inbox.c.event_id == event_id))
     assert (stored.status, stored.answered_at, inbox) == ("submitted", None, None)
+
+
+async def test_P1_an_answer_line_not_on_the_sheet_is_dead_lettered_and_changes_nothing(training_service_on_broker,
+                                                                                      broker):
+    """A trainee sheet answered with a line naming an enrolment that is not on it is not ours: the handler refuses
+    it (UnknownSubmission), the kit retries it, then dead-letters it; the sheet and its trainees stay unanswered."""
+    ts = training_service_on_broker
+    w = await _world(ts)
+    c = await w.open_class()
+    number = resident_id(random.randrange(1000))
+    v = await _issue_over_broker(ts, broker.bootstrap, number)
+    e = (await w.enrol(c["id"], number, {"code": v["code"]})).json()
+    await publish(broker.bootstrap, VoucherBound(
+        voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=e["id"], class_id=c["id"],
+        institution_id=w.institution_id, bound_at=utcnow()), v["person_key"])
+    await eventually(lambda: _has_status(ts, w, e["id"], "active"))
+    async with ts.sessionmaker() as session:
+        sheet = await session.scalar(select(RealnameSubmission).where(
+            RealnameSubmission.class_id == c["id"], RealnameSubmission.record_type == "trainee"))
+    assert sheet.lines == [[e["id"], v["person_key"]]]
+    stranger = str(uuid.uuid4())
+    stray = RealnameAnswered(
+        submission_id=str(sheet.id), record_type="trainee", class_id=c["id"], verdict="rejected", detail="共 2 条，驳回 1 条",
+        lines=[LineVerdict(enrolment_id=e["id"], person_key=v["person_key"], verdict="accepted"),
+               LineVerdict(enrolment_id=stranger, person_key="pk-stranger", verdict="rejected",
+                           reason="identity_mismatch")])
+    event_id, _, body = build_event(stray, source="/province", partition_key=c["id"])
+    dlq = AIOKafkaConsumer(dead_letter_topic(PROVINCE_CONSUMER), bootstrap_servers=broker.bootstrap,
+                           auto_offset_reset="earliest", enable_auto_commit=False)
+    await dlq.start()
+    try:
+        await publish_raw(broker.bootstrap, PROVINCE_INBOUND_TOPIC, body, c["id"])
+
+        async def dead_lettered():
+            batches = await dlq.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if record.value == body:
+                        return dict(record.headers)
+            return None
+
+        headers = await eventually(dead_lettered, timeout=30)
+        assert (headers["dlq.reason"], headers["dlq.consumer"]) == (b"handler_failed", PROVINCE_CONSUMER.encode())
+        assert headers["dlq.error"] == (
+            f"UnknownSubmission('answer to sheet {sheet.id} names a line that is not on the sheet')").encode()
+    finally:
+        await dlq.stop()
+    async with ts.sessionmaker() as session:
+        stored = await session.get(RealnameSubmission, sheet.id)
+        inbox = await session.scalar(select(kit_tables.inbox.c.event_id).where(kit_tables.inbox.c.event_id == event_id))
+    assert (stored.status, stored.answered_at, inbox) == ("submitted", None, None)
+    assert (await _status(ts, w, e["id"]))["province_status"] == "submitted"
