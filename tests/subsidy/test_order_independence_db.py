@@ -14,7 +14,17 @@ from subsidy_service.domain.chain import evaluate_person
 from subsidy_service.domain.policy import Policies, default_2023
 from subsidy_service.main import seed_policy_tables
 
-from tests.subsidy.builders import Clock, certificate, chain, outcome_fact, suspended, voucher_revoked, fact_set
+from tests.subsidy.builders import (
+    Clock,
+    certificate,
+    chain,
+    fact_set,
+    line,
+    outcome_fact,
+    sheet_answer,
+    suspended,
+    voucher_revoked,
+)
 from tests.subsidy.helpers import claims, feed
 
 
@@ -29,6 +39,10 @@ def history() -> list:
     facts.append(certificate("P1", "CERT4", clock, level=4))
     facts.append(suspended("I3", clock))
     facts.append(voucher_revoked("P1", "V2", clock))
+    # P1: the completion records come back on the classes' sheets, among other trainees' lines
+    facts.append(sheet_answer("S-done-C1", "completion", "C1", [line("E8", "P8"), line("E1", "P1")], clock))
+    facts.append(sheet_answer("S-done-C3", "completion", "C3", [
+        line("E3", "P1", "rejected", "trained_elsewhere_this_year"), line("E7", "P7")], clock))
     return facts
 
 
@@ -65,6 +79,7 @@ async def test_concurrent_events_of_one_person_never_race(ss):
     # Whatever interleaving the database allowed, the row locks make the result the pure projection.
     assert snapshot(await claims(ss)) == expected()
     assert expected()["training:V1:main"][:2] == ("eligible", Decimal("1000.00"))
+    assert expected()["training:V3:main"][:4] == ("rejected", Decimal("1000.00"), ["S1"], "realname_rejected")
 
 
 async def test_class_events_and_enrolments_applied_concurrently_never_miss_each_other(ss):

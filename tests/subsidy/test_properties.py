@@ -1,5 +1,6 @@
 """Property tests (hypothesis) of the pure domain: caps, monotonicity in days, and permutation plus
-duplication invariance of the projection."""
+duplication invariance of the projection (province answers as sheets with a verdict per line, as single
+records and as class records included, P1)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,9 @@ from tests.subsidy.builders import (
     certificate_revoked,
     chain,
     dropped,
+    line,
+    sheet_answer,
+    single_answer,
     evaluation_institution,
     outcome_fact,
     suspended,
@@ -88,7 +92,7 @@ def person_histories(draw):
     clock = Clock()
     kind = draw(st.sampled_from(KINDS))
     facts = chain(kind=kind, days=draw(st.integers(0, 15)), e3=draw(st.booleans()), clock=clock,
-                  realname=draw(st.sampled_from(["accepted", "rejected", None])),
+                  realname=draw(st.sampled_from(["accepted", "rejected", None])), realname_sheet=draw(st.booleans()),
                   cert_type="entrepreneurship_training" if kind == "entrepreneurship" else "skill_level",
                   outcome=draw(st.none() | outcomes()))
     if draw(st.booleans()):
@@ -114,9 +118,36 @@ def person_histories(draw):
                                        certificate="CERT9", clock=clock, start=date(2023, 7, 1),
                                        completed_on=date(2023, 7, 20), cert_on=date(2023, 7, 25))
                       if f.kind != "voucher"]
+    for _ in range(draw(st.integers(0, 3))):  # more province verdicts (P1): newest per (record type, enrolment)
+        facts.append(draw(province_answers(clock, facts)))
     for _ in range(draw(st.integers(0, 2))):  # an evaluation institution's status snapshots, newest wins
         facts.append(evaluation_institution("EV1", draw(st.sampled_from(["active", "suspended", "revoked"])), clock))
     return facts
+
+
+VERDICTS = st.sampled_from([("accepted", None), ("rejected", "identity_mismatch"),
+                            ("rejected", "trained_elsewhere_this_year")])
+
+
+@st.composite
+def province_answers(draw, clock, facts):
+    """A later (or, at the time of an earlier fact, tied) province answer: a trainee or completion sheet of a
+    class with P1's line among other trainees' lines (or only theirs), a single trainee or completion record,
+    or a class record."""
+    record = draw(st.sampled_from(["trainee", "completion"]))
+    klass, enrolment = draw(st.sampled_from([("C1", "E1"), ("C2", "E2"), ("C9", "E9")]))
+    at = draw(st.none() | st.sampled_from([f.time for f in facts]))
+    form = draw(st.sampled_from(["sheet", "single", "class"]))
+    if form == "sheet":
+        others = [line(f"E-{klass}-{n}", f"P-{n}", *draw(VERDICTS)) for n in range(draw(st.integers(0, 3)))]
+        mine = [line(enrolment, "P1", *draw(VERDICTS))] if draw(st.booleans()) else []
+        lines = draw(st.permutations(others + mine))
+        return sheet_answer(f"S-{record}s-{klass}-{clock.n}", record, klass, lines, clock, at=at)
+    verdict, reason = draw(VERDICTS)
+    if form == "single":
+        return single_answer(f"S-{enrolment}-{clock.n}", record, klass, clock, enrolment=enrolment, person="P1",
+                             verdict=verdict, reason=reason, at=at)
+    return single_answer(f"S-class-{klass}-{clock.n}", "class", klass, clock, verdict=verdict, reason=reason, at=at)
 
 
 def projection(facts):
@@ -137,3 +168,28 @@ def test_projection_is_invariant_under_permutation_and_duplication(facts, data):
     duplicates = data.draw(st.lists(st.sampled_from(facts), max_size=len(facts)))
     shuffled = data.draw(st.permutations(facts + duplicates))
     assert projection(shuffled) == expected
+
+
+@given(facts=person_histories(), data=st.data())
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+def test_sheet_lines_about_other_trainees_change_nothing(facts, data):
+    """P1: a sheet's lines are verdicts on their own trainees only; its own verdict is no class-level answer."""
+    clock = Clock()
+    clock.n = 10_000
+    lines = [line(f"E-other-{n}", f"P-{n}", *data.draw(VERDICTS)) for n in range(data.draw(st.integers(0, 4)))]
+    sheet = sheet_answer("S-others", data.draw(st.sampled_from(["trainee", "completion"])),
+                         data.draw(st.sampled_from(["C1", "C2", "C9"])), lines, clock)
+    assert projection(facts + [sheet]) == projection(facts)
+
+
+def test_a_sheet_naming_an_enrolment_twice_counts_its_rejection():
+    """Any rejection breaks the link (P1): whichever order a sheet lists two verdicts on one trainee in."""
+    for lines in ([line("E1", "P1"), line("E1", "P1", "rejected", "identity_mismatch")],
+                  [line("E1", "P1", "rejected", "identity_mismatch"), line("E1", "P1")]):
+        clock = Clock()
+        facts = chain(realname=None, clock=clock) + [sheet_answer("S-trainees-C1", "trainee", "C1", lines, clock)]
+        claims, chains = projection(facts)
+        assert claims["training:V1:main"][:4] == (
+            "rejected", Decimal("500.00"), ("S1",), "realname_rejected")
+        assert [(f.key, f.payload.verdict.value) for f in fact_set(facts).of("realname")] == [
+            ("S-trainees-C1|E1", "rejected")]

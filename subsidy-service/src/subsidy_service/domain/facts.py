@@ -118,16 +118,23 @@ def split_lines(fact: Fact) -> list[Fact]:
     enrolment, person, verdict, reason and detail; the event's id and time). The sheet's own verdict and its
     empty enrolment are not a fact: read as a class-level answer, an accepted trainee sheet would complete the
     real-name link of every trainee of the class, those not on the sheet included. A sheet without lines
-    says nothing about anyone. Any other fact is returned as it is."""
+    says nothing about anyone. Should a sheet name one enrolment twice, a rejected line of it wins (any
+    rejection breaks the link), else its first line: one fact per key, whatever the order lines are read in.
+    Any other fact is returned as it is."""
     lines = fact.payload.lines if fact.type == REALNAME_TYPE else None
     if lines is None:
         return [fact]
+    by_enrolment: dict[str, Any] = {}
+    for line in lines:
+        seen = by_enrolment.get(line.enrolment_id)
+        if seen is None or (line.verdict.value == "rejected" and seen.verdict.value != "rejected"):
+            by_enrolment[line.enrolment_id] = line
     return [
         Fact(fact.type, fact.event_id, fact.time, fact.payload.model_copy(update={
             "enrolment_id": line.enrolment_id, "person_key": line.person_key, "verdict": line.verdict,
             "reason": line.reason, "detail": line.detail, "lines": None,
         }))
-        for line in lines
+        for line in by_enrolment.values()
     ]
 
 
