@@ -1,6 +1,6 @@
 """A reusable async driver of the whole loop (发券 → 培训 → 持证 → 兑现) through the PUBLIC REST APIs only.
 
-It plays every human actor with httpx and the development tokens (`skillkit.auth.mint_token`):
+It plays every human actor with one aiohttp client and the development tokens (`skillkit.auth.mint_token`):
 - bureau staff register the training institutions (I1) and the evaluation institution with its filings (I2),
   and approve order classes (S2);
 - a worker registers in the mobile app and claims a voucher (E1–E4);
@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import re
 import io
+import json as jsonlib
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -40,10 +41,11 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as dtime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterator
 
-import httpx
+import aiohttp
 from stdnum.cn import ric, uscc
 
 from skillkit.auth import mint_token
@@ -226,23 +228,37 @@ class Tokens:
 
 
 class Api:
-    """One keep-alive client for all four services; POSTs carry an Idempotency-Key and are retried with the
-    same key after a transport error (what a mobile client does)."""
+    """One keep-alive client (aiohttp) for all four services; POSTs carry an Idempotency-Key and are retried with
+    the same key after a transport error or a 5xx (what a mobile client does).
+
+    aiohttp rather than httpx: the benchmark's load generator shares the machine with the platform it measures,
+    and httpx's pool (httpcore over anyio) cost ~5 ms of CPU per request here, its pool assignment walking every
+    connection per request; aiohttp's C parser and plain asyncio transport cost a fraction of that."""
 
     def __init__(self, endpoints: Endpoints, tokens: Tokens | None = None, *, concurrency: int = 32,
                  timeout: float = 60) -> None:
         self.endpoints = endpoints
         self.tokens = tokens or Tokens()
-        limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency * 2)
-        self.client = httpx.AsyncClient(limits=limits, timeout=timeout)
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
         self.gate = asyncio.Semaphore(concurrency)
         self.requests = 0
         self.retried = 0
         self.server_errors = 0
         self.by_route: Counter[str] = Counter()  # "POST /v1/classes/{id}/enrolments/bulk" -> requests sent
 
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """Created on first use, inside the running loop (aiohttp binds a session to its loop)."""
+        if self._session is None:
+            self._session = client_session(self.concurrency, self.timeout)
+        return self._session
+
     async def close(self) -> None:
-        await self.client.aclose()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
 
     async def __aenter__(self) -> "Api":
         return self
@@ -251,19 +267,23 @@ class Api:
         await self.close()
 
     async def call(self, method: str, url: str, headers: dict[str, str], *, json: Any = None,
-                   files: Any = None, params: dict[str, Any] | None = None) -> Any:
+                   files: dict[str, tuple[str, bytes, str]] | None = None, params: dict[str, Any] | None = None) -> Any:
+        """`files`: field -> (file name, content, content type), sent as multipart/form-data."""
         headers = dict(headers)
         if method == "POST" or method == "PUT":
             headers["Idempotency-Key"] = str(uuid.uuid4())
+        route = f"{method} {_route(url)}"
         attempts = 6
         for attempt in range(attempts):
             try:
                 async with self.gate:
                     self.requests += 1
-                    self.by_route[f"{method} {_route(url)}"] += 1
-                    response = await self.client.request(method, url, headers=headers, json=json, files=files,
-                                                         params=params)
-            except httpx.TransportError:
+                    self.by_route[route] += 1
+                    async with self.session.request(method, url, headers=headers, json=json, params=params,
+                                                    data=_form(files) if files else None) as response:
+                        status = response.status
+                        raw = await response.read()
+            except TRANSPORT_ERRORS:
                 if attempt == attempts - 1:
                     raise
                 self.retried += 1
@@ -271,19 +291,20 @@ class Api:
                 continue
             # A server error changed nothing (the request's one transaction rolled back); a client retries with
             # the same Idempotency-Key. On the SQLite default this happens under concurrent writers ("database
-            # is locked", see BENCHMARKS.md / the report), never on PostgreSQL in our runs.
-            if response.status_code in (500, 502, 503) and attempt < attempts - 1:
+            # is locked", see BENCHMARKS.md / the report); on PostgreSQL a deadlock of the training service's
+            # bulk completions with its province verdict consumer, now and then (see the report).
+            if status in (500, 502, 503) and attempt < attempts - 1:
                 self.retried += 1
                 self.server_errors += 1
                 await asyncio.sleep(0.3 * (attempt + 1))
                 continue
             break
         try:
-            body = response.json()
+            body = jsonlib.loads(raw)
         except ValueError:
-            body = response.text
-        if response.status_code >= 400:
-            raise ApiError(method, url, response.status_code, body)
+            body = raw.decode("utf-8", "replace")
+        if status >= 400:
+            raise ApiError(method, url, status, body)
         return body
 
     async def pages(self, url: str, headers: dict[str, str], params: dict[str, Any] | None = None) -> list[Any]:
@@ -297,18 +318,53 @@ class Api:
             query["cursor"] = page["next_cursor"]
 
 
+# What a client retries with the same Idempotency-Key: the request may not have reached the service, or its
+# answer was lost (a keep-alive connection closed by the server as the request went out, a reset, a timeout).
+TRANSPORT_ERRORS = (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError, asyncio.TimeoutError)
+
+
+def client_session(connections: int, timeout: float = 60) -> aiohttp.ClientSession:
+    """The loop's HTTP client, also the no-op HTTP baseline's (so that baseline measures the same client).
+
+    Keep-alive connections are dropped after 4 s idle, before uvicorn's 5 s `timeout-keep-alive` closes them from
+    its side: otherwise a request can go out on a connection the server is closing (then retried, see
+    TRANSPORT_ERRORS). No cookies: the services set none, and the jar costs a lookup per request."""
+    connector = aiohttp.TCPConnector(limit=connections * 2, limit_per_host=0, keepalive_timeout=4.0,
+                                     use_dns_cache=True)
+    return aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=timeout),
+                                 cookie_jar=aiohttp.DummyCookieJar())
+
+
+def _form(files: dict[str, tuple[str, bytes, str]]) -> aiohttp.FormData:
+    """A fresh body per attempt (aiohttp consumes a FormData once). The file name goes out as UTF-8, as browsers
+    and httpx send it, not percent-encoded (aiohttp's default), so that 报名.csv arrives as 报名.csv."""
+    form = aiohttp.FormData(quote_fields=False)
+    for field_name, (filename, content, content_type) in files.items():
+        form.add_field(field_name, content, filename=filename, content_type=content_type)
+    return form
+
+
 _ID = re.compile(r"/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
+@lru_cache(maxsize=4096)
+def _route_of_path(path: str) -> str:
+    return _ID.sub("/{id}", path)
+
+
 def _route(url: str) -> str:
-    return _ID.sub("/{id}", httpx.URL(url).path)
+    """The route template of an absolute URL ("http://host:port/v1/classes/<uuid>" -> "/v1/classes/{id}")."""
+    path = url.split("://", 1)[-1]
+    path = path[path.find("/"):] if "/" in path else "/"
+    return _route_of_path(path.split("?", 1)[0])
 
 
-async def scrape(client: httpx.AsyncClient, base_url: str) -> dict[tuple[str, str], float]:
+async def scrape(session: aiohttp.ClientSession, base_url: str) -> dict[tuple[str, str], float]:
     """A service's Prometheus counters: (metric name, label text) -> value."""
-    response = await client.get(f"{base_url}/metrics")
+    async with session.get(f"{base_url}/metrics") as response:
+        text = await response.text()
     out: dict[tuple[str, str], float] = {}
-    for line in response.text.splitlines():
+    for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         head, _, value = line.rpartition(" ")
@@ -335,6 +391,46 @@ def county_today() -> date:
 # --- the loop --------------------------------------------------------------------------------------------------
 
 
+@dataclass
+class Propagation:
+    """How long another service takes to hear of what this client just did (an event on its way through the
+    outbox relay, Tansu and a consumer): when to ask first, learnt from the waits of the same kind, and what the
+    waits cost.
+
+    Asking too early costs the other service a request (a class's enrolment file parsed and looked up again, a
+    class read), asking too late costs the chain time. The first ask's delay tracks the `target` quantile of the
+    propagation time: a first ask that succeeded shortens it a little (it may have been later than needed), one
+    that failed lengthens it by more, never past the time that wait did succeed, so the concurrent waits of a
+    start-up cannot run it away. At the balance `target` of the first asks succeed (target · down = (1 −
+    target) · up). After a failed first ask the next ones go a fifth of that delay apart, growing by half."""
+
+    delay: float  # the first ask's delay, learnt; the initial value is a guess
+    target: float = 0.8
+    up: float = 0.2
+    waits: int = 0
+    asks: int = 0
+    at_once: int = 0  # waits whose first ask succeeded
+    asks_per_wait: Counter[int] = field(default_factory=Counter)
+
+    def gap(self) -> float:
+        return max(0.05, self.delay / 5)
+
+    def learn(self, asks: int, ready_after: float) -> None:
+        """`ready_after`: seconds from the trigger to the ask that succeeded."""
+        if asks == 1:
+            self.delay *= 1 - self.up * (1 - self.target) / self.target
+        else:
+            self.delay = max(self.delay, min(self.delay * (1 + self.up), ready_after))
+        self.waits += 1
+        self.asks += asks
+        self.at_once += asks == 1
+        self.asks_per_wait[asks] += 1
+
+    def report(self) -> dict[str, Any]:
+        return {"waits": self.waits, "asks": self.asks, "first_ask_succeeded": self.at_once,
+                "first_delay_s": round(self.delay, 3), "asks_per_wait": dict(sorted(self.asks_per_wait.items()))}
+
+
 class LoopDriver:
     """Drives a county's classes through the loop. `deadline_s` bounds every wait on another service."""
 
@@ -348,6 +444,11 @@ class LoopDriver:
         self.t = api.tokens
         self.deadline_s = deadline_s
         self.bulk = bulk
+        # bulk intake: the roster's vouchers reaching the training service (one hop: voucher.issued), and the
+        # enrolments bound (two hops: enrolment to the voucher service, voucher.bound back); the first delays are
+        # guesses, learnt from the first classes on
+        self.voucher_known = Propagation(delay=0.5)
+        self.enrolments_bound = Propagation(delay=0.5)
 
     # bureau staff -------------------------------------------------------------------------------------------
 
@@ -381,8 +482,9 @@ class LoopDriver:
         trainee.voucher_id = voucher["id"]
         trainee.voucher_code = voucher["display_code"]
 
-    async def issue_roster(self, plan: ClassPlan) -> None:
-        """Township staff register the class's trainees and issue their vouchers from one roster (批量发券)."""
+    async def issue_roster(self, plan: ClassPlan) -> float:
+        """Township staff register the class's trainees and issue their vouchers from one roster (批量发券).
+        Returns the monotonic time the roster was answered (the vouchers' events then on their way)."""
         bureau = self.t.bureau()
         batch = await self.api.call("POST", f"{self.e.voucher}/v1/batches", bureau, json={
             "name": f"{plan.name}发券批次", "kind": plan.kind, "validity_days": 120, "class_reference": plan.name,
@@ -390,11 +492,13 @@ class LoopDriver:
         rows = [[t.name, t.id_number, t.mobile, t.township, ";".join(t.categories)] for t in plan.trainees]
         report = await self.upload(f"{self.e.voucher}/v1/batches/{batch['id']}/roster", bureau, "花名册.csv",
                                    _csv(["姓名", "身份证号", "手机号", "乡镇", "人员类别"], rows))
+        answered = time.monotonic()
         if report["issued"] != len(plan.trainees):
             raise RuntimeError(f"roster of {plan.name}: {report['issued']} of {len(plan.trainees)} issued")
         for trainee, voucher in zip(plan.trainees, report["vouchers"]):  # issued in roster order
             trainee.worker_id = voucher["worker_id"]
             trainee.voucher_id, trainee.voucher_code = voucher["id"], voucher["display_code"]
+        return answered
 
     # the training institution ----------------------------------------------------------------------------------
 
@@ -424,16 +528,32 @@ class LoopDriver:
                                 json={"approved": True})
 
     async def until(self, done: Callable[[], Awaitable[bool]], what: Callable[[], str], *, first: float = 0.05,
-                    cap: float = 0.5) -> None:
+                    cap: float = 0.5, learn: Propagation | None = None, since: float | None = None) -> None:
         """Calls `done` until it answers True, backing off from `first` to `cap` seconds between calls; after the
-        deadline, a TimeoutError saying `what()` is still missing."""
+        deadline, a TimeoutError saying `what()` is still missing.
+
+        With `learn`, the first call waits for the propagation delay learnt so far, counted from `since` (the
+        monotonic time of what triggered the wait, now if None), the next ones go `learn.gap()` apart, growing up
+        to that delay; how many calls it took, and when the one that succeeded went out, are learnt."""
+        start = time.monotonic() if since is None else since
         deadline = time.monotonic() + self.deadline_s
-        delay = first
-        while not await done():
+        delay, asks = first, 0
+        if learn is not None:
+            delay, cap = learn.gap(), max(cap, learn.delay)
+            pause = start + learn.delay - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+        while True:
+            asked = time.monotonic()
+            asks += 1
+            if await done():
+                break
             if time.monotonic() > deadline:
                 raise TimeoutError(what())
             await asyncio.sleep(delay)
             delay = min(delay * 1.5, cap)
+        if learn is not None:
+            learn.learn(asks, asked - start)
 
     async def enrol(self, plan: ClassPlan, trainee: Trainee) -> None:
         """Typed voucher code + ID card; retried while the training service has not yet heard of the voucher."""
@@ -453,9 +573,11 @@ class LoopDriver:
 
         await self.until(enrolled, lambda: f"voucher {trainee.voucher_code} still unknown to the training service")
 
-    async def enrol_class(self, plan: ClassPlan) -> None:
+    async def enrol_class(self, plan: ClassPlan, since: float | None = None) -> float:
         """The whole class from one file (voucher code, name, ID number); the rows whose voucher the training
-        service has not yet heard of (`voucher_unknown`) are sent again, alone, a moment later."""
+        service has not yet heard of (`voucher_unknown`) are sent again, alone, a moment later. The first file
+        goes out when the vouchers issued at `since` (monotonic) have usually reached the training service.
+        Returns the monotonic time the last enrolment was answered."""
         org = self.t.training_org(plan.institution.id or "")
         pending = {t.voucher_id: t for t in plan.trainees}
 
@@ -471,10 +593,13 @@ class LoopDriver:
             return not pending
 
         await self.until(all_enrolled,
-                         lambda: f"class {plan.name}: {len(pending)} vouchers still unknown to the training service")
+                         lambda: f"class {plan.name}: {len(pending)} vouchers still unknown to the training service",
+                         learn=self.voucher_known, since=since)
+        return time.monotonic()
 
-    async def wait_counts_active(self, plan: ClassPlan) -> None:
-        """Polls the class's enrolment counts (no personal data read) until every enrolment is bound."""
+    async def wait_counts_active(self, plan: ClassPlan, since: float | None = None) -> None:
+        """Polls the class's enrolment counts (no personal data read) until every enrolment is bound; the first
+        poll when enrolments made at `since` (monotonic) have usually been bound."""
         org = self.t.training_org(plan.institution.id or "")
         counts: dict[str, int] = {}
 
@@ -486,7 +611,8 @@ class LoopDriver:
                 raise RuntimeError(f"class {plan.name}: enrolments not bound: {broken}")
             return counts.get("active", 0) == len(plan.trainees)
 
-        await self.until(all_bound, lambda: f"class {plan.name}: enrolments still pending: {counts}")
+        await self.until(all_bound, lambda: f"class {plan.name}: enrolments still pending: {counts}",
+                         learn=self.enrolments_bound, since=since)
 
     async def wait_active(self, plan: ClassPlan) -> None:
         """The enrolment is pending until the voucher service binds the voucher (voucher.bound)."""
@@ -618,9 +744,9 @@ class LoopDriver:
 
     async def train_class(self, plan: ClassPlan) -> None:
         if self.bulk:
-            await asyncio.gather(self.open_class(plan), self.issue_roster(plan))
-            await self.enrol_class(plan)
-            await self.wait_counts_active(plan)
+            _, issued = await asyncio.gather(self.open_class(plan), self.issue_roster(plan))
+            enrolled = await self.enrol_class(plan, since=issued)
+            await self.wait_counts_active(plan, since=enrolled)
         else:
             await asyncio.gather(self.open_class(plan), *(self.register_and_claim(t, plan.kind) for t in plan.trainees))
             await asyncio.gather(*(self.enrol(plan, t) for t in plan.trainees))
@@ -697,7 +823,7 @@ class LoopDriver:
         deadline = time.monotonic() + self.deadline_s
         last, since = None, time.monotonic()
         while time.monotonic() < deadline:
-            counters = await scrape(self.api.client, base_url)
+            counters = await scrape(self.api.session, base_url)
             activity = sum(v for (name, _), v in counters.items()
                            if name in ("consumer_events_total", "outbox_published_total"))
             if activity != last:
