@@ -28,12 +28,12 @@ def consumer_specs(settings: TrainingSettings) -> list[ConsumerSpec]:
                 "voucher.expired.v1": on_voucher_expired,
                 "voucher.revoked.v1": on_voucher_revoked,
             },
-            before_commit=binding.before_commit,  # the batch's binds; its P1 trainee submissions in one outbox INSERT
+            before_commit=binding.before_commit,  # the batch's binds; one P1 trainee sheet per class; one outbox INSERT
         ),
         ConsumerSpec(
             name=PROVINCE_CONSUMER,
             topics=[PROVINCE_INBOUND_TOPIC],
             handlers={"province.realname.answered.v1": province.on_answered},
-            before_commit=province.store_verdicts,  # the batch's verdicts in three statements
+            before_commit=province.store_verdicts,  # the batch's verdicts and their lines: at most four statements
         ),
     ]
