@@ -56,8 +56,8 @@ async def on_binding_rejected(session: AsyncSession, envelope: Envelope) -> None
 
 
 async def before_commit(session: AsyncSession) -> None:
-    """The consumer's before_commit: the batch's binds, its projection changes, then all its deferred events in
-    one outbox INSERT."""
+    """The consumer's before_commit: the batch's binds, one P1 trainee sheet per class, its projection changes,
+    then all its deferred events in one outbox INSERT."""
     await apply_binds(session)
     _defer_trainee_sheets(session)
     await write_projection(session)
