@@ -447,8 +447,8 @@ class LoopDriver:
         # bulk intake: the roster's vouchers reaching the training service (one hop: voucher.issued), and the
         # enrolments bound (two hops: enrolment to the voucher service, voucher.bound back); the first delays are
         # guesses, learnt from the first classes on
-        self.voucher_known = Propagation(delay=0.5)
-        self.enrolments_bound = Propagation(delay=0.5)
+        self.voucher_known = Propagation(delay=1.0)
+        self.enrolments_bound = Propagation(delay=1.0)
 
     # bureau staff -------------------------------------------------------------------------------------------
 
