@@ -197,6 +197,32 @@ async def test_P1_a_completion_line_rejected_is_shown_on_the_enrolment(ts):
     assert await _stored(ts, sheet["submission_id"]) == ("rejected", None, "共 2 条，驳回 1 条", True)
 
 
+async def test_P1_one_batch_marks_trainee_and_completion_lines_of_the_same_enrolments(ts):
+    """A consumer batch holding a trainee sheet's answer and a completion sheet's answer marks both columns of each
+    enrolment (on PostgreSQL the rows are locked in id order first, the order a bulk completion's flush takes)."""
+    from tests.training.test_bulk import csv_file
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainees(c["id"], [1, 2])
+    r = await ts.client.post(f"/v1/classes/{c['id']}/completions/bulk", headers=w.org,
+                             files=csv_file(f"enrolment_id,passed\n{e1['id']},否\n{e2['id']},否\n"))
+    assert r.json()["applied"] == 2
+    [trainees], [completions] = await _submissions(ts, "trainee"), await _submissions(ts, "completion")
+    batch = [parse_event(build_event(payload, source="/tests", partition_key=c["id"])[2]) for payload in (
+        _sheet_answer(trainees, {e2["id"]: ("identity_mismatch", MISMATCH)}),
+        _sheet_answer(completions, {e1["id"]: ("trained_elsewhere_this_year", ELSEWHERE)}))]
+    assert await ts.runtime.processors[PROVINCE_CONSUMER].apply_batch(batch) == 2
+    marks = {}
+    for e in (e1, e2):
+        body = (await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)).json()
+        marks[e["id"]] = (body["province_status"], body["province_reason"],
+                          body["completion_province_status"], body["completion_province_reason"])
+    assert marks == {
+        e1["id"]: ("accepted", None, "rejected", "trained_elsewhere_this_year"),
+        e2["id"]: ("rejected", "identity_mismatch", "accepted", None)}
+
+
 async def test_P1_answer_to_an_unknown_submission_is_refused_and_stores_nothing(ts):
     """Not ours: a submission never sent, a record type or class that does not match, a sheet answered without
     lines, a line not on the sheet (another enrolment, or another person key), a line missing or twice, lines on a

@@ -157,6 +157,14 @@ _MARK = {
     .values(completion_province_status=bindparam("b_status"), completion_province_reason=bindparam("b_reason"),
             completion_province_detail=bindparam("b_detail"), updated_at=bindparam("b_now")),
 }
+# Enrolments are marked in id order: the order in which a request's flush updates a class's enrolments (bulk
+# completions), so the two cannot deadlock (they did, under the pipeline benchmark, when the consumer marked in
+# arrival order). A batch with both kinds of marks first locks all its rows in that order, as two sorted
+# statements would otherwise interleave. SQLite serialises writers: nothing to order there.
+_LOCK_ENROLMENTS = (
+    select(_enrolments.c.id).where(_enrolments.c.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))))
+    .order_by(_enrolments.c.id).with_for_update()
+)
 _PENDING = "training_service.pending_verdicts"
 
 
@@ -194,7 +202,8 @@ async def store_verdicts(session: AsyncSession) -> None:
     the sheet's (a sheet answered without lines, a line not on it, a line missing or twice; lines on a record that
     is no sheet) fails the batch (the kit then retries record by record and dead-letters that one). At most four
     statements per batch: one SELECT of the submissions answered, one UPDATE of them and one per kind of mark
-    (trainee, completion) of the enrolments (executemany)."""
+    (trainee, completion) of the enrolments (executemany); a fifth, a row lock in id order, when both kinds
+    are marked."""
     verdicts: list[_Verdict] = session.info.pop(_PENDING, [])
     if not verdicts:
         return
@@ -224,10 +233,13 @@ async def store_verdicts(session: AsyncSession) -> None:
         elif sent[v.submission_id].enrolment_id:
             of_kind[sent[v.submission_id].enrolment_id] = _params(v.answer)
     now = utcnow()
+    if all(marks.values()) and connection.dialect.name == "postgresql":
+        await connection.execute(_LOCK_ENROLMENTS, {"b_ids": sorted({uuid.UUID(e) for m in marks.values() for e in m})})
     for record_type, of_kind in marks.items():
         if of_kind:
-            await connection.execute(_MARK[record_type], [{"b_id": uuid.UUID(enrolment_id), "b_now": now, **params}
-                                                          for enrolment_id, params in of_kind.items()])
+            await connection.execute(_MARK[record_type], sorted(
+                ({"b_id": uuid.UUID(enrolment_id), "b_now": now, **params} for enrolment_id, params in of_kind.items()),
+                key=lambda row: row["b_id"]))
 
 
 def _check(submission: Row | None, answer: RealnameAnswered) -> None:
