@@ -3,9 +3,11 @@ transaction and in partition batches, against a baseline in the same run (the ki
 handler that does nothing). `python -m bench.subsidy_consumer --chains 200`
 
 The event mix follows the pipeline's contracts: per class (20 trainees, `--days` days) the class filing, the
-province's answer on the class record and ONE attendance answer per class and day (no enrolment, no person:
-the subsidy service ignores it); per trainee registration, voucher, enrolment, binding, the trainee record's
-answer, training.started (not consumed), completion, the completion record's answer and the certificate.
+province's answer on the class record, ONE attendance answer per class and day (no enrolment, no person:
+the subsidy service ignores it), and the province's answers to the class's trainee sheet and completion sheet
+(P1: one answer per sheet with a verdict per line, each line a realname fact of its trainee); per trainee
+registration, voucher, enrolment, binding, training.started (not consumed), completion and the certificate.
+(`--single-answers`: the trainee and completion records answered one by one, as before the sheets.)
 
 `--mixed` (what the pipeline produces, measured by default): the classes' event streams run 8 classes at a
 time, interleaved in random runs of 1–10 events (a busy topic mixes every type of many persons and classes),
@@ -33,15 +35,19 @@ from skillkit.contracts.province import RealnameAnswered
 from skillkit.contracts.training import TrainingStarted
 from skillkit.testing.harness import running_service
 from skillkit.testing.infra import create_pg_database, drop_pg_database
+from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Claim, kit_tables
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import CONSUMER_GROUP
 from subsidy_service.main import create
 
-from tests.subsidy.builders import Clock, chain, envelope, fact, registered
+from tests.subsidy.builders import Clock, chain, envelope, fact, line, registered, sheet_answer
 
 CLASS_SIZE = 20
 PARALLEL_CLASSES = 8  # as bench/pipeline.py runs them
+
+
+SHEETS = True  # P1: trainee and completion records answered per class sheet (False: --single-answers)
 
 
 def chain_events(chains: int, prefix: str, days: int) -> list:
@@ -81,20 +87,36 @@ def class_streams(chains: int, prefix: str, days: int) -> list[list]:
         klass = f"{prefix}-C{first // CLASS_SIZE}"
         people = range(first, min(first + CLASS_SIZE, chains))
         facts = {n: chain(person=f"{prefix}-P{n}", voucher=f"{prefix}-V{n}", enrolment=f"{prefix}-E{n}",
-                          klass=klass, institution="I1", days=days, certificate=f"{prefix}-CERT{n}", clock=clock)
+                          klass=klass, institution="I1", days=days, certificate=f"{prefix}-CERT{n}", clock=clock,
+                          realname=None)
                  for n in people}
-        # chain(): issued, class.opened, enrolled, bound, trainee answer, completed, certificate
-        opening, enrolling, answers, completing = [], [], [], []
-        for n, (issued, opened, enrolled, bound, trainee, completed, cert) in facts.items():
+        # chain(realname=None): issued, class.opened, enrolled, bound, completed, certificate
+        opening, enrolling, started, completions, certificates = [], [], [], [], []
+        trainee_answers, completion_answers = [], []
+        for n, (issued, opened, enrolled, bound, completed, cert) in facts.items():
+            person = f"{prefix}-P{n}"
             opening = [opened]
-            enrolling += [registered(f"{prefix}-P{n}", f"acct-{prefix}-{n}", clock), issued, enrolled, bound]
-            answers += [trainee, fact(TrainingStarted(
-                enrolment_id=enrolled.key, voucher_id=issued.key, class_id=klass, person_key=f"{prefix}-P{n}",
-                first_day=date(2023, 6, 1), checked_at=datetime(2023, 6, 1, 1, tzinfo=timezone.utc)), clock)]
-            completing += [completed, _answer(f"S-done-{enrolled.key}", "completion", klass, clock,
-                                              enrolment=enrolled.key, person=f"{prefix}-P{n}"), cert]
+            enrolling += [registered(person, f"acct-{prefix}-{n}", clock), issued, enrolled, bound]
+            started.append(fact(TrainingStarted(
+                enrolment_id=enrolled.key, voucher_id=issued.key, class_id=klass, person_key=person,
+                first_day=date(2023, 6, 1), checked_at=datetime(2023, 6, 1, 1, tzinfo=timezone.utc)), clock))
+            completions.append(completed)
+            certificates.append(cert)
+            if not SHEETS:
+                trainee_answers.append(_answer(f"S-{enrolled.key}", "trainee", klass, clock,
+                                               enrolment=enrolled.key, person=person))
+                completion_answers.append(_answer(f"S-done-{enrolled.key}", "completion", klass, clock,
+                                                  enrolment=enrolled.key, person=person))
+        if SHEETS:  # P1: the class's trainee sheet and completion sheet, each answered once, a verdict per line
+            lines = [line(f"{prefix}-E{n}", f"{prefix}-P{n}") for n in people]
+            trainee_answers = [sheet_answer(f"S-trainees-{klass}", "trainee", klass, lines, clock)]
+            completion_answers = [sheet_answer(f"S-done-{klass}", "completion", klass, lines, clock)]
         class_answer = [_answer(f"S-class-{klass}", "class", klass, clock)]
         attendance = [_answer(f"S-att-{klass}-{d}", "attendance", klass, clock) for d in range(days)]
+        # in the order the phases happen (single answers: each trainee's right after its own record, as before)
+        answers = trainee_answers + started if SHEETS else [e for pair in zip(trainee_answers, started) for e in pair]
+        completing = (completions + completion_answers + certificates if SHEETS else
+                      [e for triple in zip(completions, completion_answers, certificates) for e in triple])
         classes.append([envelope(f) for f in opening + enrolling + class_answer + answers + attendance + completing])
     return classes
 
@@ -113,14 +135,24 @@ class Run:
     wall: float
     cpu: float
     statements: int
+    reevaluated: int  # persons re-evaluated (a person once per batch that changes one of its facts)
 
 
 class Statements:
-    """Counts the SQL statements the engine executes (an executemany counts once)."""
+    """Counts the SQL statements the engine executes (an executemany counts once) and the persons re-evaluated
+    (the keys each re-evaluation reads the facts of): two figures the shared machine's noise does not move."""
 
     def __init__(self, engine) -> None:
         self.count = 0
+        self.persons = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+        person_facts = store.person_facts
+
+        async def counted(conn, person_keys):
+            self.persons += len(person_keys)
+            return await person_facts(conn, person_keys)
+
+        store.person_facts = counted  # reevaluation calls it through the module
 
     def _seen(self, *args) -> None:
         self.count += 1
@@ -134,12 +166,12 @@ async def timed(label: str, processor: EventProcessor, events: list, batch: int,
 async def timed_polls(label: str, processor: EventProcessor, polls: list[list], statements: Statements) -> Run:
     events = [e for poll in polls for e in poll]
     consumed = sum(1 for e in events if e.type in processor.handlers)
-    before_statements = statements.count
+    before_statements, before_persons = statements.count, statements.persons
     started, cpu_started = time.perf_counter(), time.process_time()
     for poll in polls:
         await processor.apply_batch(poll)
     run = Run(label, len(events), consumed, time.perf_counter() - started, time.process_time() - cpu_started,
-              statements.count - before_statements)
+              statements.count - before_statements, statements.persons - before_persons)
     print(f"  {label:<40} {run.cpu / run.consumed * 1000:6.2f} ms CPU/event {run.statements / run.consumed:6.2f} "
           f"statements/event {run.consumed / run.wall:6.0f} events/s (wall)")
     return run
@@ -182,6 +214,9 @@ async def main(chains: int, batch: int, days: int, mixed_only: bool) -> None:
             print("  CPU per chain: " + ", ".join(f"{run.label.removeprefix('subsidy: ')} "
                                                    f"{run.cpu / chains * 1000:.1f} ms" for run in runs.values())
                   + f" (baseline inbox only, mixed polls {base.cpu / chains * 1000:.1f} ms)")
+            print("  statements / re-evaluated persons per chain: " + ", ".join(
+                f"{run.label.removeprefix('subsidy: ')} {run.statements / chains:.2f} / {run.reevaluated / chains:.2f}"
+                for run in runs.values()))
     finally:
         await drop_pg_database(url)
 
@@ -192,5 +227,8 @@ if __name__ == "__main__":
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--days", type=int, default=5)
     parser.add_argument("--mixed-only", action="store_true", help="only the mixed polls (and their baseline)")
+    parser.add_argument("--single-answers", action="store_true",
+                        help="trainee and completion records answered one by one (the contract before sheets)")
     args = parser.parse_args()
+    SHEETS = not args.single_answers
     asyncio.run(main(args.chains, args.batch, args.days, args.mixed_only))
