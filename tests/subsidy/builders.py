@@ -69,7 +69,8 @@ def sheet_answer(submission: str, record_type: str, klass: str, lines: list[Line
     line; the sheet's own verdict accepted only when every line is, enrolment and person empty."""
     rejected = sum(1 for entry in lines if entry.verdict.value == "rejected")
     return fact(RealnameAnswered(
-        submission_id=submission, record_type=record_type, class_id=klass, verdict="rejected" if rejected else "accepted",
+        submission_id=submission, record_type=record_type, class_id=klass,
+        verdict="rejected" if rejected else "accepted",
         detail=f"{rejected} of {len(lines)} lines rejected" if rejected else None, lines=lines),
         clock, event_id=event_id, at=at)
 

@@ -103,7 +103,8 @@ async def test_the_chain_view_shows_the_rejected_line_and_the_sheet_behind_each_
     assert {k: links["realname"][k] for k in ("status", "status_label", "code", "zh", "en", "event_ids")} == {
         "status": "broken", "status_label": "已中断", "code": "realname_rejected", "zh": REJECTED_ZH,
         "en": REJECTED_EN, "event_ids": [TRAINEES.event_id]}
-    assert [(p["code"], p["zh"], p["en"]) for p in body["problems"]] == [("realname_rejected", REJECTED_ZH, REJECTED_EN)]
+    assert [(p["code"], p["zh"], p["en"]) for p in body["problems"]] == [
+        ("realname_rejected", REJECTED_ZH, REJECTED_EN)]
     assert {(c["claim_type"], c["state"], c["state_label"], c["amount"]) for c in body["claims"]} == {
         ("training", "rejected", "不予兑现", "500.00")}
     ok = (await ss.client.get("/v1/chains/V1", headers=ss.headers("bureau"))).json()
@@ -165,7 +166,8 @@ async def test_an_accepted_sheet_completes_only_the_trainees_on_it(ss):
         "training:V3:main": ("waiting", Decimal("1000.00"), "realname_missing"),
     }
     async with ss.sessionmaker() as session:
-        keys = set(await session.scalars(select(FactRow.key).where(FactRow.class_id == "C1", FactRow.kind == "realname")))
+        keys = set(await session.scalars(
+            select(FactRow.key).where(FactRow.class_id == "C1", FactRow.kind == "realname")))
     assert keys == {"S-trainees-C1-a|E0", "S-trainees-C1-a|E1"} | {f"S-done-C1|E{n}" for n in DAYS}
 
 

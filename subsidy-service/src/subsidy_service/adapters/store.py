@@ -214,9 +214,9 @@ async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> 
 # row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
 # once per statement, so the parsed tables are reused without a query of their own while the stamp holds.
 # The payload comes as its JSON text: only a fact not parsed before in this process is parsed (`_PARSED`).
-_fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.key, facts_t.c.event_type, facts_t.c.event_id, facts_t.c.event_time,
-                 cast(facts_t.c.data, Text).label("data"), facts_t.c.person_key, facts_t.c.class_id, facts_t.c.enrolment_id,
-                 facts_t.c.institution_id)
+_fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.key, facts_t.c.event_type, facts_t.c.event_id,
+                 facts_t.c.event_time, cast(facts_t.c.data, Text).label("data"), facts_t.c.person_key,
+                 facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id)
 
 
 def _person_facts_statement(dialect: str) -> Any:
