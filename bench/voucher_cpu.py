@@ -21,12 +21,25 @@ on the engine (`before_cursor_execute`: one per round trip, an executemany count
 kit's and the same either way, so envelopes are built before the clock starts. To compare with an older
 version, run the same command with `PYTHONPATH=<that version's voucher-service/src>` (e.g. from `git archive`)
 (older versions consumed training.checked_in, once per trainee-day, instead of training.started).
+
+    .venv/bin/python -m bench.voucher_cpu --processes [--rate 80] [--seconds 20] [--rounds 2]
+
+With `--processes`, what the in-process modes leave out: the voucher and certification services as the pipeline
+runs them (one uvicorn process each, relay and consumers on, a Tansu broker, fresh PostgreSQL databases), CPU of
+each process (psutil) while idle (10 s, after 15 s to settle), then per chain under a stream of the records their
+consumers get in the pipeline: per class of 20, sent at once every 20 / `--rate` s, 20 training.started (handled,
+for vouchers it does not know: a transaction, no event), 40 subsidy.claim_eligible and 20
+evaluation.result_recorded (passed over by header) for the voucher service; 20 worker.registered (handled) and 40
+voucher.issued / voucher.bound (passed over) for the certification service. The clock stops when every handled
+record is in the inbox. Variants are settings (environment) compared in alternation, `--rounds` times each:
+the kit's 50 ms fetch wait against the services' own defaults, or `--variants '{"name": {"SKILLS_…": "…"}}'`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import time
 import uuid
 from datetime import date, timedelta
@@ -271,6 +284,120 @@ async def _nothing(_session: Any, _envelope: Envelope) -> None:
     return None
 
 
+# --- --processes: the two service processes with broker, relay and consumers --------------------------------------
+
+PROCESS_VARIANTS = {
+    "fetch wait 50 ms (the kit's default)": {"SKILLS_KAFKA_FETCH_MAX_WAIT_MS": "50"},
+    "the services' defaults (voucher 200, certification 500 ms)": {},
+}
+PROCESS_SERVICES = (("voucher-service", "voucher_service"), ("certification-service", "certification_service"))
+# A passed-over record: only its size matters, the consumer reads its type header and nothing else.
+_FILLER = b'{"specversion":"1.0","type":"passed.over","data":{"k":"' + b"v" * 600 + b'"}}'
+
+
+def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
+    from skillkit.contracts.topics import CERTIFICATION_TOPIC, SUBSIDY_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
+    from skillkit.contracts.voucher import WorkerRegistered
+    from skillkit.events import build_event
+
+    records = []
+    for _ in range(20):
+        key = uuid.uuid4().hex
+        started = TrainingStarted(enrolment_id=str(uuid.uuid4()), voucher_id=str(uuid.uuid4()), class_id=str(serial),
+                                  person_key=key, first_day=date(2026, 12, 1), checked_at=utcnow())
+        registered = WorkerRegistered(worker_id=str(uuid.uuid4()), person_key=key, masked_name="王*",
+                                      township="临泉镇", categories=["rural_migrant"], on_behalf=True,
+                                      registered_by="staff")
+        for topic, payload in ((TRAINING_TOPIC, started), (VOUCHER_TOPIC, registered)):
+            _, event_type, body = build_event(payload, source="/bench", partition_key=key)
+            records.append((topic, key, body, event_type.name))
+        records += [(SUBSIDY_TOPIC, key, _FILLER, "subsidy.claim_eligible.v1")] * 2
+        records += [(CERTIFICATION_TOPIC, key, _FILLER, "evaluation.result_recorded.v1"),
+                    (VOUCHER_TOPIC, key, _FILLER, "voucher.issued.v1"), (VOUCHER_TOPIC, key, _FILLER, "voucher.bound.v1")]
+    return records
+
+
+async def processes(args: argparse.Namespace) -> None:
+    import os
+    import subprocess
+    import sys
+
+    import asyncpg
+    import psutil
+    from aiokafka import AIOKafkaProducer
+
+    from bench.common import create_database, drop_database, free_port
+    from skillkit.outbox import type_header
+    from skillkit.tansu import TansuBroker
+
+    broker = TansuBroker()
+    broker.start()
+    databases = {}
+    producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all", linger_ms=2)
+    try:
+        for name, package in PROCESS_SERVICES:
+            databases[name] = await create_database(f"bench_{package}")
+            subprocess.run([sys.executable, "-m", f"{package}.migrate", "upgrade"], check=True, stdout=subprocess.DEVNULL,
+                           env={**os.environ, "SKILLS_DATABASE_URL": databases[name].sqlalchemy_url})
+        await producer.start()
+        serial, handled = 0, 0
+        for _ in range(args.rounds):
+            for variant, extra in (json.loads(args.variants) if args.variants else PROCESS_VARIANTS).items():
+                procs = {name: subprocess.Popen(
+                    [sys.executable, "-m", "uvicorn", f"{package}.main:create", "--factory", "--host", "127.0.0.1",
+                     "--port", str(free_port()), "--no-access-log"],
+                    env={**os.environ, "SKILLS_DATABASE_URL": databases[name].sqlalchemy_url,
+                         "SKILLS_KAFKA_BOOTSTRAP": broker.bootstrap, "SKILLS_LOG_LEVEL": "WARNING", **extra},
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name, package in PROCESS_SERVICES}
+                try:
+                    cpu = {name: psutil.Process(proc.pid) for name, proc in procs.items()}
+
+                    def now() -> dict[str, float]:
+                        return {name: sum(p.cpu_times()[:2]) for name, p in cpu.items()}
+
+                    await asyncio.sleep(15)
+                    idle_from = now()
+                    await asyncio.sleep(10)
+                    idle = {name: (t - idle_from[name]) / 10 for name, t in now().items()}
+                    classes = max(1, int(args.seconds * args.rate / 20))
+                    busy_from, started = now(), time.perf_counter()
+                    for c in range(classes):
+                        await asyncio.sleep(max(0.0, started + c * 20 / args.rate - time.perf_counter()))
+                        serial += 1
+                        sent = [await producer.send(topic, value=body, key=key.encode(), headers=type_header(kind))
+                                for topic, key, body, kind in _class_records(serial)]
+                        await asyncio.gather(*sent)
+                    handled += classes * 20
+                    for _ in range(600):  # every handled record in both inboxes, or give up after a minute
+                        counts = [await _inbox_rows(databases[name].dsn, asyncpg) for name, _ in PROCESS_SERVICES]
+                        if counts == [handled, handled]:
+                            break
+                        await asyncio.sleep(0.1)
+                    else:
+                        raise RuntimeError(f"inboxes hold {counts}, expected {handled} each")
+                    busy = {name: (t - busy_from[name]) * 1000 / (classes * 20) for name, t in now().items()}
+                    print(f"{variant}: idle " + ", ".join(f"{n} {100 * v:.1f} % of a core" for n, v in idle.items())
+                          + f"; {classes * 20} chains at {args.rate:g}/s: "
+                          + ", ".join(f"{n} {v:.2f} ms" for n, v in busy.items()) + " CPU per chain", flush=True)
+                finally:
+                    for proc in procs.values():
+                        proc.terminate()
+                        proc.wait(20)
+    finally:
+        await producer.stop()
+        broker.stop()
+        for database in databases.values():
+            await drop_database(database)
+
+
+async def _inbox_rows(dsn: str, asyncpg: Any) -> int:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return int(await conn.fetchval("SELECT count(*) FROM inbox"))
+    finally:
+        await conn.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--chains", type=int, default=200)
@@ -281,7 +408,14 @@ def main() -> None:
     parser.add_argument("--class-size", type=int, default=20)
     parser.add_argument("--parallel-classes", type=int, default=8)
     parser.add_argument("--trace", action="store_true", help="print every statement (use with small counts)")
-    asyncio.run(run(parser.parse_args()))
+    parser.add_argument("--processes", action="store_true",
+                        help="both service processes with broker, relay and consumers: idle and per chain of a stream")
+    parser.add_argument("--rate", type=float, default=80, help="--processes: chains per second of the stream")
+    parser.add_argument("--seconds", type=float, default=20, help="--processes: how long the stream lasts")
+    parser.add_argument("--rounds", type=int, default=2, help="--processes: each variant this many times, alternating")
+    parser.add_argument("--variants", help='--processes: JSON {"name": {"SKILLS_...": "value"}} instead of the default pair')
+    args = parser.parse_args()
+    asyncio.run(processes(args) if args.processes else run(args))
 
 
 if __name__ == "__main__":
