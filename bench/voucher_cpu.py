@@ -313,7 +313,8 @@ def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
             records.append((topic, key, body, event_type.name))
         records += [(SUBSIDY_TOPIC, key, _FILLER, "subsidy.claim_eligible.v1")] * 2
         records += [(CERTIFICATION_TOPIC, key, _FILLER, "evaluation.result_recorded.v1"),
-                    (VOUCHER_TOPIC, key, _FILLER, "voucher.issued.v1"), (VOUCHER_TOPIC, key, _FILLER, "voucher.bound.v1")]
+                    (VOUCHER_TOPIC, key, _FILLER, "voucher.issued.v1"),
+                    (VOUCHER_TOPIC, key, _FILLER, "voucher.bound.v1")]
     return records
 
 
@@ -337,7 +338,8 @@ async def processes(args: argparse.Namespace) -> None:
     try:
         for name, package in PROCESS_SERVICES:
             databases[name] = await create_database(f"bench_{package}")
-            subprocess.run([sys.executable, "-m", f"{package}.migrate", "upgrade"], check=True, stdout=subprocess.DEVNULL,
+            subprocess.run([sys.executable, "-m", f"{package}.migrate", "upgrade"], check=True,
+                           stdout=subprocess.DEVNULL,
                            env={**os.environ, "SKILLS_DATABASE_URL": databases[name].sqlalchemy_url})
         await producer.start()
         serial, handled = 0, 0
@@ -413,7 +415,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=80, help="--processes: chains per second of the stream")
     parser.add_argument("--seconds", type=float, default=20, help="--processes: how long the stream lasts")
     parser.add_argument("--rounds", type=int, default=2, help="--processes: each variant this many times, alternating")
-    parser.add_argument("--variants", help='--processes: JSON {"name": {"SKILLS_...": "value"}} instead of the default pair')
+    parser.add_argument("--variants",
+                        help='--processes: JSON {"name": {"SKILLS_...": "value"}} instead of the default pair')
     args = parser.parse_args()
     asyncio.run(processes(args) if args.processes else run(args))
 

@@ -4,8 +4,9 @@ Measured in the pipeline benchmark's timed phase (py-spy), the first roster / ca
 request with a session paid for loading: python-stdnum's region database (`numdb.get("cn/loc")`, ~70 ms and
 ~14,000 objects, read on the first region lookup), anyio's asyncio backend (imported when FastAPI first resolves a
 dependency with `yield`, ~25 ms, more without bytecode caches) and the CloudEvents reader's lazily imported
-bindings (an event of a type this service consumes is written and read back). Loaded before the app's lifespan runs, they are also part of what the kit's `gc.freeze()` moves out of
-the collector's generations, instead of being rescanned by every full collection for the life of the process.
+bindings (an event of a type this service consumes is written and read back). Loaded before the app's lifespan
+runs, they are also part of what the kit's `gc.freeze()` moves out of the collector's generations, instead of being
+rescanned by every full collection for the life of the process.
 """
 
 from __future__ import annotations
