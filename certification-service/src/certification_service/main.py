@@ -12,7 +12,6 @@ from certification_service.api import certificates, evaluations, institutions, p
 from certification_service.api.ratelimit import SlidingWindowLimiter
 from certification_service.config import CertificationSettings
 from certification_service.consumers import consumers
-from certification_service.warmup import warm_up
 
 ROUTERS = [
     institutions.router,
@@ -26,7 +25,6 @@ ROUTERS = [
 
 def create(settings: CertificationSettings | None = None) -> FastAPI:
     settings = settings or CertificationSettings()
-    warm_up()  # before the lifespan's gc.freeze(), and out of the first requests
     runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
     app = create_app(
         runtime,

@@ -23,6 +23,7 @@ from skillkit.events import correlation_id_var
 from skillkit.logs import configure_logging
 from skillkit.problems import install_problem_handlers, problem_response
 from skillkit.runtime import ServiceRuntime
+from skillkit.warmup import warm_up
 
 CORRELATION_HEADER = "X-Correlation-ID"
 
@@ -53,6 +54,7 @@ def create_app(
 ) -> FastAPI:
     settings = runtime.settings
     configure_logging(settings.service_name, settings.log_level)
+    warm_up()  # before the lifespan's gc.freeze(), and out of the first requests
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -12,12 +12,10 @@ from voucher_service.api import vouchers, workers
 from voucher_service.config import VoucherSettings
 from voucher_service.consumers import voucher_consumer
 from voucher_service.handlers.vouchers import sweep_expired
-from voucher_service.warmup import warm_up
 
 
 def create(settings: VoucherSettings | None = None) -> FastAPI:
     settings = settings or VoucherSettings()
-    warm_up()  # before the lifespan's gc.freeze(), and out of the first requests
     runtime = ServiceRuntime(
         settings,
         kit_tables,

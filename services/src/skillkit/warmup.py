@@ -1,7 +1,7 @@
 """What the hot paths would otherwise load on first use, loaded while the service starts.
 
-Measured in the pipeline benchmark's timed phase (py-spy), the first roster / candidate upload and the first
-request with a session paid for loading: python-stdnum's region database (`numdb.get("cn/loc")`, ~70 ms and
+Called by `create_app` for every service. Measured in the pipeline benchmark's timed phase (py-spy), the first
+roster / candidate upload and the first request with a session paid for loading: python-stdnum's region database (`numdb.get("cn/loc")`, ~70 ms and
 ~14,000 objects, read on the first region lookup), anyio's asyncio backend (imported when FastAPI first resolves a
 dependency with `yield`, ~25 ms, more without bytecode caches) and the CloudEvents reader's lazily imported
 bindings (an event of a type this service consumes is written and read back). Loaded before the app's lifespan
