@@ -18,6 +18,7 @@ from skillkit.contracts.voucher import VoucherExpired
 from skillkit.db import make_engine, make_sessionmaker
 from skillkit.events import build_event, parse_event
 from skillkit.migrations import upgrade
+from skillkit.outbox import Outbox
 from skillkit.testing.harness import eventually
 from voucher_service.adapters.models import kit_tables
 
@@ -192,6 +193,29 @@ async def test_a_batch_is_one_transaction_with_one_hook_call_and_duplicates_drop
     assert recorder.calls == [first.id, second.id]
     assert hook_calls == [1, 2]
     assert await inbox_count(sessionmaker) == 2
+
+
+async def test_the_relay_is_woken_only_after_a_batch_that_wrote_events(sessionmaker):
+    """An empty relay round costs a transaction and a query; most consumer batches write no event."""
+    outbox = Outbox(kit_tables, "/tests")
+    wake_ups: list[int] = []
+
+    async def quiet(session, envelope) -> None:
+        pass
+
+    async def publishing(session, envelope) -> None:
+        await outbox.add(session, envelope.data, partition_key=envelope.partition_key)
+
+    async def deferring(session, envelope) -> None:
+        outbox.defer(session, envelope.data, partition_key=envelope.partition_key)
+
+    for name, handler, hook in (("quiet", quiet, None), ("publishing", publishing, None),
+                                ("deferring", deferring, outbox.write_deferred)):
+        processor = EventProcessor(name, {"voucher.expired.v1": handler}, sessionmaker, kit_tables,
+                                   after_commit=lambda: wake_ups.append(1), before_commit=hook)
+        assert await processor.apply(envelope_of(str(uuid.uuid4()))) is True
+        wake_ups.append(0)  # separates the processors' wake-ups
+    assert wake_ups == [0, 1, 0, 1, 0]
 
 
 async def test_a_failing_handler_rolls_back_the_whole_batch(sessionmaker):

@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from skillkit.contracts.topics import VOUCHER_TOPIC
+from skillkit.outbox import _advisory_key
+from skillkit.testing import plugin
 from skillkit.testing.harness import TopicProbe, eventually, running_service
 from skillkit.testing.infra import TansuBroker
 from voucher_service.adapters.models import kit_tables
@@ -83,3 +86,22 @@ async def test_relay_survives_broker_down_and_delivers_everything_after(database
                                      timeout=60)
         finally:
             broker.stop()
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="the relay lock between replicas is PostgreSQL's")
+async def test_a_relay_that_finds_another_replica_publishing_retries_without_waiting_for_its_poll(
+    database_factory, broker
+):
+    """Its wake-up was spent on the lock: rows committed after the other replica's read must not wait for the next
+    poll (30 s here)."""
+    settings = VoucherSettings(environment="test", database_url=await database_factory("vlocked"),
+                               kafka_bootstrap=broker.bootstrap, run_consumers=False, run_periodic=False,
+                               relay_poll_seconds=30)
+    async with running_service(create, settings, "voucher_service.migrations") as service:
+        async with service.runtime.engine.connect() as other_replica:
+            await other_replica.execute(text("SELECT pg_advisory_lock(:k)"), {"k": _advisory_key(settings.service_name)})
+            await register_and_claim(service, "877", "acct-877")
+            await asyncio.sleep(1.0)
+            assert await unpublished(service) == 2  # worker.registered, voucher.issued: held back by the lock
+            await other_replica.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _advisory_key(settings.service_name)})
+            assert await eventually(lambda: _zero(service), timeout=5)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
 from skillkit.db import utcnow
+from skillkit.outbox import wrote_events
 from skillkit.problems import Problem
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -74,7 +75,8 @@ async def run_command(
         if stored is None:
             raise
         return _replay(stored, route, body_hash)  # a concurrent retry with the same key won the race
-    runtime.notify_outbox()
+    if wrote_events(session):
+        runtime.notify_outbox()
     return Response(body, status_code=status_code, media_type="application/json")
 
 

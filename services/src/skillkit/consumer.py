@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from skillkit.contracts.topics import dead_letter_topic
 from skillkit.db import UTCDateTime, is_postgres, utcnow
 from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event
-from skillkit.outbox import TYPE_HEADER
+from skillkit.outbox import TYPE_HEADER, wrote_events
 from skillkit.tables import KitTables
 
 log = logging.getLogger("skillkit.consumer")
@@ -103,9 +103,10 @@ class EventProcessor:
             if self._before_commit is not None:
                 await self._before_commit(session)
             await session.commit()
+            wrote = wrote_events(session)
         for envelope in applied:
             CONSUMED.labels(self.name, envelope.type, "applied").inc()
-        if self._after_commit:
+        if wrote and self._after_commit:
             self._after_commit()
         return len(applied)
 

@@ -45,6 +45,15 @@ def _no_deferred_event_left_behind(session: Session) -> None:
             raise RuntimeError(f"{len(rows)} deferred outbox events not written before commit ({key})")
 
 
+_WROTE = "skillkit.outbox_wrote"
+
+
+def wrote_events(session: AsyncSession) -> bool:
+    """Whether this session wrote outbox rows since the last call: only then is the relay woken after the commit
+    (an empty relay round costs a transaction and a query; most consumer batches write no event)."""
+    return session.info.pop(_WROTE, False)
+
+
 class Outbox:
     """Writes events into the current transaction. Handlers call `add`; they never publish directly."""
 
@@ -69,6 +78,7 @@ class Outbox:
     ) -> str:
         row = self._row(payload, partition_key, subject, utcnow())
         await session.execute(self._insert, row)
+        session.info[_WROTE] = True
         return row["event_id"]
 
     async def add_many(self, session: AsyncSession, events: list[Event]) -> list[str]:
@@ -78,6 +88,7 @@ class Outbox:
         rows = [self._row(payload, partition_key, subject, now) for payload, partition_key, subject in events]
         if rows:
             await session.execute(self._insert, rows)
+            session.info[_WROTE] = True
         return [r["event_id"] for r in rows]
 
     def defer(self, session: AsyncSession, payload: EventPayload, *, partition_key: str, subject: str | None = None) -> str:
@@ -92,6 +103,7 @@ class Outbox:
         rows = session.info.pop(self._deferred, [])
         if rows:
             await session.execute(self._insert, rows)
+            session.info[_WROTE] = True
         return len(rows)
 
 
@@ -174,6 +186,11 @@ class OutboxRelay:
                 log.warning("outbox relay failed, retrying", extra={"error": repr(exc), "retry_in": round(delay, 2)})
                 await asyncio.sleep(delay)
                 continue
+            if published == _LOCKED:
+                # Another replica is publishing: a row committed here after its read would otherwise wait for the
+                # next poll, since this wake-up was spent on the lock.
+                await asyncio.sleep(self._linger)
+                continue
             if published < self._batch_size:
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=self._poll_seconds)
@@ -188,7 +205,8 @@ class OutboxRelay:
         self._wake.set()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of unpublished rows in seq order; returns how many were published."""
+        """Publish one batch of unpublished rows in seq order; returns how many were published (`_LOCKED`, below
+        zero, when another replica holds the relay lock)."""
         table = self._table
         async with self._sessionmaker() as session:
             postgres = is_postgres(session)
@@ -196,7 +214,7 @@ class OutboxRelay:
                 # One relay at a time per service database keeps per-key order across replicas;
                 # the lock lasts until this transaction ends, after the rows are marked.
                 if not await session.scalar(self._try_lock, dict(p_key=_advisory_key(self.service))):
-                    return 0
+                    return _LOCKED
             rows = (await session.execute(self._pending, dict(p_limit=self._batch_size))).all()
             OUTBOX_PENDING.labels(self.service).set(len(rows))
             if not rows:
@@ -223,6 +241,7 @@ class OutboxRelay:
         return len(rows)
 
 
+_LOCKED = -1
 TYPE_HEADER = "ce_type"  # the CloudEvents Kafka binding's name for the type attribute
 
 
