@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from skillkit.db import Money, UTCDateTime, new_id, new_metadata
@@ -41,7 +41,15 @@ class FactRow(Base):
     """A fact received from another service, one row per natural key; the newest event version wins."""
 
     __tablename__ = "facts"
-    __table_args__ = (UniqueConstraint("kind", "key", name="uq_facts_kind_key"),)
+    __table_args__ = (
+        UniqueConstraint("kind", "key", name="uq_facts_kind_key"),
+        # The facts around a person read at every re-evaluation (adapters/store.py): an institution's suspension
+        # or filing, without scanning every fact that names the institution (all its trainees' facts), and a
+        # class's own facts, without its trainees' facts.
+        Index("ix_facts_kind_institution", "kind", "institution_id"),
+        Index("ix_facts_class_scope", "class_id", postgresql_where=text("person_key IS NULL"),
+              sqlite_where=text("person_key IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
     kind: Mapped[str] = mapped_column(String(40))

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Text, bindparam, cast, func, select, text, tuple_, union_all
+from sqlalchemy import Text, any_, bindparam, cast, func, select, text, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -219,6 +219,17 @@ _fact_columns = (facts_t.c.id, facts_t.c.kind, facts_t.c.key, facts_t.c.event_ty
                  facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id)
 
 
+def _among(column: Any, values: Any, dialect: str) -> Any:
+    """`column` is one of the distinct `values` (a column of the `own` CTE). On PostgreSQL as `= ANY(ARRAY(...))`:
+    an index lookup per value whatever the planner estimates. The facts table fills fast and its statistics lag:
+    with `IN (SELECT ...)` the planner took a nested-loop semi join that compared every fact of the class scope
+    with every row of `own` (18,000 comparisons, 5 of the statement's 7 ms, for 20 persons)."""
+    distinct = select(values).distinct()
+    if dialect == "postgresql":
+        return column == any_(func.array(distinct.scalar_subquery()))
+    return column.in_(distinct)
+
+
 def _person_facts_statement(dialect: str) -> Any:
     own = select(facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id).where(
         member(facts_t.c.person_key, "persons", dialect)
@@ -226,18 +237,18 @@ def _person_facts_statement(dialect: str) -> Any:
     around = union_all(
         select(*_fact_columns).where(member(facts_t.c.person_key, "persons", dialect)),
         select(*_fact_columns).where(
-            facts_t.c.class_id.in_(select(own.c.class_id)),
+            _among(facts_t.c.class_id, own.c.class_id, dialect),
             facts_t.c.kind.in_((*CLASS_KINDS, "realname")),
             facts_t.c.person_key.is_(None),
         ),
         select(*_fact_columns).where(
-            facts_t.c.enrolment_id.in_(select(own.c.enrolment_id)),
+            _among(facts_t.c.enrolment_id, own.c.enrolment_id, dialect),
             facts_t.c.kind == "realname",
             facts_t.c.person_key.is_(None),
         ),
         # a training fact's institution may be suspended; a certificate's is the evaluation institution
         select(*_fact_columns).where(
-            facts_t.c.institution_id.in_(select(own.c.institution_id)),
+            _among(facts_t.c.institution_id, own.c.institution_id, dialect),
             facts_t.c.kind.in_(("suspended", "evaluation_institution")),
         ),
     ).subquery("around")
