@@ -6,16 +6,18 @@ sheet once, with a verdict per line.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from skillkit.contracts.province import LineVerdict, RealnameAnswered, RealnameSubmitted
 from skillkit.db import utcnow
 from skillkit.events import build_event, parse_event
+from skillkit.testing import plugin
 from training_service.adapters.models import Enrolment, RealnameSubmission, kit_tables
 from training_service.consumers import PROVINCE_CONSUMER
 from training_service.handlers.province import UnknownSubmission
@@ -221,6 +223,30 @@ async def test_P1_one_batch_marks_trainee_and_completion_lines_of_the_same_enrol
     assert marks == {
         e1["id"]: ("accepted", None, "rejected", "trained_elsewhere_this_year"),
         e2["id"]: ("rejected", "identity_mismatch", "accepted", None)}
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="row locks are PostgreSQL's (SQLite serialises writers)")
+async def test_P1_marking_does_not_wait_for_check_ins_being_inserted_for_the_same_trainees(ts):
+    """A check-in upload's inserts hold key-share locks on their enrolments (foreign keys) until it commits. The
+    marks' row lock is FOR NO KEY UPDATE, as the UPDATEs themselves: it must not wait for them (FOR UPDATE did, and
+    deadlocked with an upload inserting in file order)."""
+    from tests.training.test_bulk import csv_file
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainees(c["id"], [1, 2])
+    r = await ts.client.post(f"/v1/classes/{c['id']}/completions/bulk", headers=w.org,
+                             files=csv_file(f"enrolment_id,passed\n{e1['id']},否\n{e2['id']},否\n"))
+    assert r.json()["applied"] == 2
+    [trainees], [completions] = await _submissions(ts, "trainee"), await _submissions(ts, "completion")
+    batch = [parse_event(build_event(_sheet_answer(sheet), source="/tests", partition_key=c["id"])[2])
+             for sheet in (trainees, completions)]
+    async with ts.runtime.engine.connect() as upload:
+        await upload.execute(text("SELECT id FROM enrolments WHERE id = :e FOR KEY SHARE"), {"e": uuid.UUID(e2["id"])})
+        applied = await asyncio.wait_for(ts.runtime.processors[PROVINCE_CONSUMER].apply_batch(batch), timeout=10)
+        await upload.rollback()
+    assert applied == 2
+    assert [(await _province(ts, w, e["id"]))[0] for e in (e1, e2)] == ["accepted", "accepted"]
 
 
 async def test_P1_answer_to_an_unknown_submission_is_refused_and_stores_nothing(ts):

@@ -160,10 +160,12 @@ _MARK = {
 # Enrolments are marked in id order: the order in which a request's flush updates a class's enrolments (bulk
 # completions), so the two cannot deadlock (they did, under the pipeline benchmark, when the consumer marked in
 # arrival order). A batch with both kinds of marks first locks all its rows in that order, as two sorted
-# statements would otherwise interleave. SQLite serialises writers: nothing to order there.
+# statements would otherwise interleave — with the lock the UPDATEs take themselves, FOR NO KEY UPDATE: FOR UPDATE
+# would also conflict with the key-share locks of the check-ins an upload inserts (their foreign keys), in file
+# order, and deadlocked with them. SQLite serialises writers: nothing to order there.
 _LOCK_ENROLMENTS = (
     select(_enrolments.c.id).where(_enrolments.c.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))))
-    .order_by(_enrolments.c.id).with_for_update()
+    .order_by(_enrolments.c.id).with_for_update(key_share=True)
 )
 _PENDING = "training_service.pending_verdicts"
 
