@@ -263,6 +263,39 @@ async def test_records_of_types_not_handled_are_passed_over_by_their_type_header
     assert sum(len(r) for r in batches.values()) == 0
 
 
+async def test_records_arriving_while_a_poll_lingers_join_its_transaction(broker, sessionmaker, producer, topic):
+    """A consumer that got records waits `linger_seconds` for more before applying them: a burst that arrives over
+    several relay rounds is one transaction (one before_commit, one commit) instead of one per round."""
+    name, group = topic
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    transactions: list[int] = []
+    recorder = Recorder()
+
+    async def before_commit(session) -> None:
+        transactions.append(len(recorder.calls))
+
+    runner = KafkaConsumerRunner(
+        EventProcessor(group, {"voucher.expired.v1": recorder}, sessionmaker, kit_tables, before_commit=before_commit),
+        [name], broker.bootstrap, producer, fetch_max_wait_ms=50, linger_seconds=1.5)
+    await runner.start()
+    task = asyncio.create_task(runner.run_forever())
+    try:
+        await producer.send_and_wait(name, expired_event(first), key=b"pk-1")
+        await asyncio.sleep(0.5)  # the runner has the first record and lingers
+        await producer.send_and_wait(name, expired_event(second), key=b"pk-2")
+        assert await eventually(lambda: _applied(recorder, 2), timeout=30)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runner.stop()
+    assert sorted(recorder.calls) == sorted([first, second])
+    assert transactions == [2]
+
+
+async def _applied(recorder: Recorder, n: int) -> bool:
+    return len(recorder.calls) >= n
+
+
 async def test_add_many_writes_events_in_order_with_their_keys(sessionmaker):
     from skillkit.outbox import Outbox
 

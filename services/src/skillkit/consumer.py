@@ -145,6 +145,7 @@ class KafkaConsumerRunner:
         retry_backoff_seconds: float = 0.2,
         batch_size: int = 200,
         fetch_max_wait_ms: int = 500,
+        linger_seconds: float = 0.0,
     ) -> None:
         self.processor = processor
         self.topics = topics
@@ -154,6 +155,7 @@ class KafkaConsumerRunner:
         self._retry_backoff = retry_backoff_seconds
         self._batch_size = batch_size
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._linger = linger_seconds
         self._consumer: AIOKafkaConsumer | None = None
         self.dead_letter_topic = dead_letter_topic(processor.name)
 
@@ -178,6 +180,14 @@ class KafkaConsumerRunner:
         assert self._consumer is not None, "start() first"
         while True:
             batches = await self._consumer.getmany(timeout_ms=200)
+            if batches and self._linger:
+                # What arrives in the next moment joins this poll's transactions: a class's events come in a
+                # burst over a few relay rounds, and each transaction (inbox claim, before_commit, commit) and
+                # each re-evaluation is then shared by more of them. Tansu answers a fetch as soon as anything is
+                # there, so fetch_max_wait / fetch_min_bytes do not batch.
+                await asyncio.sleep(self._linger)
+                for tp, more in (await self._consumer.getmany(timeout_ms=0)).items():
+                    batches.setdefault(tp, []).extend(more)
             if batches:
                 await self._handle_poll(batches)
 

@@ -121,6 +121,7 @@ class ServiceRuntime:
                     self._producer,
                     max_attempts=self.settings.consumer_max_attempts,
                     fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
+                    linger_seconds=self.settings.consumer_linger_ms / 1000,
                 )
                 self._runners.append(runner)
                 self._tasks.append(asyncio.create_task(self._keep_consuming(runner), name=f"consumer-{spec.name}"))

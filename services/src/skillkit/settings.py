@@ -53,6 +53,8 @@ class ServiceSettings(BaseSettings):
     relay_poll_seconds: float = 1.0
     relay_linger_seconds: float = 0.005
     consumer_max_attempts: int = 5
+    # After a poll that returned records, consumers wait this long for more before applying them (0: off).
+    consumer_linger_ms: int = 100
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "linxian-skills"
