@@ -356,7 +356,7 @@ def _sheet(record_type: str, enrolment_ids: list[str], n: int = 0) -> RealnameSu
 
 
 def test_P1_simulator_answers_a_sheet_per_line_deterministically():
-    """Each trainee line is drawn on (seed, enrolment id): the same trainee gets the same verdict on any sheet and
+    """Each trainee line is drawn on (seed, person key): the same trainee gets the same verdict on any sheet and
     in any position; the configured share is rejected, with both reasons; the sheet's verdict follows its lines."""
     ids = [str(uuid.UUID(int=1000 + i)) for i in range(2000)]
     verdict = answer(_sheet("trainee", ids, n=1), 0.1, "seed-a")
@@ -373,6 +373,13 @@ def test_P1_simulator_answers_a_sheet_per_line_deterministically():
     assert all(line.person_key == f"pk-{line.enrolment_id}" for line in verdict.lines)
     assert (verdict.verdict, verdict.detail, verdict.reason, verdict.enrolment_id, verdict.person_key) == (
         "rejected", f"共 2000 条，驳回 {len(rejected)} 条", None, None, None)
+    # the draw is the person's: the same person enrolled elsewhere (another enrolment id) gets the same verdict
+    elsewhere = RealnameSubmitted.model_validate({
+        "submission_id": str(uuid.UUID(int=9)), "record_type": "trainee", "county_code": "141124", "class_id": "c-2",
+        "policy_year": 2026, "trainees": [{"enrolment_id": f"e-{line.enrolment_id}", "person_key": line.person_key}
+                                          for line in verdict.lines[:300]]})
+    assert [(line.verdict, line.reason) for line in answer(elsewhere, 0.1, "seed-a").lines] == [
+        (line.verdict, line.reason) for line in verdict.lines[:300]]
     other_seed = answer(_sheet("trainee", ids, n=1), 0.1, "seed-b")
     assert [line.verdict for line in other_seed.lines] != [line.verdict for line in verdict.lines]
     accepted = [i for i in ids if by_line[i].verdict == "accepted"][:5]

@@ -7,8 +7,9 @@ What the county sends and how it is answered:
 - a class record: one record, accepted;
 - a trainee sheet (the trainees a class bound together): one answer with a verdict per line. Each trainee line is
   rejected at the configured share, half with `identity_mismatch` and half with `trained_elsewhere_this_year`
-  (the reason's Chinese text in `detail`); the draw depends only on the seed and the line's enrolment id, so a
-  trainee gets the same verdict whichever sheet it is on and a run is reproducible;
+  (the reason's Chinese text in `detail`); the draw depends only on the seed and the line's person key (the
+  province judges a person, not an enrolment), so a trainee gets the same verdict whichever sheet or class it is
+  on, and a run over the same workers (`make demo`) is reproducible;
 - a completion sheet (the completions recorded together): one answer, a verdict per line, every line accepted;
 - an attendance sheet (a class's sign-in sheet of one day): one answer as one record, without lines, accepted.
 A sheet's own verdict is accepted when every line is; otherwise rejected, its detail saying how many lines were.
@@ -58,7 +59,7 @@ def _trainee_verdict(seed: str, key: str, reject_share: float) -> dict:
 
 def answer(submission: RealnameSubmitted, reject_share: float, seed: str) -> RealnameAnswered:
     """The province's answer to one submission: a trainee or completion sheet gets a verdict per line (trainee
-    lines drawn on (seed, enrolment id)); anything else one verdict (a trainee record sent alone drawn on
+    lines drawn on (seed, person key)); anything else one verdict (a trainee record sent alone drawn on
     (seed, submission id))."""
     common = dict(submission_id=submission.submission_id, record_type=submission.record_type,
                   class_id=submission.class_id)
@@ -66,7 +67,7 @@ def answer(submission: RealnameSubmitted, reject_share: float, seed: str) -> Rea
     if sheet is not None:
         trainees = submission.trainees is not None
         lines = [LineVerdict(enrolment_id=line.enrolment_id, person_key=line.person_key,
-                             **(_trainee_verdict(seed, line.enrolment_id, reject_share) if trainees
+                             **(_trainee_verdict(seed, line.person_key, reject_share) if trainees
                                 else dict(verdict=RealnameVerdict.ACCEPTED)))
                  for line in sheet]
         rejected = sum(line.verdict == RealnameVerdict.REJECTED for line in lines)
