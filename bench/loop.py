@@ -407,10 +407,7 @@ class Propagation:
     delay: float  # the first ask's delay, learnt; the initial value is a guess
     target: float = 0.8
     up: float = 0.2
-    waits: int = 0
-    asks: int = 0
-    at_once: int = 0  # waits whose first ask succeeded
-    asks_per_wait: Counter[int] = field(default_factory=Counter)
+    asks_per_wait: Counter[int] = field(default_factory=Counter)  # asks a wait took -> how many waits took that many
 
     def gap(self) -> float:
         return max(0.05, self.delay / 5)
@@ -421,14 +418,13 @@ class Propagation:
             self.delay *= 1 - self.up * (1 - self.target) / self.target
         else:
             self.delay = max(self.delay, min(self.delay * (1 + self.up), ready_after))
-        self.waits += 1
-        self.asks += asks
-        self.at_once += asks == 1
         self.asks_per_wait[asks] += 1
 
     def report(self) -> dict[str, Any]:
-        return {"waits": self.waits, "asks": self.asks, "first_ask_succeeded": self.at_once,
-                "first_delay_s": round(self.delay, 3), "asks_per_wait": dict(sorted(self.asks_per_wait.items()))}
+        per_wait = self.asks_per_wait
+        return {"waits": per_wait.total(), "asks": sum(asks * n for asks, n in per_wait.items()),
+                "first_ask_succeeded": per_wait[1], "first_delay_s": round(self.delay, 3),
+                "asks_per_wait": dict(sorted(per_wait.items()))}
 
 
 class LoopDriver:

@@ -212,7 +212,7 @@ async def test_the_relay_is_woken_only_after_a_batch_that_wrote_events(sessionma
     for name, handler, hook in (("quiet", quiet, None), ("publishing", publishing, None),
                                 ("deferring", deferring, outbox.write_deferred)):
         processor = EventProcessor(name, {"voucher.expired.v1": handler}, sessionmaker, kit_tables,
-                                   after_commit=lambda: wake_ups.append(1), before_commit=hook)
+                                   after_events_written=lambda: wake_ups.append(1), before_commit=hook)
         assert await processor.apply(envelope_of(str(uuid.uuid4()))) is True
         wake_ups.append(0)  # separates the processors' wake-ups
     assert wake_ups == [0, 1, 0, 1, 0]

@@ -144,25 +144,9 @@ async def test_P1_invalid_inbound_message_is_dead_lettered_and_changes_nothing(t
     envelope = json.loads(body)
     envelope["data"]["verdict"] = "probably"  # not in the contract
     invalid = json.dumps(envelope).encode()
-    dlq = AIOKafkaConsumer(dead_letter_topic(PROVINCE_CONSUMER), bootstrap_servers=broker.bootstrap,
-                           auto_offset_reset="earliest", enable_auto_commit=False)
-    await dlq.start()
-    try:
-        await publish_raw(broker.bootstrap, PROVINCE_INBOUND_TOPIC, invalid, c["id"])
-
-        async def dead_lettered():
-            batches = await dlq.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    if record.value == invalid:
-                        return dict(record.headers)
-            return None
-
-        headers = await eventually(dead_lettered, timeout=30)
-        assert headers["dlq.reason"] == b"invalid"
-        assert b"verdict" in headers["dlq.error"]
-    finally:
-        await dlq.stop()
+    headers = await _dead_lettered_answer(broker.bootstrap, invalid, c["id"])
+    assert headers["dlq.reason"] == b"invalid"
+    assert b"verdict" in headers["dlq.error"]
     async with ts.sessionmaker() as session:
         stored = await session.get(RealnameSubmission, submission.id)
         inbox = await session.scalar(select(kit_tables.inbox.c.event_id).where(kit_tables.inbox.c.event_id == event_id))
@@ -194,28 +178,33 @@ async def test_P1_an_answer_line_not_on_the_sheet_is_dead_lettered_and_changes_n
                LineVerdict(enrolment_id=stranger, person_key="pk-stranger", verdict="rejected",
                            reason="identity_mismatch")])
     event_id, _, body = build_event(stray, source="/province", partition_key=c["id"])
-    dlq = AIOKafkaConsumer(dead_letter_topic(PROVINCE_CONSUMER), bootstrap_servers=broker.bootstrap,
-                           auto_offset_reset="earliest", enable_auto_commit=False)
-    await dlq.start()
-    try:
-        await publish_raw(broker.bootstrap, PROVINCE_INBOUND_TOPIC, body, c["id"])
-
-        async def dead_lettered():
-            batches = await dlq.getmany(timeout_ms=200)
-            for records in batches.values():
-                for record in records:
-                    if record.value == body:
-                        return dict(record.headers)
-            return None
-
-        headers = await eventually(dead_lettered, timeout=30)
-        assert (headers["dlq.reason"], headers["dlq.consumer"]) == (b"handler_failed", PROVINCE_CONSUMER.encode())
-        assert headers["dlq.error"] == (
-            f"UnknownSubmission('answer to sheet {sheet.id} names a line that is not on the sheet')").encode()
-    finally:
-        await dlq.stop()
+    headers = await _dead_lettered_answer(broker.bootstrap, body, c["id"])
+    assert (headers["dlq.reason"], headers["dlq.consumer"]) == (b"handler_failed", PROVINCE_CONSUMER.encode())
+    assert headers["dlq.error"] == (
+        f"UnknownSubmission('answer to sheet {sheet.id} names a line that is not on the sheet')").encode()
     async with ts.sessionmaker() as session:
         stored = await session.get(RealnameSubmission, sheet.id)
         inbox = await session.scalar(select(kit_tables.inbox.c.event_id).where(kit_tables.inbox.c.event_id == event_id))
     assert (stored.status, stored.answered_at, inbox) == ("submitted", None, None)
     assert (await _status(ts, w, e["id"]))["province_status"] == "submitted"
+
+
+async def _dead_lettered_answer(bootstrap: str, raw: bytes, class_id: str) -> dict:
+    """Publishes a raw province answer and returns the headers of its copy on the province consumer's DLQ."""
+    dlq = AIOKafkaConsumer(dead_letter_topic(PROVINCE_CONSUMER), bootstrap_servers=bootstrap,
+                           auto_offset_reset="earliest", enable_auto_commit=False)
+    await dlq.start()
+    try:
+        await publish_raw(bootstrap, PROVINCE_INBOUND_TOPIC, raw, class_id)
+
+        async def dead_lettered():
+            batches = await dlq.getmany(timeout_ms=200)
+            for records in batches.values():
+                for record in records:
+                    if record.value == raw:
+                        return dict(record.headers)
+            return None
+
+        return await eventually(dead_lettered, timeout=30)
+    finally:
+        await dlq.stop()

@@ -199,9 +199,8 @@ async def test_P1_a_completion_line_rejected_is_shown_on_the_enrolment(ts):
     assert await _stored(ts, sheet["submission_id"]) == ("rejected", None, "共 2 条，驳回 1 条", True)
 
 
-async def test_P1_one_batch_marks_trainee_and_completion_lines_of_the_same_enrolments(ts):
-    """A consumer batch holding a trainee sheet's answer and a completion sheet's answer marks both columns of each
-    enrolment (on PostgreSQL the rows are locked in id order first, the order a bulk completion's flush takes)."""
+async def _two_completed_with_both_sheets(ts) -> tuple:
+    """A class of two trainees, bound and completed: its trainee sheet and its completion sheet."""
     from tests.training.test_bulk import csv_file
 
     w = await World(ts).setup()
@@ -211,6 +210,13 @@ async def test_P1_one_batch_marks_trainee_and_completion_lines_of_the_same_enrol
                              files=csv_file(f"enrolment_id,passed\n{e1['id']},否\n{e2['id']},否\n"))
     assert r.json()["applied"] == 2
     [trainees], [completions] = await _submissions(ts, "trainee"), await _submissions(ts, "completion")
+    return w, c, e1, e2, trainees, completions
+
+
+async def test_P1_one_batch_marks_trainee_and_completion_lines_of_the_same_enrolments(ts):
+    """A consumer batch holding a trainee sheet's answer and a completion sheet's answer marks both columns of each
+    enrolment (on PostgreSQL the rows are locked in id order first, the order a bulk completion's flush takes)."""
+    w, c, e1, e2, trainees, completions = await _two_completed_with_both_sheets(ts)
     batch = [parse_event(build_event(payload, source="/tests", partition_key=c["id"])[2]) for payload in (
         _sheet_answer(trainees, {e2["id"]: ("identity_mismatch", MISMATCH)}),
         _sheet_answer(completions, {e1["id"]: ("trained_elsewhere_this_year", ELSEWHERE)}))]
@@ -230,15 +236,7 @@ async def test_P1_marking_does_not_wait_for_check_ins_being_inserted_for_the_sam
     """A check-in upload's inserts hold key-share locks on their enrolments (foreign keys) until it commits. The
     marks' row lock is FOR NO KEY UPDATE, as the UPDATEs themselves: it must not wait for them (FOR UPDATE did, and
     deadlocked with an upload inserting in file order)."""
-    from tests.training.test_bulk import csv_file
-
-    w = await World(ts).setup()
-    c = await w.open_class()
-    (e1, _), (e2, _) = await w.active_trainees(c["id"], [1, 2])
-    r = await ts.client.post(f"/v1/classes/{c['id']}/completions/bulk", headers=w.org,
-                             files=csv_file(f"enrolment_id,passed\n{e1['id']},否\n{e2['id']},否\n"))
-    assert r.json()["applied"] == 2
-    [trainees], [completions] = await _submissions(ts, "trainee"), await _submissions(ts, "completion")
+    w, c, e1, e2, trainees, completions = await _two_completed_with_both_sheets(ts)
     batch = [parse_event(build_event(_sheet_answer(sheet), source="/tests", partition_key=c["id"])[2])
              for sheet in (trainees, completions)]
     async with ts.runtime.engine.connect() as upload:

@@ -48,7 +48,8 @@ class EventProcessor:
         handlers: dict[str, Handler],
         sessionmaker: async_sessionmaker[AsyncSession],
         tables: KitTables,
-        after_commit: Callable[[], None] | None = None,
+        # Called after a commit that wrote outbox events (the runtime wakes the relay with it).
+        after_events_written: Callable[[], None] | None = None,
         before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None,
     ) -> None:
         self.name = name
@@ -59,7 +60,7 @@ class EventProcessor:
             sqlite.insert(self._inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
             .returning(self._inbox.c.event_id)
         )
-        self._after_commit = after_commit
+        self._after_events_written = after_events_written
         self._before_commit = before_commit
 
     async def apply(self, envelope: Envelope) -> bool:
@@ -106,8 +107,8 @@ class EventProcessor:
             wrote = wrote_events(session)
         for envelope in applied:
             CONSUMED.labels(self.name, envelope.type, "applied").inc()
-        if wrote and self._after_commit:
-            self._after_commit()
+        if wrote and self._after_events_written:
+            self._after_events_written()
         return len(applied)
 
     async def _claim(self, session: AsyncSession, types: dict[str, str]) -> set[str]:

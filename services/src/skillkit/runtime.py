@@ -72,7 +72,7 @@ class ServiceRuntime:
                 spec.handlers,
                 self.sessionmaker,
                 self.tables,
-                after_commit=self.notify_outbox,
+                after_events_written=self.notify_outbox,
                 before_commit=spec.before_commit,
             )
         if self.settings.run_relay or self.settings.run_consumers:

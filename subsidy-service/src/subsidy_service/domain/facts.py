@@ -51,7 +51,7 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "training.enrolment_rejected.v1": ("enrolment_rejected", ("enrolment_id",)),
     "training.completed.v1": ("completed", ("enrolment_id",)),
     "training.dropped.v1": ("dropped", ("enrolment_id",)),
-    # a sheet answer's lines share the submission: the enrolment is part of the key (see `Fact.key`)
+    # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see `Fact.key`)
     "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id")),
     "certificate.issued.v1": ("certificate", ("certificate_id",)),
     "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),
@@ -78,12 +78,11 @@ class Fact:
 
     @cached_property
     def key(self) -> str:
-        if self.type == REALNAME_TYPE:
-            # submission id, then the enrolment when the answer is about one trainee (a sheet's line or a
-            # single trainee record): two lines of one sheet are two facts; a class record is keyed as before.
-            enrolment = self.payload.enrolment_id
-            return f"{self.payload.submission_id}|{enrolment}" if enrolment else self.payload.submission_id
-        return "|".join(str(getattr(self.payload, f)) for f in FACT_KEYS[self.type][1])
+        # The key fields that are set, in order: a real-name answer about one trainee (a sheet's line or a single
+        # trainee record) is `submission|enrolment`, so two lines of one sheet are two facts; a class record,
+        # with no enrolment, stays `submission`.
+        values = (getattr(self.payload, f) for f in FACT_KEYS[self.type][1])
+        return "|".join(str(v) for v in values if v is not None)
 
     def field(self, name: str) -> Any:
         return getattr(self.payload, name, None)

@@ -49,7 +49,7 @@ def class_record(session: AsyncSession, settings: TrainingSettings, training_cla
     submission = _submission(session, "class", training_class)
     payload = RealnameSubmitted(**_common(submission, training_class), start_date=training_class.start_date,
                                 end_date=training_class.end_date, planned_days=training_class.planned_days)
-    return payload, str(training_class.id), str(submission.id)
+    return _event(payload, training_class, submission)
 
 
 async def submit_class(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass) -> None:
@@ -65,10 +65,9 @@ def trainee_sheet(session: AsyncSession, settings: TrainingSettings, training_cl
     if not settings.province_realname_enabled or not enrolments:
         return None
     lines = [TraineeLine(enrolment_id=str(e.id), person_key=e.person_key) for e in enrolments]
-    submission = _submission(session, "trainee", training_class, lines)
     for enrolment in enrolments:
         enrolment.province_status = "submitted"
-    return RealnameSubmitted(**_common(submission, training_class), trainees=lines), str(training_class.id), str(submission.id)
+    return _sheet(session, "trainee", training_class, lines, trainees=lines)
 
 
 def completion_sheet(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
@@ -79,11 +78,20 @@ def completion_sheet(session: AsyncSession, settings: TrainingSettings, training
         return None
     lines = [CompletionLine(enrolment_id=str(e.id), person_key=e.person_key, attended_days=e.attended_days or 0,
                             passed=bool(e.passed)) for e in enrolments]
-    submission = _submission(session, "completion", training_class, lines)
     for enrolment in enrolments:
         enrolment.completion_province_status = "submitted"
-    return (RealnameSubmitted(**_common(submission, training_class), completions=lines), str(training_class.id),
-            str(submission.id))
+    return _sheet(session, "completion", training_class, lines, completions=lines)
+
+
+def _sheet(session: AsyncSession, record_type: str, training_class: TrainingClass,
+           lines: Sequence[TraineeLine | CompletionLine], **sheet: Sequence[TraineeLine | CompletionLine]) -> Event:
+    submission = _submission(session, record_type, training_class, lines)
+    return _event(RealnameSubmitted(**_common(submission, training_class), **sheet), training_class, submission)
+
+
+def _event(payload: RealnameSubmitted, training_class: TrainingClass, submission: RealnameSubmission) -> Event:
+    """Keyed by the class, so a class's records reach the province in the order they were sent."""
+    return payload, str(training_class.id), str(submission.id)
 
 
 def _submission(session: AsyncSession, record_type: str, training_class: TrainingClass,
@@ -110,7 +118,7 @@ def attendance_sheets(
                                         day=day, status="submitted", created_at=now)
         session.add(submission)
         payload = RealnameSubmitted(**_common(submission, training_class), day=day, attendance=lines_by_day[day])
-        events.append((payload, str(training_class.id), str(submission.id)))
+        events.append(_event(payload, training_class, submission))
     return events
 
 
