@@ -263,9 +263,9 @@ async def test_records_of_types_not_handled_are_passed_over_by_their_type_header
     assert sum(len(r) for r in batches.values()) == 0
 
 
-async def test_records_arriving_while_a_poll_lingers_join_its_transaction(broker, sessionmaker, producer, topic):
-    """A consumer that got records waits `linger_seconds` for more before applying them: a burst that arrives over
-    several relay rounds is one transaction (one before_commit, one commit) instead of one per round."""
+async def _transactions_of_two_records(broker, sessionmaker, producer, topic, *, pause: float, linger: float,
+                                       gap: float) -> list[int]:
+    """Sends a record, then another `pause` seconds later; returns the records applied after each transaction."""
     name, group = topic
     first, second = str(uuid.uuid4()), str(uuid.uuid4())
     transactions: list[int] = []
@@ -276,12 +276,12 @@ async def test_records_arriving_while_a_poll_lingers_join_its_transaction(broker
 
     runner = KafkaConsumerRunner(
         EventProcessor(group, {"voucher.expired.v1": recorder}, sessionmaker, kit_tables, before_commit=before_commit),
-        [name], broker.bootstrap, producer, fetch_max_wait_ms=50, linger_seconds=1.5)
+        [name], broker.bootstrap, producer, fetch_max_wait_ms=50, linger_seconds=linger, linger_gap_seconds=gap)
     await runner.start()
     task = asyncio.create_task(runner.run_forever())
     try:
         await producer.send_and_wait(name, expired_event(first), key=b"pk-1")
-        await asyncio.sleep(0.5)  # the runner has the first record and lingers
+        await asyncio.sleep(pause)
         await producer.send_and_wait(name, expired_event(second), key=b"pk-2")
         assert await eventually(lambda: _applied(recorder, 2), timeout=30)
     finally:
@@ -289,7 +289,23 @@ async def test_records_arriving_while_a_poll_lingers_join_its_transaction(broker
         await asyncio.gather(task, return_exceptions=True)
         await runner.stop()
     assert sorted(recorder.calls) == sorted([first, second])
+    return transactions
+
+
+async def test_records_arriving_while_a_poll_lingers_join_its_transaction(broker, sessionmaker, producer, topic):
+    """A consumer that got records waits up to `linger_seconds` for more before applying them: a burst that arrives
+    over several relay rounds is one transaction (one before_commit, one commit) instead of one per round."""
+    transactions = await _transactions_of_two_records(broker, sessionmaker, producer, topic,
+                                                      pause=0.5, linger=3.0, gap=1.5)
     assert transactions == [2]
+
+
+async def test_a_quiet_gap_ends_the_linger(broker, sessionmaker, producer, topic):
+    """The linger stops once `linger_gap_seconds` pass without a record: the first record is applied then, not
+    at the end of the linger, and one that comes later is a transaction of its own."""
+    transactions = await _transactions_of_two_records(broker, sessionmaker, producer, topic,
+                                                      pause=1.5, linger=6.0, gap=0.3)
+    assert transactions == [1, 2]
 
 
 async def _applied(recorder: Recorder, n: int) -> bool:

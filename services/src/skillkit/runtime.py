@@ -122,6 +122,7 @@ class ServiceRuntime:
                     max_attempts=self.settings.consumer_max_attempts,
                     fetch_max_wait_ms=self.settings.kafka_fetch_max_wait_ms,
                     linger_seconds=self.settings.consumer_linger_ms / 1000,
+                    linger_gap_seconds=self.settings.consumer_linger_gap_ms / 1000,
                 )
                 self._runners.append(runner)
                 self._tasks.append(asyncio.create_task(self._keep_consuming(runner), name=f"consumer-{spec.name}"))

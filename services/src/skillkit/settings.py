@@ -55,6 +55,8 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 5
     # After a poll that returned records, consumers wait this long for more before applying them (0: off).
     consumer_linger_ms: int = 100
+    # ... and stop waiting as soon as this long passes without a new record (the burst is over).
+    consumer_linger_gap_ms: int = 10
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "linxian-skills"
