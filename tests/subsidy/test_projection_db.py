@@ -7,8 +7,12 @@ import json
 import random
 from decimal import Decimal
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
+from skillkit.testing import plugin
+
+from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Base, ChainRow, Claim, FactRow, Person, Recovery
 from subsidy_service.main import seed_policy_tables
 
@@ -252,3 +256,16 @@ async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
                                    first_day=datetime(2023, 6, 2).date(),
                                    checked_at=datetime(2023, 6, 2, 1, tzinfo=timezone.utc)), Clock())
     assert await ss.runtime.processors[CONSUMER_GROUP].apply(envelope(started)) is False
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="plan caching is PostgreSQL's")
+async def test_the_facts_query_is_planned_for_its_parameters_for_the_rest_of_its_transaction_only(ss):
+    """A generic plan chosen while the facts table was small kept scanning it as it grew (store.person_facts)."""
+    await feed(ss, chain(days=5))
+    async with ss.runtime.sessionmaker() as session:
+        conn = await session.connection()
+        facts = await store.person_facts(conn, ["P1"])
+        assert [f.kind for f in facts.of("P1").of("voucher")] == ["voucher"]
+        assert await session.scalar(text("SHOW plan_cache_mode")) == "force_custom_plan"
+        await session.commit()
+        assert await session.scalar(text("SHOW plan_cache_mode")) == "auto"
