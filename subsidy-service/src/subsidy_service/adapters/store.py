@@ -330,15 +330,19 @@ class PersonFacts:
 # it keeps until the table's statistics are next analysed. Chosen while the facts table was still small, that
 # plan scans it: the pipeline benchmark's facts query went from ~1.5 to 6.5-9 ms per call as the table filled
 # (pg_stat_statements), most of the subsidy service's PostgreSQL time. Planned for its parameters every time
-# (~0.4 ms), it stays an index lookup per person, class, enrolment and institution. For the rest of the
-# transaction: the statements that follow are few and cheap to plan.
+# (~0.4 ms), it stays an index lookup per person, class, enrolment and institution. Only this statement: the
+# many small writes that follow would each be planned again too.
 _PLAN_FOR_PARAMETERS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+_PLAN_AS_USUAL = text("SET LOCAL plan_cache_mode TO DEFAULT")
 
 
 async def person_facts(conn: AsyncConnection, person_keys: list[str]) -> PersonFacts:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(_PLAN_FOR_PARAMETERS)
-    return PersonFacts(list(await run(conn, _PERSON_FACTS, {"persons": person_keys})))
+    if conn.dialect.name != "postgresql":
+        return PersonFacts(list(await run(conn, _PERSON_FACTS, {"persons": person_keys})))
+    await conn.execute(_PLAN_FOR_PARAMETERS)
+    rows = list(await run(conn, _PERSON_FACTS, {"persons": person_keys}))
+    await conn.execute(_PLAN_AS_USUAL)
+    return PersonFacts(rows)
 
 
 # --- policy tables -----------------------------------------------------------------------------------------
