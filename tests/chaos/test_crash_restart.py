@@ -58,18 +58,25 @@ async def test_killed_voucher_service_loses_nothing_and_binds_once(database_fact
         async with sessions() as session:
             keys = dict((await session.execute(select(Voucher.id, Voucher.person_key))).all())
 
-        async def enrol_all() -> None:
+        async def enrol(n: int) -> None:
+            key = keys[uuid.UUID(vouchers[n]["id"])]
+            await publish(platform.kafka_bootstrap, TrainingEnrolled(
+                enrolment_id=f"enr-{n}", class_id="class-1", institution_id="org-1", voucher_id=vouchers[n]["id"],
+                person_key=key, kind="inclusive", occupation_code="4-10-01-05", level=5,
+                class_start=date(2026, 12, 1), class_end=date(2026, 12, 8)), key)
+
+        async def enrol_the_rest() -> None:
             # A stream, not one burst: the consumer takes a whole poll in one transaction, so a burst of 120
             # would be bound by its first transaction before the kill could land mid-stream.
-            for n, v in enumerate(vouchers):
-                key = keys[uuid.UUID(v["id"])]
-                await publish(platform.kafka_bootstrap, TrainingEnrolled(
-                    enrolment_id=f"enr-{n}", class_id="class-1", institution_id="org-1", voucher_id=v["id"],
-                    person_key=key, kind="inclusive", occupation_code="4-10-01-05", level=5,
-                    class_start=date(2026, 12, 1), class_end=date(2026, 12, 8)), key)
+            for n in range(1, VOUCHERS):
+                await enrol(n)
                 await asyncio.sleep(0.02)
 
-        enrolling = asyncio.create_task(enrol_all())
+        # The first one bound shows the consumer has joined its group and is polling: before that, the whole
+        # stream would wait in the broker and arrive as one burst (this test failed so once in CI).
+        await enrol(0)
+        await eventually(lambda: _at_least(bound, 1), timeout=60, interval=0.02)
+        enrolling = asyncio.create_task(enrol_the_rest())
         await eventually(lambda: _at_least(bound, 10), timeout=60, interval=0.02)
         platform.processes[voucher.name].kill()  # SIGKILL: no graceful shutdown, transactions cut short
         platform.processes[voucher.name].wait()
