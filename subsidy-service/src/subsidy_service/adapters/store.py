@@ -326,20 +326,24 @@ class PersonFacts:
         return facts
 
 
-# PostgreSQL plans a prepared statement for its parameters five times, then may switch to one generic plan that
-# it keeps until the table's statistics are next analysed. Chosen while the facts table was still small, that
-# plan scans it: the pipeline benchmark's facts query went from ~1.5 to 6.5-9 ms per call as the table filled
-# (pg_stat_statements), most of the subsidy service's PostgreSQL time. Planned for its parameters every time
-# (~0.4 ms), it stays an index lookup per person, class, enrolment and institution. Only this statement: the
-# many small writes that follow would each be planned again too.
-_PLAN_FOR_PARAMETERS = text("SET LOCAL plan_cache_mode = force_custom_plan")
-_PLAN_AS_USUAL = text("SET LOCAL plan_cache_mode TO DEFAULT")
+# The facts query is index lookups by design (persons, then their classes, enrolments and institutions), but the
+# planner needs statistics to see it: the facts table fills fast and is first analysed a minute or more after
+# a deployment starts (autovacuum), never within a benchmark. Without statistics it guessed that 140 persons
+# match a quarter of the table and scanned all of it (20 ms, growing with every fact, against 7 ms by index on
+# the 23,000 facts of a 2,880-chain run); a generic plan cached while the table was small scanned it too (3.7-9.4
+# ms per call at 50 chains/s, against 1.4-1.8 ms). So sequential scans are off for this one statement, and JIT
+# with them: the penalty cost that disables a scan would otherwise pass the JIT threshold (400 ms of
+# compilation per call, measured). Both are back to the session's values for the statements that follow.
+_INDEX_LOOKUPS_ONLY = text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)")
+_PLAN_AS_USUAL = text(
+    "SELECT set_config(name, reset_val, true) FROM pg_settings WHERE name IN ('enable_seqscan', 'jit')"
+)
 
 
 async def person_facts(conn: AsyncConnection, person_keys: list[str]) -> PersonFacts:
     if conn.dialect.name != "postgresql":
         return PersonFacts(list(await run(conn, _PERSON_FACTS, {"persons": person_keys})))
-    await conn.execute(_PLAN_FOR_PARAMETERS)
+    await conn.execute(_INDEX_LOOKUPS_ONLY)
     rows = list(await run(conn, _PERSON_FACTS, {"persons": person_keys}))
     await conn.execute(_PLAN_AS_USUAL)
     return PersonFacts(rows)
