@@ -331,7 +331,7 @@ class PersonFacts:
 # a deployment starts (autovacuum), never within a benchmark. Without statistics it guessed that 140 persons
 # match a quarter of the table and scanned all of it (20 ms, growing with every fact, against 7 ms by index on
 # the 23,000 facts of a 2,880-chain run); a generic plan cached while the table was small scanned it too (3.7-9.4
-# ms per call at 50 chains/s, against 1.4-1.8 ms). So sequential scans are off for this one statement, and JIT
+# ms per call at 50 chains/s, against 0.9 ms by index). So sequential scans are off for this one statement, and JIT
 # with them: the penalty cost that disables a scan would otherwise pass the JIT threshold (400 ms of
 # compilation per call, measured). Both are back to the session's values for the statements that follow.
 _INDEX_LOOKUPS_ONLY = text("SELECT set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)")
