@@ -173,15 +173,7 @@ async def test_P1_a_sheet_answer_marks_exactly_the_rejected_line(ts):
 async def test_P1_a_completion_line_rejected_is_shown_on_the_enrolment(ts):
     """Completion verdicts mark the enrolment's completion columns (never the trainee verdict): shown on the
     enrolment and filterable, so the institution sees which completions the province refused."""
-    from tests.training.test_bulk import csv_file
-
-    w = await World(ts).setup()
-    c = await w.open_class()
-    (e1, _), (e2, _) = await w.active_trainees(c["id"], [1, 2])
-    r = await ts.client.post(f"/v1/classes/{c['id']}/completions/bulk", headers=w.org,
-                             files=csv_file(f"enrolment_id,passed\n{e1['id']},否\n{e2['id']},否\n"))
-    assert r.json()["applied"] == 2
-    [sheet] = await _submissions(ts, "completion")
+    w, c, e1, e2, _, sheet = await _two_completed_with_both_sheets(ts)
     assert await feed_province(ts, _sheet_answer(sheet, {e2["id"]: ("identity_mismatch", "结业信息与实名信息不符")}),
                                c["id"])
     statuses = {}
