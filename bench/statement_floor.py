@@ -17,7 +17,6 @@ statements; these numbers say how much of a request is the data layer before any
 from __future__ import annotations
 
 import argparse
-import asyncio
 import time
 from typing import Any, Awaitable, Callable
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
+import uuid
 from datetime import date, datetime, timedelta
 
+import pytest
 from openpyxl import Workbook
+from sqlalchemy import text
+
+from skillkit.testing import plugin
 
 from training_service.adapters.models import CheckIn, RealnameSubmission
 
@@ -221,3 +227,43 @@ async def test_concurrent_uploads_of_other_days_start_the_trainee_once(ts):
     assert [r.json()["applied"] for r in results] == [1, 1, 1, 1]
     assert len(await outbox_payloads(ts, "training.started.v1")) == 1
     assert await count(ts, CheckIn) == 4
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="row locks are PostgreSQL's (SQLite serialises writers)")
+async def test_first_check_ins_lock_their_trainees_in_id_order_so_province_marks_cannot_deadlock_them(ts):
+    """The province consumer marks enrolments in id order (handlers/province.py). A check-in upload that starts
+    trainees must lock them in the same order: it set `started_on` with one UPDATE whose row order was the plan's,
+    physical order on a table scan, and deadlocked with the consumer (pipeline benchmark, PostgreSQL log). Here the
+    higher id lies first on disk, so a table scan meets it first."""
+    w = await World(ts).setup()
+    c = await w.open_class()
+    (e1, _), (e2, _) = await w.active_trainee(c["id"], 1), await w.active_trainee(c["id"], 2)
+    low, high = sorted((uuid.UUID(e1["id"]), uuid.UUID(e2["id"])))
+    async with ts.runtime.engine.begin() as setup:
+        await setup.execute(text("UPDATE enrolments SET updated_at = updated_at WHERE id = :id"), {"id": low})
+        await setup.execute(text("ANALYZE enrolments"))  # a few rows on one page: the planner scans the table
+    start = date.fromisoformat(c["start_date"])
+    async with ts.runtime.engine.connect() as marks:
+        await marks.execute(text("UPDATE enrolments SET province_status = province_status WHERE id = :id"), {"id": low})
+        upload = asyncio.create_task(ts.client.post(
+            f"/v1/classes/{c['id']}/check-ins/bulk", files=check_in_file([e1["id"], e2["id"]], [start]), headers=w.org))
+        await _until_waiting_for_a_row_lock(marks)
+        await asyncio.wait_for(marks.execute(
+            text("UPDATE enrolments SET province_status = province_status WHERE id = :id"), {"id": high}), timeout=10)
+        await marks.commit()
+    r = await asyncio.wait_for(upload, timeout=10)
+    assert r.status_code == 201, r.text
+    assert (r.json()["applied"], r.json()["rejected"]) == (2, 0)
+    assert sorted(x["enrolment_id"] for x in await outbox_payloads(ts, "training.started.v1")) == sorted(
+        [e1["id"], e2["id"]])
+
+
+async def _until_waiting_for_a_row_lock(observer) -> None:
+    for _ in range(200):
+        await observer.execute(text("SELECT pg_stat_clear_snapshot()"))  # else one snapshot per transaction
+        waiting = await observer.scalar(text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
+        if waiting:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("the upload never waited for the marked row")

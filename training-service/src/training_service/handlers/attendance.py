@@ -24,6 +24,7 @@ from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.problems import Problem
 
+from training_service.adapters.locks import lock_enrolments
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
 from training_service.adapters.sql import insert_ignoring
@@ -98,10 +99,13 @@ async def record_check_ins(
 async def _started(session: AsyncSession, training_class: TrainingClass, recorded: list[NewCheckIn]) -> list[Event]:
     """`training.started` for the enrolments whose first attendance this is: one conditional UPDATE sets
     `started_on` (the earliest recorded day) where it is still empty. On PostgreSQL a concurrent upload waits for
-    the row lock and then finds it set, so only one of them announces the trainee."""
+    the row lock and then finds it set, so only one of them announces the trainee. The rows are locked in id
+    order first: the UPDATE alone takes them in its plan's order (adapters/locks.py)."""
     candidates = {n.enrolment.id: n.enrolment for n in recorded if n.enrolment.started_on is None}
     if not candidates:
         return []
+    if len(candidates) > 1:
+        await lock_enrolments(await session.connection(), candidates)
     first_day = select(func.min(CheckIn.day)).where(CheckIn.enrolment_id == Enrolment.id).scalar_subquery()
     started = dict((await session.execute(
         update(Enrolment)

@@ -31,6 +31,7 @@ from skillkit.county import COUNTY_CODE
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 
+from training_service.adapters.locks import lock_enrolments
 from training_service.adapters.models import Enrolment, RealnameSubmission, TrainingClass
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
@@ -165,16 +166,7 @@ _MARK = {
     .values(completion_province_status=bindparam("b_status"), completion_province_reason=bindparam("b_reason"),
             completion_province_detail=bindparam("b_detail"), updated_at=bindparam("b_now")),
 }
-# Enrolments are marked in id order: the order in which a request's flush updates a class's enrolments (bulk
-# completions), so the two cannot deadlock (they did, under the pipeline benchmark, when the consumer marked in
-# arrival order). A batch with both kinds of marks first locks all its rows in that order, as two sorted
-# statements would otherwise interleave — with the lock the UPDATEs take themselves, FOR NO KEY UPDATE: FOR UPDATE
-# would also conflict with the key-share locks of the check-ins an upload inserts (their foreign keys), in file
-# order, and deadlocked with them. SQLite serialises writers: nothing to order there.
-_LOCK_ENROLMENTS = (
-    select(_enrolments.c.id).where(_enrolments.c.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))))
-    .order_by(_enrolments.c.id).with_for_update(key_share=True)
-)
+# Enrolments are marked in id order, the service's one lock order for them (adapters/locks.py).
 _PENDING = "training_service.pending_verdicts"
 
 
@@ -243,8 +235,8 @@ async def store_verdicts(session: AsyncSession) -> None:
         elif sent[v.submission_id].enrolment_id:
             of_kind[sent[v.submission_id].enrolment_id] = _params(v.answer)
     now = utcnow()
-    if all(marks.values()) and connection.dialect.name == "postgresql":
-        await connection.execute(_LOCK_ENROLMENTS, {"b_ids": sorted({uuid.UUID(e) for m in marks.values() for e in m})})
+    if all(marks.values()):  # two sorted statements would interleave: both kinds' rows are locked in order first
+        await lock_enrolments(connection, (uuid.UUID(e) for m in marks.values() for e in m))
     for record_type, of_kind in marks.items():
         if of_kind:
             await connection.execute(_MARK[record_type], sorted(
