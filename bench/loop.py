@@ -291,8 +291,8 @@ class Api:
                 continue
             # A server error changed nothing (the request's one transaction rolled back); a client retries with
             # the same Idempotency-Key. On the SQLite default this happens under concurrent writers ("database
-            # is locked", see BENCHMARKS.md / the report); on PostgreSQL a deadlock of the training service's
-            # bulk completions with its province verdict consumer, now and then (see the report).
+            # is locked", see BENCHMARKS.md / the report). On PostgreSQL each one seen so far was a deadlock
+            # (`grep "deadlock detected"` in the server log), fixed since: the report counts them.
             if status in (500, 502, 503) and attempt < attempts - 1:
                 self.retried += 1
                 self.server_errors += 1
