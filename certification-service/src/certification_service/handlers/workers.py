@@ -91,9 +91,10 @@ async def write_projection(session: AsyncSession) -> None:
         await session.execute(_KNOWN_NOW, {"keys": list(registered)})
 
 
-_KNOWN_NOW = update(Candidate).where(Candidate.person_key.in_(bindparam("keys", expanding=True))).values(
-    unknown_person=False
-)
+# Only the rows that change: a registration (or a later update of it) locks no candidate that is known already.
+_KNOWN_NOW = update(Candidate).where(
+    Candidate.person_key.in_(bindparam("keys", expanding=True)), Candidate.unknown_person.is_(True)
+).values(unknown_person=False)
 
 
 @cache
