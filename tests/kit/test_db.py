@@ -1,12 +1,19 @@
-"""The database layer's guarantees on the embedded SQLite default (PostgreSQL has them natively)."""
+"""The database layer's guarantees on the embedded SQLite default (PostgreSQL has them natively), and the read
+sessions GET requests use on both."""
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
 from decimal import Decimal
+from types import SimpleNamespace
 
-from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, func, insert, select, text
 
-from skillkit.db import Money, make_engine, make_sessionmaker
+from skillkit.app import get_session
+from skillkit.db import Money, make_engine, make_read_sessionmaker, make_sessionmaker
+from skillkit.testing import plugin
 
 metadata = MetaData()
 rows = Table("rows", metadata, Column("id", Integer, primary_key=True), Column("amount", Money))
@@ -28,3 +35,53 @@ async def test_sqlite_savepoint_release_does_not_commit_the_outer_transaction(tm
         await session.commit()
         assert await session.scalar(select(rows.c.amount)) == Decimal("0.30")
     await engine.dispose()
+
+
+async def test_sqlite_reads_do_not_queue_behind_a_writer(tmp_path):
+    """A read session (GET requests) runs without a transaction: it must not take the write lock that every
+    read-write session takes up front (BEGIN IMMEDIATE), or it would wait for the writer (busy_timeout, 30 s)."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(rows).values(id=1, amount=Decimal("100.00")))
+    async with make_sessionmaker(engine)() as writer:
+        await writer.execute(insert(rows).values(id=2, amount=Decimal("50.00")))  # holds the write lock, uncommitted
+        async with make_read_sessionmaker(engine)() as reader:
+            total = await asyncio.wait_for(reader.scalar(select(func.sum(rows.c.amount))), timeout=5)
+        assert total == Decimal("100.00")  # the committed rows only
+        await writer.commit()
+    await engine.dispose()
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="transaction ids are PostgreSQL's")
+async def test_postgres_reads_run_outside_a_transaction_and_writes_inside_one(database_factory):
+    """No BEGIN / ROLLBACK round trips for a read: each of its statements is a transaction of its own, with its own
+    transaction id. A read-write session keeps one transaction, one id."""
+    engine = make_engine(await database_factory("kitread"))
+    xid = text("SELECT txid_current()")
+    try:
+        async with make_read_sessionmaker(engine)() as reader:
+            first, second = await reader.scalar(xid), await reader.scalar(xid)
+            assert second > first
+        async with make_sessionmaker(engine)() as writer:
+            first, second = await writer.scalar(xid), await writer.scalar(xid)
+            assert second == first
+    finally:
+        await engine.dispose()
+
+
+async def test_get_requests_read_without_a_transaction_and_the_rest_within_one():
+    runtime = SimpleNamespace(read_sessionmaker=make_sessionmaker_stub("read"), sessionmaker=make_sessionmaker_stub("rw"))
+    for method, expected in (("GET", "read"), ("HEAD", "read"), ("POST", "rw"), ("PUT", "rw"), ("DELETE", "rw")):
+        request = SimpleNamespace(method=method, app=SimpleNamespace(state=SimpleNamespace(runtime=runtime)))
+        sessions = get_session(request)
+        assert await anext(sessions) == expected
+        await sessions.aclose()
+
+
+def make_sessionmaker_stub(name: str):
+    @asynccontextmanager
+    async def open_session():
+        yield name
+
+    return open_session

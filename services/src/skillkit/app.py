@@ -36,8 +36,13 @@ LATENCY = Histogram(
 )
 
 
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.runtime.sessionmaker() as session:
+    runtime = request.app.state.runtime
+    maker = runtime.read_sessionmaker if request.method in READ_METHODS else runtime.sessionmaker
+    async with maker() as session:
         yield session
 
 

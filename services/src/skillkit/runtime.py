@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from skillkit.bus import ensure_topics, make_producer
 from skillkit.consumer import EventProcessor, Handler, KafkaConsumerRunner
 from skillkit.contracts.topics import ALL_TOPICS, dead_letter_topic
-from skillkit.db import make_engine, make_sessionmaker
+from skillkit.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from skillkit.outbox import OutboxRelay
 from skillkit.settings import ServiceSettings
 from skillkit.tables import KitTables
@@ -57,6 +57,7 @@ class ServiceRuntime:
         self.periodic = periodic or []
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
+        self.read_sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.relay: OutboxRelay | None = None
         self.processors: dict[str, EventProcessor] = {}
         self._producer: Any = None
@@ -66,6 +67,7 @@ class ServiceRuntime:
     async def start(self) -> None:
         self.engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(self.engine)
+        self.read_sessionmaker = make_read_sessionmaker(self.engine)  # GET requests (skillkit.app.get_session)
         for spec in self.consumer_specs:
             self.processors[spec.name] = EventProcessor(
                 spec.name,
