@@ -158,6 +158,7 @@ _STORE_VERDICT = (
             answered_at=bindparam("b_time"))
 )
 # A trainee verdict and a completion verdict mark different columns of the enrolment (both count for the subsidy).
+# Enrolments are marked in id order, the service's one lock order for them (adapters/locks.py).
 _MARK = {
     "trainee": update(_enrolments).where(_enrolments.c.id == bindparam("b_id"))
     .values(province_status=bindparam("b_status"), province_reason=bindparam("b_reason"),
@@ -166,7 +167,6 @@ _MARK = {
     .values(completion_province_status=bindparam("b_status"), completion_province_reason=bindparam("b_reason"),
             completion_province_detail=bindparam("b_detail"), updated_at=bindparam("b_now")),
 }
-# Enrolments are marked in id order, the service's one lock order for them (adapters/locks.py).
 _PENDING = "training_service.pending_verdicts"
 
 
