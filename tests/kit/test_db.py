@@ -50,6 +50,9 @@ async def test_sqlite_reads_do_not_queue_behind_a_writer(tmp_path):
             total = await asyncio.wait_for(reader.scalar(select(func.sum(rows.c.amount))), timeout=5)
         assert total == Decimal("100.00")  # the committed rows only
         await writer.commit()
+    async with engine.connect() as conn:  # the read's connection, back in the pool
+        driver = (await conn.get_raw_connection()).driver_connection
+        assert driver.isolation_level is None  # transactions are still ours (BEGIN IMMEDIATE), not the driver's
     await engine.dispose()
 
 

@@ -114,8 +114,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock up front: writers queue under busy_timeout instead of failing to
     # upgrade a read transaction, and SAVEPOINTs nest inside a real transaction. Reads run without a
-    # transaction (AUTOCOMMIT, the runtime's read sessions) and must not queue for the write lock.
-    if connection.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
+    # transaction (the runtime's read sessions) and must not queue for the write lock.
+    if connection.get_execution_options().get(_NO_TRANSACTION):
         return
     connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -124,11 +124,18 @@ def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
 
 
+_NO_TRANSACTION = "skills_no_transaction"
+
+
 def make_read_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    """Sessions for reads that run without a transaction (AUTOCOMMIT). In READ COMMITTED each statement takes its
-    own snapshot anyway, so a transaction around a read only cost a BEGIN and a ROLLBACK round trip; on SQLite it
-    took the write lock (BEGIN IMMEDIATE, above) and queued the read behind every writer. A write through such a
-    session would commit statement by statement: they serve GET requests only."""
+    """Sessions for reads that run without a transaction. In READ COMMITTED each statement takes its own snapshot
+    anyway, so a transaction around a read only cost a BEGIN and a ROLLBACK round trip; on SQLite it took the write
+    lock (BEGIN IMMEDIATE, above) and queued the read behind every writer. A write through such a session would
+    commit statement by statement: they serve GET requests only. PostgreSQL: AUTOCOMMIT. SQLite: the driver already
+    leaves transactions to us (isolation_level None, above), so the BEGIN is simply not sent — switching its
+    isolation level to AUTOCOMMIT and back would hand transactions back to the driver."""
+    if engine.dialect.name == "sqlite":
+        return make_sessionmaker(engine.execution_options(**{_NO_TRANSACTION: True}))
     return make_sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"))
 
 
