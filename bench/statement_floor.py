@@ -136,9 +136,9 @@ def render(results: list[dict[str, dict[str, float]]]) -> str:
     lines = []
     for section in results[0]:
         lines.append(f"{section}: client CPU, µs (rounds: {len(results)})")
+        baseline = next(v for k, v in results[-1][section].items() if k.startswith("baseline"))
         for name in results[0][section]:
             values = [r[section][name] for r in results]
-            baseline = [v for k, v in results[-1][section].items() if k.startswith("baseline")][0]
             lines.append(f"  {name:40} {' / '.join(f'{v:6.0f}' for v in values)}   "
                          f"{values[-1] / baseline:4.1f}× the baseline")
     return "\n".join(lines)

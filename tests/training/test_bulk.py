@@ -12,6 +12,7 @@ from openpyxl import Workbook
 from sqlalchemy import text
 
 from skillkit.testing import plugin
+from skillkit.testing.harness import eventually
 
 from training_service.adapters.models import CheckIn, RealnameSubmission
 
@@ -259,11 +260,9 @@ async def test_first_check_ins_lock_their_trainees_in_id_order_so_province_marks
 
 
 async def _until_waiting_for_a_row_lock(observer) -> None:
-    for _ in range(200):
+    async def someone_waits() -> int:
         await observer.execute(text("SELECT pg_stat_clear_snapshot()"))  # else one snapshot per transaction
-        waiting = await observer.scalar(text(
+        return await observer.scalar(text(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"))
-        if waiting:
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("the upload never waited for the marked row")
+
+    await eventually(someone_waits, timeout=10, interval=0.02)
