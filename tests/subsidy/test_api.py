@@ -196,6 +196,30 @@ async def test_eligible_claim_keeps_the_table_version_it_was_computed_with(ss):
     assert (training.amount, training.table_version) == (Decimal("500.00"), 1)
 
 
+async def test_a_new_version_changes_only_what_it_names(ss):
+    """A version that names S1 keeps the S7 and S3 values an earlier version set (they do not fall back to RULES.md);
+    a mapping it names (S3 projects) is replaced whole; a year without a table starts from the one carried forward."""
+    staff = ss.headers("bureau")
+    r = await ss.client.put("/v1/policy-tables/2023", headers=staff, json={
+        "s7": {"daily_rate": "120", "cap": "1500"},
+        "s3": {"projects": {"P-1": {"daily_rate": "130", "cap": "1300"}, "P-2": {"daily_rate": "90", "cap": "900"}}},
+    })
+    assert (r.status_code, r.json()["version"]) == (200, 2)
+    r = await ss.client.put("/v1/policy-tables/2023", headers=staff, json={
+        "s1": {"daily_rate": "110"}, "s3": {"projects": {"P-1": {"daily_rate": "140", "cap": "1400"}}},
+    })
+    assert (r.status_code, r.json()["version"]) == (200, 3)
+    rules = r.json()["rules"]
+    assert (rules["s1"]["daily_rate"], rules["s1"]["cap"]) == ("110", "1000")  # S1's cap was not named: kept
+    assert (rules["s7"]["daily_rate"], rules["s7"]["cap"]) == ("120", "1500")  # version 2's, not RULES.md's
+    assert rules["s3"]["projects"] == {"P-1": {"daily_rate": "140", "cap": "1400"}}
+    assert rules["s3"]["default"] == {"daily_rate": "100", "cap": "1000"}
+    assert (rules["s2"]["first_rate"], rules["s8"]["levels"]["5"]) == ("150", "400")
+    r = await ss.client.put("/v1/policy-tables/2024", headers=staff, json={"note": "2024: as 2023 for now"})
+    assert (r.status_code, r.json()["version"], r.json()["effective_from"]) == (201, 1, "2024-01-01")
+    assert r.json()["rules"] == rules
+
+
 async def test_put_policy_table_bad_input_changes_nothing(ss):
     async def count():
         async with ss.sessionmaker() as session:
@@ -287,3 +311,21 @@ async def test_chains_list_by_status_scoped_and_paged(ss):
     assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
     worker = await ss.client.get("/v1/chains", headers=ss.headers("worker"))
     assert (worker.status_code, worker.json()["code"]) == (403, "role_forbidden")
+
+
+async def test_nul_character_in_query_or_path_is_a_400_problem_not_a_500(ss):
+    """Found by tests/subsidy/test_api_fuzz.py: PostgreSQL refused the NUL in the query and the API answered 500."""
+    staff = ss.headers("bureau")
+    query = await ss.client.get("/v1/claims", params={"institution_id": "\x00"}, headers=staff)
+    assert (query.status_code, query.headers["content-type"], query.json()["code"]) == (
+        400, "application/problem+json", "nul_character")
+    assert query.json()["detail"] == "query parameter institution_id contains a NUL character (%00)"
+    path = await ss.client.get("/v1/chains/V%001", headers=staff)
+    assert (path.status_code, path.json()["detail"]) == (400, "the path contains a NUL character (%00)")
+
+
+async def test_policy_table_version_beyond_the_column_is_a_422_not_a_500(ss):
+    """Found by tests/subsidy/test_api_fuzz.py: version=2147483648 overflowed PostgreSQL's integer and answered 500."""
+    r = await ss.client.get("/v1/policy-tables/2023", params={"version": 2**31}, headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert "query.version" in r.json()["detail"]

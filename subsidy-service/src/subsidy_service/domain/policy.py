@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -121,7 +121,7 @@ class RuleValues(_Section):
 
 
 class PolicyTableChange(RuleValues):
-    """A new version of a year's table as the bureau submits it; omitted sections keep RULES.md's values."""
+    """A new version of a year's table as the bureau submits it: only the values it names change (`overlay`)."""
 
     effective_from: date | None = None
     effective_to: date | None = None
@@ -144,6 +144,24 @@ class PolicyTable(RuleValues):
 
     def rule_values(self) -> dict:
         return self.model_dump(mode="json", exclude={"policy_year", "version", "effective_from", "effective_to"})
+
+
+def overlay(base: dict[str, Any], change: RuleValues) -> dict[str, Any]:
+    """`base` (a table's rule values, as stored) with every rule value `change` names replaced. Sections and other
+    nested models are overlaid field by field, so a version that changes S1 keeps an earlier version's S7; a
+    mapping (S3 projects, S8 levels) is one value and is replaced whole, so an entry can be dropped."""
+    return _overlay(base, change, set(RuleValues.model_fields))
+
+
+def _overlay(base: dict[str, Any], change: BaseModel, names: set[str]) -> dict[str, Any]:
+    merged = dict(base)
+    for name in change.model_fields_set & names:
+        value = getattr(change, name)
+        if isinstance(value, BaseModel) and isinstance(base.get(name), dict):
+            merged[name] = _overlay(base[name], value, set(type(value).model_fields))
+        else:
+            merged[name] = change.model_dump(mode="json", include={name})[name]
+    return merged
 
 
 def default_table(year: int) -> PolicyTable:

@@ -12,10 +12,10 @@ from skillkit.auth import Principal
 from skillkit.db import utcnow
 from skillkit.problems import Problem
 
-from subsidy_service.adapters import locks
+from subsidy_service.adapters import locks, store
 from subsidy_service.adapters.models import Claim, PolicyTableRow
 from subsidy_service.domain.chain import ELIGIBLE
-from subsidy_service.domain.policy import PolicyTable, PolicyTableChange
+from subsidy_service.domain.policy import PolicyTable, PolicyTableChange, default_table, overlay
 from subsidy_service.handlers.reevaluation import FROZEN, reevaluate
 
 
@@ -24,11 +24,14 @@ async def put_table(
 ) -> tuple[PolicyTableRow, bool]:
     effective_from = body.effective_from or date(year, 1, 1)
     effective_to = body.effective_to or date(year + 1, 3, 31)
-    data = body.model_dump(exclude={"note", "effective_from", "effective_to"})
+    # What the body does not name carries over from the table in force for the year (its newest version, or the
+    # latest earlier year's carried forward), never silently back to RULES.md's values.
+    in_force = (await store.policies(await session.connection())).for_year(year) or default_table(year)
     try:
-        table = PolicyTable.model_validate(
-            {**data, "policy_year": year, "version": 1, "effective_from": effective_from, "effective_to": effective_to}
-        )
+        table = PolicyTable.model_validate({
+            **overlay(in_force.rule_values(), body),
+            "policy_year": year, "version": 1, "effective_from": effective_from, "effective_to": effective_to,
+        })
     except ValueError as exc:
         raise Problem(422, "policy_table_invalid", str(exc)) from exc
     if effective_from.year != year:
