@@ -410,3 +410,34 @@ def test_a_mid_year_version_applies_from_its_effective_day():
                             policies).claims[TR]
     assert (before.amount, before.table_version) == (Decimal("500.00"), 1)
     assert (after.amount, after.table_version) == (Decimal("600.00"), 2)
+
+
+def _realname_link(result) -> str:
+    return next(link.status for link in result.chains["V1"].links if link.name == "realname")
+
+
+def test_a_later_version_never_changes_the_chain_of_an_eligible_claim():
+    """P1 through the pinned table: eligible without a verdict under a version that did not require one, the claim
+    stays eligible (and its chain complete) when a later version requires the verdict; unpinned it would wait."""
+    v1 = table_2023(realname_required=False)
+    v2 = PolicyTable.model_validate({**table_2023().model_dump(), "version": 2})  # requires the verdict again
+    facts = fact_set(chain(days=5, realname=None))
+    pinned = evaluate_person("P1", facts, Policies([v1, v2]), pinned={TR: (2023, 1)})
+    assert (pinned.claims[TR].state, pinned.claims[TR].amount, pinned.claims[TR].table_version) == (
+        "eligible", Decimal("500.00"), 1)
+    assert _realname_link(pinned) == "not_required"
+    unpinned = evaluate_person("P1", facts, Policies([v1, v2]))
+    assert (unpinned.claims[TR].state, unpinned.claims[TR].reason.code, unpinned.claims[TR].table_version) == (
+        "waiting", "realname_missing", 2)
+
+
+def test_the_chain_reads_the_version_in_effect_on_the_completion_day():
+    """A version from 1 July that drops the P1 requirement does not apply to a training completed in June."""
+    v2 = PolicyTable.model_validate({**table_2023(realname_required=False).model_dump(), "version": 2,
+                                     "effective_from": date(2023, 7, 1)})
+    policies = Policies([default_2023(), v2])
+    june = evaluate_person("P1", fact_set(chain(days=5, realname=None)), policies)
+    july = evaluate_person("P1", fact_set(chain(days=5, realname=None, completed_on=date(2023, 7, 15),
+                                                cert_on=date(2023, 7, 20))), policies)
+    assert (june.claims[TR].state, june.claims[TR].table_version, _realname_link(june)) == ("waiting", 1, "missing")
+    assert (july.claims[TR].state, july.claims[TR].table_version, _realname_link(july)) == ("eligible", 2, "not_required")

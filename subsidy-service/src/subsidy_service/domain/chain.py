@@ -273,7 +273,7 @@ def evaluate_person(
     result = PersonResult()
     chain_links: dict[str, _Chain] = {}
     for voucher_id in voucher_ids:
-        chain = _evaluate_chain(person_key, voucher_id, facts, policies)
+        chain = _evaluate_chain(person_key, voucher_id, facts, policies, pinned)
         chain_links[voucher_id] = chain
         for draft in _training_claims(person_key, chain, facts, policies, pinned):
             result.claims[draft.key] = draft
@@ -309,7 +309,22 @@ def _institution(chain: _Chain) -> str | None:
     return None
 
 
-def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: Policies) -> _Chain:
+def _chain_table(c: _Chain, enrolment_id: str | None, facts: FactSet, policies: Policies,
+                 pinned: Mapping[str, tuple[int, int]]) -> PolicyTable | None:
+    """The table the chain's own gates (P1's real-name requirement, E8, the S6 pass rate) are read from: the one its
+    training claim is computed with — the version it was pinned to once eligible, else the version in effect on
+    the completion day — so that a later version never changes an eligible claim's chain."""
+    if c.voucher is None:
+        return None
+    v = c.voucher.payload
+    key = claim_key(TRAINING, c.voucher_id, S6_FIRST if v.kind.value == "entrepreneurship" else MAIN)
+    completed = facts.get("completed", enrolment_id) if enrolment_id else None
+    on = completed.payload.completed_on if completed is not None and completed.payload.voucher_id == c.voucher_id else None
+    return policies.resolve(v.policy_year, pinned.get(key), on)
+
+
+def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: Policies,
+                    pinned: Mapping[str, tuple[int, int]]) -> _Chain:
     c = _Chain(voucher_id)
     links = c.links
     # 1. voucher: issued for V and P, not revoked; expiry only matters for a voucher never validly bound.
@@ -318,8 +333,6 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
         c.voucher = None
     c.revoked = facts.get("revoked", voucher_id)
     c.expired = facts.get("expired", voucher_id)
-    # the table's real-name setting: the one in effect for this voucher's year (newest version)
-    table = policies.for_year(c.voucher.payload.policy_year) if c.voucher else None
     if c.voucher is None:
         links.append(Link("voucher", MISSING, reason=Reason.of("voucher_missing")))
     elif c.revoked is not None:
@@ -402,6 +415,8 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
                               Reason.of("class_not_approved", c.approval.payload.reason or "-")))
     else:
         links.append(Link("enrolment", OK, _ids(c.enrolled, c.klass, c.approval)))
+
+    table = _chain_table(c, enrolment_id, facts, policies, pinned)
 
     # 4. real-name (P1): the newest verdict per record type; any rejection breaks, the trainee record's
     # acceptance completes the link; without a verdict the link waits when the table requires it.
