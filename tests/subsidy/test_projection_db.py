@@ -134,6 +134,43 @@ async def test_certificate_revoked_after_payment_opens_a_recovery(ss):
     assert "subsidy.recovery_opened.v1" in types and "subsidy.claim_paid.v1" in types
 
 
+async def test_voucher_revoked_after_payment_opens_one_recovery_per_paid_claim(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    before = await claims(ss)
+    for key in ("training:V1:main", "evaluation:CERT1:main"):
+        r = await ss.client.post(f"/v1/claims/{before[key].id}/mark-paid", headers=ss.headers("finance"))
+        assert (r.status_code, r.json()["state"]) == (200, "paid")
+    await feed(ss, [voucher_revoked("P1", "V1", clock)])
+    await feed(ss, [voucher_revoked("P1", "V1", clock)])  # revoked again (a second event): nothing more is opened
+    after = await claims(ss)
+    assert [(after[k].state, after[k].amount, after[k].recovery_pending) for k in ("training:V1:main", "evaluation:CERT1:main")] == [
+        ("paid", Decimal("500.00"), True), ("paid", Decimal("400.00"), True)]
+    async with ss.sessionmaker() as session:
+        recoveries = (await session.scalars(select(Recovery))).all()
+    assert sorted((r.payee_type, r.amount, r.reason_code, r.state) for r in recoveries) == [
+        ("evaluation_institution", Decimal("400.00"), "voucher_revoked", "open"),
+        ("institution", Decimal("500.00"), "voucher_revoked", "open")]
+    opened = [t for t, _ in await outbox_events(ss) if t == "subsidy.recovery_opened.v1"]
+    assert len(opened) == 2
+
+
+async def test_declared_claim_is_voided_with_the_reason_when_its_voucher_is_revoked(ss):
+    clock = Clock()
+    await feed(ss, chain(clock=clock))
+    async with ss.sessionmaker() as session:  # declaration is the payment flow's step: set it as that flow would
+        await session.execute(text("UPDATE claims SET state = 'declared' WHERE claim_type = 'training'"))
+        await session.commit()
+    await feed(ss, [voucher_revoked("P1", "V1", clock)])
+    training = (await claims(ss))["training:V1:main"]
+    assert (training.state, training.reason_code, training.amount, training.quota_slot) == (
+        "void", "voucher_revoked", Decimal("500.00"), None)
+    voided = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.claim_voided.v1"]
+    assert ("training", "voucher_revoked", "void") in [(v["claim_type"], v["reason_code"], v["state"]) for v in voided]
+    async with ss.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(Recovery)) == 0
+
+
 async def test_paid_inclusive_claim_keeps_its_E4_slot(ss):
     clock = Clock()
     await feed(ss, chain(clock=clock, days=5))
