@@ -767,7 +767,8 @@ def _evaluation_claims(
             and chain.klass.payload.start_date <= p.issued_on
         ]
         live = [vid for vid in leading if chains[vid].revoked is None]
-        voucher_id = live[0] if live else None
+        used = [vid for vid in live if _validly_used(chains[vid])]
+        voucher_id = used[0] if used else None
         missing: tuple[Reason, ...] = ()
         if cert.key in revoked:
             state, reason = VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
@@ -781,8 +782,12 @@ def _evaluation_claims(
         elif computed is None:
             state, reason = REJECTED, Reason.of("s8_no_amount")
         elif voucher_id is None and not p.free_student_evaluation:
-            state, reason = WAITING, Reason.of("evaluation_no_voucher")
-            missing = (reason,)
+            broken = [_misuse(chains[vid]) for vid in live]
+            if broken and all(broken):
+                state, reason = REJECTED, broken[0]
+            else:
+                state, reason = WAITING, Reason.of("evaluation_no_voucher")
+                missing = (reason,)
         else:
             state, reason = ELIGIBLE, None
         evaluator = facts.get("evaluation_institution", p.institution_id)
@@ -816,6 +821,20 @@ def _evaluation_claims(
             )
         )
     return drafts
+
+
+def _validly_used(c: _Chain) -> bool:
+    """E6 for an evaluation: the voucher was bound while valid to an enrolment in a filed class of its kind (and
+    approved, for an order class). Real-name and completion are the training claim's links, not the evaluation's."""
+    return all(link.status == OK for link in c.links if link.name in USE_LINKS)
+
+
+def _misuse(c: _Chain) -> Reason | None:
+    """Why the voucher was not validly used for its class (a broken binding or enrolment), None if it may still be."""
+    return next((link.reason for link in c.links if link.name in USE_LINKS and link.status == BROKEN), None)
+
+
+USE_LINKS = ("binding", "enrolment")
 
 
 def _limits_link(c: _Chain, claims: Mapping[str, ClaimDraft]) -> Link:
