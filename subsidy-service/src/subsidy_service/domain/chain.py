@@ -110,6 +110,17 @@ REASONS: dict[str, tuple[str, str]] = {
     "training_claim_rejected": ("对应的培训补贴未获兑现（{0}）", "the voucher's training subsidy is refused ({0})"),
 }
 
+# The rule behind a reason that limits, holds or refuses a claim (the claim cites it beside its lines' rules).
+RULE_OF_REASON = {
+    "e4_limit": "E4",
+    "e5_limit": "E5",
+    "s8_no_amount": "S8",
+    "evaluation_no_voucher": "E6",
+    "institution_suspended": "I3",
+    "evaluation_institution_suspended": "I3",
+    "review_rejected": "I3",
+}
+
 
 @dataclass(frozen=True)
 class Reason:
@@ -166,11 +177,10 @@ class ClaimDraft:
 
     @property
     def rule_ids(self) -> tuple[str, ...]:
-        ids = list(dict.fromkeys(line.rule_id for line in self.lines))
-        if self.reason is not None and self.reason.code == "e4_limit":
-            ids.append("E4")
-        if self.reason is not None and self.reason.code == "e5_limit":
-            ids.append("E5")
+        """The rules of its lines, then the rule that rejected or holds it."""
+        ids = [line.rule_id for line in self.lines]
+        if self.reason is not None and self.reason.code in RULE_OF_REASON:
+            ids.append(RULE_OF_REASON[self.reason.code])
         return tuple(dict.fromkeys(ids))
 
 
