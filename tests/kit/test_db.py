@@ -37,6 +37,24 @@ async def test_sqlite_savepoint_release_does_not_commit_the_outer_transaction(tm
     await engine.dispose()
 
 
+async def test_sqlite_money_round_trips_to_the_fen_at_every_magnitude(tmp_path):
+    """SQLite stores Money as INTEGER or REAL (NUMERIC affinity): every value of Numeric(14, 2) must come back exact."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    amounts = [Decimal("0.01"), Decimal("0.10"), Decimal("1900.00"), Decimal("4000.05"), Decimal("123456789012.35"),
+               Decimal("999999999999.99"), Decimal("375140.00"), Decimal("0.07") * 3]
+    async with make_sessionmaker(engine)() as session:
+        await session.execute(insert(rows), [dict(id=i, amount=a) for i, a in enumerate(amounts)])
+        await session.commit()
+        stored = list(await session.scalars(select(rows.c.amount).order_by(rows.c.id)))
+        kinds = set(await session.scalars(text("SELECT typeof(amount) FROM rows")))
+    assert stored == [a.quantize(Decimal("0.01")) for a in amounts]
+    assert [str(a) for a in stored][:3] == ["0.01", "0.10", "1900.00"]
+    assert kinds == {"integer", "real"}  # not text: the exactness comes from the round trip, not the storage
+    await engine.dispose()
+
+
 async def test_sqlite_reads_do_not_queue_behind_a_writer(tmp_path):
     """A read session (GET requests) runs without a transaction: it must not take the write lock that every
     read-write session takes up front (BEGIN IMMEDIATE), or it would wait for the writer (busy_timeout, 30 s)."""

@@ -66,7 +66,9 @@ class Money(TypeDecorator[Decimal]):
         if value is None:
             return None
         quantised = Decimal(value).quantize(Decimal("0.01"))
-        # SQLite's NUMERIC affinity would round-trip through float; a string keeps it exact.
+        # SQLite has no decimal type: its NUMERIC affinity stores even this string as INTEGER or REAL. That is exact
+        # here: at most 14 significant digits (Numeric(14, 2)) survive a double, Python's float repr gives them
+        # back, and the result is quantised to the fen again. The string only keeps the driver from binding a float.
         return str(quantised) if dialect.name == "sqlite" else quantised
 
     def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
