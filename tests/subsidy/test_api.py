@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+import pytest
 from sqlalchemy import func, select
 
+from skillkit.testing import plugin
 from subsidy_service.adapters.models import Claim, PolicyTableRow
 
 from tests.subsidy.builders import Clock, certificate, chain, registered, suspended
@@ -322,6 +324,16 @@ async def test_nul_character_in_query_or_path_is_a_400_problem_not_a_500(ss):
     assert query.json()["detail"] == "query parameter institution_id contains a NUL character (%00)"
     path = await ss.client.get("/v1/chains/V%001", headers=staff)
     assert (path.status_code, path.json()["detail"]) == (400, "the path contains a NUL character (%00)")
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="SQLite text holds a NUL; PostgreSQL's refuses it")
+async def test_nul_character_in_a_json_body_is_a_400_problem_and_changes_nothing(ss):
+    staff = ss.headers("bureau")
+    r = await ss.client.put("/v1/policy-tables/2024", json={"note": "2024\u0000rates"}, headers=staff)
+    assert (r.status_code, r.headers["content-type"], r.json()["code"]) == (400, "application/problem+json", "nul_character")
+    assert r.json()["detail"] == "a text value contains a NUL character (\\u0000), which cannot be stored"
+    listed = (await ss.client.get("/v1/policy-tables", headers=staff)).json()
+    assert [(t["policy_year"], t["version"]) for t in listed] == [(2023, 1)]
 
 
 async def test_policy_table_version_beyond_the_column_is_a_422_not_a_500(ss):

@@ -205,3 +205,11 @@ async def test_E4_simultaneous_claims_issue_exactly_one(vs):
     assert {r.json()["existing_voucher_id"] for r in answers if r.status_code == 409} == {winner}
     assert await voucher_count(vs) == 1
     assert (await outbox_types(vs)).count("voucher.issued.v1") == 1
+
+
+async def test_policy_year_filter_out_of_range_is_a_422_not_a_500(vs):
+    """Found by tests/kit/test_api_fuzz.py: policy_year=2147483648 overflowed PostgreSQL's integer and answered 500."""
+    r = await vs.client.get("/v1/vouchers", params={"policy_year": 2**31}, headers=vs.headers("bureau"))
+    assert (r.status_code, r.headers["content-type"], r.json()["code"]) == (
+        422, "application/problem+json", "validation_failed")
+    assert "query.policy_year" in r.json()["detail"]

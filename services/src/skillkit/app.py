@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.routing import APIRoute, APIRouter
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy import text
@@ -21,7 +21,7 @@ from skillkit.auth import declared_roles
 from skillkit.bus import broker_ready
 from skillkit.events import correlation_id_var
 from skillkit.logs import configure_logging
-from skillkit.problems import install_problem_handlers, problem_response
+from skillkit.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from skillkit.runtime import ServiceRuntime
 from skillkit.warmup import warm_up
 
@@ -79,8 +79,9 @@ def create_app(
     install_problem_handlers(app)
     _refuse_undeclared_roles(routers)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(NulCharacterMiddleware)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=settings.service_name)
 
     @app.get("/healthz", tags=["ops"], summary="Liveness: the process is up")
@@ -100,7 +101,7 @@ def create_app(
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, 200 if ready else 503)
 
-    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics")
+    @app.get("/metrics", tags=["ops"], summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
@@ -202,3 +203,21 @@ class BodyLimitMiddleware:
 
 class _TooLarge(Exception):
     pass
+
+
+class NulCharacterMiddleware:
+    """Refuses a NUL character (%00) in the path or the query with 400: PostgreSQL text cannot hold one, so it
+    would otherwise fail the query as a 500 wherever the value reaches the database."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and ("\x00" in scope["path"] or b"%00" in scope["query_string"]):
+            request = Request(scope, receive)
+            where = "the path" if "\x00" in scope["path"] else "query parameter " + ", ".join(
+                sorted({name for name, value in request.query_params.multi_items() if "\x00" in name + value}))
+            response = problem_response(request, 400, "nul_character", f"{where} contains a NUL character (%00)")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
@@ -30,6 +31,31 @@ TITLES_ZH = {
     429: "请求过于频繁",
     500: "服务器内部错误",
     503: "服务暂不可用",
+}
+
+
+# Declared for every /v1 operation, so clients (and the API fuzzing) know each 4xx comes in this format rather
+# than FastAPI's default 422 `HTTPValidationError` as application/json, which this app never sends.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "4XX": {
+        "description": "Problem details (RFC 9457): `code` is stable, `detail` says what was wrong",
+        "content": {
+            PROBLEM_JSON: {
+                "schema": {
+                    "type": "object",
+                    "required": ["type", "title", "status", "code", "detail"],
+                    "properties": {
+                        "type": {"type": "string"},
+                        "title": {"type": "string"},
+                        "status": {"type": "integer", "minimum": 400, "maximum": 499},
+                        "code": {"type": "string"},
+                        "detail": {"type": "string"},
+                        "instance": {"type": "string"},
+                    },
+                }
+            }
+        },
+    }
 }
 
 
@@ -103,3 +129,16 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", extra={"path": request.url.path})
         return problem_response(request, 500, "internal_error", "an unexpected error occurred; it has been logged")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A NUL in a body's text (JSON "\u0000", a cell of an uploaded file) reaches PostgreSQL, whose text cannot
+        # hold it: the client's error, and the request's transaction is already rolled back, so nothing changed.
+        # (Paths and queries are refused before, by the app's NulCharacterMiddleware.)
+        if getattr(exc.orig, "sqlstate", None) == NUL_IN_TEXT:
+            return problem_response(request, 400, "nul_character",
+                                    "a text value contains a NUL character (\\u0000), which cannot be stored")
+        return await _unexpected(request, exc)
+
+
+NUL_IN_TEXT = "22021"  # PostgreSQL's character_not_in_repertoire, raised for a NUL in text

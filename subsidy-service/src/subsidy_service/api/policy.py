@@ -33,7 +33,7 @@ async def get_table(
     session: Session,
     year: Year,
     _: Annotated[Principal, require_roles(*READERS)],
-    version: Annotated[int | None, Query(ge=1)] = None,
+    version: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # the column is a 32-bit integer
 ) -> PolicyTableOut:
     stmt = select(PolicyTableRow).where(PolicyTableRow.policy_year == year)
     if version is not None:

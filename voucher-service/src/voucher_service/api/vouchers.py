@@ -107,7 +107,7 @@ async def list_vouchers(
     _: Annotated[Principal, require_roles(*READERS)],
     status: str | None = None,
     kind: VoucherKind | None = None,
-    policy_year: int | None = None,
+    policy_year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
     worker_id: uuid.UUID | None = None,
     cursor: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
