@@ -8,7 +8,7 @@ evaluation:<certificate>:main.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Callable
 
@@ -445,3 +445,22 @@ def test_the_chain_reads_the_version_in_effect_on_the_completion_day():
                                                 cert_on=date(2023, 7, 20))), policies)
     assert (june.claims[TR].state, june.claims[TR].table_version, _realname_link(june)) == ("waiting", 1, "missing")
     assert (july.claims[TR].state, july.claims[TR].table_version, _realname_link(july)) == ("eligible", 2, "not_required")
+
+
+def test_before_the_years_first_version_takes_effect_the_rules_carried_forward_apply():
+    """A 2024 table the bureau published to apply from 1 March: a 2024 voucher's training completed in February is
+    paid by the 2023 table (carried forward, as for a year without a table), one completed in March by 2024's."""
+    march = PolicyTable.model_validate({**table_2023(s1__daily_rate="120", s1__cap="1200").model_dump(),
+                                        "policy_year": 2024, "effective_from": date(2024, 3, 1),
+                                        "effective_to": date(2025, 3, 31)})
+    policies = Policies([default_2023(), march])
+
+    def completed(on: date):
+        return evaluate_person("P1", fact_set(chain(
+            year=2024, days=5, start=on - timedelta(days=10), completed_on=on, cert_on=on + timedelta(days=3),
+            bound_at=datetime(on.year, on.month, 1, tzinfo=timezone.utc) - timedelta(days=5))), policies).claims[TR]
+
+    february, march_claim = completed(date(2024, 2, 20)), completed(date(2024, 3, 20))
+    assert (february.amount, february.table_year, february.table_version) == (Decimal("500.00"), 2023, 1)
+    assert (march_claim.amount, march_claim.table_year, march_claim.table_version) == (Decimal("600.00"), 2024, 1)
+    assert Policies([march]).for_year(2024, date(2024, 2, 20)) == march  # nothing to carry forward: the earliest

@@ -180,7 +180,8 @@ class Policies:
     Within its policy year a claim uses the newest version already in effect on its reference day (the
     training's completion day, the certificate's issue day; without one, the newest version). A year without
     a table of its own uses the newest table of the latest earlier year (carried forward) until the bureau
-    publishes one. A claim already eligible keeps the exact (year, version) it was computed with (`pinned`).
+    publishes one, and so does a day before the year's first version takes effect. `effective_to` (by default
+    31 March of the next year, P5's deadline) is informational: a version does not stop applying after it. A claim already eligible keeps the exact (year, version) it was computed with (`pinned`).
     """
 
     def __init__(self, tables: list[PolicyTable]) -> None:
@@ -191,16 +192,20 @@ class Policies:
 
     def for_year(self, year: int, on: date | None = None) -> PolicyTable | None:
         versions = self._by_year.get(year)
-        if versions:
-            if on is not None:
-                in_effect = [t for t in versions if t.effective_from <= on]
-                if in_effect:
-                    return in_effect[-1]
+        if not versions:
+            return self._carried_forward(year)
+        if on is None:
             return versions[-1]
+        in_effect = [t for t in versions if t.effective_from <= on]
+        if in_effect:
+            return in_effect[-1]
+        # Before the year's first version takes effect the rules carried forward still apply, as in a year
+        # without a table; with nothing to carry forward, the year's earliest version.
+        return self._carried_forward(year) or versions[0]
+
+    def _carried_forward(self, year: int) -> PolicyTable | None:
         earlier = [y for y in self._by_year if y < year]
-        if not earlier:
-            return None
-        return self._by_year[max(earlier)][-1]
+        return self._by_year[max(earlier)][-1] if earlier else None
 
     def exact(self, year: int, version: int) -> PolicyTable | None:
         return self._by_key.get((year, version))
