@@ -234,6 +234,9 @@ async def test_put_policy_table_bad_input_changes_nothing(ss):
     assert (r.status_code, r.json()["code"]) == (422, "policy_table_invalid")
     r = await ss.client.put("/v1/policy-tables/2024", json={"s8": {"levels": {"7": "100"}}}, headers=staff)
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    r = await ss.client.put("/v1/policy-tables/2024", json={"s2": {"day_limits": {"4-10-01/5": 12}}}, headers=staff)
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert "s2.day_limits" in r.json()["detail"]
     r = await ss.client.put("/v1/policy-tables/2024", json={"bogus": 1}, headers=staff)
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
     r = await ss.client.put("/v1/policy-tables/1999", json={}, headers=staff)

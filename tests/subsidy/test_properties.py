@@ -52,13 +52,13 @@ def test_no_amount_exceeds_its_cap(days, outcome, limit):
 
     assert s1_inclusive(TABLE, days).amount <= TABLE.s1.cap
     rate = Fraction(outcome["employed"], outcome["completed"])
-    assert s2_order(TABLE, days, rate, limit).amount <= TABLE.s2.cap
+    assert s2_order(TABLE, days, rate, "4-10-01-01", 5, limit).amount <= TABLE.s2.cap
     assert s3_project(TABLE, days, None).amount <= TABLE.s3.default.cap
     first, rest = s6_parts(TABLE, days)
     assert first.amount + rest.amount <= TABLE.s6.cap
     assert first.amount + rest.amount == min(Decimal(days) * TABLE.s6.daily_rate, TABLE.s6.cap)
     assert s7_caregiver(TABLE, days).amount <= TABLE.s7.cap
-    for computed in (s1_inclusive(TABLE, days), s2_order(TABLE, days, rate, limit), first, rest,
+    for computed in (s1_inclusive(TABLE, days), s2_order(TABLE, days, rate, "4-10-01-01", 5, limit), first, rest,
                      s4_living_allowance(TABLE, days)):
         assert computed.amount >= 0 and computed.amount == computed.amount.quantize(Decimal("0.01"))
 

@@ -646,7 +646,7 @@ def _training_amount(c: _Chain, table: PolicyTable, part: str) -> Computed | Non
         rate = _employment_rate(c.outcome)
         if rate is None or klass is None:
             return None
-        return s2_order(table, days, rate, klass.subsidised_day_limit)
+        return s2_order(table, days, rate, klass.occupation_code, klass.level, klass.subsidised_day_limit)
     if kind == "project":
         return s3_project(table, days, klass.project_reference if klass else None)
     if kind == "enterprise":

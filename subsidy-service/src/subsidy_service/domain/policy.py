@@ -10,11 +10,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 NonNegMoney = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
 Days = Annotated[int, Field(ge=0, le=366)]
+DayLimitKey = Annotated[str, StringConstraints(pattern=r"^\d-\d{2}-\d{2}-\d{2}(/[1-5])?$")]
 
 
 class _Section(BaseModel):
@@ -41,9 +42,18 @@ class S2Order(_Section):
     first_rate: NonNegMoney = Decimal("150")
     later_rate: NonNegMoney = Decimal("100")
     cap: NonNegMoney = Decimal("4000")
-    # Subsidised days per occupation and level come with the class (class.opened.subsidised_day_limit);
-    # this is the limit used when the class carries none (None: no limit beyond the cap).
+    # Subsidised days per occupation and level, set by the bureau for the year: key "4-10-01-01/5" (an occupation
+    # at one level) or "4-10-01-01" (at every level). Where the table names neither, the class's own limit
+    # applies (class.opened.subsidised_day_limit, from the training service's occupation catalogue), then the
+    # default (None: no limit beyond the cap).
+    day_limits: dict[DayLimitKey, Days] = Field(default_factory=dict)
     default_subsidised_day_limit: Days | None = None
+
+    def day_limit(self, occupation_code: str, level: int | None, class_limit: int | None) -> int | None:
+        for key in (f"{occupation_code}/{level}", occupation_code):
+            if key in self.day_limits:
+                return self.day_limits[key]
+        return class_limit if class_limit is not None else self.default_subsidised_day_limit
 
 
 class S3Project(_Section):

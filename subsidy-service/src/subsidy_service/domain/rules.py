@@ -82,10 +82,11 @@ def _reason_text(rule_id: str) -> str:
 
 
 def s2_order(
-    table: PolicyTable, days: int, employment_rate: Fraction, subsidised_day_limit: int | None
+    table: PolicyTable, days: int, employment_rate: Fraction, occupation_code: str, level: int | None,
+    class_day_limit: int | None,
 ) -> Computed:
     """S2: employment rate >= 80 % (inclusive): 150/day for the first 10 days, then 100/day, at most 4,000;
-    subsidised days capped per occupation and level. Below 80 %: paid as S1."""
+    subsidised days capped per occupation and level (`S2Order.day_limit`). Below 80 %: paid as S1."""
     s2 = table.s2
     if employment_rate < Fraction(s2.employment_gate):
         gate = Line(
@@ -95,7 +96,7 @@ def s2_order(
         )
         fallback = s1_inclusive(table, days)
         return Computed(fallback.amount, (gate,) + fallback.lines)
-    limit = subsidised_day_limit if subsidised_day_limit is not None else s2.default_subsidised_day_limit
+    limit = s2.day_limit(occupation_code, level, class_day_limit)
     paid_days = days if limit is None else min(days, limit)
     first = min(paid_days, s2.first_days)
     later = paid_days - first
