@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from subsidy_service.domain.chain import evaluate_person
-from subsidy_service.domain.policy import Policies, default_2023
+from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
 from subsidy_service.domain.rules import s1_inclusive, s2_order, s3_project, s4_living_allowance, s6_parts, s7_caregiver
 
 from tests.subsidy.builders import (
@@ -61,6 +61,47 @@ def test_no_amount_exceeds_its_cap(days, outcome, limit):
     for computed in (s1_inclusive(TABLE, days), s2_order(TABLE, days, rate, "4-10-01-01", 5, limit), first, rest,
                      s4_living_allowance(TABLE, days)):
         assert computed.amount >= 0 and computed.amount == computed.amount.quantize(Decimal("0.01"))
+
+
+money_st = st.decimals(min_value=0, max_value=9999, places=2, allow_nan=False, allow_infinity=False)
+share_st = st.decimals(min_value=0, max_value=1, places=4, allow_nan=False, allow_infinity=False)
+
+
+@st.composite
+def configured_tables(draw):
+    """Any table the bureau could publish (rates, caps, gates and shares within their schema)."""
+    return PolicyTable.model_validate({
+        **TABLE.model_dump(),
+        "s1": {"daily_rate": draw(money_st), "cap": draw(money_st)},
+        "s2": {"first_days": draw(st.integers(0, 30)), "first_rate": draw(money_st), "later_rate": draw(money_st),
+               "cap": draw(money_st), "employment_gate": draw(share_st)},
+        "s3": {"default": {"daily_rate": draw(money_st), "cap": draw(money_st)}},
+        "s4": {"daily_rate": draw(money_st), "cap": draw(money_st)},
+        "s6": {"daily_rate": draw(money_st), "cap": draw(money_st), "first_part_share": draw(share_st)},
+        "s7": {"daily_rate": draw(money_st), "cap": draw(money_st)},
+    })
+
+
+@given(table=configured_tables(), days=days_st, outcome=outcomes(), limit=st.none() | st.integers(0, 60))
+@settings(max_examples=200, deadline=None)
+def test_no_amount_exceeds_its_cap_in_any_configured_table(table, days, outcome, limit):
+    from fractions import Fraction
+
+    rate = Fraction(outcome["employed"], outcome["completed"])
+    first, rest = s6_parts(table, days)
+    checked = [
+        (s1_inclusive(table, days), table.s1.cap),
+        (s2_order(table, days, rate, "4-10-01-01", 5, limit), max(table.s2.cap, table.s1.cap)),  # below the gate: S1
+        (s3_project(table, days, None), table.s3.default.cap),
+        (s4_living_allowance(table, days), table.s4.cap),
+        (s7_caregiver(table, days), table.s7.cap),
+    ]
+    for computed, cap in checked:
+        assert Decimal(0) <= computed.amount <= cap
+        assert computed.amount == computed.amount.quantize(Decimal("0.01"))
+    assert first.amount + rest.amount == min(Decimal(days) * table.s6.daily_rate, table.s6.cap).quantize(Decimal("0.01"))
+    if rate >= Fraction(table.s2.employment_gate):
+        assert s2_order(table, days, rate, "4-10-01-01", 5, limit).amount <= table.s2.cap
 
 
 @given(kind=st.sampled_from(KINDS), days=st.integers(0, 80), outcome=outcomes(), limit=st.none() | st.integers(0, 40),
