@@ -16,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+NUL_IN_TEXT = "22021"  # PostgreSQL's character_not_in_repertoire, raised for a NUL in text
 log = logging.getLogger("skillkit.problems")
 
 TITLES_ZH = {
@@ -140,5 +141,3 @@ def install_problem_handlers(app: FastAPI) -> None:
                                     "a text value contains a NUL character (\\u0000), which cannot be stored")
         return await _unexpected(request, exc)
 
-
-NUL_IN_TEXT = "22021"  # PostgreSQL's character_not_in_repertoire, raised for a NUL in text

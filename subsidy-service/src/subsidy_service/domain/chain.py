@@ -58,6 +58,8 @@ LINK_LABELS = {
 
 # Breaks that void the claims (the voucher or the certificate itself is gone); other breaks reject.
 VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked"})
+# The links that say a voucher was validly used for its class (E6 for evaluation claims).
+USE_LINKS = ("binding", "enrolment")
 
 REASONS: dict[str, tuple[str, str]] = {
     "voucher_missing": ("尚未收到发券记录", "the voucher's issue has not been received yet"),
@@ -840,11 +842,10 @@ def _validly_used(c: _Chain) -> bool:
 
 
 def _misuse(c: _Chain) -> Reason | None:
-    """Why the voucher was not validly used for its class (a broken binding or enrolment), None if it may still be."""
+    """Why the voucher was not validly used for its class (its broken binding or enrolment link); None while no
+    such link is broken (a missing one may still arrive)."""
     return next((link.reason for link in c.links if link.name in USE_LINKS and link.status == BROKEN), None)
 
-
-USE_LINKS = ("binding", "enrolment")
 
 
 def _limits_link(c: _Chain, claims: Mapping[str, ClaimDraft]) -> Link:

@@ -191,7 +191,8 @@ class Policies:
     training's completion day, the certificate's issue day; without one, the newest version). A year without
     a table of its own uses the newest table of the latest earlier year (carried forward) until the bureau
     publishes one, and so does a day before the year's first version takes effect. `effective_to` (by default
-    31 March of the next year, P5's deadline) is informational: a version does not stop applying after it. A claim already eligible keeps the exact (year, version) it was computed with (`pinned`).
+    31 March of the next year, P5's deadline) is informational: a version does not stop applying after it.
+    A claim already eligible keeps the exact (year, version) it was computed with (`pinned`).
     """
 
     def __init__(self, tables: list[PolicyTable]) -> None:
