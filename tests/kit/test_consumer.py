@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from skillkit.bus import ensure_topics
 from skillkit.consumer import EventProcessor, KafkaConsumerRunner
@@ -170,6 +171,34 @@ async def test_invalid_and_poisonous_messages_are_dead_lettered(broker, sessionm
     assert records[0].value == b'{"not": "a cloudevent"}'
     assert len(failing.calls) == 2
     assert await inbox_count(sessionmaker) == 0
+
+
+class Outage:
+    """A handler whose database is unreachable for its first `failures` calls."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls = 0
+
+    async def __call__(self, session, envelope) -> None:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise OperationalError("INSERT INTO inbox ...", {}, ConnectionRefusedError("connection refused"))
+
+
+async def test_an_outage_is_retried_until_it_ends_and_never_dead_lettered(broker, sessionmaker, producer, topic):
+    name, group = topic
+    await producer.send_and_wait(name, expired_event(), key=b"pk-1")
+    outage = Outage(failures=4)  # twice the attempts a poisonous event gets
+    runner = KafkaConsumerRunner(EventProcessor(group, {"voucher.expired.v1": outage}, sessionmaker, kit_tables),
+                                 [name], broker.bootstrap, producer, max_attempts=2, retry_backoff_seconds=0.01)
+
+    async def handled() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 1
+
+    await run_for_a_while(runner, handled)
+    assert outage.calls == 5  # the batch's try, then the record alone: three more failures and the success
+    assert await inbox_count(sessionmaker) == 1  # applied: a dead-lettered event never would be
 
 
 def envelope_of(event_id: str):

@@ -2,7 +2,8 @@
 
 (consumer, event id) is recorded in the inbox in the same transaction as the handler's effects, and
 the Kafka offset is committed only after that transaction. A message that fails validation, or whose
-handler keeps failing, goes to the consumer group's dead-letter topic with the error and is counted.
+handler keeps failing for a reason of its own, goes to the consumer group's dead-letter topic with the error and
+is counted; one that fails because the database is unreachable waits and is retried until it is back.
 A poll's records are applied in transactions that span partitions; one partition (so one person key) strictly
 in order.
 """
@@ -18,6 +19,7 @@ from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.contracts.topics import dead_letter_topic
@@ -125,6 +127,13 @@ class EventProcessor:
                 [dict(consumer=self.name, event_id=i, event_type=t, processed_at=now) for i, t in types.items()],
             )
         return set(rows)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether a handler's failure comes from its surroundings (the database or the network) rather than the event."""
+    if isinstance(exc, DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
 
 
 _PG_CLAIM = text(
@@ -266,15 +275,19 @@ class KafkaConsumerRunner:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                transient = is_transient(exc)
                 log.warning(
                     "handler failed",
                     extra={"consumer": self.processor.name, "event_id": envelope.id, "type": envelope.type,
-                           "attempt": attempt, "error": repr(exc)},
+                           "attempt": attempt, "transient": transient, "error": repr(exc)},
                 )
-                if attempt >= self._max_attempts:
+                # An outage (the database unreachable, restarting or locked) is no fault of the event: it waits,
+                # with its partition, however long that takes. Dead-lettering it would commit the offset past it,
+                # apply the person's later events before it, and leave it to a manual redrive.
+                if attempt >= self._max_attempts and not transient:
                     await self._dead_letter(record, "handler_failed", repr(exc))
                     return
-                await asyncio.sleep(min(5.0, self._retry_backoff * 2 ** (attempt - 1)))
+                await asyncio.sleep(min(5.0, self._retry_backoff * 2 ** min(attempt - 1, 10)))
 
     async def _dead_letter(self, record: ConsumerRecord, reason: str, error: str) -> None:
         DEAD_LETTERED.labels(self.processor.name, reason).inc()
