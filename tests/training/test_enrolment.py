@@ -7,12 +7,14 @@ import json
 import uuid
 from datetime import date, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from skillkit import voucher_token
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherExpired, VoucherIssued, VoucherRevoked
 from skillkit.db import utcnow
 from skillkit.events import build_event, parse_event
+from skillkit.testing import plugin
 from training_service.consumers import VOUCHER_CONSUMER
 from training_service.adapters.models import Enrolment, TrainingClass, VoucherProjection, kit_tables
 
@@ -336,6 +338,24 @@ async def test_enrolment_retry_with_idempotency_key_enrols_once(ts):
     assert a.json() == b.json() and b.headers["Idempotent-Replayed"] == "true"
     assert await count(ts, Enrolment) == 1
     assert await seats(ts, c["id"]) == 1
+    assert (await outbox_types(ts)).count("training.enrolled.v1") == 1
+
+
+@pytest.mark.skipif(plugin.test_backend() != "postgres", reason="SQLite runs one writer at a time: no race")
+async def test_concurrent_retry_with_the_same_idempotency_key_gets_the_first_answer(ts):
+    """A mobile retry sent while the first request is still running: the retry's insert waits for the first and
+    collides with its enrolment; it must get the first's response replayed, not a conflict."""
+    w = await World(ts).setup()
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    headers = {**w.org, "Idempotency-Key": "enrol-race"}
+    a, b = await asyncio.gather(w.enrol(c["id"], number, v, headers=headers),
+                                w.enrol(c["id"], number, v, headers=headers))
+    assert (a.status_code, b.status_code) == (201, 201)
+    assert a.json() == b.json()
+    assert sorted(r.headers.get("Idempotent-Replayed", "false") for r in (a, b)) == ["false", "true"]
+    assert await count(ts, Enrolment) == 1
     assert (await outbox_types(ts)).count("training.enrolled.v1") == 1
 
 

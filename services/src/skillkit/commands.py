@@ -57,7 +57,19 @@ async def run_command(
         if stored is not None:
             return _replay(stored, route, body_hash)
 
-    result = await action()
+    try:
+        result = await action()
+    except (Problem, IntegrityError):
+        # What the action collided with (a unique row, "already there") may be the work of a concurrent request
+        # with this very key — a mobile retry sent while the first was still running. That one has committed by
+        # now (the collision waited for it), and this retry gets its answer rather than the conflict.
+        if key is None:
+            raise
+        await session.rollback()
+        stored = await _stored(session, table, key, owner)
+        if stored is None:
+            raise
+        return _replay(stored, route, body_hash)
     if isinstance(result, Outcome):
         result, status_code = result.body, result.status_code
     body = _encode(result)
