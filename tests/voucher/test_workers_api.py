@@ -48,6 +48,33 @@ async def test_staff_registration_on_behalf_then_worker_links_account(vs):
     assert me.json()["id"] == r.json()["id"]
 
 
+async def test_an_app_account_with_another_name_cannot_link_a_worker_registered_by_staff(vs):
+    staff = vs.headers("bureau", sub="staff-1")
+    r = await vs.client.post("/v1/workers", json=worker_body(name="李四"), headers=staff)
+    assert r.status_code == 201
+    worker_id = r.json()["id"]
+    r = await vs.client.post("/v1/vouchers", json={"worker_id": worker_id, "kind": "inclusive"}, headers=staff)
+    assert r.status_code == 201
+    stranger = vs.headers("worker", sub="stranger-9")
+    r = await vs.client.post("/v1/workers", json=worker_body(name="王麻子", categories=["urban_unemployed"]),
+                             headers=stranger)
+    assert (r.status_code, r.json()["code"]) == (409, "identity_mismatch")
+    assert r.json()["detail"] == "the name does not match the worker registered with this ID number"
+    for path in ("/v1/vouchers/mine", "/v1/workers/me"):
+        r = await vs.client.get(path, headers=stranger)
+        assert (r.status_code, r.json()["code"]) == (404, "worker_not_registered")
+    async with vs.sessionmaker() as session:
+        worker = await session.get(Worker, uuid.UUID(worker_id))
+        assert (worker.account_subject, worker.name, worker.categories) == (None, "李四", ["rural_migrant"])
+        events = [row.event_type for row in (await session.execute(select(kit_tables.outbox))).all()]
+    assert "worker.account_linked.v1" not in events
+    # the worker himself, typing his name with other spacing, still links
+    r = await vs.client.post("/v1/workers", json=worker_body(name=" 李四 "), headers=vs.headers("worker", sub="acct-9"))
+    assert (r.status_code, r.json()["id"]) == (200, worker_id)
+    r = await vs.client.get("/v1/vouchers/mine", headers=vs.headers("worker", sub="acct-9"))
+    assert [v["worker_id"] for v in r.json()] == [worker_id]
+
+
 async def test_bad_check_digit_is_422_and_changes_nothing(vs):
     r = await vs.client.post(
         "/v1/workers", json=worker_body(id_number=with_wrong_check_digit(resident_id())), headers=vs.headers("worker")

@@ -33,3 +33,9 @@ class NewWorker(BaseModel):
     mobile: MainlandMobile
     township: Annotated[str, StringConstraints(min_length=2, max_length=50)]
     categories: list[WorkerCategory] = Field(min_length=1, max_length=12)
+
+
+def same_name(submitted: str, registered: str) -> bool:
+    """Whether two spellings name the same person as far as a typist is concerned: names are stored as
+    submitted, so staff and the worker may differ in spacing or in the case of Latin letters only."""
+    return " ".join(submitted.split()).casefold() == " ".join(registered.split()).casefold()

@@ -2,11 +2,11 @@
 the good rows are registered (when new) and issued.
 
 Set-based, in a fixed number of statements whatever the roster's length: the rows are checked in Python
-(shape, duplicates within the file, ID number, eligibility), the existing workers are found in one SELECT by
-blind index, the new workers and the vouchers are written by one multi-row INSERT each, and the events by one
-outbox INSERT. E4 stays the database's: the vouchers' INSERT skips every row whose slot is taken (by a voucher
-issued earlier, or by an earlier line of this file) and those lines are reported with the voucher that holds
-the slot. A line that fails writes nothing, so a new worker is written only with the voucher of its line.
+(shape, ID number, the same person twice in the file, eligibility), the existing workers are found in one
+SELECT by blind index, the new workers and the vouchers are written by one multi-row INSERT each, and the
+events by one outbox INSERT. E4 stays the database's: the vouchers' INSERT skips every row whose slot is taken
+by a voucher issued earlier, and those lines are reported with the voucher that holds the slot. A line that
+fails writes nothing, so a new worker is written only with the voucher of its line.
 """
 
 from __future__ import annotations
@@ -136,16 +136,18 @@ def _checked(rows: list[RosterRow], settings: VoucherSettings, today: date, resu
         except ValidationError as exc:
             result.row_errors.append({"line": row.line, "errors": [_field_error(e) for e in exc.errors()]})
             continue
-        duplicate_of = seen_ids.get(data.id_number.upper())
-        if duplicate_of is not None:
-            result.row_errors.append({"line": row.line, "errors": [f"same person as line {duplicate_of}"]})
-            continue
-        seen_ids[data.id_number.upper()] = row.line
         try:
             number = normalise_resident_id(data.id_number, today)
         except Problem as exc:
             result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
             continue
+        # Keyed on the normalised number: the same person typed in full-width digits or with a lower-case
+        # x is still one person, and for the kinds E4 does not limit nothing else would stop a second voucher.
+        duplicate_of = seen_ids.get(number)
+        if duplicate_of is not None:
+            result.row_errors.append({"line": row.line, "errors": [f"same person as line {duplicate_of}"]})
+            continue
+        seen_ids[number] = row.line
         checked.append((row, data, number, blind_index(number, settings.blind_index_secret)))
     return checked
 
@@ -162,16 +164,12 @@ def _issuable(
     """Each checked row's worker (registered, or new with this line) and voucher, if the worker's categories
     may hold the batch's kind (E1, E2, S5, P2: those of the worker as registered); the others become errors."""
     kind = VoucherKind(batch.kind)
-    registered: dict[str, dict[str, Any]] = {}  # blind index -> worker registered by an earlier line
     lines: list[_Line] = []
-    for row, data, number, index in checked:
+    for row, data, number, index in checked:  # each number once (`_checked`)
         known = existing.get(index)
         new_worker = None
         if known is not None:
             worker_id, person, categories = known.id, known.person_key, known.categories
-        elif index in registered:  # the same number written differently on an earlier line
-            worker = registered[index]
-            worker_id, person, categories = worker["id"], worker["person_key"], worker["categories"]
         else:
             new_worker = new_worker_values(settings, principal, data, number, index, self_service=False, now=now)
             worker_id, person, categories = new_worker["id"], new_worker["person_key"], new_worker["categories"]
@@ -181,8 +179,6 @@ def _issuable(
         except Problem as exc:
             result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
             continue
-        if new_worker is not None:
-            registered[index] = new_worker
         voucher = new_voucher_values(worker_id, person, kind, rule, channel="bulk", issued_by=principal.subject,
                                      validity_days=batch.validity_days, batch=batch, now=now)
         lines.append(_Line(row.line, voucher, held, new_worker))
@@ -198,8 +194,7 @@ async def _known_workers(session: AsyncSession, indexes: set[str]) -> dict[str, 
 
 
 async def _write(session: AsyncSession, lines: list[_Line]) -> set[uuid.UUID]:
-    """Writes the new workers, then the vouchers E4 lets in (the earlier line of a person takes the slot);
-    returns the ids of the vouchers written."""
+    """Writes the new workers, then the vouchers E4 lets in; returns the ids of the vouchers written."""
     if not lines:
         return set()
     # Rows go in the order of the unique key they lock (a stable sort keeps line order within a person), so

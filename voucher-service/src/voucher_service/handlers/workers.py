@@ -27,7 +27,7 @@ from skillkit.problems import Problem
 
 from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
-from voucher_service.domain.worker import NewWorker
+from voucher_service.domain.worker import NewWorker, same_name
 from voucher_service.config import VoucherSettings
 
 
@@ -41,6 +41,11 @@ async def register_worker(
     existing = await session.scalar(select(Worker).where(Worker.id_blind_index == index))
     if existing is not None:
         if self_service and existing.account_subject is None:
+            # The ID number alone is printed on too many documents to prove who is signing up: without the
+            # name, anyone holding it would take over the record staff made, its vouchers and its E4 slots.
+            if not same_name(data.name, existing.name):
+                raise Problem(409, "identity_mismatch",
+                              "the name does not match the worker registered with this ID number")
             existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
             await outbox.add(
                 session,
