@@ -109,6 +109,7 @@ def chain(
     kind: str = "inclusive",
     year: int = 2023,
     days: int | None = 5,
+    planned_days: int | None = None,  # the class's plan: the attended days unless given
     passed: bool = True,
     e3: bool = False,
     outbound: bool = False,
@@ -144,7 +145,7 @@ def chain(
             issued_by="staff-1"), clock),
         fact(ClassOpened(
             class_id=klass, institution_id=institution, kind=kind, course=course, occupation_code=occupation,
-            level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=max(days or 1, 1),
+            level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=planned_days or max(days or 1, 1),
             capacity=40, outbound=outbound, subsidised_day_limit=day_limit, project_reference=project,
             needs_approval=kind == "order", status="open" if kind != "order" else "pending_approval"), clock),
         fact(TrainingEnrolled(

@@ -166,6 +166,12 @@ CASES = [
     Case("S1_3_days", lambda: chain(days=3), {TR: ("eligible", "300.00", ("S1",))}),
     Case("S1_10_days_exactly_the_cap", lambda: chain(days=10), {TR: ("eligible", "1000.00", ("S1",))}),
     Case("S1_11_days_capped", lambda: chain(days=11), {TR: ("eligible", "1000.00", ("S1",))}),
+    # A day beyond the class's plan is not subsidised (its check-in stays on record)
+    Case("S1_10_attended_of_5_planned_pays_5", lambda: chain(days=10, planned_days=5), {TR: ("eligible", "500.00", ("S1",))}),
+    Case("S4_10_attended_of_5_planned_pays_5", lambda: chain(days=10, planned_days=5, e3=True),
+         {LA: ("eligible", "75.00", ("S4",))}),
+    Case("S2_16_attended_of_12_planned_pays_12", lambda: chain(kind="order", days=16, planned_days=12, outcome=OUTCOME_80),
+         {TR: ("eligible", "1700.00", ("S2",))}),
     Case("S1_0_days_rejected", lambda: chain(days=0), {TR: ("rejected", "0.00", ("S1",))},
          reason={TR: "no_attended_days"}),
     # S2 order: 150/day first 10 days, then 100/day, cap 4,000, >= 80 % employment (inclusive)

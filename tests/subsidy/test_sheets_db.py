@@ -39,7 +39,8 @@ def class_events(clock: Clock, *, rejected: int | None = 2) -> tuple[list, Fact,
     events = []
     for n, days in DAYS.items():
         events += [f for f in chain(person=f"P{n}", voucher=f"V{n}", enrolment=f"E{n}", certificate=f"CERT{n}",
-                                    days=days, e3=n == 1, realname=None, clock=clock)
+                                    days=days, planned_days=max(DAYS.values()), e3=n == 1, realname=None,
+                                    clock=clock)
                    if f.kind != "class" or n == 0]  # the class is filed once
     trainees = sheet_answer("S-trainees-C1", "trainee", "C1", [
         line(f"E{n}", f"P{n}", "rejected" if n == rejected else "accepted",

@@ -465,6 +465,8 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
     else:
         p = c.completed.payload
         note = f"实际培训 {p.attended_days} 天"
+        if c.klass is not None and p.attended_days > c.klass.payload.planned_days:
+            note += f"，按计划培训天数 {c.klass.payload.planned_days} 天补贴"
         if p.attended_days <= 0:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("no_attended_days"), note))
         elif c.voucher is not None and _day_start(p.completed_on) >= c.voucher.payload.valid_until:
@@ -634,10 +636,17 @@ def _training_claims(
     return drafts
 
 
+def _paid_days(c: _Chain) -> int:
+    """The attended days, at most the class's planned days: the per-day subsidies (S1–S7) pay the training the
+    class filed, and a day beyond its plan is not subsidised (the check-ins stay on record)."""
+    days = c.completed.payload.attended_days if c.completed else 0
+    return min(days, c.klass.payload.planned_days) if c.klass is not None else days
+
+
 def _training_amount(c: _Chain, table: PolicyTable, part: str) -> Computed | None:
     if c.completed is None or c.voucher is None:
         return None
-    days = c.completed.payload.attended_days
+    days = _paid_days(c)
     kind = c.voucher.payload.kind.value
     klass = c.klass.payload if c.klass else None
     if klass is not None and klass.outbound and table.e8.paid_as_inclusive and kind not in ("entrepreneurship", "enterprise"):
@@ -726,7 +735,7 @@ def _living_allowance(
     training = claims.get(claim_key(TRAINING, c.voucher_id)) or claims.get(claim_key(TRAINING, c.voucher_id, S6_FIRST))
     if state in (ELIGIBLE, WAITING) and training is not None and training.reason is not None and training.reason.code in ("e4_limit", "review_rejected"):
         state, reason, missing = REJECTED, Reason.of("training_claim_rejected", training.reason.code), ()
-    computed = s4_living_allowance(table, c.completed.payload.attended_days) if (table and c.completed) else None
+    computed = s4_living_allowance(table, _paid_days(c)) if (table and c.completed) else None
     return ClaimDraft(
         claim_type=LIVING,
         subject_id=c.voucher_id,
