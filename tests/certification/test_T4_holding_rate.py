@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from decimal import Decimal
 
-from certification_service.adapters.models import TownshipWorkforce
+from certification_service.adapters.models import Candidate, Certificate, KnownWorker, TownshipWorkforce
+from certification_service.handlers.reports import _meets
+from skillkit.db import utcnow
 
 from tests.certification.helpers import (
     count,
@@ -91,3 +95,51 @@ async def test_T4_workforce_is_set_by_bureau_only_and_validated(cs):
     assert await count(cs, TownshipWorkforce) == 1
     r = await cs.client.get("/v1/reports/holding-rate", headers=cs.headers("evaluation_org", org="x"))
     assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+
+
+def test_T4_target_is_met_on_the_exact_fraction_not_the_rounded_rate():
+    target = Decimal("0.32")
+    assert _meets(3000, 9376, target) is False  # 0.319966, shown as 0.3200
+    assert _meets(3000, 9375, target) is True  # exactly 32 %
+    assert _meets(1, None, target) is None
+
+
+async def add_holders(cs, evaluation_id: str, institution_id: str, township: str, n: int, start: int = 0) -> None:
+    """n persons of the township holding one valid certificate each, written directly (hundreds are needed)."""
+    now = utcnow()
+    async with cs.sessionmaker() as session:
+        for i in range(start, start + n):
+            key = f"holder-{i:05d}"
+            candidate_id = uuid.uuid4()
+            session.add(KnownWorker(person_key=key, worker_id=str(uuid.uuid4()), township=township, categories=[],
+                                    account_subject=None, registered=True, updated_at=now))
+            session.add(Candidate(id=candidate_id, evaluation_id=uuid.UUID(evaluation_id), name="张三丰",
+                                  id_number_encrypted="x", id_blind_index=key, person_key=key, unknown_person=False,
+                                  free_student_evaluation=False, passed=True, registered_by="x", created_at=now))
+            await session.flush()
+            session.add(Certificate(certificate_no=f"T4-{i:05d}", candidate_id=candidate_id,
+                                    evaluation_id=uuid.UUID(evaluation_id), institution_id=uuid.UUID(institution_id),
+                                    person_key=key, holder_name="张三丰", certificate_type="skill_level",
+                                    occupation_code="4-10-01-05", level=5, level_slot=5, active_slot="active",
+                                    issued_on=date(2026, 11, 26), issued_by="x", free_student_evaluation=False,
+                                    status="valid", created_at=now))
+        await session.commit()
+
+
+async def test_T4_target_boundary_uses_the_exact_rate(cs):
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    # 263 / 822 = 0.319951...: shown as 0.3200 but below the 32 % target
+    await add_holders(cs, evaluation_id, institution_id, "临泉镇", 263)
+    await put_workforce(cs, "临泉镇", 822)
+    data = (await cs.client.get("/v1/reports/holding-rate", headers=staff(cs))).json()
+    [township] = data["townships"]
+    assert (township["holders"], township["holding_rate"], township["meets_target"]) == (263, "0.3200", False)
+    assert (data["county_holding_rate"], data["county_meets_target"]) == ("0.3200", False)
+    # 264 / 825 = 0.32 exactly: meets the target
+    await add_holders(cs, evaluation_id, institution_id, "临泉镇", 1, start=263)
+    await put_workforce(cs, "临泉镇", 825)
+    data = (await cs.client.get("/v1/reports/holding-rate", headers=staff(cs))).json()
+    [township] = data["townships"]
+    assert (township["holders"], township["holding_rate"], township["meets_target"]) == (264, "0.3200", True)
+    assert (data["county_holding_rate"], data["county_meets_target"]) == ("0.3200", True)

@@ -1,6 +1,14 @@
 from __future__ import annotations
 
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
 from certification_service.adapters.models import Certificate
+from certification_service.domain.certificates import certificate_number
+from skillkit.db import utcnow
 
 from tests.certification.helpers import (
     certified,
@@ -70,6 +78,50 @@ async def test_certificate_revoked_for_error_can_be_issued_again(cs):
     assert r.status_code == 201
     assert r.json()["certificate_no"] != cert["certificate_no"]
     assert await count(cs, Certificate) == 2
+
+
+async def test_revoked_certificate_is_not_issued_again_from_the_same_result(cs):
+    for seq, reason in enumerate(["fraud", "error"], start=1):
+        institution_id, cert = await certified(cs, resident_id(seq=f"{seq:03d}"), institution_seq=seq)
+        r = await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": reason}, headers=staff(cs))
+        assert r.status_code == 200, r.text
+        r = await issue(cs, institution_id, cert["candidate_id"])
+        assert (r.status_code, r.json()["code"]) == (409, "candidate_already_certified")
+        assert cert["certificate_no"] in r.json()["detail"] and "new evaluation" in r.json()["detail"]
+        r = await cs.client.post(f"/v1/evaluations/{cert['evaluation_id']}/certificates", headers=org(cs, institution_id))
+        assert (r.status_code, r.json()["issued"], r.json()["refused"]) == (200, 0, 0), r.text
+    assert await count(cs, Certificate) == 2
+    assert len(await outbox_events(cs, "certificate.issued.v1")) == 2
+
+
+async def test_database_refuses_a_second_certificate_for_the_same_candidate(cs):
+    _, cert = await certified(cs)
+    await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": "error"}, headers=staff(cs))
+    async with cs.sessionmaker() as session:
+        original = await session.get(Certificate, uuid.UUID(cert["id"]))
+        session.add(
+            Certificate(
+                certificate_no=certificate_number(2026, 999),
+                candidate_id=original.candidate_id,
+                evaluation_id=original.evaluation_id,
+                institution_id=original.institution_id,
+                person_key=original.person_key,
+                holder_name=original.holder_name,
+                certificate_type=original.certificate_type,
+                occupation_code=original.occupation_code,
+                level=original.level,
+                level_slot=original.level_slot,
+                active_slot="active",  # the only certificate in force: E5's constraint does not object
+                issued_on=date(2026, 11, 26),
+                issued_by="x",
+                free_student_evaluation=False,
+                graduation_year=None,
+                status="valid",
+                created_at=utcnow(),
+            )
+        )
+        with pytest.raises(IntegrityError):
+            await session.flush()
 
 
 async def test_bureau_finds_a_certificate_by_its_number_and_status(cs):

@@ -117,7 +117,8 @@ class Certificate(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
     certificate_no: Mapped[str] = mapped_column(String(30), unique=True)
-    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True)
+    # One certificate per candidate (a result) ever; a new certificate needs a new evaluation.
+    candidate_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("candidates.id"), index=True, unique=True)
     evaluation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluations.id"), index=True)
     institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("evaluation_institutions.id"), index=True)
     person_key: Mapped[str] = mapped_column(String(64), index=True)

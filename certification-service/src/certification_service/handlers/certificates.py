@@ -19,7 +19,7 @@ from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
-from certification_service.adapters.db import flush_or_conflict
+from certification_service.adapters.db import ROW_LOCK, flush_or_conflict
 from certification_service.adapters.models import (
     Candidate,
     Certificate,
@@ -99,6 +99,15 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
     )
     if duplicate is not None:
         raise _duplicate(duplicate)
+    # One certificate per result, whatever became of it: a certificate revoked (for fraud or error) must not
+    # come back from the same result. The unique index on certificates.candidate_id backs this under concurrency.
+    issued = await session.scalar(select(Certificate.certificate_no).where(Certificate.candidate_id == candidate.id))
+    if issued is not None:
+        raise Problem(
+            409,
+            "candidate_already_certified",
+            f"certificate {issued} was already issued for this result; a new certificate needs a new evaluation",
+        )
     today = local_date(utcnow())
     [row] = _certificate_rows(principal, evaluation, [candidate], today, await _allocate(session, today.year, 1))
     certificate = Certificate(**row)
@@ -199,8 +208,12 @@ async def _allocate(session: AsyncSession, year: int, count: int) -> int:
     raise RuntimeError(f"could not allocate certificate numbers for {year}")
 
 
-async def get_certificate(session: AsyncSession, principal: Principal, certificate_id: uuid.UUID) -> Certificate:
-    certificate = await session.get(Certificate, certificate_id)
+async def get_certificate(
+    session: AsyncSession, principal: Principal, certificate_id: uuid.UUID, *, for_update: bool = False
+) -> Certificate:
+    certificate = await session.get(
+        Certificate, certificate_id, with_for_update=ROW_LOCK if for_update else None, populate_existing=for_update
+    )
     if certificate is None:
         raise not_found("certificate", certificate_id)
     ensure_own(principal, certificate.institution_id)
@@ -211,7 +224,9 @@ async def revoke_certificate(
     session: AsyncSession, principal: Principal, certificate_id: uuid.UUID, data: RevokeIn
 ) -> Certificate:
     """Revocation (fraud, error) by bureau staff; the subsidy service stops or claws back what relied on it."""
-    certificate = await get_certificate(session, principal, certificate_id)
+    # Locked so that of two concurrent revocations the second sees the first (`certificate_already_revoked`)
+    # rather than both succeeding and emitting two `certificate.revoked.v1`.
+    certificate = await get_certificate(session, principal, certificate_id, for_update=True)
     if certificate.status == "revoked":
         raise Problem(409, "certificate_already_revoked", "this certificate is already revoked")
     now = utcnow()

@@ -15,6 +15,7 @@ from skillkit.contracts.vocab import CertificateType
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
+from certification_service.adapters.db import ROW_LOCK
 from certification_service.adapters.models import Candidate, Evaluation, EvaluationInstitution
 from certification_service.adapters.outbox import outbox
 from certification_service.config import CertificationSettings
@@ -95,8 +96,11 @@ async def writable_evaluation(session: AsyncSession, principal: Principal, evalu
 async def get_candidate(
     session: AsyncSession, principal: Principal, evaluation_id: uuid.UUID, candidate_id: uuid.UUID
 ) -> Candidate:
+    """The candidate, locked for recording their result."""
     await get_evaluation(session, principal, evaluation_id)
-    candidate = await session.get(Candidate, candidate_id)
+    # Locked so that concurrent results for the same candidate are serialised: the second one sees the first
+    # recorded (`result_already_recorded`) instead of both passing the check and the last writer winning.
+    candidate = await session.get(Candidate, candidate_id, with_for_update=ROW_LOCK, populate_existing=True)
     if candidate is None or candidate.evaluation_id != evaluation_id:
         raise not_found("candidate", candidate_id)
     return candidate

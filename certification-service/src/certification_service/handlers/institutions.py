@@ -17,6 +17,7 @@ from skillkit.contracts.vocab import CertificateType
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
+from certification_service.adapters.db import ROW_LOCK
 from certification_service.adapters.models import EvaluationInstitution, Filing
 from certification_service.adapters.outbox import outbox
 from certification_service.domain.institutions import FilingIn, InstitutionIn, InstitutionStatus, InstitutionStatusIn
@@ -120,8 +121,11 @@ async def register_institution(
     return institution
 
 
-async def get_institution(session: AsyncSession, institution_id: uuid.UUID) -> EvaluationInstitution:
-    institution = await session.get(EvaluationInstitution, institution_id)
+async def get_institution(
+    session: AsyncSession, institution_id: uuid.UUID, *, for_update: bool = False
+) -> EvaluationInstitution:
+    institution = await session.get(EvaluationInstitution, institution_id,
+                                    with_for_update=ROW_LOCK if for_update else None, populate_existing=for_update)
     if institution is None:
         raise not_found("institution", institution_id)
     return institution
@@ -163,7 +167,9 @@ async def change_status(
     session: AsyncSession, principal: Principal, institution_id: uuid.UUID, data: InstitutionStatusIn
 ) -> EvaluationInstitution:
     """I3: suspend, revoke or reinstate, always with who and (for suspension and revocation) why."""
-    institution = await get_institution(session, institution_id)
+    # Locked so that concurrent changes are serialised: the second is checked against the first's status (a
+    # revocation stays final, the same change is not made and announced twice).
+    institution = await get_institution(session, institution_id, for_update=True)
     if data.status != InstitutionStatus.APPROVED and not data.reason:
         raise Problem(422, "status_reason_required", f"setting status {data.status} needs a reason")
     if institution.status == InstitutionStatus.REVOKED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,9 +30,17 @@ async def set_workforce(session: AsyncSession, principal: Principal, township: s
 
 
 def _rate(holders: int, workforce: int | None) -> Decimal | None:
+    """The rate for display, rounded to 4 places."""
     if not workforce:
         return None
     return (Decimal(holders) / Decimal(workforce)).quantize(RATE_PLACES, rounding=ROUND_HALF_UP)
+
+
+def _meets(holders: int, workforce: int | None, target: Decimal) -> bool | None:
+    # On the exact fraction, not the displayed rate: 3000 / 9376 = 0.31997 shows as 0.3200 yet is below 32 %.
+    if not workforce:
+        return None
+    return Fraction(holders, workforce) >= Fraction(target)
 
 
 async def holding_rate(session: AsyncSession, target: Decimal) -> HoldingRateOut:
@@ -60,7 +69,7 @@ async def holding_rate(session: AsyncSession, target: Decimal) -> HoldingRateOut
                 holders=counts.get(township, 0),
                 workforce_size=workforce.get(township),
                 holding_rate=rate,
-                meets_target=None if rate is None else rate >= target,
+                meets_target=_meets(counts.get(township, 0), workforce.get(township), target),
             )
         )
     county_holders = sum(counts.values()) + without_township
@@ -73,5 +82,5 @@ async def holding_rate(session: AsyncSession, target: Decimal) -> HoldingRateOut
         county_holders=county_holders,
         county_workforce=county_workforce,
         county_holding_rate=county_rate,
-        county_meets_target=None if county_rate is None else county_rate >= target,
+        county_meets_target=_meets(county_holders, county_workforce, target),
     )

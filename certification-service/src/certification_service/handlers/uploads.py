@@ -26,6 +26,7 @@ from skillkit.pii import blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import read_roster
 
+from certification_service.adapters.db import ROW_LOCK
 from certification_service.adapters.models import Candidate, Evaluation
 from certification_service.adapters.outbox import outbox
 from certification_service.config import CertificationSettings
@@ -38,9 +39,16 @@ COLUMNS = {
     "practical_score": "实操成绩",
     "passed": "是否合格",
 }
-# The evaluation's candidates the file names, built once (an expanding IN for the blind indexes).
-_NAMED = select(Candidate).where(Candidate.evaluation_id == bindparam("evaluation_id"),
-                                 Candidate.id_blind_index.in_(bindparam("indexes", expanding=True)))
+# The evaluation's candidates the file names, built once (an expanding IN for the blind indexes). Locked, so
+# that a concurrent upload or single result for the same candidate waits and then sees the result recorded;
+# in id order, so that concurrent uploads naming the same candidates take their locks in one order (no deadlock).
+_NAMED = (
+    select(Candidate)
+    .where(Candidate.evaluation_id == bindparam("evaluation_id"),
+           Candidate.id_blind_index.in_(bindparam("indexes", expanding=True)))
+    .order_by(Candidate.id)
+    .with_for_update(**ROW_LOCK)
+)
 PASSED_WORDS = YES_WORDS | {"合格", "通过", "pass", "passed"}
 FAILED_WORDS = NO_WORDS | {"不合格", "未通过", "fail", "failed"}
 
