@@ -26,6 +26,7 @@ from tests.training.support import (
     outbox_types,
     pk_of,
     resident_id,
+    today,
     voucher_code,
 )
 
@@ -131,6 +132,20 @@ async def test_expired_and_revoked_vouchers_are_refused(ts):
     r = await w.enrol(c["id"], n3, v3)  # past its validity, expiry event not arrived yet
     assert (r.status_code, r.json()["code"]) == (409, "voucher_expired")
     assert await count(ts, Enrolment) == 0
+
+
+async def test_a_voucher_that_runs_out_before_the_class_ends_is_refused(ts):
+    """The completion must fall inside the voucher's validity (chain link 3): enrolling a voucher that expires before
+    the class's last day would train the worker for nothing."""
+    w = await World(ts).setup()
+    c = await w.open_class(end_date=(today() + timedelta(days=30)).isoformat())
+    short, long = resident_id(1), resident_id(2)
+    v_short, v_long = await w.voucher(short, valid_days=10), await w.voucher(long, valid_days=40)
+    r = await w.enrol(c["id"], short, v_short)
+    assert (r.status_code, r.json()["code"]) == (409, "voucher_expires_before_class_end")
+    assert f"before the class's last day {today() + timedelta(days=30)}" in r.json()["detail"]
+    assert (await w.enrol(c["id"], long, v_long)).status_code == 201
+    assert await count(ts, Enrolment) == 1
 
 
 async def test_projection_tolerates_any_order_and_duplicates(ts):

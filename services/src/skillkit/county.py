@@ -16,6 +16,11 @@ def local_date(moment: datetime) -> date:
     return moment.astimezone(COUNTY_TZ).date()
 
 
+def day_start(day: date) -> datetime:
+    """The first instant of a county-local day, UTC-aware (validity bounds compare against it)."""
+    return datetime.combine(day, time.min, COUNTY_TZ)
+
+
 def policy_year_of(moment: datetime) -> int:
     """The policy year is the county's calendar year (a voucher issued at 23:30 on 31 Dec local is that year's)."""
     return local_date(moment).year

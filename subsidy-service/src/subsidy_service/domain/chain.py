@@ -14,12 +14,12 @@ claims are passed in as `locked` and keep their E4 / E5 slot.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Mapping
 
-from skillkit.county import COUNTY_TZ
+from skillkit.county import day_start
 
 from subsidy_service.domain.facts import Fact, FactSet
 from subsidy_service.domain.policy import Policies, PolicyTable
@@ -226,10 +226,6 @@ class PersonResult:
 
 def _ids(*facts: Fact | None) -> tuple[str, ...]:
     return tuple(sorted({f.event_id for f in facts if f is not None}))
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, COUNTY_TZ)
 
 
 def _fraction(count_num: int, count_den: int, reported: Decimal | None) -> Fraction | None:
@@ -469,7 +465,7 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
             note += f"，按计划培训天数 {c.klass.payload.planned_days} 天补贴"
         if p.attended_days <= 0:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("no_attended_days"), note))
-        elif c.voucher is not None and _day_start(p.completed_on) >= c.voucher.payload.valid_until:
+        elif c.voucher is not None and day_start(p.completed_on) >= c.voucher.payload.valid_until:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("completed_outside_validity"), note))
         elif c.voucher is not None and c.voucher.payload.kind.value == "entrepreneurship" and not p.passed:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("not_passed"), note))

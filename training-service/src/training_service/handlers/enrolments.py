@@ -27,7 +27,7 @@ from skillkit.contracts.voucher import (
     VoucherIssued,
     VoucherRevoked,
 )
-from skillkit.county import local_date
+from skillkit.county import day_start, local_date
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
@@ -88,6 +88,14 @@ def check_voucher_fits(voucher: VoucherProjection, trainee_key: str, training_cl
         raise Problem(422, "voucher_not_holder", "the voucher belongs to someone else than this trainee")
     if voucher.kind != training_class.kind:
         raise Problem(422, "voucher_kind_mismatch", f"a {voucher.kind} voucher does not fit a {training_class.kind} class")
+    # The completion must lie inside the voucher's validity (the chain's link 3): a voucher that runs out before
+    # the class ends would take the trainee through the whole class and then pay nothing.
+    if voucher.valid_until is not None and voucher.valid_until <= day_start(training_class.end_date):
+        raise Problem(
+            409, "voucher_expires_before_class_end",
+            f"the voucher is valid until {voucher.valid_until.isoformat()}, before the class's last day "
+            f"{training_class.end_date}: the training would end outside its validity",
+        )
 
 
 def voucher_already_enrolled() -> Problem:
