@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from training_service.adapters.models import CheckIn, Enrolment, RealnameSubmission
+from training_service.adapters.models import CheckIn, Enrolment, RealnameSubmission, TrainingClass
 
 from tests.training.support import World, count, outbox_payloads, resident_id, today
 
@@ -160,6 +161,29 @@ async def test_completion_bad_input(ts):
                                         "completed_on": (today() + timedelta(days=1)).isoformat()}, headers=w.org)
     assert (r.status_code, r.json()["code"]) == (422, "completed_on_out_of_range")
     assert await outbox_payloads(ts, "training.completed.v1") == []
+
+
+async def test_completion_lies_between_the_last_day_attended_and_the_class_end(ts):
+    """The follow-up windows (S2, S6) and the voucher's validity run from completed_on: it may not precede the
+    training it counts, nor follow the class's last day."""
+    start = today() - timedelta(days=20)
+    w, c, e, _ = await _class_and_trainee(ts, start_date=start.isoformat(), end_date=today().isoformat())
+    for offset in range(5):
+        assert (await w.check_in(c["id"], e["id"], start + timedelta(days=offset))).status_code == 201
+    async with ts.sessionmaker() as session:  # time passes: the class ended two weeks ago, the completion is late
+        await session.execute(update(TrainingClass).where(TrainingClass.id == uuid.UUID(c["id"]))
+                              .values(end_date=start + timedelta(days=6)))
+        await session.commit()
+    url = f"/v1/classes/{c['id']}/completions"
+    for wrong in (start + timedelta(days=3), start + timedelta(days=7)):  # before the last day attended; after the end
+        r = await ts.client.post(url, json={"enrolment_id": e["id"], "passed": True, "completed_on": wrong.isoformat()},
+                                 headers=w.org)
+        assert (r.status_code, r.json()["code"]) == (422, "completed_on_out_of_range")
+        assert r.json()["detail"] == (f"completed_on must lie between {start + timedelta(days=4)} (the class start or the "
+                                      f"last day attended) and {start + timedelta(days=6)} (the class's last day, or today)")
+    assert await outbox_payloads(ts, "training.completed.v1") == []
+    r = await ts.client.post(url, json={"enrolment_id": e["id"], "passed": True}, headers=w.org)
+    assert (r.status_code, r.json()["completed_on"]) == (201, (start + timedelta(days=6)).isoformat())  # the class end
 
 
 async def test_drop_releases_the_seat_and_emits(ts):

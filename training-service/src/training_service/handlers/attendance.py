@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,14 +62,30 @@ def check_in_day(training_class: TrainingClass, enrolment: Enrolment | None, dat
     return day
 
 
+class Attendance(NamedTuple):
+    """A trainee's attended days and the last of them (None before the first)."""
+
+    days: int
+    last_day: date | None
+
+
+NO_ATTENDANCE = Attendance(0, None)
+
+
 async def attended_days(session: AsyncSession, enrolment_id: uuid.UUID) -> int:
     return await session.scalar(select(func.count()).select_from(CheckIn).where(CheckIn.enrolment_id == enrolment_id)) or 0
 
 
-async def class_attended_days(session: AsyncSession, class_id: uuid.UUID) -> dict[uuid.UUID, int]:
-    rows = await session.execute(select(CheckIn.enrolment_id, func.count()).where(CheckIn.class_id == class_id)
-                                 .group_by(CheckIn.enrolment_id))
-    return {enrolment_id: days for enrolment_id, days in rows}
+async def attendance_of(session: AsyncSession, enrolment_id: uuid.UUID) -> Attendance:
+    days, last_day = (await session.execute(
+        select(func.count(), func.max(CheckIn.day)).where(CheckIn.enrolment_id == enrolment_id))).one()
+    return Attendance(days or 0, last_day)
+
+
+async def class_attendance(session: AsyncSession, class_id: uuid.UUID) -> dict[uuid.UUID, Attendance]:
+    rows = await session.execute(select(CheckIn.enrolment_id, func.count(), func.max(CheckIn.day))
+                                 .where(CheckIn.class_id == class_id).group_by(CheckIn.enrolment_id))
+    return {enrolment_id: Attendance(days, last_day) for enrolment_id, days, last_day in rows}
 
 
 async def record_check_ins(

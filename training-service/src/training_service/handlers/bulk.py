@@ -35,7 +35,9 @@ from training_service.domain.bodies import (
     LicenceIn,
 )
 from training_service.handlers import province
-from training_service.handlers.attendance import NewCheckIn, check_in_day, class_attended_days, record_check_ins
+from training_service.handlers.attendance import (
+    NO_ATTENDANCE, NewCheckIn, check_in_day, class_attendance, record_check_ins,
+)
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees
 from training_service.handlers.training import completion_events, record_employment, record_licence
@@ -162,7 +164,7 @@ async def bulk_completions(
     training_class = await class_for(session, principal, class_id)
     rows = read_roster(filename, content, COMPLETION_COLUMNS, {"passed"})
     trainees = await ClassTrainees.load(session, settings, class_id)
-    days = await class_attended_days(session, class_id)
+    attendance = await class_attendance(session, class_id)
     events: list[Event] = []
     completed: list[Enrolment] = []
     errors: list[BulkRowError] = []
@@ -174,7 +176,7 @@ async def bulk_completions(
             data = CompletionIn.model_validate(values)
             enrolment = trainees.by_id.get(data.enrolment_id)
             events += completion_events(settings, principal, training_class, enrolment, data,
-                                        days.get(data.enrolment_id, 0))
+                                        attendance.get(data.enrolment_id, NO_ATTENDANCE))
         except (ValidationError, Problem) as exc:
             errors.append(row_error(row, exc))
             continue

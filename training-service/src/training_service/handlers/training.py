@@ -28,7 +28,7 @@ from training_service.config import TrainingSettings
 from training_service.domain.bodies import CompletionIn, DropIn, EmploymentIn, LicenceIn
 from training_service.domain.rules import add_months, credit_code_or_problem, may_pass, rate
 from training_service.handlers import province
-from training_service.handlers.attendance import attended_days
+from training_service.handlers.attendance import NO_ATTENDANCE, Attendance, attendance_of
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.enrolments import release_seat
 
@@ -37,9 +37,9 @@ CENT = Decimal("0.01")
 
 def completion_events(
     settings: TrainingSettings, principal: Principal, training_class: TrainingClass, enrolment: Enrolment | None,
-    data: CompletionIn, days: int,
+    data: CompletionIn, attendance: Attendance,
 ) -> list[Event]:
-    """Checks and records one completion (`days`: the trainee's attended days, counted from check-ins); returns
+    """Checks and records one completion (`attendance`: the trainee's check-ins, counted); returns
     its events for the caller to write, alone or with a whole upload's. The P1 completion record is not among
     them: the caller puts the completions it recorded together on one sheet (`province.completion_sheet`)."""
     if enrolment is None or enrolment.class_id != training_class.id:
@@ -50,10 +50,16 @@ def completion_events(
         raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees complete")
     now = utcnow()
     today = local_date(now)
-    completed_on = data.completed_on or today
-    if not training_class.start_date <= completed_on <= today:
+    days = attendance.days
+    # A completion closes the training it counts: not before the last day attended, nor after the class's last day
+    # (the S2/S6 follow-up windows run from it, and the voucher's validity is checked on it).
+    earliest = max(training_class.start_date, attendance.last_day or training_class.start_date)
+    latest = min(training_class.end_date, today)
+    completed_on = data.completed_on or latest
+    if not earliest <= completed_on <= latest:
         raise Problem(422, "completed_on_out_of_range",
-                      f"completed_on must lie between the class start {training_class.start_date} and today")
+                      f"completed_on must lie between {earliest} (the class start or the last day attended) and "
+                      f"{latest} (the class's last day, or today)")
     if data.passed and not may_pass(days, training_class.planned_days, settings.completion_min_attendance_share):
         raise Problem(
             422, "attendance_below_minimum",
@@ -92,8 +98,8 @@ async def complete(
 ) -> Enrolment:
     training_class = await class_for(session, principal, class_id)
     enrolment = await session.get(Enrolment, data.enrolment_id)
-    days = await attended_days(session, enrolment.id) if enrolment is not None else 0
-    events = completion_events(settings, principal, training_class, enrolment, data, days)
+    attendance = await attendance_of(session, enrolment.id) if enrolment is not None else NO_ATTENDANCE
+    events = completion_events(settings, principal, training_class, enrolment, data, attendance)
     assert enrolment is not None
     sheet = province.completion_sheet(session, settings, training_class, [enrolment])  # P1: a sheet of one line
     await outbox.add_many(session, events + ([sheet] if sheet else []))
