@@ -75,6 +75,20 @@ async def test_an_app_account_with_another_name_cannot_link_a_worker_registered_
     assert [v["worker_id"] for v in r.json()] == [worker_id]
 
 
+async def test_an_account_with_a_worker_cannot_also_claim_one_registered_by_staff(vs):
+    """One account, one worker: claiming a second, staff-registered record is a 409 (it was the database's 500)."""
+    own = vs.headers("worker", sub="acct-1")
+    assert (await vs.client.post("/v1/workers", json=worker_body(), headers=own)).status_code == 201
+    other = worker_body(name="李四", id_number=resident_id(seq="456"))
+    r = await vs.client.post("/v1/workers", json=other, headers=vs.headers("bureau", sub="staff-1"))
+    assert r.status_code == 201
+    staff_registered = uuid.UUID(r.json()["id"])
+    r = await vs.client.post("/v1/workers", json=other, headers=own)
+    assert (r.status_code, r.json()["code"]) == (409, "account_has_worker")
+    async with vs.sessionmaker() as session:
+        assert (await session.get(Worker, staff_registered)).account_subject is None
+
+
 async def test_bad_check_digit_is_422_and_changes_nothing(vs):
     r = await vs.client.post(
         "/v1/workers", json=worker_body(id_number=with_wrong_check_digit(resident_id())), headers=vs.headers("worker")

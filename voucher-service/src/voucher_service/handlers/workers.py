@@ -46,6 +46,8 @@ async def register_worker(
             if not same_name(data.name, existing.name):
                 raise Problem(409, "identity_mismatch",
                               "the name does not match the worker registered with this ID number")
+            if await _account_has_worker(session, principal):
+                raise _account_has_worker_problem()
             existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
             await outbox.add(
                 session,
@@ -59,14 +61,22 @@ async def register_worker(
             raise Problem(409, "worker_registered_to_another_account",
                           "this resident ID number is already registered to another account")
         return Outcome(existing, 200)
-    if self_service and await session.scalar(select(Worker.id).where(Worker.account_subject == principal.subject)):
-        raise Problem(409, "account_has_worker", "this account already registered a worker with another ID number")
+    if self_service and await _account_has_worker(session, principal):
+        raise _account_has_worker_problem()
     values = new_worker_values(settings, principal, data, number, index, self_service=self_service)
     worker = Worker(**values)
     session.add(worker)
     await session.flush()
     await outbox.add(session, worker_registered(values), partition_key=worker.person_key, subject=str(worker.id))
     return Outcome(worker, 201)
+
+
+async def _account_has_worker(session: AsyncSession, principal: Principal) -> bool:
+    return await session.scalar(select(Worker.id).where(Worker.account_subject == principal.subject)) is not None
+
+
+def _account_has_worker_problem() -> Problem:
+    return Problem(409, "account_has_worker", "this account already registered a worker with another ID number")
 
 
 def new_worker_values(
