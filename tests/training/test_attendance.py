@@ -193,6 +193,9 @@ async def test_drop_releases_the_seat_and_emits(ts):
     assert await outbox_payloads(ts, "training.dropped.v1") == [
         {"enrolment_id": e["id"], "voucher_id": v["voucher_id"], "person_key": v["person_key"], "reason": "外出务工"}]
     assert (await ts.client.get(f"/v1/classes/{c['id']}", headers=w.org)).json()["seats_taken"] == 0
+    async with ts.sessionmaker() as session:
+        dropped = await session.get(Enrolment, uuid.UUID(e["id"]))
+    assert (dropped.drop_reason, dropped.dropped_by) == ("外出务工", "org-user-1")  # P10
     r = await ts.client.post(f"/v1/enrolments/{e['id']}/drop", json={"reason": "外出务工"}, headers=w.org)
     assert (r.status_code, r.json()["code"]) == (409, "enrolment_not_active")
     # the voucher service gives the voucher back on `training.dropped`: it may enrol again (here: a later class)

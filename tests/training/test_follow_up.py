@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
+from training_service.adapters.models import Enrolment, TrainingClass
 from training_service.domain.rules import add_months, may_pass, rate
 
 from tests.training.support import ECOMMERCE, World, credit_code, outbox_payloads, resident_id, today
@@ -52,6 +54,8 @@ async def test_S2_order_class_outcome_rates(ts):
     [first, _] = await outbox_payloads(ts, "training.employment_recorded.v1")
     assert (first["enrolment_id"], first["employer_credit_code"], first["contract_months"]) == (
         e1["id"], ORDER["credit_code"], 12)
+    async with ts.sessionmaker() as session:  # P10: the S2 rate counts it, so who recorded it is kept
+        assert (await session.get(Enrolment, uuid.UUID(e1["id"]))).employment_recorded_by == "org-user-1"
 
     r = await ts.client.post(f"/v1/classes/{c['id']}/outcome", headers=w.org)
     assert r.status_code == 200, r.text
@@ -98,6 +102,11 @@ async def test_S6_entrepreneurship_pass_and_licence_rates(ts):
     [event] = await outbox_payloads(ts, "class.outcome_reported.v1")
     assert (event["passed"], event["licensed_within_six_months"]) == (3, 1)
     assert (event["pass_rate"], event["licence_rate"], event["employment_rate"]) == ("1.0000", "0.3333", "0.0000")
+    async with ts.sessionmaker() as session:  # P10: who recorded what the S6 rates count, who closed the class
+        licensed = await session.get(Enrolment, uuid.UUID(trainees[0][0]["id"]))
+        closed = await session.get(TrainingClass, uuid.UUID(c["id"]))
+    assert (licensed.licence_recorded_by, licensed.employment_recorded_by, closed.closed_by) == (
+        "org-user-1", None, "staff-1")
 
 
 async def test_follow_up_bad_input_changes_nothing(ts):

@@ -109,6 +109,7 @@ class TrainingClass(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     outcome: Mapped[dict | None] = mapped_column(JSON)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by: Mapped[str | None] = mapped_column(String(200))  # P10: who reported the outcome
 
 
 class VoucherProjection(Base):
@@ -179,13 +180,16 @@ class Enrolment(Base):
     completed_on: Mapped[date | None] = mapped_column(Date)
     completed_by: Mapped[str | None] = mapped_column(String(200))
     drop_reason: Mapped[str | None] = mapped_column(Text)
+    dropped_by: Mapped[str | None] = mapped_column(String(200))  # P10
     # follow-up within six months
     employer: Mapped[str | None] = mapped_column(String(200))
     employer_credit_code: Mapped[str | None] = mapped_column(String(18))
     employed_on: Mapped[date | None] = mapped_column(Date)
     contract_months: Mapped[int | None] = mapped_column(Integer)
+    employment_recorded_by: Mapped[str | None] = mapped_column(String(200))  # P10: the S2 rate counts it
     licence_credit_code: Mapped[str | None] = mapped_column(String(18))
     licensed_on: Mapped[date | None] = mapped_column(Date)
+    licence_recorded_by: Mapped[str | None] = mapped_column(String(200))  # P10: the S6 rate counts it
 
 
 class CheckIn(Base):

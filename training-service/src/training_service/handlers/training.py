@@ -113,6 +113,7 @@ async def drop(session: AsyncSession, principal: Principal, enrolment_id: uuid.U
     enrolment.status = "dropped"
     enrolment.live_slot = None  # the voucher service gives the voucher back on `training.dropped`
     enrolment.drop_reason = data.reason
+    enrolment.dropped_by = principal.subject
     enrolment.updated_at = utcnow()
     await release_seat(session, enrolment.class_id)
     await outbox.add(
@@ -163,6 +164,7 @@ async def record_employment(
     enrolment.employer_credit_code = credit
     enrolment.employed_on = data.employed_on
     enrolment.contract_months = data.contract_months
+    enrolment.employment_recorded_by = principal.subject
     enrolment.updated_at = utcnow()
     await outbox.add(
         session,
@@ -189,6 +191,7 @@ async def record_licence(
     credit = credit_code_or_problem(data.credit_code)
     enrolment.licence_credit_code = credit
     enrolment.licensed_on = data.licensed_on
+    enrolment.licence_recorded_by = principal.subject
     enrolment.updated_at = utcnow()
     await outbox.add(
         session,
@@ -238,6 +241,7 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
     )
     training_class.status = "closed"
     training_class.closed_at = utcnow()
+    training_class.closed_by = principal.subject
     training_class.outcome = payload.model_dump(mode="json", exclude={"class_id", "institution_id", "kind"})
     await outbox.add(session, payload, partition_key=str(training_class.id), subject=str(training_class.id))
     return Outcome(training_class, 200)
