@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-
 import uuid
 from collections import Counter
 
 import pytest
+from sqlalchemy import select
 
-from certification_service.adapters.models import Candidate, Certificate
+from certification_service.adapters.models import Candidate, Certificate, Filing
 from skillkit.testing import plugin
 
 from tests.certification.helpers import (
@@ -137,3 +137,18 @@ async def test_I3_concurrent_status_changes_are_checked_one_after_the_other(cs):
         assert refused.json()["code"] == "institution_status_unchanged"
     events = await outbox_events(cs, "evaluation_institution.filed.v1")
     assert [e.payload.status for e in events].count("suspended") == 3
+
+
+@needs_concurrent_writers
+async def test_I2_concurrent_filing_replacements_are_applied_one_after_the_other(cs):
+    """Two staff replace an institution's filings at once: both succeed in turn and one list stands (each deleted
+    only the filings it saw, so both lists were left: the institution filed for both levels)."""
+    institution_id = await new_institution(cs)
+    url = f"/v1/evaluation-institutions/{institution_id}/filings"
+    lists = [[{"occupation_code": "4-10-01-05", "level": level, "certificate_type": "skill_level"}] for level in (4, 3)]
+    responses = await asyncio.gather(*(cs.client.put(url, json={"filings": filings}, headers=staff(cs))
+                                       for filings in lists))
+    assert [r.status_code for r in responses] == [200, 200]
+    async with cs.sessionmaker() as session:
+        levels = list(await session.scalars(select(Filing.level).where(Filing.institution_id == uuid.UUID(institution_id))))
+    assert len(levels) == 1 and levels[0] in (4, 3)

@@ -139,7 +139,8 @@ async def replace_filings(
     filings_in: list[FilingIn],
 ) -> EvaluationInstitution:
     """The filing list is replaced as a whole (the provincial filing is one document); I2."""
-    institution = await get_institution(session, institution_id)
+    # Locked: two concurrent replacements would both delete and re-insert, and the second collide with the first.
+    institution = await get_institution(session, institution_id, for_update=True)
     filings = checked_filings(filings_in, settings)
     for existing in await filings_of(session, institution.id):
         await session.delete(existing)
