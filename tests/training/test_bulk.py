@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 import pytest
 from openpyxl import Workbook
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from skillkit.testing import plugin
 from skillkit.testing.harness import eventually
@@ -167,6 +167,31 @@ async def test_bulk_rows_may_name_the_trainee_by_resident_id_number(ts):
 def check_in_file(enrolment_ids: list[str], days: list[date]) -> dict:
     rows = [f"{e},face,{day} 08:{i % 60:02d}" for day in days for i, e in enumerate(enrolment_ids)]
     return csv_file("\n".join(["enrolment_id,method,checked_at"] + rows))
+
+
+async def test_a_day_attended_in_one_class_is_refused_in_another(ts):
+    """One person in two classes the same week (E4 allows an inclusive and an order voucher): a day is paid per
+    class attended, so a day already attended in one class is refused in the other, one by one and in a file."""
+    w = await World(ts).setup()
+    first, second = await w.open_class(), await w.open_class(name="另一期")
+    (in_first, _), (in_second, _) = await w.active_trainee(first["id"], 1), await w.active_trainee(second["id"], 1)
+    start = date.fromisoformat(first["start_date"])
+    assert (await w.check_in(first["id"], in_first["id"], start)).status_code == 201
+    r = await w.check_in(second["id"], in_second["id"], start)
+    assert (r.status_code, r.json()["code"]) == (409, "attended_elsewhere_that_day")
+    assert r.json()["detail"] == f"the trainee already attended another class on {start}: a day is subsidised once"
+    text = "\n".join([
+        "学员编号,签到方式,工号,签到时间",
+        f"{in_second['id']},face,,{start + timedelta(days=1)} 08:30",  # 2 ok
+        f"{in_second['id']},face,,{start} 08:30",                      # 3 attended in the first class
+    ])
+    r = await ts.client.post(f"/v1/classes/{second['id']}/check-ins/bulk", files=csv_file(text), headers=w.org)
+    assert (r.status_code, r.json()["applied"], r.json()["rejected"]) == (201, 1, 1)
+    assert [(e["line"], e["code"]) for e in r.json()["row_errors"]] == [(3, "attended_elsewhere_that_day")]
+    async with ts.sessionmaker() as session:
+        days = (await session.execute(select(CheckIn.class_id, CheckIn.day).order_by(CheckIn.day))).all()
+    assert [(str(class_id), day) for class_id, day in days] == [
+        (first["id"], start), (second["id"], start + timedelta(days=1))]
 
 
 async def test_bulk_check_ins_20_trainees_5_days_send_5_sheets_and_start_20_trainings_once(ts):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -60,6 +60,34 @@ def check_in_day(training_class: TrainingClass, enrolment: Enrolment | None, dat
             f"{day} is outside the class dates {training_class.start_date} to {training_class.end_date}",
         )
     return day
+
+
+def attended_elsewhere(day: date) -> Problem:
+    return Problem(409, "attended_elsewhere_that_day",
+                   f"the trainee already attended another class on {day}: a day is subsidised once")
+
+
+async def days_attended_elsewhere(
+    session: AsyncSession, training_class: TrainingClass, new: list[NewCheckIn]
+) -> set[tuple[str, date]]:
+    """(person key, day) among these check-ins that the person already attended in another class: each class pays
+    per day attended, so one day in two classes (an inclusive and an order class the same week, E4 allows both)
+    would be paid twice."""
+    if not new:
+        return set()
+    rows = await session.execute(_ELSEWHERE, {
+        "class_id": training_class.id, "persons": sorted({n.enrolment.person_key for n in new}),
+        "days": sorted({n.day for n in new}),
+    })
+    return {(person, day) for person, day in rows}
+
+
+_ELSEWHERE = (
+    select(Enrolment.person_key, CheckIn.day).join(Enrolment, CheckIn.enrolment_id == Enrolment.id)
+    .where(CheckIn.class_id != bindparam("class_id"), Enrolment.person_key.in_(bindparam("persons", expanding=True)),
+           CheckIn.day.in_(bindparam("days", expanding=True)))
+    .distinct()
+)
 
 
 class Attendance(NamedTuple):
@@ -161,8 +189,10 @@ async def check_in(
     of_the_day = select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day)
     existing = await session.scalar(of_the_day)
     if existing is None:
-        recorded = await record_check_ins(session, settings, principal, training_class,
-                                          [NewCheckIn(enrolment, day, data)])
+        new = [NewCheckIn(enrolment, day, data)]
+        if await days_attended_elsewhere(session, training_class, new):
+            raise attended_elsewhere(day)
+        recorded = await record_check_ins(session, settings, principal, training_class, new)
         existing = await session.scalar(of_the_day)
         assert existing is not None
         if recorded:

@@ -36,7 +36,8 @@ from training_service.domain.bodies import (
 )
 from training_service.handlers import province
 from training_service.handlers.attendance import (
-    NO_ATTENDANCE, NewCheckIn, check_in_day, class_attendance, record_check_ins,
+    NO_ATTENDANCE, NewCheckIn, attended_elsewhere, check_in_day, class_attendance, days_attended_elsewhere,
+    record_check_ins,
 )
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees
@@ -135,7 +136,7 @@ async def bulk_check_ins(
     seen = {(row.enrolment_id, row.day) for row in await session.execute(
         select(CheckIn.enrolment_id, CheckIn.day).where(CheckIn.class_id == class_id))}
     now = utcnow()
-    new: list[NewCheckIn] = []
+    new: list[tuple[RosterRow, NewCheckIn]] = []
     errors: list[BulkRowError] = []
     for row in rows:
         try:
@@ -151,8 +152,14 @@ async def bulk_check_ins(
         assert enrolment is not None
         if (enrolment.id, day) not in seen:  # a day already recorded (or earlier in this file) counts once
             seen.add((enrolment.id, day))
-            new.append(NewCheckIn(enrolment, day, data))
-    recorded = await record_check_ins(session, settings, principal, training_class, new)
+            new.append((row, NewCheckIn(enrolment, day, data)))
+    elsewhere = await days_attended_elsewhere(session, training_class, [n for _, n in new])
+    for row, n in new:
+        if (n.enrolment.person_key, n.day) in elsewhere:
+            errors.append(row_error(row, attended_elsewhere(n.day)))
+    errors.sort(key=lambda e: e.line)
+    accepted = [n for _, n in new if (n.enrolment.person_key, n.day) not in elsewhere]
+    recorded = await record_check_ins(session, settings, principal, training_class, accepted)
     good = len(rows) - len(errors)
     return BulkOut(applied=len(recorded), unchanged=good - len(recorded), rejected=len(errors), row_errors=errors)
 
