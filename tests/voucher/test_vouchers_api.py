@@ -213,3 +213,22 @@ async def test_policy_year_filter_out_of_range_is_a_422_not_a_500(vs):
     assert (r.status_code, r.headers["content-type"], r.json()["code"]) == (
         422, "application/problem+json", "validation_failed")
     assert "query.policy_year" in r.json()["detail"]
+
+
+async def test_a_tampered_cursor_is_a_400_problem(vs):
+    """Found by an audit: a cursor with a naive timestamp or an id that is no UUID reached the query and gave a 500
+    (and logged the SQL)."""
+    import base64
+    import json
+
+    def cursor(created: str, ident: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps([created, ident]).encode()).decode().rstrip("=")
+
+    staff = vs.headers("bureau")
+    for bad in (cursor("2026-01-01T00:00:00+00:00", "not-a-uuid"), cursor("2026-01-01T00:00:00", str(uuid.uuid4())),
+                cursor("2026-01-01T00:00:00+00:00", 7), "%%%"):
+        r = await vs.client.get("/v1/vouchers", params={"cursor": bad}, headers=staff)
+        assert (r.status_code, r.json()["code"]) == (400, "cursor_invalid"), bad
+    good = cursor("2026-01-01T00:00:00+00:00", str(uuid.uuid4()))
+    r = await vs.client.get("/v1/vouchers", params={"cursor": good}, headers=staff)
+    assert (r.status_code, r.json()["items"]) == (200, [])

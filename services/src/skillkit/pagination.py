@@ -31,9 +31,16 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         created, ident = json.loads(base64.urlsafe_b64decode(padded))
-        return datetime.fromisoformat(created), ident
+        moment = datetime.fromisoformat(created)
     except Exception as exc:
-        raise Problem(400, "cursor_invalid", "the cursor is not one this API returned") from exc
+        raise _invalid_cursor() from exc
+    if moment.tzinfo is None or not isinstance(ident, str):  # every cursor this API returns has both
+        raise _invalid_cursor()
+    return moment, ident
+
+
+def _invalid_cursor() -> Problem:
+    return Problem(400, "cursor_invalid", "the cursor is not one this API returned")
 
 
 async def paginate(
@@ -49,7 +56,10 @@ async def paginate(
         raise Problem(422, "limit_out_of_range", f"limit must be between 1 and {MAX_LIMIT}")
     if cursor:
         created, ident = decode_cursor(cursor)
-        ident_value = id_col.type.python_type(ident) if hasattr(id_col.type, "python_type") else ident
+        try:
+            ident_value = id_col.type.python_type(ident) if hasattr(id_col.type, "python_type") else ident
+        except ValueError as exc:  # a tampered id (not a UUID)
+            raise _invalid_cursor() from exc
         stmt = stmt.where(or_(created_col > created, and_(created_col == created, id_col > ident_value)))
     rows = (await session.execute(stmt.order_by(created_col, id_col).limit(limit + 1))).scalars().all()
     next_cursor = None
