@@ -170,6 +170,23 @@ async def test_E5_database_refuses_a_second_active_certificate(cs):
             await session.flush()
 
 
+async def test_E5_refusal_does_not_reveal_another_institutions_certificate(cs):
+    """Found by an audit: the refusal named the certificate number, so an institution could learn, for any ID number
+    it registered, who holds which certificate issued elsewhere."""
+    number = resident_id()
+    first_institution = await new_institution(cs)
+    held = await issue(cs, first_institution, (await passed_candidate(
+        cs, first_institution, await new_evaluation(cs, first_institution), number))["id"])
+    assert held.status_code == 201
+    other = await new_institution(cs, seq=2, name="临县第二评价中心")
+    evaluation = await new_evaluation(cs, other)
+    r = await issue(cs, other, (await passed_candidate(cs, other, evaluation, number))["id"])
+    assert (r.status_code, r.json()["code"]) == (409, "certificate_duplicate")
+    assert r.json()["detail"] == "this person already holds a certificate for this occupation and level"
+    batch = await cs.client.post(f"/v1/evaluations/{evaluation}/certificates", headers=org(cs, other))
+    assert held.json()["certificate_no"] not in batch.text
+
+
 async def test_I2_institution_no_longer_filed_cannot_certify(cs):
     institution_id = await new_institution(cs)
     evaluation_id = await new_evaluation(cs, institution_id)

@@ -98,7 +98,7 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
         )
     )
     if duplicate is not None:
-        raise _duplicate(duplicate)
+        raise _duplicate()
     # One certificate per result, whatever became of it: a certificate revoked (for fraud or error) must not
     # come back from the same result. The unique index on certificates.candidate_id backs this under concurrency.
     issued = await session.scalar(select(Certificate.certificate_no).where(Certificate.candidate_id == candidate.id))
@@ -135,12 +135,10 @@ async def _issuing(
     return evaluation, institution
 
 
-def _duplicate(certificate_no: str) -> Problem:
-    return Problem(
-        409,
-        "certificate_duplicate",
-        f"this person already holds certificate {certificate_no} for this occupation and level",
-    )
+def _duplicate() -> Problem:
+    # Without the number: the certificate may be another institution's, and this one could otherwise learn, for any
+    # ID number it registers, who holds which certificate (E5 is all it needs to know).
+    return Problem(409, "certificate_duplicate", "this person already holds a certificate for this occupation and level")
 
 
 def _certificate_rows(
@@ -273,7 +271,7 @@ async def issue_for_evaluation(
         "level_slot": level_slot(evaluation.level),
     })).all()
     eligible = [candidate for candidate, held in rows if held is None]
-    refused = [(candidate, _duplicate(held)) for candidate, held in rows if held is not None]
+    refused = [(candidate, _duplicate()) for candidate, held in rows if held is not None]
     if not eligible:
         return [], refused
     today = local_date(utcnow())
