@@ -106,3 +106,17 @@ def make_sessionmaker_stub(name: str):
         yield name
 
     return open_session
+
+
+async def test_database_errors_do_not_carry_the_bound_values(tmp_path):
+    """Their text is logged and put on dead-lettered events: it must not hold the names and numbers bound to it."""
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}")
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(rows).values(id=1, amount=Decimal("1.00")))
+    with pytest.raises(Exception) as caught:
+        async with engine.begin() as conn:
+            await conn.execute(insert(rows).values(id=1, amount=Decimal("424242.42")))
+    assert "UNIQUE" in str(caught.value) and "424242.42" not in str(caught.value)
+    assert "hidden due to hide_parameters" in str(caught.value)
+    await engine.dispose()

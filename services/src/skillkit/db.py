@@ -80,6 +80,9 @@ class Money(TypeDecorator[Decimal]):
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # A database error's message (logged, and put on dead-lettered events by the consumers) shows the SQL without
+    # its bound values: those are names, encrypted ID numbers and mobiles.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
