@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Any
 
 from sqlalchemy import func, select
 from stdnum.cn import ric, uscc
 
-from certification_service.adapters.models import kit_tables
+from certification_service.adapters.models import Certificate, kit_tables
+from certification_service.domain.certificates import certificate_number
 from certification_service.consumers import CONSUMER_GROUP
 from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
+from skillkit.db import utcnow
 from skillkit.events import Envelope, EventPayload, build_event, parse_event
 from skillkit.pii import person_key
 
@@ -159,3 +162,14 @@ async def known_worker(cs, number: str, township: str = "临泉镇", categories:
 
 def account_linked(key: str) -> WorkerAccountLinked:
     return WorkerAccountLinked(worker_id=str(uuid.uuid4()), person_key=key, account_subject="acct-1")
+
+
+def another_certificate_like(original: Certificate, **changes: Any) -> Certificate:
+    """A second certificate in force for the same person, occupation and level, written past the handlers (to show
+    what the database's own constraints refuse)."""
+    values = {column: getattr(original, column) for column in (
+        "candidate_id", "evaluation_id", "institution_id", "person_key", "holder_name", "certificate_type",
+        "occupation_code", "level", "level_slot")}
+    return Certificate(**{**values, "certificate_no": certificate_number(2026, 999), "active_slot": "active",
+                          "issued_on": date(2026, 11, 26), "issued_by": "x", "free_student_evaluation": False,
+                          "graduation_year": None, "status": "valid", "created_at": utcnow(), **changes})

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import date
 
 import pytest
 from hypothesis import given
@@ -16,6 +15,7 @@ from skillkit.county import local_date
 from skillkit.db import utcnow
 
 from tests.certification.helpers import (
+    another_certificate_like,
     count,
     issue,
     key_of,
@@ -143,29 +143,11 @@ async def test_E5_database_refuses_a_second_active_certificate(cs):
     evaluation_id = await new_evaluation(cs, institution_id)
     candidate = await passed_candidate(cs, institution_id, evaluation_id, resident_id())
     cert = (await issue(cs, institution_id, candidate["id"])).json()
+    second = await passed_candidate(cs, institution_id, await new_evaluation(cs, institution_id), resident_id())
     async with cs.sessionmaker() as session:
         original = await session.get(Certificate, uuid.UUID(cert["id"]))
-        session.add(
-            Certificate(
-                certificate_no=certificate_number(2026, 999),
-                candidate_id=original.candidate_id,
-                evaluation_id=original.evaluation_id,
-                institution_id=original.institution_id,
-                person_key=original.person_key,
-                holder_name=original.holder_name,
-                certificate_type=original.certificate_type,
-                occupation_code=original.occupation_code,
-                level=original.level,
-                level_slot=original.level_slot,
-                active_slot="active",
-                issued_on=date(2026, 11, 26),
-                issued_by="x",
-                free_student_evaluation=False,
-                graduation_year=None,
-                status="valid",
-                created_at=utcnow(),
-            )
-        )
+        # another result of the same person: the one-certificate-per-result index does not object, E5 does
+        session.add(another_certificate_like(original, candidate_id=uuid.UUID(second["id"])))
         with pytest.raises(IntegrityError):
             await session.flush()
 

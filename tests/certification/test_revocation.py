@@ -1,16 +1,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy.exc import IntegrityError
 
 from certification_service.adapters.models import Certificate
-from certification_service.domain.certificates import certificate_number
-from skillkit.db import utcnow
 
 from tests.certification.helpers import (
+    another_certificate_like,
     certified,
     count,
     issue,
@@ -99,27 +97,7 @@ async def test_database_refuses_a_second_certificate_for_the_same_candidate(cs):
     await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": "error"}, headers=staff(cs))
     async with cs.sessionmaker() as session:
         original = await session.get(Certificate, uuid.UUID(cert["id"]))
-        session.add(
-            Certificate(
-                certificate_no=certificate_number(2026, 999),
-                candidate_id=original.candidate_id,
-                evaluation_id=original.evaluation_id,
-                institution_id=original.institution_id,
-                person_key=original.person_key,
-                holder_name=original.holder_name,
-                certificate_type=original.certificate_type,
-                occupation_code=original.occupation_code,
-                level=original.level,
-                level_slot=original.level_slot,
-                active_slot="active",  # the only certificate in force: E5's constraint does not object
-                issued_on=date(2026, 11, 26),
-                issued_by="x",
-                free_student_evaluation=False,
-                graduation_year=None,
-                status="valid",
-                created_at=utcnow(),
-            )
-        )
+        session.add(another_certificate_like(original))  # the only certificate in force: E5 does not object
         with pytest.raises(IntegrityError):
             await session.flush()
 

@@ -133,7 +133,7 @@ def is_transient(exc: BaseException) -> bool:
     """Whether a handler's failure comes from its surroundings (the database or the network) rather than the event."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    return isinstance(exc, (ConnectionError, TimeoutError, OSError))
+    return isinstance(exc, OSError)  # ConnectionError and TimeoutError among them
 
 
 _PG_CLAIM = text(
