@@ -1,11 +1,16 @@
 """Service settings read from the environment (pydantic-settings).
 
-A production deployment that still carries a development default for a secret refuses to start:
+A production deployment that still carries a development default for a secret, or a weak secret (shorter than
+32 random bytes, a known weak value or placeholder, a one-letter key), refuses to start:
 the defaults exist so that `make run` works on a fresh machine, never so that production does.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import math
+from collections import Counter
 from typing import Literal
 
 from pydantic import model_validator
@@ -79,6 +84,11 @@ class ServiceSettings(BaseSettings):
         weak += [name for name, value in self.development_values().items() if getattr(self, name) == value]
         if weak:
             raise ValueError(f"production refuses development defaults for: {', '.join(sorted(weak))}")
+        too_weak = {name: reason for name in (*SECRET_FIELDS, *self.extra_secret_fields())
+                    if (reason := secret_weakness(name, getattr(self, name))) is not None}
+        if too_weak:
+            raise ValueError("production refuses weak secrets: " + "; ".join(
+                f"{name} {reason}" for name, reason in sorted(too_weak.items())))
         if self.database_url.startswith("sqlite"):
             raise ValueError("production refuses the embedded SQLite database; set a PostgreSQL database_url")
         return self
@@ -90,6 +100,57 @@ class ServiceSettings(BaseSettings):
     def development_values(self) -> dict[str, str]:
         """Non-secret settings whose development value must not reach production (e.g. a dev public key)."""
         return {}
+
+
+# Values seen in examples and tutorials, compared lower-cased (they also fail the length check, but say it plainly).
+KNOWN_WEAK_SECRETS = frozenset({"secret", "password", "changeme", "default", "admin", "test", "example", "dev",
+                                "development", "jwt-secret", "jwt_secret", "your-secret", "mysecret", "supersecret",
+                                "letmein", "qwerty", "123456"})
+# Placeholders (deploy/env.example's REPLACE_ME_...) mark a value nobody filled in, whatever follows them.
+PLACEHOLDER_MARKERS = ("replace_me", "replace-me", "changeme", "change-me", "change_me", "your-secret-here")
+
+MIN_SECRET_BYTES = 32
+# A text secret must carry as much entropy as 32 random bytes: 256 bits, counted as its length times the bits per
+# character of the smallest alphabet that spells it (hex 4, base64 6, printable ASCII ~6.5). `secrets.token_urlsafe(32)`
+# (43 characters) and `secrets.token_hex(32)` (64) pass; a long word, a repeated letter or a pattern does not.
+MIN_SECRET_BITS = 8 * MIN_SECRET_BYTES
+
+
+def secret_weakness(name: str, value: str) -> str | None:
+    """Why a production secret is too weak, or None. The Fernet key (pii_encryption_key) is checked as the 32 bytes
+    it encodes; the other secrets as text (HMAC keys and the QR seed are used as their UTF-8 bytes)."""
+    lowered = value.strip().lower()
+    if lowered in KNOWN_WEAK_SECRETS or any(marker in lowered for marker in PLACEHOLDER_MARKERS):
+        return "is a known weak value"
+    if name == "pii_encryption_key":
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except (binascii.Error, ValueError):
+            return "is not a Fernet key (url-safe base64 of 32 bytes)"
+        if len(raw) != 32:
+            return "is not a Fernet key (url-safe base64 of 32 bytes)"
+        # 32 random bytes hold ~30 distinct values; fewer than 16 is a pattern (one letter repeated, a short word).
+        if len(set(raw[:16])) < 8 or len(set(raw[16:])) < 8:
+            return "does not look random (too few distinct bytes)"
+        return None
+    if len(value) < MIN_SECRET_BYTES:
+        return f"is shorter than {MIN_SECRET_BYTES} characters"
+    # Repetition: a random string of this length uses many distinct characters, and no character dominates.
+    counts = Counter(value)
+    shannon_bits = -sum(n / len(value) * math.log2(n / len(value)) for n in counts.values())
+    if len(counts) < 12 or shannon_bits < 3.0:
+        return "does not look random (too few distinct characters)"
+    if len(value) * _bits_per_character(value) < MIN_SECRET_BITS:
+        return f"holds less than {MIN_SECRET_BYTES} random bytes (use secrets.token_urlsafe(32) or longer)"
+    return None
+
+
+def _bits_per_character(value: str) -> float:
+    if all(c in "0123456789abcdef" for c in value) or all(c in "0123456789ABCDEF" for c in value):
+        return 4.0
+    if all(c.isascii() and (c.isalnum() or c in "-_+/=") for c in value):
+        return 6.0
+    return math.log2(94)
 
 
 def _is_dev_default(name: str, value: str) -> bool:
