@@ -11,8 +11,11 @@ from typing import Any, AsyncIterator, Callable
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy import MetaData, delete
+from sqlalchemy import MetaData, delete, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import TABLE as AUDIT_TABLE
+from skillkit.audit import SQLITE_GUARD, SQLITE_UNGUARD
 from skillkit.auth import Role, mint_token
 from skillkit.events import Envelope, EventPayload, build_event, parse_event
 from skillkit.migrations import upgrade
@@ -38,11 +41,35 @@ class ServiceUnderTest:
         return {"Authorization": f"Bearer {mint_token(self.settings, role, sub, org)}", **extra}
 
     async def wipe(self, metadata: MetaData) -> None:
-        """Empty every table (children first) so each test starts from nothing."""
+        """Empty every table (children first) so each test starts from nothing. The audit log refuses DELETE:
+        it is emptied the way only a database superuser could (`run_unguarded`)."""
         async with self.sessionmaker() as session:
             for table in reversed(metadata.sorted_tables):
-                await session.execute(delete(table))
+                if table.name == AUDIT_TABLE:
+                    await run_unguarded(session, delete(table))
+                else:
+                    await session.execute(delete(table))
             await session.commit()
+
+
+async def run_unguarded(session: AsyncSession, *statements: Any) -> None:
+    """Runs statements on `audit_log` with its append-only guard off, in the session's transaction — what a
+    database superuser can do, and what the published head (P10) exists to reveal. PostgreSQL: triggers do not fire
+    under `session_replication_role = replica` (superuser only; the tests connect as one), set back before the
+    transaction goes on. SQLite: the triggers are dropped and made again in the same transaction."""
+    postgres = session.bind.dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        for ddl in SQLITE_UNGUARD:
+            await session.execute(text(ddl))
+    for statement in statements:
+        await session.execute(text(statement) if isinstance(statement, str) else statement)
+    if postgres:
+        await session.execute(text("SET LOCAL session_replication_role = origin"))
+    else:
+        for ddl in SQLITE_GUARD:
+            await session.execute(text(ddl))
 
 
 @asynccontextmanager
