@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for the four services of the Lin County skills platform. The command picks the service:
-#   uvicorn voucher_service.main:create --factory --host 0.0.0.0 --port 8000      (the default below)
-#   uvicorn training_service.main:create --factory --host 0.0.0.0 --port 8000
+#   uvicorn voucher_service.main:create --factory --host 0.0.0.0 --port 8000 --no-proxy-headers  (the default)
+#   uvicorn training_service.main:create --factory --host 0.0.0.0 --port 8000 --no-proxy-headers
 #   python -m subsidy_service.migrate upgrade                                       (start-up migration step)
 #   python -m voucher_service.replay --since 2026-01-01T00:00:00+00:00              (outbox replay)
 # See docs/deployment.md. Build: `docker build -t linxian-skills:local .`
@@ -60,4 +60,4 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
 
-CMD ["uvicorn", "voucher_service.main:create", "--factory", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "voucher_service.main:create", "--factory", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -262,6 +262,8 @@ def test_compose_has_the_four_services_and_their_migrations() -> None:
         migrate = name.replace("-service", "-migrate")
         assert migrate in services, migrate
         assert as_argv(services[name]["command"])[:2] == ["uvicorn", f"{package}.main:create"]
+        # issue 16: uvicorn must not believe X-Forwarded-For itself (its default trusts 127.0.0.1)
+        assert "--no-proxy-headers" in as_argv(services[name]["command"]), name
         assert as_argv(services[migrate]["command"]) == ["python", "-m", f"{package}.migrate", "upgrade"]
         # The service starts only after its migration finished successfully.
         assert services[name]["depends_on"][migrate] == {"condition": "service_completed_successfully"}
@@ -476,6 +478,7 @@ def test_k8s_every_service_has_deployment_service_and_migration_job() -> None:
         spec = pod_spec(deployment)
         api = spec["containers"][0]
         assert as_argv(api["command"])[:2] == ["uvicorn", f"{package}.main:create"]
+        assert "--no-proxy-headers" in as_argv(api["command"]), name  # issue 16
         assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert api["resources"]["requests"] and api["resources"]["limits"]

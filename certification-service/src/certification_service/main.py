@@ -9,7 +9,7 @@ from skillkit.runtime import ServiceRuntime
 
 from certification_service.adapters.models import kit_tables
 from certification_service.api import certificates, evaluations, institutions, public, reports
-from certification_service.api.ratelimit import SlidingWindowLimiter
+from certification_service.adapters.ratelimit import SharedWindowLimiter
 from certification_service.config import CertificationSettings
 from certification_service.consumers import consumers
 
@@ -35,5 +35,8 @@ def create(settings: CertificationSettings | None = None) -> FastAPI:
             "(S8 types, E5, E7), public verification, revocation, and the holding rate (T4)."
         ),
     )
-    app.state.verify_limiter = SlidingWindowLimiter(settings.verify_rate_limit, settings.verify_rate_window_seconds)
+    app.state.verify_limiter = SharedWindowLimiter(
+        "certificate-checks", settings.verify_rate_limit, settings.verify_rate_window_seconds,
+        lambda: runtime.sessionmaker, settings.blind_index_secret,
+    )
     return app

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from skillkit.auth import declared_roles
 from skillkit.bus import broker_ready
@@ -81,6 +82,9 @@ def create_app(
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # Forwarded headers are believed only from the configured proxies (none by default): uvicorn runs with
+    # --no-proxy-headers (skillkit.platform.uvicorn_command), and this decides instead, from the settings.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     app.add_middleware(NulCharacterMiddleware)
     app.add_middleware(CorrelationAndMetricsMiddleware, service=settings.service_name)
 

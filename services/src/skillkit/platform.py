@@ -38,6 +38,16 @@ SERVICES = (
 )
 
 
+# uvicorn believes X-Forwarded-For from 127.0.0.1 by default; the app decides from `trusted_proxies` instead.
+UVICORN_FLAGS = ("--no-proxy-headers", "--no-access-log")
+
+
+def uvicorn_command(package: str, port: int, host: str = "127.0.0.1") -> list[str]:
+    """How a service is served by `make run` and the end-to-end tests: the flags of the images and manifests."""
+    return [sys.executable, "-m", "uvicorn", f"{package}.main:create", "--factory", "--host", host,
+            "--port", str(port), *UVICORN_FLAGS]
+
+
 class Platform:
     def __init__(
         self,
@@ -79,8 +89,7 @@ class Platform:
     def start_service(self, service: ServiceProcess) -> None:
         output = (self.log_dir / f"{service.name}.log").open("ab") if self.log_dir else subprocess.DEVNULL
         self.processes[service.name] = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", f"{service.package}.main:create", "--factory",
-             "--host", "127.0.0.1", "--port", str(service.port), "--no-access-log"],
+            uvicorn_command(service.package, service.port),
             env=self.env_for(service),
             stdout=output,
             stderr=subprocess.STDOUT,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import math
 from collections import Counter
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PREFIX = "dev-only-"
@@ -73,7 +74,22 @@ class ServiceSettings(BaseSettings):
     pii_encryption_key: str = DEV_PII_ENCRYPTION_KEY
 
     max_body_bytes: int = 1_000_000
+    # Addresses or networks of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the service believes
+    # (e.g. SKILLS_TRUSTED_PROXIES='["10.42.0.0/16"]'); default none: the client address is the connection's peer.
+    # The services run uvicorn with --no-proxy-headers so that uvicorn's own default (trust 127.0.0.1) cannot
+    # let a local caller choose its address (issue 16: the certificate-check rate limit was bypassed that way).
+    trusted_proxies: tuple[str, ...] = ()
     log_level: str = "INFO"
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
+        return value
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "ServiceSettings":

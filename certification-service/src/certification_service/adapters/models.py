@@ -172,3 +172,16 @@ class TownshipWorkforce(Base):
     workforce_size: Mapped[int] = mapped_column(Integer)
     updated_by: Mapped[str] = mapped_column(String(200))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RateLimitHit(Base):
+    """Requests counted per client and fixed window, shared by every replica (issue 16): the public certificate
+    check's limit holds however many processes serve it. Rows of past windows are deleted as new ones start."""
+
+    __tablename__ = "rate_limit_hits"
+
+    bucket: Mapped[str] = mapped_column(String(40), primary_key=True)
+    # HMAC of the client address (adapters/ratelimit.py): no address is stored.
+    client: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_no: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(epoch seconds / window)
+    hits: Mapped[int] = mapped_column(Integer)

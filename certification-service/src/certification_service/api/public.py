@@ -42,11 +42,13 @@ async def check_certificate(
     request: Request, session: Session, body: VerifyIn, _: Annotated[None, require_roles(PUBLIC)]
 ) -> VerifyOut | JSONResponse:
     limiter = request.app.state.verify_limiter
+    # The connection's peer, or what a configured proxy forwarded (skillkit.app: trusted_proxies), never a header
+    # the caller chose (issue 16).
     client = request.client.host if request.client else "unknown"
-    wait = limiter.hit(client)
+    wait = await limiter.hit(client)
     if wait is not None:
         response = problem_response(
-            request, 429, "rate_limited", f"at most {limiter.limit} certificate checks per {limiter.window:g} s per client"
+            request, 429, "rate_limited", f"at most {limiter.limit} certificate checks per {limiter.window:g} s per client address"
         )
         response.headers["Retry-After"] = str(max(1, math.ceil(wait)))
         return response

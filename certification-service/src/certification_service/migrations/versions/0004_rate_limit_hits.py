@@ -1,0 +1,35 @@
+"""rate limit hits shared by replicas
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-06 02:30:00.000000
+
+The public certificate check counted requests in each process's memory: several replicas multiplied the limit
+(issue 16). The counts now live in this table, one row per client and window.
+"""
+
+from typing import Sequence, Union
+
+import sqlalchemy as sa
+from alembic import op
+
+
+revision: str = '0004'
+down_revision: Union[str, None] = '0003'
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        'rate_limit_hits',
+        sa.Column('bucket', sa.String(length=40), nullable=False),
+        sa.Column('client', sa.String(length=64), nullable=False),
+        sa.Column('window_no', sa.Integer(), nullable=False),
+        sa.Column('hits', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('bucket', 'client', 'window_no', name=op.f('pk_rate_limit_hits')),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table('rate_limit_hits')
