@@ -42,8 +42,18 @@ def test_production_refuses_the_voucher_dev_signing_seed():
     secrets = STRONG_SECRETS
     with pytest.raises(ValidationError, match="qr_signing_seed"):
         VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x", **secrets)
+    wechat = {"wechat_api_base": "https://api.weixin.qq.com", "wechat_appid": "wx0123456789abcdef",
+              "wechat_secret": "3f9c2a7e5b1d8c4f6a0e9b2d7c5a1f83"}
     assert VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x",
-                           qr_signing_seed=STRONG_QR_SEED, **secrets).environment == "production"
+                           qr_signing_seed=STRONG_QR_SEED, **wechat, **secrets).environment == "production"
+    for name in wechat:  # the fake's base URL, the development appid and secret are refused too
+        with pytest.raises(ValidationError, match=name):
+            VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x",
+                            qr_signing_seed=STRONG_QR_SEED, **{**wechat, name: VoucherSettings().model_dump()[name]},
+                            **secrets)
+    with pytest.raises(ValidationError, match="in-process fake WeChat"):
+        VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x",
+                        qr_signing_seed=STRONG_QR_SEED, wechat_transport="fake", **wechat, **secrets)
 
 
 def test_production_refuses_sqlite():

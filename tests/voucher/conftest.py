@@ -18,6 +18,7 @@ async def voucher_service(database_factory) -> AsyncIterator[ServiceUnderTest]:
         database_url=await database_factory("voucher"),
         run_relay=False,
         run_consumers=False,
+        wechat_transport="fake",
     )
     async with running_service(create, settings, "voucher_service.migrations") as service:
         yield service

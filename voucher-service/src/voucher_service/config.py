@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from pydantic import model_validator
+
 from skillkit.settings import ServiceSettings
 from skillkit.voucher_token import DEV_QR_SIGNING_SEED
+
+from voucher_service.wechat_fake import DEV_APPID, DEV_SECRET
+
+DEV_WECHAT_API_BASE = "http://127.0.0.1:8009"  # the local fake (`python -m voucher_service.wechat_fake`)
 
 class VoucherSettings(ServiceSettings):
     service_name: str = "voucher-service"
@@ -22,5 +30,28 @@ class VoucherSettings(ServiceSettings):
     # for within 100 ms (an institution's enrolment file is bound as a whole, the app polls the enrolment).
     kafka_fetch_max_wait_ms: int = 200
 
+    # WeChat mini-program (adapters/wechat.py). Production sets https://api.weixin.qq.com and the real app's id
+    # and secret; it refuses the development values and the in-process fake.
+    wechat_api_base: str = DEV_WECHAT_API_BASE
+    wechat_appid: str = DEV_APPID
+    wechat_secret: str = DEV_SECRET
+    # "http": call wechat_api_base; "fake": the fake WeChat mounted in-process (tests, no network at all).
+    wechat_transport: Literal["http", "fake"] = "http"
+    wechat_fake_unionid: bool = False  # the in-process fake answers a unionid (an Open Platform binding)
+    # The worker's tokens from a WeChat login: a short access token, renewed with a longer, rotating refresh token.
+    worker_token_minutes: int = 120
+    worker_refresh_days: int = 30
+
     def extra_secret_fields(self) -> tuple[str, ...]:
         return ("qr_signing_seed",)
+
+    def development_values(self) -> dict[str, str]:
+        # wechat_secret is refused as the development value only: WeChat issues it (32 hex characters, 128 bits),
+        # so the 256-bit rule for the secrets we generate cannot apply to it
+        return {"wechat_api_base": DEV_WECHAT_API_BASE, "wechat_appid": DEV_APPID, "wechat_secret": DEV_SECRET}
+
+    @model_validator(mode="after")
+    def _no_fake_wechat_in_production(self) -> "VoucherSettings":
+        if self.environment == "production" and self.wechat_transport != "http":
+            raise ValueError("production refuses the in-process fake WeChat (wechat_transport)")
+        return self

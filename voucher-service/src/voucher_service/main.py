@@ -8,7 +8,8 @@ from skillkit.app import create_app
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from voucher_service.adapters.models import kit_tables
-from voucher_service.api import vouchers, workers
+from voucher_service.adapters.wechat import build_wechat
+from voucher_service.api import auth, vouchers, workers
 from voucher_service.config import VoucherSettings
 from voucher_service.consumers import voucher_consumer
 from voucher_service.handlers.vouchers import sweep_expired
@@ -22,9 +23,11 @@ def create(settings: VoucherSettings | None = None) -> FastAPI:
         consumers=[voucher_consumer],
         periodic=[PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)],
     )
-    return create_app(
+    app = create_app(
         runtime,
-        [workers.router, vouchers.router],
+        [auth.router, workers.router, vouchers.router],
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )
+    app.state.wechat = build_wechat(settings)  # WeChat's server API (login, subscribe messages)
+    return app

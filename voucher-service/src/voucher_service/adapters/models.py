@@ -96,3 +96,32 @@ class PersonCertificate(Base):
     person_key: Mapped[str] = mapped_column(String(64), index=True)
     occupation_code: Mapped[str] = mapped_column(String(20))
     revoked: Mapped[bool] = mapped_column(default=False)
+
+
+class WeChatAccount(Base):
+    """A WeChat user of the mini-program and the platform account (token subject) it logs in as.
+
+    The subject is fixed at the first login: the unionid when WeChat sent one, else the openid. Kept here so a
+    mini-program bound to an Open Platform account later (unionids appear) does not change who the worker is,
+    and so notifications find the openid to write to (subscribe messages go to the openid)."""
+
+    __tablename__ = "wechat_accounts"
+
+    openid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    account_subject: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class RefreshToken(Base):
+    """A worker's refresh token, stored as its SHA-256 only; each use rotates it (the old one stops working)."""
+
+    __tablename__ = "refresh_tokens"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_subject: Mapped[str] = mapped_column(String(200), index=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
