@@ -20,6 +20,9 @@ STRONG_SECRETS = {
     "pii_encryption_key": "IK6wpG7oxmJPeExXBz44b9R0q2Zs1vTn5YcUaHdLkWE=",
 }
 STRONG_QR_SEED = "Qw8Er5Ty2Ui9Op6As3Df0Gh7Jk4Lz1Xc-Vb_NmMnBvCx"
+# The voucher service's WeChat app in production (WeChat issues the AppSecret as 32 hex characters).
+PRODUCTION_WECHAT = {"wechat_api_base": "https://api.weixin.qq.com", "wechat_appid": "wx0123456789abcdef",
+                     "wechat_secret": "3f9c2a7e5b1d8c4f6a0e9b2d7c5a1f83"}
 
 
 def test_route_without_declared_roles_refuses_to_start():
@@ -42,8 +45,7 @@ def test_production_refuses_the_voucher_dev_signing_seed():
     secrets = STRONG_SECRETS
     with pytest.raises(ValidationError, match="qr_signing_seed"):
         VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x", **secrets)
-    wechat = {"wechat_api_base": "https://api.weixin.qq.com", "wechat_appid": "wx0123456789abcdef",
-              "wechat_secret": "3f9c2a7e5b1d8c4f6a0e9b2d7c5a1f83"}
+    wechat = PRODUCTION_WECHAT
     assert VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x",
                            qr_signing_seed=STRONG_QR_SEED, **wechat, **secrets).environment == "production"
     for name in wechat:  # the fake's base URL, the development appid and secret are refused too
@@ -92,7 +94,8 @@ def test_production_refuses_weak_secrets_issue16(field, value, reason):
 def test_production_refuses_a_weak_voucher_qr_seed_issue16():
     with pytest.raises(ValidationError, match="qr_signing_seed is a known weak value"):
         VoucherSettings(environment="production", database_url="postgresql+asyncpg://db/x",
-                        qr_signing_seed="changeme-changeme-changeme-changeme", **STRONG_SECRETS)
+                        qr_signing_seed="changeme-changeme-changeme-changeme", **PRODUCTION_WECHAT,
+                        **STRONG_SECRETS)
 
 
 def test_production_accepts_generated_secrets_issue16():
@@ -105,5 +108,5 @@ def test_production_accepts_generated_secrets_issue16():
             environment="production", database_url="postgresql+asyncpg://db/x",
             jwt_secret=stdlib_secrets.token_urlsafe(32), person_key_secret=stdlib_secrets.token_hex(32),
             blind_index_secret=stdlib_secrets.token_urlsafe(48), qr_signing_seed=stdlib_secrets.token_urlsafe(48),
-            pii_encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode())
+            pii_encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(), **PRODUCTION_WECHAT)
         assert settings.environment == "production"
