@@ -186,8 +186,9 @@ async def test_voucher_bound_activates_and_submits_trainee_to_province(ts):
     assert (r.json()["province_status"], r.json()["province_status_label"]) == ("submitted", "已上报")
     trainee = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "trainee"]
     assert len(trainee) == 1  # P1: a trainee sheet of one line, keyed by the class
-    assert (trainee[0]["trainees"], trainee[0]["class_id"], trainee[0]["county_code"]) == (
-        [{"enrolment_id": e["id"], "person_key": pk_of(number)}], c["id"], "141124")
+    assert ([(line["enrolment_id"], line["person_key"], line["identity"]["kid"]) for line in trainee[0]["trainees"]],
+            trainee[0]["class_id"], trainee[0]["county_code"]) == (
+        [(e["id"], pk_of(number), "dev-province-1")], c["id"], "141124")  # the identity sealed for the province
 
 
 async def test_binding_rejected_compensates(ts):

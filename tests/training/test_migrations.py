@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from skillkit.db import make_engine
 from skillkit.migrations import upgrade
@@ -49,3 +49,52 @@ async def test_0003_back_fills_started_on_with_the_first_attended_day(database_f
     finally:
         await engine.dispose()
     assert started == {attended: date(2026, 11, 2), absent: None}
+
+
+def _diff(connection):
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from training_service.adapters.models import Base
+
+    return compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), Base.metadata)
+
+
+async def test_migrations_match_the_models(database_factory):
+    url = await database_factory("training_models")
+    await asyncio.to_thread(upgrade, "training_service.migrations", url)
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_diff) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_0006_makes_every_record_sent_before_its_own_first_version_and_downgrades(database_factory):
+    """P1: a submission sent before record versions is version 1 of a record of its own id, sent when created."""
+    from alembic import command
+    from skillkit.migrations import alembic_config
+
+    from training_service.adapters.models import RealnameSubmission
+
+    url = await database_factory("training_0006")
+    await asyncio.to_thread(upgrade, "training_service.migrations", url, "0005")
+    sent = uuid.uuid4()
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(  # the columns revision 0005 knew
+                "INSERT INTO realname_submissions (id, record_type, class_id, status, created_at)"
+                " VALUES (:id, 'class', :c, 'submitted', :t)"), {"id": sent, "c": str(uuid.uuid4()), "t": NOW})
+        await asyncio.to_thread(upgrade, "training_service.migrations", url)
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(
+                RealnameSubmission.record_id, RealnameSubmission.version, RealnameSubmission.attempts,
+                RealnameSubmission.last_sent_at, RealnameSubmission.escalated_at))).one()
+        assert tuple(row) == (sent, 1, 1, NOW, None)
+        config = alembic_config("training_service.migrations", url)
+        await asyncio.to_thread(command.downgrade, config, "0005")
+        await asyncio.to_thread(command.upgrade, config, "head")
+    finally:
+        await engine.dispose()

@@ -23,9 +23,19 @@ from training_service.consumers import PROVINCE_CONSUMER
 from training_service.handlers.province import UnknownSubmission
 from training_service.province_simulator import REJECTION_DETAIL, answer
 
-from tests.training.support import World, count, feed_province, outbox_payloads
+from tests.training.support import World, count, credit_code, feed_province, outbox_payloads, resident_id
 
 MISMATCH = "身份信息与公安人口库不一致"
+
+
+def open_identity(line: dict) -> dict:
+    """What the province reads from a trainee line's sealed identity (with the development private key)."""
+    from skillkit import sealed
+    from skillkit.contracts.province import identity_aad
+    from training_service.config import DEV_PROVINCE_KEY_ID, DEV_PROVINCE_KEY_SEED
+
+    keys = {DEV_PROVINCE_KEY_ID: sealed.private_key_from_seed(DEV_PROVINCE_KEY_SEED)}
+    return json.loads(sealed.open_box(keys, line["identity"], identity_aad(line["enrolment_id"], line["person_key"])))
 ELSEWHERE = "该学员本年度已在其他县参加同类补贴培训"
 
 
@@ -68,7 +78,7 @@ async def test_P1_class_trainee_attendance_completion_are_submitted(ts):
     c = await w.open_class()
     e, v = await w.active_trainee(c["id"])
     start = date.fromisoformat(c["start_date"])
-    await w.check_in(c["id"], e["id"], start)
+    await w.check_in(c["id"], e["id"], start, evidence_ref="FACE-0001")
     await ts.client.post(f"/v1/classes/{c['id']}/completions", json={"enrolment_id": e["id"], "passed": False},
                          headers=w.org)
     [klass] = await _submissions(ts, "class")
@@ -76,12 +86,23 @@ async def test_P1_class_trainee_attendance_completion_are_submitted(ts):
         c["id"], "141124", start.year, w.institution_id)
     assert (klass["start_date"], klass["end_date"], klass["planned_days"], klass["kind"]) == (
         c["start_date"], c["end_date"], 5, "inclusive")
+    # what the province files a class with: institution and its GB 32100 credit code, venue, teachers, hours
+    # (5 planned days x 8 class hours; the catalogue's 初级工 minimum of 5 days x 8)
+    assert (klass["institution_name"], klass["institution_credit_code"], klass["venue"], klass["teachers"],
+            klass["planned_hours"], klass["standard_hours"], klass["version"]) == (
+        "临县技工学校", credit_code(), "临县技工学校实训楼301", ["李老师"], 40, 40, 1)
     [trainee] = await _submissions(ts, "trainee")  # a sheet of one line (one bound event in the batch)
     assert (trainee["enrolment_id"], trainee["person_key"], trainee["occupation_code"]) == (None, None, "4-10-01-05")
-    assert trainee["trainees"] == [{"enrolment_id": e["id"], "person_key": v["person_key"]}]
+    [line] = trainee["trainees"]
+    assert (line["enrolment_id"], line["person_key"], line["identity"]["kid"]) == (
+        e["id"], v["person_key"], "dev-province-1")
+    assert resident_id(1) not in json.dumps(trainee, ensure_ascii=False) and "张三" not in json.dumps(
+        trainee, ensure_ascii=False)  # the topic never holds them in clear: sealed for the province only
+    assert open_identity(line) == {"name": "张三", "id_number": resident_id(1)}
     [attendance] = await _submissions(ts, "attendance")  # a sheet of one line (one trainee that day)
     assert (attendance["day"], attendance["enrolment_id"], attendance["person_key"]) == (start.isoformat(), None, None)
-    assert [(line["enrolment_id"], line["person_key"]) for line in attendance["attendance"]] == [(e["id"], v["person_key"])]
+    assert [(line["enrolment_id"], line["person_key"], line["method"], line["evidence_ref"])
+            for line in attendance["attendance"]] == [(e["id"], v["person_key"], "face", "FACE-0001")]
     [completion] = await _submissions(ts, "completion")  # the single completion endpoint: a sheet of one line
     assert (completion["enrolment_id"], completion["attended_days"], completion["passed"]) == (None, None, None)
     assert completion["completions"] == [
@@ -326,8 +347,8 @@ async def test_P1_a_record_sent_alone_before_sheets_is_still_answered_as_before(
     e, v = await w.active_trainee(c["id"])
     submission_id = uuid.uuid4()
     async with ts.sessionmaker() as session:
-        session.add(RealnameSubmission(id=submission_id, record_type="trainee", class_id=c["id"], enrolment_id=e["id"],
-                                       status="submitted", created_at=utcnow()))
+        session.add(RealnameSubmission(id=submission_id, record_id=submission_id, record_type="trainee",
+                                       class_id=c["id"], enrolment_id=e["id"], status="submitted", created_at=utcnow()))
         await session.commit()
     assert await feed_province(ts, RealnameAnswered(
         submission_id=str(submission_id), record_type="trainee", class_id=c["id"], enrolment_id=e["id"],

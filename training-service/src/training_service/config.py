@@ -6,8 +6,14 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from skillkit.settings import ServiceSettings
+from skillkit import sealed
+from skillkit.settings import DEV_SECRET_PREFIX, ServiceSettings
 from skillkit.voucher_token import DEV_QR_PUBLIC_KEY
+
+# The province simulator's development key pair (the seed is in the source: development and tests only).
+DEV_PROVINCE_KEY_SEED = DEV_SECRET_PREFIX + "province-realname-x25519"
+DEV_PROVINCE_PUBLIC_KEY = sealed.public_key_text(sealed.private_key_from_seed(DEV_PROVINCE_KEY_SEED))
+DEV_PROVINCE_KEY_ID = "dev-province-1"
 
 
 class TrainingSettings(ServiceSettings):
@@ -21,9 +27,20 @@ class TrainingSettings(ServiceSettings):
     follow_up_months: int = 6
     # P1: send trainees, classes, attendance and completions to the province real-name system.
     province_realname_enabled: bool = True
+    # P1: trainees' names and ID numbers are sealed to this public key of the province (X25519, base64url) and
+    # its key id travels with each box. The province publishes a new key id when it rotates.
+    province_public_key: str = DEV_PROVINCE_PUBLIC_KEY
+    province_key_id: str = DEV_PROVINCE_KEY_ID
+    # P1: class hours per training day, for the planned and standard hours of a class record.
+    province_class_hours_per_day: int = Field(default=8, ge=1, le=12)
+    # P1 timeouts: a version unanswered this long after it was (last) sent is sent again, the same record id
+    # and version; after `province_max_attempts` sends it is escalated (pipeline health, the class's view).
+    province_answer_timeout_seconds: float = Field(default=6 * 3600, gt=0)
+    province_max_attempts: int = Field(default=3, ge=1)
+    province_resend_every_seconds: float = Field(default=300, gt=0)
     # Imported into the occupation catalogue at start-up (None: the CSV shipped in the package).
     occupations_csv: str | None = None
 
     def development_values(self) -> dict[str, str]:
         # The dev key verifies tokens signed with the dev seed, which is in the source: anyone could forge them.
-        return {"voucher_qr_public_key": DEV_QR_PUBLIC_KEY}
+        return {"voucher_qr_public_key": DEV_QR_PUBLIC_KEY, "province_public_key": DEV_PROVINCE_PUBLIC_KEY}

@@ -12,6 +12,13 @@ What the county sends and how it is answered:
   on, and a run over the same workers (`make demo`) is reproducible;
 - a completion sheet (the completions recorded together): one answer, a verdict per line, every line accepted;
 - an attendance sheet (a class's sign-in sheet of one day): one answer as one record, without lines, accepted.
+Before the draw, a trainee line's identity is opened with the province's private key (`--private-key KID=KEY`,
+the development key by default) and checked: a line without one, or whose box does not open, is rejected
+`missing_field`; an ID number whose check digit (GB 11643, python-stdnum) is wrong, or whose name differs from
+the population register the simulator was told (`--register`, a CSV of id_number,name), `identity_mismatch`.
+A class record without a valid institution credit code (GB 32100, python-stdnum), venue, teachers or planned
+hours is rejected `missing_field`. Each answer names the version it answers; a re-send of a version gets the
+same answer again (the verdicts are deterministic).
 A sheet's own verdict is accepted when every line is; otherwise rejected, its detail saying how many lines were.
 Sheet answers carry no enrolment id or person key of their own: those are on the lines. A trainee or completion
 record sent alone (before sheets) is answered as one record, a trainee drawn on (seed, submission id).
@@ -22,17 +29,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import hashlib
+import json
 import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from stdnum.cn import ric, uscc
 
+from skillkit import sealed
 from skillkit.bus import ensure_topics
 from skillkit.settings import ServiceSettings
-from skillkit.contracts.province import LineVerdict, RealnameAnswered, RealnameSubmitted
+from skillkit.contracts.province import (
+    LineVerdict,
+    RealnameAnswered,
+    RealnameNotified,
+    RealnameSubmitted,
+    TraineeLine,
+    identity_aad,
+)
+from skillkit.contracts.vocab import RealnameNotice
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
 from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict
 from skillkit.events import InvalidEvent, build_event, parse_event
+from training_service.config import DEV_PROVINCE_KEY_ID, DEV_PROVINCE_KEY_SEED
 
 log = logging.getLogger("training_service.province_simulator")
 
@@ -41,6 +65,55 @@ REJECTION_DETAIL = {
     RealnameRejection.IDENTITY_MISMATCH: "身份信息与公安人口库不一致",
     RealnameRejection.TRAINED_ELSEWHERE_THIS_YEAR: "该学员本年度已在其他县参加同类补贴培训",
 }
+CHECK_DIGIT_DETAIL = "身份证号码校验位错误"
+NAME_DETAIL = "姓名与公安人口库登记的姓名不一致"
+NO_IDENTITY_DETAIL = "缺少加密的身份信息，或无法解密"
+
+
+@dataclass
+class Province:
+    """What the simulated province knows: its private keys by key id, the population register (ID number ->
+    name) it was told, the verdict draw's seed and share."""
+
+    reject_share: float = 0.0
+    seed: str = "linxian"
+    keys: dict[str, X25519PrivateKey] = field(
+        default_factory=lambda: {DEV_PROVINCE_KEY_ID: sealed.private_key_from_seed(DEV_PROVINCE_KEY_SEED)})
+    register: dict[str, str] = field(default_factory=dict)
+
+
+def identity_of(line: TraineeLine, keys: dict[str, X25519PrivateKey]) -> dict | None:
+    """The line's identity opened with the province's key; None when absent or it does not open."""
+    if line.identity is None:
+        return None
+    try:
+        return json.loads(sealed.open_box(keys, line.identity.model_dump(),
+                                          identity_aad(line.enrolment_id, line.person_key)))
+    except (sealed.SealedBoxError, ValueError):
+        return None
+
+
+def _identity_verdict(line: TraineeLine, province: Province) -> dict | None:
+    """The identity checks of a trainee line: a verdict when it fails, None when it passes."""
+    identity = identity_of(line, province.keys)
+    if identity is None:
+        return dict(verdict=RealnameVerdict.REJECTED, reason=RealnameRejection.MISSING_FIELD, detail=NO_IDENTITY_DETAIL)
+    number = str(identity.get("id_number", ""))
+    if not ric.is_valid(number):
+        return dict(verdict=RealnameVerdict.REJECTED, reason=RealnameRejection.IDENTITY_MISMATCH,
+                    detail=CHECK_DIGIT_DETAIL)
+    registered = province.register.get(number.upper())
+    if registered is not None and registered != identity.get("name"):
+        return dict(verdict=RealnameVerdict.REJECTED, reason=RealnameRejection.IDENTITY_MISMATCH, detail=NAME_DETAIL)
+    return None
+
+
+def _class_missing(submission: RealnameSubmitted) -> list[str]:
+    """What a class record lacks that the province needs (missing fields, an invalid credit code)."""
+    missing = [name for name in ("venue", "teachers", "planned_hours") if not getattr(submission, name)]
+    if submission.institution_credit_code is None or not uscc.is_valid(submission.institution_credit_code):
+        missing.insert(0, "institution_credit_code")
+    return missing
 
 
 def _draw(seed: str, key: str) -> tuple[float, bytes]:
@@ -57,17 +130,21 @@ def _trainee_verdict(seed: str, key: str, reject_share: float) -> dict:
     return dict(verdict=RealnameVerdict.REJECTED, reason=reason, detail=REJECTION_DETAIL[reason])
 
 
-def answer(submission: RealnameSubmitted, reject_share: float, seed: str) -> RealnameAnswered:
-    """The province's answer to one submission: a trainee or completion sheet gets a verdict per line (trainee
-    lines drawn on (seed, person key)); anything else one verdict (a trainee record sent alone drawn on
-    (seed, submission id))."""
+def answer(submission: RealnameSubmitted, reject_share: float | Province, seed: str = "linxian") -> RealnameAnswered:
+    """The province's answer to one submission (a version of a record): a trainee sheet gets a verdict per line
+    (the identity checks, then the draw on (seed, person key)), a completion or certificate sheet a verdict per
+    line (accepted); a class record its field checks; anything else one verdict (a trainee record sent alone
+    drawn on (seed, submission id)). A line sealed for the province is checked only when the line carries an
+    identity or the record is versioned (records from before sealing are drawn as before)."""
+    province = reject_share if isinstance(reject_share, Province) else Province(reject_share, seed)
     common = dict(submission_id=submission.submission_id, record_type=submission.record_type,
-                  class_id=submission.class_id)
-    sheet = submission.trainees if submission.trainees is not None else submission.completions
+                  class_id=submission.class_id, version=submission.version or 1)
+    sheet = next((lines for lines in (submission.trainees, submission.completions, submission.certificates)
+                  if lines is not None), None)
     if sheet is not None:
         trainees = submission.trainees is not None
         lines = [LineVerdict(enrolment_id=line.enrolment_id, person_key=line.person_key,
-                             **(_trainee_verdict(seed, line.person_key, reject_share) if trainees
+                             **(_trainee_line_verdict(line, province, submission) if trainees
                                 else dict(verdict=RealnameVerdict.ACCEPTED)))
                  for line in sheet]
         rejected = sum(line.verdict == RealnameVerdict.REJECTED for line in lines)
@@ -77,16 +154,56 @@ def answer(submission: RealnameSubmitted, reject_share: float, seed: str) -> Rea
         return RealnameAnswered(**common, verdict=RealnameVerdict.ACCEPTED, lines=lines)
     common.update(enrolment_id=submission.enrolment_id, person_key=submission.person_key)
     if submission.record_type == "trainee":
-        return RealnameAnswered(**common, **_trainee_verdict(seed, submission.submission_id, reject_share))
+        return RealnameAnswered(**common, **_trainee_verdict(province.seed, submission.submission_id,
+                                                             province.reject_share))
+    if submission.record_type == "class" and submission.version is not None and (missing := _class_missing(submission)):
+        return RealnameAnswered(**common, verdict=RealnameVerdict.REJECTED, reason=RealnameRejection.MISSING_FIELD,
+                                detail="缺少或无效：" + "、".join(missing))
     return RealnameAnswered(**common, verdict=RealnameVerdict.ACCEPTED)
+
+
+def _trainee_line_verdict(line: TraineeLine, province: Province, submission: RealnameSubmitted) -> dict:
+    if line.identity is not None or submission.version is not None:
+        failed = _identity_verdict(line, province)
+        if failed is not None:
+            return failed
+    return _trainee_verdict(province.seed, line.person_key, province.reject_share)
+
+
+def notice(notice_kind: RealnameNotice | str, submission: RealnameSubmitted, enrolment_id: str,
+           other_county_code: str | None = None, notice_id: str | None = None) -> RealnameNotified:
+    """A message of the province's own about one line of a record it answered: the person was found trained
+    elsewhere this year after the fact (with the other county), or the record was withdrawn."""
+    sheet = submission.trainees or submission.completions or []
+    [line] = [line for line in sheet if line.enrolment_id == enrolment_id]
+    kind = RealnameNotice(notice_kind)
+    elsewhere = kind == RealnameNotice.TRAINED_ELSEWHERE
+    return RealnameNotified(
+        notice_id=notice_id or str(uuid.uuid4()), notice=kind, submission_id=submission.submission_id,
+        version=submission.version or 1, record_type=submission.record_type, class_id=submission.class_id,
+        enrolment_id=line.enrolment_id, person_key=line.person_key,
+        reason=RealnameRejection.TRAINED_ELSEWHERE_THIS_YEAR if elsewhere else None,
+        detail=(f"事后核查：该学员本年度已在 {other_county_code or '其他县'} 参加同类补贴培训" if elsewhere
+                else "省平台已撤回该记录，请更正后重新上报"),
+        other_county_code=other_county_code if elsewhere else None)
+
+
+def load_register(path: str | Path) -> dict[str, str]:
+    """A population register CSV (id_number,name) -> {normalised ID number: name}."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return {row["id_number"].strip().upper(): row["name"].strip() for row in csv.DictReader(handle)}
 
 
 class ProvinceSimulator:
     def __init__(self, bootstrap: str, reject_share: float, seed: str = "linxian",
-                 group: str = "province-realname-simulator") -> None:
+                 group: str = "province-realname-simulator", register: dict[str, str] | None = None,
+                 keys: dict[str, X25519PrivateKey] | None = None) -> None:
         if not 0.0 <= reject_share <= 1.0:
             raise ValueError("reject share must be between 0 and 1")
         self.bootstrap = bootstrap
+        self.province = Province(reject_share, seed, register=register or {})
+        if keys:
+            self.province.keys = keys
         self.reject_share = reject_share
         self.seed = seed
         self.group = group
@@ -124,7 +241,7 @@ class ProvinceSimulator:
             return None
         if not isinstance(envelope.payload, RealnameSubmitted):
             return None
-        verdict = answer(envelope.payload, self.reject_share, self.seed)
+        verdict = answer(envelope.payload, self.province)
         _, _, body = build_event(verdict, source=SOURCE, partition_key=envelope.partition_key,
                                  subject=verdict.submission_id)
         delivery = await producer.send(PROVINCE_INBOUND_TOPIC, value=body, key=envelope.partition_key.encode())
@@ -141,9 +258,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reject-share", type=float, default=0.1, help="share of trainee lines rejected (0..1)")
     parser.add_argument("--seed", default="linxian", help="verdicts are deterministic in the seed")
     parser.add_argument("--group", default="province-realname-simulator")
+    parser.add_argument("--register", help="population register CSV (id_number,name): names are checked against it")
+    parser.add_argument("--private-key", action="append", default=[], metavar="KID=KEY",
+                        help="a private key (X25519, base64url) by key id; default the development key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    simulator = ProvinceSimulator(args.bootstrap, args.reject_share, args.seed, args.group)
+    keys = {kid: sealed.private_key_from_text(key) for kid, _, key in (k.partition("=") for k in args.private_key)}
+    simulator = ProvinceSimulator(args.bootstrap, args.reject_share, args.seed, args.group,
+                                  register=load_register(args.register) if args.register else None, keys=keys or None)
     try:
         asyncio.run(simulator.run())
     except KeyboardInterrupt:

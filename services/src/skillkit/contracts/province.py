@@ -5,7 +5,13 @@ submission. Trainee, attendance and completion records go as sheets: one submiss
 together (the trainees a consumer batch bound in one class, a day's sign-in sheet, the completions of one
 upload), so the province sees a class's paperwork as the institution files it.
 Inbound: the province's answer to each submission; a trainee or completion sheet is answered once, with a
-verdict per line.
+verdict per line. The province also writes of its own accord (`province.realname.notified.v1`): a person found
+trained elsewhere after the fact, a record withdrawn.
+
+Records are versioned: `submission_id` names the record and stays the same when the county corrects it and
+sends it again as `version` 2, 3, …; the province answers each version (`RealnameAnswered.version`). A re-send
+after a timeout is the same record id and version with the same content: the province answers it as a duplicate.
+A trainee's name and resident ID number travel only sealed for the province (`SealedIdentity`).
 """
 
 from __future__ import annotations
@@ -14,8 +20,32 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
-from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict, VoucherKind
+from skillkit.contracts.vocab import (
+    CertificateType,
+    RealnameNotice,
+    RealnameRejection,
+    RealnameVerdict,
+    VoucherKind,
+)
 from skillkit.events import EventPayload, registry
+
+
+class SealedIdentity(BaseModel):
+    """A trainee's identity sealed for the province only (`skillkit.sealed`: X25519 + HKDF-SHA256 + AES-256-GCM).
+    The plaintext is the JSON `{"name": …, "id_number": …}`; the associated data is `kid|enrolment_id|person_key`
+    of the line, so a box moved to another line does not open."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    alg: str  # X25519-HKDF-SHA256-A256GCM
+    kid: str  # the province key the box is sealed to
+    epk: str  # the sender's ephemeral X25519 public key, base64url
+    nonce: str  # base64url, 12 bytes
+    ct: str  # ciphertext and tag, base64url
+
+
+def identity_aad(enrolment_id: str, person_key: str) -> bytes:
+    """The associated data that binds a sealed identity to its line."""
+    return f"{enrolment_id}|{person_key}".encode()
 
 
 class AttendanceLine(BaseModel):
@@ -26,6 +56,8 @@ class AttendanceLine(BaseModel):
     person_key: str
     method: str  # face | qr | staff
     checked_at: datetime
+    # Additive: the P8 evidence of the check-in (the face record's or video's reference in the site's system).
+    evidence_ref: str | None = None
 
 
 class TraineeLine(BaseModel):
@@ -34,6 +66,8 @@ class TraineeLine(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     enrolment_id: str
     person_key: str
+    # Additive: name and resident ID number, sealed for the province (absent only from records sent before it).
+    identity: SealedIdentity | None = None
 
 
 class CompletionLine(BaseModel):
@@ -44,6 +78,22 @@ class CompletionLine(BaseModel):
     person_key: str
     attended_days: int
     passed: bool
+
+
+class CertificateLine(BaseModel):
+    """A certificate a trainee obtained after the class, reported when issued (P1: the training record's end)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enrolment_id: str
+    person_key: str
+    certificate_no: str
+    certificate_type: CertificateType
+    occupation_code: str
+    level: int | None = None
+    issued_on: date
+    evaluation_institution_id: str
+    evaluation_institution_name: str | None = None
+    evaluation_institution_credit_code: str | None = None
 
 
 class LineVerdict(BaseModel):
@@ -61,8 +111,8 @@ class LineVerdict(BaseModel):
     "province.realname.submitted.v1", PROVINCE_OUTBOUND_TOPIC, "A record sent to the province real-name system (P1)"
 )
 class RealnameSubmitted(EventPayload):
-    submission_id: str
-    record_type: str  # trainee | class | attendance | completion
+    submission_id: str  # the record's id: the same in every version and every re-send of it
+    record_type: str  # trainee | class | attendance | completion | certificate
     county_code: str  # GB/T 2260 code of the county, 141124 for Lin County
     class_id: str
     enrolment_id: str | None = None
@@ -84,6 +134,20 @@ class RealnameSubmitted(EventPayload):
     attendance: list[AttendanceLine] | None = None
     trainees: list[TraineeLine] | None = None
     completions: list[CompletionLine] | None = None
+    # Additive: the record's version (1 when absent). A correction is the same record in a higher version,
+    # carrying the lines corrected; a re-send repeats a version unchanged.
+    version: int | None = None
+    # Additive, class record: what the province files a class with.
+    institution_name: str | None = None
+    institution_credit_code: str | None = None  # GB 32100 unified social credit code
+    venue: str | None = None
+    teachers: list[str] | None = None
+    planned_hours: int | None = None  # planned days x class hours per day
+    standard_hours: int | None = None  # the occupation standard's minimum for the level (catalogue days x hours)
+    # Additive, certificate record: the certificates one event reported (one line per certificate).
+    certificates: list[CertificateLine] | None = None
+    # Additive, a correction (version > 1): what the institution corrected.
+    correction_note: str | None = None
 
 
 @registry.register(
@@ -101,3 +165,23 @@ class RealnameAnswered(EventPayload):
     # The answer to a trainee or completion sheet: a verdict per line. The sheet's own verdict is accepted
     # when every line is, else rejected (its detail says how many lines were).
     lines: list[LineVerdict] | None = None
+    # Additive: the version answered (1 when absent).
+    version: int | None = None
+
+
+@registry.register(
+    "province.realname.notified.v1", PROVINCE_INBOUND_TOPIC,
+    "The province's own message about a record it answered: trained elsewhere after the fact, withdrawn (P1)",
+)
+class RealnameNotified(EventPayload):
+    notice_id: str  # the province's id of the message (a re-delivery has the same)
+    notice: RealnameNotice
+    submission_id: str  # the record (and its version) the message is about
+    version: int | None = None
+    record_type: str  # trainee | completion
+    class_id: str
+    enrolment_id: str
+    person_key: str
+    reason: RealnameRejection | None = None  # trained_elsewhere: trained_elsewhere_this_year
+    detail: str | None = None
+    other_county_code: str | None = None  # trained_elsewhere: where (GB/T 2260)

@@ -103,3 +103,11 @@ class RealnameVerdict(StrEnum):
 class RealnameRejection(StrEnum):
     IDENTITY_MISMATCH = "identity_mismatch"
     TRAINED_ELSEWHERE_THIS_YEAR = "trained_elsewhere_this_year"
+    MISSING_FIELD = "missing_field"  # a field the province needs is absent or invalid (e.g. the credit code)
+
+
+class RealnameNotice(StrEnum):
+    """What the province tells the county of its own accord about a record it had answered (P1)."""
+
+    TRAINED_ELSEWHERE = "trained_elsewhere"  # the person was found trained elsewhere this year, after the fact
+    WITHDRAWN = "withdrawn"  # the province withdrew the record (to be corrected and resubmitted)

@@ -203,20 +203,26 @@ class CheckIn(Base):
     day: Mapped[date] = mapped_column(Date)
     method: Mapped[str] = mapped_column(String(10))  # face | qr | staff
     staff_id: Mapped[str | None] = mapped_column(String(50))
+    evidence_ref: Mapped[str | None] = mapped_column(String(300))  # P8: the face record's or video's reference
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
     recorded_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RealnameSubmission(Base):
-    """One record sent to the province real-name system (P1) and its verdict. Trainee, attendance and completion
-    records are sheets of a class (one row per sheet, `enrolment_id` empty); a trainee or completion sheet keeps
-    its lines here, so an answer's per-line verdicts can be matched to them."""
+    """One version of a record sent to the province real-name system (P1) and the province's answer to it.
+    Trainee, attendance, completion and certificate records are sheets of a class (one row per sheet and
+    version, `enrolment_id` empty); a sheet keeps its lines here, so an answer's per-line verdicts can be matched
+    to them. A correction is a new row: the same `record_id` (the `submission_id` on the wire), the next
+    `version`, the corrected lines; the rows of a record are its history."""
 
     __tablename__ = "realname_submissions"
+    __table_args__ = (UniqueConstraint("record_id", "version", name="uq_realname_submissions_record_version"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
-    record_type: Mapped[str] = mapped_column(String(20))  # trainee | class | attendance | completion
+    record_id: Mapped[uuid.UUID] = mapped_column(Uuid, index=True)  # the first version's id
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    record_type: Mapped[str] = mapped_column(String(20))  # trainee | class | attendance | completion | certificate
     class_id: Mapped[str] = mapped_column(String(36), index=True)
     # trainee and completion records sent one per record before sheets (migration 0004); empty on a sheet
     enrolment_id: Mapped[str | None] = mapped_column(String(36), index=True)
@@ -228,3 +234,45 @@ class RealnameSubmission(Base):
     detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The event's data as first sent: a re-send after a timeout sends exactly this again (the identity stays
+    # sealed in it). Empty on rows sent before migration 0006 (never re-sent).
+    payload: Mapped[dict | None] = mapped_column(JSON)
+    # The answer's verdict per line of this version: {enrolment_id: [verdict, reason, detail]} (history).
+    line_verdicts: Mapped[dict | None] = mapped_column(JSON)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)  # sends of this version
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    escalated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # unanswered after the last attempt
+    created_by: Mapped[str | None] = mapped_column(String(200))  # P10: who sent a correction (version > 1)
+    note: Mapped[str | None] = mapped_column(Text)  # what the correction changed
+
+
+class RealnameNotice(Base):
+    """A message the province sent of its own accord about a record line (P1): trained elsewhere after the fact,
+    withdrawn. Kept as history; the latest marks the enrolment."""
+
+    __tablename__ = "realname_notices"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)  # the province's notice id
+    notice: Mapped[str] = mapped_column(String(30))  # trained_elsewhere | withdrawn
+    record_id: Mapped[str] = mapped_column(String(36))
+    version: Mapped[int] = mapped_column(Integer)
+    record_type: Mapped[str] = mapped_column(String(20))
+    class_id: Mapped[str] = mapped_column(String(36), index=True)
+    enrolment_id: Mapped[str] = mapped_column(String(36), index=True)
+    reason: Mapped[str | None] = mapped_column(String(40))
+    detail: Mapped[str | None] = mapped_column(Text)
+    other_county_code: Mapped[str | None] = mapped_column(String(12))
+    notified_at: Mapped[datetime] = mapped_column(UTCDateTime)  # the province's event time
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class EvaluationInstitution(Base):
+    """Names and credit codes of evaluation institutions (from `evaluation_institution.filed`), for the
+    certificate records sent to the province (P1)."""
+
+    __tablename__ = "evaluation_institutions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

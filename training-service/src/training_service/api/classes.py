@@ -160,7 +160,8 @@ async def list_enrolments(
 
 def check_in_view(record: CheckIn, days: int) -> CheckInOut:
     return CheckInOut(id=record.id, enrolment_id=record.enrolment_id, class_id=record.class_id, day=record.day,
-                      method=record.method, staff_id=record.staff_id, checked_at=record.checked_at, attended_days=days)
+                      method=record.method, staff_id=record.staff_id, checked_at=record.checked_at,
+                      evidence_ref=record.evidence_ref, attended_days=days)
 
 
 @router.post("/{class_id}/check-ins", status_code=201, response_model=CheckInOut,

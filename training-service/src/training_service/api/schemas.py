@@ -137,6 +137,7 @@ class CheckInOut(BaseModel):
     method: str
     staff_id: str | None
     checked_at: datetime
+    evidence_ref: str | None = None
     attended_days: int
 
 

@@ -175,7 +175,7 @@ class CheckInIn(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [{"enrolment_id": "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f", "method": "face",
-                          "checked_at": "2026-12-01T00:55:00Z"}]
+                          "checked_at": "2026-12-01T00:55:00Z", "evidence_ref": "FACE-20261201-0001"}]
         },
     )
 
@@ -183,6 +183,9 @@ class CheckInIn(Strict):
     method: Literal["face", "qr", "staff"]
     staff_id: Text50 | None = None
     checked_at: AwareDatetime
+    # P8: the evidence's reference in the site's training management system (face record, video), sent to the
+    # province with the day's attendance sheet.
+    evidence_ref: Text300 | None = None
 
     @model_validator(mode="after")
     def _staff_id(self) -> "CheckInIn":

@@ -127,14 +127,16 @@ async def record_check_ins(
     now = utcnow()
     rows = [dict(id=uuid.uuid4(), enrolment_id=n.enrolment.id, class_id=training_class.id, day=n.day,
                  method=n.data.method, staff_id=n.data.staff_id if n.data.method == "staff" else None,
-                 checked_at=n.data.checked_at, recorded_by=principal.subject, created_at=now) for n in new]
+                 checked_at=n.data.checked_at, evidence_ref=n.data.evidence_ref, recorded_by=principal.subject,
+                 created_at=now) for n in new]
     inserted = {(row.enrolment_id, row.day) for row in await insert_ignoring(
         session, CheckIn.__table__, rows, ("enrolment_id", "day"), conflict=("enrolment_id", "day"))}
     recorded = [n for n in new if (n.enrolment.id, n.day) in inserted]
     lines: dict[date, list[AttendanceLine]] = defaultdict(list)
     for n in recorded:
         lines[n.day].append(AttendanceLine(enrolment_id=str(n.enrolment.id), person_key=n.enrolment.person_key,
-                                           method=n.data.method, checked_at=n.data.checked_at))
+                                           method=n.data.method, checked_at=n.data.checked_at,
+                                           evidence_ref=n.data.evidence_ref))
     events = await _started(session, training_class, recorded)
     events += province.attendance_sheets(session, settings, training_class, lines)  # P1
     await outbox.add_many(session, events)

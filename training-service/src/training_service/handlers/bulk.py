@@ -43,7 +43,8 @@ from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees
 from training_service.handlers.training import completion_events, record_employment, record_licence
 
-CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间"}
+CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间",
+                   "evidence_ref": "证据编号"}
 COMPLETION_COLUMNS = {
     "enrolment_id": "学员编号", "id_number": "身份证号", "passed": "是否合格", "theory_score": "理论成绩",
     "practical_score": "实操成绩", "completed_on": "结业日期",
