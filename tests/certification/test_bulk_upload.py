@@ -2,9 +2,11 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from openpyxl import Workbook
 
 from certification_service.adapters.models import Candidate
+from skillkit.testing.bombs import BOMB_REFUSALS, BOMBS, upload_while_probing_health, xlsx_bomb
 
 from tests.certification.helpers import (
     count,
@@ -128,3 +130,20 @@ async def test_upload_is_organisation_scoped(cs):
     )
     assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
     assert await count(cs, Candidate, Candidate.result_recorded_at.is_not(None)) == 0
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_under_200ms(cs, bomb):
+    institution_id, evaluation_id, _ = await setup(cs, 1)
+    before = await outbox_count(cs)
+    content = xlsx_bomb(["身份证号", "理论成绩", "实操成绩"], rows=BOMBS[bomb])
+    probe = await upload_while_probing_health(cs.client, f"/v1/evaluations/{evaluation_id}/results/upload",
+                                              files={"file": ("成绩.xlsx", content, XLSX)},
+                                              headers=org(cs, institution_id))
+    assert (probe.response.status_code, probe.response.json()["code"]) == (413, BOMB_REFUSALS[bomb])
+    assert probe.seconds < 2.0
+    assert probe.slowest_health_seconds < 0.2
+    if bomb == "rows_under_the_size_bound":
+        assert probe.health_probes >= 1
+    assert await count(cs, Candidate, Candidate.result_recorded_at.is_not(None)) == 0
+    assert await outbox_count(cs) == before

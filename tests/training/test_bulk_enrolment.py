@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import pytest
+
 from sqlalchemy import select
 
 from skillkit.contracts.voucher import VoucherExpired, VoucherRevoked
 from skillkit.db import utcnow
+from skillkit.testing.bombs import BOMB_REFUSALS, BOMBS, upload_while_probing_health, xlsx_bomb
 from training_service.adapters.models import Enrolment, TrainingClass
 
 from tests.training.support import World, count, credit_code, feed, outbox_payloads, resident_id, voucher_code
@@ -187,3 +190,19 @@ async def test_capacity_race_two_rosters_and_single_enrolments_into_five_seats(t
     assert await seats(ts, c["id"]) == 5
     assert await count(ts, Enrolment) == 5
     assert len(await outbox_payloads(ts, "training.enrolled.v1")) == 5
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_under_200ms(ts, bomb):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    content = xlsx_bomb(["券码", "姓名", "身份证号"], rows=BOMBS[bomb])
+    probe = await upload_while_probing_health(ts.client, f"/v1/classes/{c['id']}/enrolments/bulk", headers=w.org,
+                                              files={"file": ("报名.xlsx", content)})
+    assert (probe.response.status_code, probe.response.json()["code"]) == (413, BOMB_REFUSALS[bomb])
+    assert probe.seconds < 2.0
+    assert probe.slowest_health_seconds < 0.2
+    if bomb == "rows_under_the_size_bound":
+        assert probe.health_probes >= 1
+    assert await count(ts, Enrolment) == 0
+    assert await seats(ts, c["id"]) == 0

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import uuid
 
+import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
+from skillkit.testing.bombs import BOMB_REFUSALS, BOMBS, upload_while_probing_health, xlsx_bomb
 from voucher_service.adapters.models import Voucher, Worker
 
 from tests.voucher.ids import resident_id, with_wrong_check_digit
@@ -275,3 +277,20 @@ async def test_E4_two_simultaneous_uploads_naming_the_same_people_issue_each_vou
     codes = {v["code"] for v in results[1]["vouchers"]}
     assert [e["errors"][0].split("(")[1].split(",")[0] in codes for e in results[0]["row_errors"]] == [True, True]
     assert await counts(vs) == (2, 2)
+
+
+@pytest.mark.parametrize("bomb", sorted(BOMBS))
+async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_under_200ms(vs, bomb):
+    batch = await new_batch(vs)
+    content = xlsx_bomb(HEADER.split(","), rows=BOMBS[bomb])
+    assert len(content) < vs.settings.max_body_bytes  # it reaches the parser, as in the issue
+    probe = await upload_while_probing_health(vs.client, f"/v1/batches/{batch}/roster",
+                                              files={"file": ("roster.xlsx", content)},
+                                              headers=vs.headers("bureau", sub="staff-1"))
+    assert (probe.response.status_code, probe.response.json()["code"]) == (413, BOMB_REFUSALS[bomb])
+    assert probe.response.headers["content-type"] == "application/problem+json"
+    assert probe.seconds < 2.0
+    assert probe.slowest_health_seconds < 0.2
+    if bomb == "rows_under_the_size_bound":  # parsed in a worker thread: /healthz answered while it ran
+        assert probe.health_probes >= 1
+    assert await counts(vs) == (0, 0)

@@ -84,7 +84,7 @@ async def register_roster(
 ) -> UploadReport[tuple[Candidate, str]]:
     """A roster (CSV or XLSX): good rows are registered, each bad row is reported with its line and code.
     Each registered candidate comes with its normalised number, so the response masks it without decrypting."""
-    rows = read_roster(filename, content, COLUMNS, required={"name", "id_number"})
+    rows = await read_roster(filename, content, COLUMNS, required={"name", "id_number"})
     report: UploadReport[tuple[Candidate, str]] = UploadReport()
     lines, entries = [], []
     for row in rows:

@@ -61,7 +61,7 @@ async def apply_upload(
     filename: str,
     content: bytes,
 ) -> UploadReport[tuple[Candidate, str]]:
-    rows = read_roster(filename, content, COLUMNS, required={"id_number", "theory_score", "practical_score"})
+    rows = await read_roster(filename, content, COLUMNS, required={"id_number", "theory_score", "practical_score"})
     report: UploadReport[tuple[Candidate, str]] = UploadReport()
     # the compact form normalise_resident_id returns for a valid number (upper case, separators removed)
     numbers = [ric.compact(row.values.get("id_number", "").upper()) for row in rows]

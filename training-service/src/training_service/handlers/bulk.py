@@ -132,7 +132,7 @@ async def bulk_check_ins(
     filename: str, content: bytes,
 ) -> BulkOut:
     training_class = await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, CHECK_IN_COLUMNS, {"method", "checked_at"})
+    rows = await read_roster(filename, content, CHECK_IN_COLUMNS, {"method", "checked_at"})
     trainees = await ClassTrainees.load(session, settings, class_id)
     seen = {(row.enrolment_id, row.day) for row in await session.execute(
         select(CheckIn.enrolment_id, CheckIn.day).where(CheckIn.class_id == class_id))}
@@ -170,7 +170,7 @@ async def bulk_completions(
     filename: str, content: bytes,
 ) -> BulkOut:
     training_class = await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, COMPLETION_COLUMNS, {"passed"})
+    rows = await read_roster(filename, content, COMPLETION_COLUMNS, {"passed"})
     trainees = await ClassTrainees.load(session, settings, class_id)
     attendance = await class_attendance(session, class_id)
     events: list[Event] = []
@@ -200,7 +200,7 @@ async def bulk_follow_ups(
     filename: str, content: bytes,
 ) -> BulkOut:
     await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, FOLLOW_UP_COLUMNS, set())
+    rows = await read_roster(filename, content, FOLLOW_UP_COLUMNS, set())
     trainees = await ClassTrainees.load(session, settings, class_id)
 
     async def apply(row: RosterRow) -> int:

@@ -81,7 +81,7 @@ async def bulk_enrol(
     filename: str, content: bytes,
 ) -> BulkEnrolment:
     training_class = await class_for(session, principal, class_id)
-    rows = read_roster(filename, content, ENROLMENT_COLUMNS, set(ENROLMENT_COLUMNS))
+    rows = await read_roster(filename, content, ENROLMENT_COLUMNS, set(ENROLMENT_COLUMNS))
     now = utcnow()
     await check_class_takes_enrolment(session, training_class, now)  # I3, S2, class state: the whole file
     errors: list[BulkRowError] = []

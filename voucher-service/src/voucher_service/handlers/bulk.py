@@ -102,7 +102,7 @@ async def issue_roster(
     filename: str,
     content: bytes,
 ) -> BulkResult:
-    rows = read_roster(filename, content, ROSTER_COLUMNS, required=set(ROSTER_COLUMNS))
+    rows = await read_roster(filename, content, ROSTER_COLUMNS, required=set(ROSTER_COLUMNS))
     result = BulkResult()
     now = utcnow()
     checked = _checked(rows, settings, local_date(now), result)

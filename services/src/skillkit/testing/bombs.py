@@ -1,0 +1,101 @@
+"""Hostile upload files built in the test, never committed (issue 16)."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+_CONTENT_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '</Types>'
+)
+_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'officeDocument" Target="xl/workbook.xml"/></Relationships>'
+)
+_WORKBOOK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="roster" sheetId="1" r:id="rId1"/></sheets></workbook>'
+)
+_WORKBOOK_RELS = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
+    'worksheet" Target="worksheets/sheet1.xml"/></Relationships>'
+)
+
+
+# The issue's two shapes: 2 million rows in a few hundred KB (refused from the zip directory, before any parsing),
+# and 300,000 rows that stay under the uncompressed bound (refused at the row limit while being read).
+BOMBS = {"two_million_rows": 2_000_000, "rows_under_the_size_bound": 300_000}
+BOMB_REFUSALS = {"two_million_rows": "roster_too_large", "rows_under_the_size_bound": "roster_too_many_rows"}
+
+
+def xlsx_bomb(header: list[str], rows: int = 2_000_000, value: str = "x") -> bytes:
+    """An .xlsx whose one sheet holds `rows` one-cell rows of inline strings under `header`: a few hundred KB holding 2 million
+    rows (over 100 MB of XML), as in the issue. The zip is written with correct sizes, as any zip library writes it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
+        archive.writestr("_rels/.rels", _RELS)
+        archive.writestr("xl/workbook.xml", _WORKBOOK)
+        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
+        with archive.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
+            sheet.write(b'<?xml version="1.0" encoding="UTF-8"?>'
+                        b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>')
+            sheet.write(_row(header))
+            # Identical rows (no `r` attribute: rows are numbered in order) compress near deflate's limit.
+            # One cell per data row is enough to make it a row.
+            block = _row([value]) * 10_000
+            for _ in range(rows // 10_000):
+                sheet.write(block)
+            sheet.write(_row([value]) * (rows % 10_000) + b"</sheetData></worksheet>")
+    return buffer.getvalue()
+
+
+def _row(values: list[str]) -> bytes:
+    cells = "".join(f'<c t="inlineStr"><is><t>{value}</t></is></c>' for value in values)
+    return f"<row>{cells}</row>".encode()
+
+
+@dataclass
+class UploadUnderProbe:
+    response: httpx.Response
+    seconds: float  # until the upload was answered
+    health_probes: int  # /healthz answers received while the upload was in flight
+    slowest_health_seconds: float
+
+
+async def upload_while_probing_health(client: httpx.AsyncClient, url: str, **request: Any) -> UploadUnderProbe:
+    """POSTs an upload and, while it is in flight, asks /healthz of the same app over and over (the same event loop:
+    a parse that holds the loop shows as a slow health answer)."""
+    started = time.perf_counter()
+    upload = asyncio.create_task(client.post(url, **request))
+    probes, slowest = 0, 0.0
+    while not upload.done():
+        asked = time.perf_counter()
+        health = await client.get("/healthz")
+        took = time.perf_counter() - asked
+        assert health.status_code == 200, health.text
+        probes += 1
+        slowest = max(slowest, took)
+        await asyncio.sleep(0.01)
+    response = await upload
+    return UploadUnderProbe(response, time.perf_counter() - started, probes, slowest)
