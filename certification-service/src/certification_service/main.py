@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from skillkit.app import create_app
+from skillkit.audit import audit_router
 from skillkit.runtime import ServiceRuntime
 
 from certification_service.adapters.models import kit_tables
@@ -20,6 +21,7 @@ ROUTERS = [
     certificates.batch_router,
     public.router,
     reports.router,
+    audit_router(),  # P10
 ]
 
 

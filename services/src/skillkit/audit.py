@@ -170,6 +170,10 @@ async def record(
 ) -> None:
     """Appends one entry in the caller's transaction (never commits). Needs READ COMMITTED (the default): the head
     is read after the lock is granted, and must see what the previous holder committed."""
+    # The decision's own pending changes first: their row locks are then always taken before the audit lock, never
+    # after it (a transaction waiting for a row while holding the audit lock could deadlock with one waiting for
+    # the audit lock while holding that row).
+    await session.flush()
     await take_locks(session, _LOCK)
     head = (await session.execute(_HEAD)).first()
     entry: dict[str, Any] = {
@@ -184,7 +188,7 @@ async def record(
         "entity_id": str(entity_id),
         "before": json_safe(before),
         "after": json_safe(after),
-        "reason": reason,
+        "reason": None if reason is None else str(reason),
         "prev_hash": GENESIS_HASH if head is None else head.hash,
     }
     entry["hash"] = entry_hash(entry)

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
+from skillkit.audit import audit_router
 from skillkit.runtime import ServiceRuntime
 
 from training_service.adapters.catalogue import import_occupations
@@ -29,7 +30,7 @@ class TrainingRuntime(ServiceRuntime):
                 await session.rollback()
 
 
-ROUTERS = [catalogues.router, classes.router, enrolments.router]
+ROUTERS = [catalogues.router, classes.router, enrolments.router, audit_router()]  # audit: P10
 
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from skillkit.app import create_app
+from skillkit.audit import audit_router
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from voucher_service.adapters.models import kit_tables
@@ -25,7 +26,7 @@ def create(settings: VoucherSettings | None = None) -> FastAPI:
     )
     app = create_app(
         runtime,
-        [auth.router, workers.router, vouchers.router],
+        [auth.router, workers.router, vouchers.router, audit_router()],  # audit: P10
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Date, ForeignKey, Integer, String, Text, UniqueCons
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from skillkit.db import UTCDateTime, new_id, new_metadata
+from skillkit.audit import add_audit_table
 from skillkit.tables import add_kit_tables
 
 
@@ -17,6 +18,7 @@ class Base(DeclarativeBase):
 
 
 kit_tables = add_kit_tables(Base.metadata)
+audit_log = add_audit_table(Base.metadata)  # P10
 
 
 class Worker(Base):

@@ -82,8 +82,8 @@ async def issue_on_behalf(
         batch = await handlers.get_batch(session, body.batch_id) if body.batch_id else None
         if batch is not None and batch.kind != body.kind:
             raise Problem(422, "batch_kind_mismatch", f"batch {batch.id} issues {batch.kind} vouchers, not {body.kind}")
-        voucher = await handlers.issue_voucher(
-            session, worker, body.kind, channel="on_behalf", issued_by=principal.subject,
+        voucher = await handlers.issue_on_behalf(
+            session, principal, worker, body.kind,
             validity_days=batch.validity_days if batch else settings.default_validity_days, batch=batch,
         )
         return _view(request, voucher)
@@ -257,6 +257,6 @@ async def expiry_sweep(
     request: Request, session: Session, principal: Annotated[Principal, require_roles(Role.ADMIN)]
 ) -> Response:
     async def action() -> dict[str, int]:
-        return {"expired": await handlers.expire_due(session)}
+        return {"expired": await handlers.expire_now(session, principal)}
 
     return await run_command(request, session, principal, action, status_code=200)

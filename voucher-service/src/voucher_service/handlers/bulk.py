@@ -11,6 +11,7 @@ fails writes nothing, so a new worker is written only with the voucher of its li
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.vocab import VoucherKind, WorkerCategory
 from skillkit.county import local_date
@@ -122,6 +124,10 @@ async def issue_roster(
         # nothing reads again. A new voucher has no enrolment, class or revocation yet.
         result.vouchers.append(SimpleNamespace(enrolment_id=None, class_id=None, revoked_reason=None, **line.voucher))
     await outbox.add_many(session, events)
+    # P10: one entry per roster (the vouchers carry their batch and issuer); the file's digest names what was read.
+    await record(session, principal, "batch.roster_issue", "issuing_batch", str(batch.id), after=dict(
+        file=filename, file_sha256=hashlib.sha256(content).hexdigest(), issued=len(result.vouchers),
+        rejected=len(result.row_errors)))
     result.row_errors.sort(key=lambda error: error["line"])  # type: ignore[arg-type, return-value]
     return result
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Row, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
 from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
@@ -166,7 +167,28 @@ async def create_batch(
     )
     session.add(batch)
     await session.flush()
+    await record(session, principal, "batch.create", "issuing_batch", str(batch.id), after=dict(  # P10
+        name=name, kind=kind, policy_year=batch.policy_year, validity_days=validity_days, channel=channel,
+        class_reference=class_reference))
     return batch
+
+
+async def issue_on_behalf(
+    session: AsyncSession,
+    principal: Principal,
+    worker: Worker,
+    kind: VoucherKind,
+    *,
+    validity_days: int,
+    batch: IssuingBatch | None,
+) -> Voucher:
+    """Staff issue a voucher for a worker (兜底服务, P2): the issue, and the decision in the audit trail (P10)."""
+    voucher = await issue_voucher(session, worker, kind, channel="on_behalf", issued_by=principal.subject,
+                                  validity_days=validity_days, batch=batch)
+    await record(session, principal, "voucher.issue_on_behalf", "voucher", str(voucher.id), after=dict(
+        worker_id=worker.id, kind=kind, code=voucher.code, policy_year=voucher.policy_year,
+        valid_until=voucher.valid_until, batch_id=voucher.batch_id, status=voucher.status))
+    return voucher
 
 
 async def revoke(
@@ -178,6 +200,7 @@ async def revoke(
     if voucher.status == validity.REVOKED:
         raise Problem(409, "voucher_already_revoked", f"voucher {voucher.code} was already revoked")
     now = utcnow()
+    before = dict(status=voucher.status, quota_slot=voucher.quota_slot)
     voucher.status = validity.REVOKED
     voucher.revoked_reason = reason
     voucher.revoked_note = note
@@ -199,6 +222,9 @@ async def revoke(
         partition_key=voucher.person_key,
         subject=str(voucher.id),
     )
+    await record(session, principal, "voucher.revoke", "voucher", str(voucher.id), before=before,  # P10
+                 after=dict(status=voucher.status, quota_slot=voucher.quota_slot, revoked_reason=reason,
+                            revoked_note=note), reason=reason)
     return voucher
 
 
@@ -226,6 +252,13 @@ async def expire_due(session: AsyncSession, now: datetime | None = None, limit: 
             subject=str(voucher.id),
         )
     return len(due)
+
+
+async def expire_now(session: AsyncSession, principal: Principal) -> int:
+    """An administrator runs the expiry sweep at once (one batch); recorded as a decision (P10)."""
+    expired = await expire_due(session)
+    await record(session, principal, "voucher.expiry_sweep", "voucher_expiry", "sweep", after=dict(expired=expired))
+    return expired
 
 
 async def sweep_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:

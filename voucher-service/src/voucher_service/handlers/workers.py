@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal, Role
 from skillkit.commands import Outcome
 from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
@@ -68,6 +69,9 @@ async def register_worker(
     session.add(worker)
     await session.flush()
     await outbox.add(session, worker_registered(values), partition_key=worker.person_key, subject=str(worker.id))
+    if not self_service:  # staff assert the categories that make the worker eligible (E1, E2): P10
+        await record(session, principal, "worker.register_on_behalf", "worker", str(worker.id),
+                     after=dict(township=worker.township, categories=worker.categories))
     return Outcome(worker, 201)
 
 
