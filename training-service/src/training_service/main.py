@@ -11,7 +11,7 @@ from skillkit.runtime import ServiceRuntime
 
 from training_service.adapters.catalogue import import_occupations
 from training_service.adapters.models import kit_tables
-from training_service.api import catalogues, classes, enrolments
+from training_service.api import catalogues, classes, enrolments, open_classes
 from training_service.config import TrainingSettings
 from training_service.consumers import consumer_specs
 
@@ -30,7 +30,7 @@ class TrainingRuntime(ServiceRuntime):
                 await session.rollback()
 
 
-ROUTERS = [catalogues.router, classes.router, enrolments.router, audit_router()]  # audit: P10
+ROUTERS = [catalogues.router, classes.router, enrolments.router, open_classes.router, audit_router()]  # audit: P10
 
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:

@@ -277,4 +277,26 @@ class EvaluationInstitution(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18))
+
+
+class ClassInterest(Base):
+    """A worker's interest in a class (报名意向, P9): the institution follows it up and confirms it by enrolling the
+    worker with their voucher. One per worker account and class; the contact is what the worker chose to give."""
+
+    __tablename__ = "class_interests"
+    __table_args__ = (UniqueConstraint("class_id", "account_subject", name="uq_class_interests_class_account"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    class_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("classes.id"), index=True)
+    institution_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("institutions.id"), index=True)
+    account_subject: Mapped[str] = mapped_column(String(200), index=True)
+    # from the worker's token (pk claim) or the voucher named; how an enrolment finds the interest it confirms
+    person_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    voucher_code: Mapped[str | None] = mapped_column(String(16))
+    contact_name: Mapped[str] = mapped_column(String(50))
+    mobile: Mapped[str] = mapped_column(String(11))
+    note: Mapped[str | None] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(20))  # interested | enrolled | withdrawn
+    enrolment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

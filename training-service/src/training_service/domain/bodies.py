@@ -241,3 +241,19 @@ class BulkOut(BaseModel):
     unchanged: int = 0  # e.g. a second check-in the same day
     rejected: int
     row_errors: list[BulkRowError]
+
+
+class InterestIn(Strict):
+    """A worker's interest in a class (报名意向, P9): how the institution may reach them for the follow-up."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"contact_name": "张三", "mobile": "13812345678",
+                                         "voucher_code": "LXNO44-RBTA-T", "note": "周末方便"}]},
+    )
+
+    contact_name: PersonName
+    mobile: Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
+    # the worker's voucher, when they hold one: the institution enrols with it
+    voucher_code: Annotated[str, StringConstraints(min_length=5, max_length=20)] | None = None
+    note: Annotated[str, StringConstraints(max_length=500)] | None = None

@@ -25,6 +25,7 @@ from skillkit.roster import RosterRow, read_roster
 
 from training_service.adapters.models import LIVE, Enrolment, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import outbox
+from training_service.handlers.interests import confirm_many
 from training_service.adapters.sql import insert_ignoring
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import BulkRowError, EnrolmentIn
@@ -141,6 +142,7 @@ async def bulk_enrol(
     await release_seat(session, training_class.id, len(lost))
     enrolled = [(c, e) for c, e in made if e.id in inserted]
     await outbox.add_many(session, [enrolled_event(training_class, e) for _, e in enrolled])
+    await confirm_many(session, training_class.id, [(e.person_key, e.voucher_code, e.id) for _, e in enrolled])  # P9
     return BulkEnrolment(
         enrolments=[(e, mask_resident_id(c.number)) for c, e in enrolled],
         row_errors=sorted(errors, key=lambda error: error.line),

@@ -40,6 +40,7 @@ from training_service.config import TrainingSettings
 from training_service.domain.bodies import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
 from training_service.handlers.common import class_for
+from training_service.handlers.interests import confirm_by_enrolment
 
 async def _voucher(session: AsyncSession, settings: TrainingSettings, data: EnrolmentIn, trainee_key: str) -> VoucherProjection:
     if data.qr_token is not None:
@@ -191,6 +192,7 @@ async def enrol(
         raise voucher_already_enrolled() from exc
     payload, key, subject = enrolled_event(training_class, enrolment)
     await outbox.add(session, payload, partition_key=key, subject=subject)
+    await confirm_by_enrolment(session, training_class.id, trainee_key, voucher.code, enrolment.id)  # P9
     return enrolment
 
 
