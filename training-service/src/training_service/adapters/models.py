@@ -277,6 +277,7 @@ class EvaluationInstitution(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     credit_code: Mapped[str] = mapped_column(String(18))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ClassInterest(Base):
