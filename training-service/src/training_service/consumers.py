@@ -9,7 +9,7 @@ from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, VOUCHER_TOPIC
 from skillkit.runtime import ConsumerSpec
 
 from training_service.config import TrainingSettings
-from training_service.handlers import binding, province
+from training_service.handlers import binding, province, realname
 from training_service.handlers.enrolments import on_voucher_expired, on_voucher_issued, on_voucher_revoked
 
 VOUCHER_CONSUMER = "training-service"
@@ -33,7 +33,8 @@ def consumer_specs(settings: TrainingSettings) -> list[ConsumerSpec]:
         ConsumerSpec(
             name=PROVINCE_CONSUMER,
             topics=[PROVINCE_INBOUND_TOPIC],
-            handlers={"province.realname.answered.v1": province.on_answered},
-            before_commit=province.store_verdicts,  # the batch's verdicts and their lines: at most four statements
+            handlers={"province.realname.answered.v1": province.on_answered,
+                      "province.realname.notified.v1": realname.on_notified},
+            before_commit=province.store_verdicts,  # the batch's verdicts and their lines: a fixed few statements
         ),
     ]

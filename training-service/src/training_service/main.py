@@ -7,13 +7,14 @@ from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.audit import audit_router
-from skillkit.runtime import ServiceRuntime
+from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from training_service.adapters.catalogue import import_occupations
 from training_service.adapters.models import kit_tables
-from training_service.api import catalogues, classes, enrolments, open_classes
+from training_service.api import catalogues, classes, enrolments, open_classes, realname
 from training_service.config import TrainingSettings
 from training_service.consumers import consumer_specs
+from training_service.handlers.realname import resend_overdue
 
 
 class TrainingRuntime(ServiceRuntime):
@@ -30,12 +31,21 @@ class TrainingRuntime(ServiceRuntime):
                 await session.rollback()
 
 
-ROUTERS = [catalogues.router, classes.router, enrolments.router, open_classes.router, audit_router()]  # audit: P10
+ROUTERS = [catalogues.router, classes.router, enrolments.router, open_classes.router, realname.router,
+           audit_router()]  # audit: P10
+
+
+def periodic_jobs(settings: TrainingSettings) -> list[PeriodicJob]:
+    """P1: unanswered province records re-sent after the timeout, escalated after the last attempt."""
+    if not settings.province_realname_enabled:
+        return []
+    return [PeriodicJob("province-resend", settings.province_resend_every_seconds,
+                        lambda sessionmaker: resend_overdue(sessionmaker, settings))]
 
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
-    runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings))
+    runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic_jobs(settings))
     return create_app(
         runtime,
         ROUTERS,

@@ -146,3 +146,84 @@ class BulkEnrolmentOut(BaseModel):
     rejected: int
     enrolments: list[EnrolmentOut]
     row_errors: list[BulkRowError]
+
+
+class RealnameVersionOut(BaseModel):
+    """One version of a province record (P1): sent, re-sent, answered, escalated; a correction's author and note."""
+
+    submission_id: str
+    version: int
+    record_type: str
+    record_type_label: str
+    day: date | None = None
+    lines: int | None = None
+    status: str
+    status_label: str
+    reason: str | None = None
+    detail: str | None = None
+    sent_at: datetime
+    last_sent_at: datetime | None = None
+    attempts: int
+    answered_at: datetime | None = None
+    escalated_at: datetime | None = None
+    corrected_by: str | None = None
+    note: str | None = None
+    class_id: str | None = None
+
+
+class RealnameNoticeOut(BaseModel):
+    notice_id: str
+    notice: str
+    notice_label: str
+    submission_id: str
+    version: int
+    record_type: str
+    enrolment_id: str
+    reason: str | None = None
+    detail: str | None = None
+    other_county_code: str | None = None
+    notified_at: datetime
+
+
+class RealnameRecordOut(BaseModel):
+    submission_id: str
+    record_type: str
+    record_type_label: str
+    day: date | None = None
+    versions: list[RealnameVersionOut]
+
+
+class ClassRealnameOut(BaseModel):
+    """The class's province records: what is unanswered, escalated or rejected, every record's history."""
+
+    class_id: str
+    unanswered: int
+    escalated: int
+    rejected: int
+    records: list[RealnameRecordOut]
+    notices: list[RealnameNoticeOut]
+
+
+class EnrolmentRealnameOut(BaseModel):
+    enrolment_id: str
+    versions: list[RealnameVersionOut]
+    notices: list[RealnameNoticeOut]
+
+
+class RealnameTypeCounts(BaseModel):
+    unanswered: int
+    overdue: int
+    escalated: int
+
+
+class RealnameHealthOut(BaseModel):
+    """The province feed's pipeline health (the ops dashboard)."""
+
+    unanswered: int
+    overdue: int
+    escalated: int
+    oldest_unanswered_sent_at: datetime | None = None
+    by_record_type: dict[str, RealnameTypeCounts]
+    answer_timeout_seconds: float
+    max_attempts: int
+    escalated_records: list[RealnameVersionOut]

@@ -26,7 +26,10 @@ ENROLMENT_STATUS_LABELS = {
     "completed": "已结业",
     "dropped": "已退训",
 }
-PROVINCE_STATUS_LABELS = {"none": "未上报", "submitted": "已上报", "accepted": "省平台已通过", "rejected": "省平台已驳回"}
+PROVINCE_STATUS_LABELS = {"none": "未上报", "submitted": "已上报", "accepted": "省平台已通过", "rejected": "省平台已驳回",
+                          "withdrawn": "省平台已撤回"}
+RECORD_TYPE_LABELS = {"class": "开班", "trainee": "学员", "attendance": "考勤", "completion": "结业", "certificate": "证书"}
+NOTICE_LABELS = {"trained_elsewhere": "事后发现异地参训", "withdrawn": "省平台撤回记录"}
 
 
 def occupation_view(occupation: Occupation, levels: list[OccupationLevel]) -> OccupationOut:

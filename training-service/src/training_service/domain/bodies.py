@@ -257,3 +257,24 @@ class InterestIn(Strict):
     # the worker's voucher, when they hold one: the institution enrols with it
     voucher_code: Annotated[str, StringConstraints(min_length=5, max_length=20)] | None = None
     note: Annotated[str, StringConstraints(max_length=500)] | None = None
+
+
+class RealnameCorrectionIn(Strict):
+    """P1: a rejected or withdrawn line corrected and sent again as the next version of its record."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"record_type": "trainee", "trainee_name": "张叁",
+                                         "note": "姓名录入错误，已按身份证更正"}]},
+    )
+
+    record_type: Literal["trainee", "completion"]
+    # A trainee line's corrected name (the ID number cannot change: another number is another person).
+    trainee_name: Text50 | None = None
+    note: Text300  # what was corrected (kept on the version, P10)
+
+    @model_validator(mode="after")
+    def _name_only_for_trainees(self) -> "RealnameCorrectionIn":
+        if self.trainee_name is not None and self.record_type != "trainee":
+            raise ValueError("trainee_name corrects a trainee line only")
+        return self
