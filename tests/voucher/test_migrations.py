@@ -1,8 +1,10 @@
-"""The Alembic history builds exactly the ORM schema, and the audit log's revision goes down and up again."""
+"""The Alembic history builds exactly the ORM schema, the audit log's revision goes down and up again, and 0005
+encrypts the mobiles already stored (issue 16)."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 from alembic import command
@@ -15,7 +17,9 @@ from skillkit.audit import record
 from skillkit.auth import Principal, Role
 from skillkit.db import make_engine, make_sessionmaker
 from skillkit.migrations import alembic_config, upgrade
+from skillkit.pii import cipher_for, key_id_of
 from voucher_service.adapters.models import Base
+from voucher_service.config import VoucherSettings
 
 MIGRATIONS = "voucher_service.migrations"
 
@@ -52,5 +56,34 @@ async def test_P10_audit_log_migration_downgrades_and_upgrades_with_its_guard(da
         with pytest.raises(DBAPIError, match="audit_log is append-only"):
             async with engine.begin() as connection:
                 await connection.execute(text("DELETE FROM audit_log"))
+    finally:
+        await engine.dispose()
+
+
+async def test_issue16_0005_encrypts_existing_plaintext_mobiles_and_downgrades(database_factory):
+    url = await database_factory("vouchermobiles")
+    config = alembic_config(MIGRATIONS, url)
+    await asyncio.to_thread(upgrade, MIGRATIONS, url, "0004")
+    engine = make_engine(url)
+    ids = [uuid.UUID(int=i + 1) for i in range(3)]
+    mobiles = ["13800000001", "13800000002", "15900000003"]
+    try:
+        async with engine.begin() as connection:
+            for i, (worker_id, mobile) in enumerate(zip(ids, mobiles)):
+                await connection.execute(text(
+                    "INSERT INTO workers (id, name, id_number_encrypted, id_blind_index, person_key, birth_date, "
+                    "mobile, township, categories, on_behalf, registered_by, created_at) VALUES (:id, '张三', 'x', "
+                    ":index, :key, '1990-01-01', :mobile, '临泉镇', '[]', false, 'staff', '2026-01-01T00:00:00+00:00')"
+                ), {"id": worker_id, "index": f"i{i}", "key": f"k{i}", "mobile": mobile})
+        await asyncio.to_thread(command.upgrade, config, "head")
+        cipher = cipher_for(VoucherSettings())
+        async with engine.connect() as connection:
+            stored = (await connection.execute(text("SELECT mobile_encrypted FROM workers ORDER BY id"))).scalars().all()
+            assert await connection.run_sync(_diff) == []
+        assert [cipher.decrypt(value) for value in stored] == mobiles
+        assert all(mobile not in value and key_id_of(value) == "k1" for mobile, value in zip(mobiles, stored))
+        await asyncio.to_thread(command.downgrade, config, "0004")
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT mobile FROM workers ORDER BY id"))).scalars().all() == mobiles
     finally:
         await engine.dispose()

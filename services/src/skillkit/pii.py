@@ -9,8 +9,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date
+from functools import lru_cache
+from typing import Any, Mapping
 
-from cryptography.fernet import Fernet
+from cryptography.fernet import Fernet, MultiFernet
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
@@ -89,15 +91,73 @@ def blind_index(normalised_id: str, secret: str) -> str:
     return hmac.new(secret.encode(), b"blind-index:" + normalised_id.encode(), hashlib.sha256).hexdigest()
 
 
+DEFAULT_KEY_ID = "k1"
+KEY_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,15}$"
+
+
 class PiiCipher:
-    def __init__(self, key: str) -> None:
+    """Fernet encryption of personal data at rest, under a key ring (issue 16, key rotation).
+
+    A ciphertext is `<key id>:<Fernet token>` (Fernet tokens are url-safe base64: no colon), so each value names
+    the key that reads it and `python -m skillkit.rotate_keys` can find and re-encrypt the values of an old key
+    before that key is retired. Values written before key ids existed carry no prefix; they are read with the
+    current or any previous key (Fernet authenticates, so the wrong key fails instead of giving garbage)."""
+
+    def __init__(self, key: str, key_id: str = DEFAULT_KEY_ID, previous: Mapping[str, str] | None = None) -> None:
+        self.key_id = key_id
         self._fernet = Fernet(key.encode())
+        self._keys = {key_id: self._fernet, **{kid: Fernet(k.encode()) for kid, k in (previous or {}).items()}}
+        self._any = MultiFernet(list(self._keys.values()))
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        return f"{self.key_id}:{self._fernet.encrypt(plaintext.encode()).decode()}"
 
-    def decrypt(self, token: str) -> str:
-        return self._fernet.decrypt(token.encode()).decode()
+    def decrypt(self, value: str) -> str:
+        key_id, separator, token = value.partition(":")
+        if not separator:  # written before key ids: any key of the ring
+            return self._any.decrypt(value.encode()).decode()
+        fernet = self._keys.get(key_id)
+        if fernet is None:
+            raise UnknownKeyId(key_id)
+        return fernet.decrypt(token.encode()).decode()
+
+    def is_current(self, value: str) -> bool:
+        """Whether the value is encrypted under the current key (nothing to rotate)."""
+        return key_id_of(value) == self.key_id
+
+    def rotate(self, value: str) -> str:
+        """The value re-encrypted under the current key."""
+        return self.encrypt(self.decrypt(value))
+
+
+def key_id_of(value: str) -> str | None:
+    """The key id a ciphertext names; None for a value written before key ids."""
+    key_id, separator, _ = value.partition(":")
+    return key_id if separator else None
+
+
+class UnknownKeyId(ValueError):
+    def __init__(self, key_id: str) -> None:
+        super().__init__(f"a value is encrypted under key id {key_id!r}, which is not configured: it was retired "
+                         "while still in use, or the settings lack it (pii_previous_keys)")
+
+
+@lru_cache(maxsize=8)
+def _cipher(key: str, key_id: str, previous: tuple[tuple[str, str], ...]) -> PiiCipher:
+    return PiiCipher(key, key_id, dict(previous))
+
+
+def cipher_for(settings: Any) -> PiiCipher:
+    """The service's cipher: the current key and the previous ones still readable (settings are immutable)."""
+    return _cipher(settings.pii_encryption_key, settings.pii_encryption_key_id,
+                   tuple(sorted(settings.pii_previous_keys.items())))
+
+
+def mask_mobile(mobile: str) -> str:
+    """`138****5678`: the carrier prefix and the last four digits stay."""
+    if len(mobile) < 8:
+        return "*" * len(mobile)
+    return mobile[:3] + "*" * (len(mobile) - 7) + mobile[-4:]
 
 
 def mask_resident_id(number: str) -> str:

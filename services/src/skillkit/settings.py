@@ -11,10 +11,11 @@ import base64
 import binascii
 import ipaddress
 import math
+import re
 from collections import Counter
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_PREFIX = "dev-only-"
@@ -72,6 +73,11 @@ class ServiceSettings(BaseSettings):
     person_key_secret: str = DEV_PERSON_KEY_SECRET
     blind_index_secret: str = DEV_BLIND_INDEX_SECRET
     pii_encryption_key: str = DEV_PII_ENCRYPTION_KEY
+    # Key rotation (skillkit.pii.PiiCipher, docs/security.md): every ciphertext names its key id. New values are
+    # written under pii_encryption_key with this id; the previous keys (id -> key) stay readable until
+    # `python -m skillkit.rotate_keys` has re-encrypted every value of theirs.
+    pii_encryption_key_id: str = Field(default="k1", pattern=r"^[a-z0-9][a-z0-9_-]{0,15}$")
+    pii_previous_keys: dict[str, str] = {}
 
     max_body_bytes: int = 1_000_000
     # Addresses or networks of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the service believes
@@ -90,6 +96,17 @@ class ServiceSettings(BaseSettings):
             except ValueError:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
         return value
+
+    @model_validator(mode="after")
+    def _previous_keys_are_keys(self) -> "ServiceSettings":
+        for key_id, key in self.pii_previous_keys.items():
+            if key_id == self.pii_encryption_key_id:
+                raise ValueError(f"pii_previous_keys: {key_id!r} is the current key id")
+            if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,15}", key_id):
+                raise ValueError(f"pii_previous_keys: {key_id!r} is not a key id (a-z, 0-9, _ and -, up to 16)")
+            if secret_weakness("pii_encryption_key", key) == "is not a Fernet key (url-safe base64 of 32 bytes)":
+                raise ValueError(f"pii_previous_keys: {key_id!r} is not a Fernet key")
+        return self
 
     @model_validator(mode="after")
     def _refuse_dev_secrets_in_production(self) -> "ServiceSettings":

@@ -12,7 +12,7 @@ from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
 from skillkit.commands import Outcome, run_command
 from skillkit.pagination import Page, paginate
-from skillkit.pii import PiiCipher
+from skillkit.pii import cipher_for
 
 from certification_service.adapters.models import Candidate, Evaluation
 from certification_service.api.schemas import CandidateIn, CandidateOut, EvaluationIn, EvaluationOut, ResultIn, UploadOut
@@ -92,7 +92,7 @@ async def add_candidate(
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
 ) -> Response:
     settings = request.app.state.settings
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
 
     async def action() -> CandidateOut:
         return candidate_view(await register_candidate(session, settings, principal, evaluation_id, body), cipher)
@@ -140,7 +140,7 @@ async def list_candidates(
     if unknown_person is not None:
         stmt = stmt.where(Candidate.unknown_person == unknown_person)
     rows, next_cursor = await paginate(session, stmt, Candidate.created_at, Candidate.id, cursor, limit)
-    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    cipher = cipher_for(request.app.state.settings)
     return Page[CandidateOut](items=[candidate_view(c, cipher) for c in rows], next_cursor=next_cursor)
 
 
@@ -158,7 +158,7 @@ async def put_result(
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
 ) -> Response:
     settings = request.app.state.settings
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
 
     async def action() -> Outcome:
         evaluation = await writable_evaluation(session, principal, evaluation_id)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
-from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
+from skillkit.pii import blind_index, cipher_for, normalise_resident_id, person_key
 from skillkit.problems import Problem
 from skillkit.roster import read_roster
 
@@ -126,7 +126,7 @@ async def register_all(
     taken, free_used = await _existing(session, evaluation.id, set(keys.values()))
     workers = await _workers(session, set(keys.values()))
     this_year = local_date(utcnow()).year
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
     now = utcnow()
     outcomes: list[Candidate | Problem] = []
     for entry in entries:

@@ -14,7 +14,7 @@ from skillkit.auth import Principal, Role, require_roles
 from skillkit.commands import Outcome, run_command
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.pagination import Page, paginate
-from skillkit.pii import PiiCipher
+from skillkit.pii import cipher_for
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.api.schemas import (
@@ -57,7 +57,7 @@ async def attendance_counts(session: AsyncSession, enrolment_ids: list[uuid.UUID
 
 async def enrolment_out(session: AsyncSession, request: Request, enrolment: Enrolment) -> EnrolmentOut:
     counts = await attendance_counts(session, [enrolment.id])
-    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    cipher = cipher_for(request.app.state.settings)
     return enrolment_view(enrolment, masked_id_number(enrolment, cipher), counts.get(enrolment.id, 0))
 
 
@@ -153,7 +153,7 @@ async def list_enrolments(
         stmt = stmt.where(Enrolment.completion_province_status == completion_province_status)
     rows, next_cursor = await paginate(session, stmt, Enrolment.created_at, Enrolment.id, cursor, limit)
     counts = await attendance_counts(session, [e.id for e in rows])
-    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
+    cipher = cipher_for(request.app.state.settings)
     return Page[EnrolmentOut](items=[enrolment_view(e, masked_id_number(e, cipher), counts.get(e.id, 0)) for e in rows],
                               next_cursor=next_cursor)
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
-from skillkit.pii import PiiCipher, mask_resident_id, normalise_resident_id, person_key
+from skillkit.pii import cipher_for, mask_resident_id, normalise_resident_id, person_key
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
@@ -133,7 +133,7 @@ async def bulk_enrol(
     errors += [row_error(c.row, class_full(training_class)) for c in accepted[seats:]]
     accepted = accepted[:seats]
 
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
     made = [(c, new_enrolment(settings, cipher, principal, training_class, c.voucher, c.trainee_key,
                               c.data.trainee_name, c.number, now)) for c in accepted if c.voucher]
     inserted = await _insert(session, [e for _, e in made])

@@ -30,7 +30,7 @@ from skillkit.contracts.voucher import (
 from skillkit.county import day_start, local_date
 from skillkit.db import utcnow
 from skillkit.events import Envelope
-from skillkit.pii import PiiCipher, blind_index, normalise_resident_id, person_key
+from skillkit.pii import PiiCipher, blind_index, cipher_for, normalise_resident_id, person_key
 from skillkit.problems import Problem
 
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
@@ -182,7 +182,7 @@ async def enrol(
     if taken.rowcount != 1:
         raise class_full(training_class)
 
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
     enrolment = new_enrolment(settings, cipher, principal, training_class, voucher, trainee_key, data.trainee_name,
                               number, now)
     session.add(enrolment)

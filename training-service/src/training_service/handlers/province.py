@@ -35,7 +35,7 @@ from skillkit.contracts.province import (
 from skillkit.county import COUNTY_CODE
 from skillkit.db import utcnow
 from skillkit.events import Envelope
-from skillkit.pii import PiiCipher
+from skillkit.pii import PiiCipher, cipher_for
 
 from training_service.adapters.locks import lock_enrolments
 from training_service.adapters.models import (
@@ -87,7 +87,7 @@ def sealed_identity(settings: TrainingSettings, enrolment: Enrolment, cipher: Pi
                     name: str | None = None) -> SealedIdentity:
     """The trainee's name and resident ID number sealed for the province only (its public key and key id from
     the settings), bound to the line (enrolment id and person key)."""
-    cipher = cipher or PiiCipher(settings.pii_encryption_key)
+    cipher = cipher or cipher_for(settings)
     plaintext = json.dumps({"name": name or enrolment.trainee_name,
                             "id_number": cipher.decrypt(enrolment.id_number_encrypted)},
                            ensure_ascii=False, separators=(",", ":")).encode()
@@ -102,7 +102,7 @@ def trainee_sheet(session: AsyncSession, settings: TrainingSettings, training_cl
     line."""
     if not settings.province_realname_enabled or not enrolments:
         return None
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
     lines = [TraineeLine(enrolment_id=str(e.id), person_key=e.person_key, identity=sealed_identity(settings, e, cipher))
              for e in enrolments]
     for enrolment in enrolments:

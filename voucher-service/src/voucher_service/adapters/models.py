@@ -32,7 +32,8 @@ class Worker(Base):
     id_blind_index: Mapped[str] = mapped_column(String(64), unique=True)
     person_key: Mapped[str] = mapped_column(String(64), unique=True)
     birth_date: Mapped[date] = mapped_column(Date)
-    mobile: Mapped[str] = mapped_column(String(11))
+    # Encrypted like the ID number (issue 16); never searched, so no blind index. Shown masked to staff.
+    mobile_encrypted: Mapped[str] = mapped_column(Text)
     township: Mapped[str] = mapped_column(String(50))
     categories: Mapped[list[str]] = mapped_column(JSON)
     on_behalf: Mapped[bool]

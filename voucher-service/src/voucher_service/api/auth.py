@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, require_roles
-from skillkit.pii import PiiCipher
+from skillkit.pii import cipher_for
 
 from voucher_service.api.schemas import WorkerOut
 from voucher_service.api.views import worker_view
@@ -55,7 +55,7 @@ class TokenOut(BaseModel):
 def _out(request: Request, tokens: IssuedTokens) -> TokenOut:
     worker = None
     if tokens.worker is not None:
-        worker = worker_view(tokens.worker, PiiCipher(request.app.state.settings.pii_encryption_key))
+        worker = worker_view(tokens.worker, cipher_for(request.app.state.settings), own=True)
     return TokenOut(access_token=tokens.access_token, expires_in=request.app.state.settings.worker_token_minutes * 60,
                     expires_at=tokens.expires_at, refresh_token=tokens.refresh_token,
                     refresh_expires_at=tokens.refresh_expires_at, subject=tokens.subject, openid=tokens.openid,

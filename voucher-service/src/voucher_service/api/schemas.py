@@ -18,7 +18,9 @@ class WorkerOut(BaseModel):
     id: uuid.UUID
     name: str
     id_number_masked: str
-    mobile: str
+    mobile_masked: str = Field(description="`138****5678`, in every answer")
+    mobile: str | None = Field(description="in full only to the worker's own account (GET /v1/workers/me, the "
+                                           "WeChat login); null elsewhere: staff reveal it with a reason")
     township: str
     categories: list[WorkerCategory]
     on_behalf: bool

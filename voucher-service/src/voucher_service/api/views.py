@@ -5,7 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from skillkit.contracts.vocab import VOUCHER_KIND_LABELS, VoucherKind
-from skillkit.pii import PiiCipher, mask_resident_id
+from skillkit.pii import PiiCipher, mask_mobile, mask_resident_id
 
 from voucher_service.adapters.models import Voucher, Worker
 from voucher_service.api.schemas import VoucherOut, WorkerOut
@@ -23,12 +23,16 @@ STATUS_LABELS = {
 }
 
 
-def worker_view(worker: Worker, cipher: PiiCipher) -> WorkerOut:
+def worker_view(worker: Worker, cipher: PiiCipher, *, own: bool) -> WorkerOut:
+    """`own`: the worker's own account is asking, the only caller that sees the mobile in full (issue 16); staff
+    see it masked and may reveal it with a reason (POST /v1/workers/{id}/mobile-reveals, audited)."""
+    mobile = cipher.decrypt(worker.mobile_encrypted)
     return WorkerOut(
         id=worker.id,
         name=worker.name,
         id_number_masked=mask_resident_id(cipher.decrypt(worker.id_number_encrypted)),
-        mobile=worker.mobile,
+        mobile_masked=mask_mobile(mobile),
+        mobile=mobile if own else None,
         township=worker.township,
         categories=worker.categories,
         on_behalf=worker.on_behalf,

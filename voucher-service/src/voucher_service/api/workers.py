@@ -12,7 +12,7 @@ from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
 from skillkit.commands import Outcome, run_command
 from skillkit.pagination import Page, paginate
-from skillkit.pii import PiiCipher
+from skillkit.pii import cipher_for
 from skillkit.problems import not_found
 
 from voucher_service.adapters.models import Worker
@@ -37,11 +37,13 @@ async def register(
     principal: Annotated[Principal, require_roles(Role.WORKER, Role.BUREAU, Role.ADMIN)],
 ) -> Response:
     settings = request.app.state.settings
-    cipher = PiiCipher(settings.pii_encryption_key)
+    cipher = cipher_for(settings)
 
     async def action() -> Outcome:
         outcome = await register_worker(session, settings, principal, body)
-        return Outcome(worker_view(outcome.body, cipher), outcome.status_code)
+        # Masked even for the worker registering: the answer is kept in the idempotency table, which must not hold
+        # the mobile in the clear (the worker sees it in full at GET /v1/workers/me).
+        return Outcome(worker_view(outcome.body, cipher, own=False), outcome.status_code)
 
     return await run_command(request, session, principal, action)
 
@@ -51,7 +53,7 @@ async def me(
     request: Request, session: Session, principal: Annotated[Principal, require_roles(Role.WORKER)]
 ) -> WorkerOut:
     worker = await worker_of_account(session, principal)
-    return worker_view(worker, PiiCipher(request.app.state.settings.pii_encryption_key))
+    return worker_view(worker, cipher_for(request.app.state.settings), own=True)
 
 
 @router.get("", response_model=Page[WorkerOut], summary="List workers, optionally by township")
@@ -67,8 +69,8 @@ async def list_workers(
     if township:
         stmt = stmt.where(Worker.township == township)
     rows, next_cursor = await paginate(session, stmt, Worker.created_at, Worker.id, cursor, limit)
-    cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
-    return Page[WorkerOut](items=[worker_view(w, cipher) for w in rows], next_cursor=next_cursor)
+    cipher = cipher_for(request.app.state.settings)
+    return Page[WorkerOut](items=[worker_view(w, cipher, own=False) for w in rows], next_cursor=next_cursor)
 
 
 @router.get("/{worker_id}", response_model=WorkerOut, summary="One worker")
@@ -81,4 +83,4 @@ async def get_worker(
     worker = await session.get(Worker, worker_id)
     if worker is None:
         raise not_found("worker", worker_id)
-    return worker_view(worker, PiiCipher(request.app.state.settings.pii_encryption_key))
+    return worker_view(worker, cipher_for(request.app.state.settings), own=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from functools import cache
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from skillkit.contracts.voucher import WorkerAccountLinked, WorkerRegistered
 from skillkit.db import utcnow
 from skillkit.county import local_date
 from skillkit.pii import (
-    PiiCipher,
+    cipher_for,
     birth_date_of,
     blind_index,
     mask_name,
@@ -92,11 +91,11 @@ def new_worker_values(
         id=uuid.uuid4(),
         account_subject=principal.subject if self_service else None,
         name=data.name,
-        id_number_encrypted=_cipher(settings.pii_encryption_key).encrypt(number),
+        id_number_encrypted=cipher_for(settings).encrypt(number),
         id_blind_index=index,
         person_key=person_key(number, settings.person_key_secret),
         birth_date=birth_date_of(number),
-        mobile=data.mobile,
+        mobile_encrypted=cipher_for(settings).encrypt(data.mobile),
         township=data.township,
         categories=sorted(set(data.categories)),
         on_behalf=not self_service,
@@ -117,11 +116,6 @@ def worker_registered(worker: dict[str, Any]) -> WorkerRegistered:
         on_behalf=worker["on_behalf"],
         registered_by=worker["registered_by"],
     )
-
-
-@cache
-def _cipher(key: str) -> PiiCipher:
-    return PiiCipher(key)
 
 
 async def worker_of_account(session: AsyncSession, principal: Principal) -> Worker:
