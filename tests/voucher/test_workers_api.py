@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from skillkit.events import parse_event
 
@@ -171,3 +171,60 @@ async def test_metrics_count_requests_by_route_template(vs):
     await vs.client.get(f"/v1/workers/{uuid.uuid4()}", headers=vs.headers("bureau"))
     metrics = (await vs.client.get("/metrics")).text
     assert 'route="/v1/workers/{worker_id}",service="voucher-service",status="404"' in metrics
+
+
+# --- issue 16: mobiles encrypted at rest, masked for everyone but the worker, revealed to bureau with a reason ----
+
+async def test_issue16_mobile_is_encrypted_at_rest_and_masked_except_for_the_worker_own(vs):
+    mine = await vs.client.post("/v1/workers", json=worker_body(mobile="13812345678"),
+                                headers=vs.headers("worker", sub="acct-1"))
+    assert (mine.json()["mobile_masked"], mine.json()["mobile"]) == ("138****5678", None)  # kept for replays
+    assert "13812345678" not in mine.text
+    worker_id = mine.json()["id"]
+    me = await vs.client.get("/v1/workers/me", headers=vs.headers("worker", sub="acct-1"))
+    assert (me.json()["mobile_masked"], me.json()["mobile"]) == ("138****5678", "13812345678")
+    for role in ("bureau", "admin", "auditor"):
+        one = await vs.client.get(f"/v1/workers/{worker_id}", headers=vs.headers(role))
+        listed = await vs.client.get("/v1/workers", headers=vs.headers(role))
+        assert (one.json()["mobile_masked"], one.json()["mobile"]) == ("138****5678", None), role
+        assert [(w["mobile_masked"], w["mobile"]) for w in listed.json()["items"]] == [("138****5678", None)], role
+        assert "13812345678" not in one.text + listed.text
+    async with vs.sessionmaker() as session:
+        stored = (await session.execute(text("SELECT * FROM workers"))).mappings().one()
+        idempotency = " ".join(str(row) for row in (await session.execute(select(kit_tables.idempotency))).all())
+    assert "mobile" not in stored and stored["mobile_encrypted"].startswith("k1:")
+    assert "13812345678" not in " ".join(str(v) for v in stored.values()) + idempotency
+
+
+async def audit_entries(vs) -> list[tuple]:
+    async with vs.sessionmaker() as session:
+        return [tuple(row) for row in await session.execute(text(
+            "SELECT actor, role, action, entity_type, entity_id, reason, after FROM audit_log ORDER BY id"))]
+
+
+async def test_issue16_bureau_sees_a_mobile_in_full_only_with_a_reason_written_to_the_audit_trail(vs):
+    worker = await vs.client.post("/v1/workers", json=worker_body(mobile="15912340000"),
+                                  headers=vs.headers("worker", sub="acct-1"))
+    worker_id = worker.json()["id"]
+    url = f"/v1/workers/{worker_id}/mobile-reveals"
+    staff = vs.headers("bureau", sub="staff-7")
+    for body, code in (({}, "validation_failed"), ({"reason": "  "}, "validation_failed"),
+                       ({"reason": "看看", "extra": 1}, "validation_failed")):
+        r = await vs.client.post(url, json=body, headers=staff)
+        assert (r.status_code, r.json()["code"]) == (422, code), body
+    for role in ("auditor", "worker", "training_org", "finance"):
+        r = await vs.client.post(url, json={"reason": "核对联系方式"}, headers=vs.headers(role, org=str(uuid.uuid4())))
+        assert (r.status_code, r.json()["code"]) == (403, "role_forbidden"), role
+    r = await vs.client.post(f"/v1/workers/{uuid.uuid4()}/mobile-reveals", json={"reason": "核对联系方式"},
+                             headers=staff)
+    assert (r.status_code, r.json()["code"]) == (404, "worker_not_found")
+    assert await audit_entries(vs) == []
+
+    r = await vs.client.post(url, json={"reason": " 学员来电更正联系方式 "}, headers=staff)
+    assert r.status_code == 200, r.text
+    assert r.json() == {"worker_id": worker_id, "mobile": "15912340000"}
+    assert await audit_entries(vs) == [
+        ("staff-7", "bureau", "worker.mobile_reveal", "worker", worker_id, "学员来电更正联系方式", None)]
+    async with vs.sessionmaker() as session:
+        idempotency = " ".join(str(row) for row in (await session.execute(select(kit_tables.idempotency))).all())
+    assert "15912340000" not in idempotency

@@ -27,6 +27,18 @@ class WorkerOut(BaseModel):
     created_at: datetime
 
 
+class MobileRevealIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"reason": "学员来电更正联系方式，需核对原号码"}]})
+
+    # Written to the audit trail (P10): say why, in words a reviewer can check later.
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=4, max_length=500)]
+
+
+class MobileRevealOut(BaseModel):
+    worker_id: uuid.UUID
+    mobile: str
+
+
 class VoucherClaimIn(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"kind": "inclusive"}]})
 

@@ -16,9 +16,9 @@ from skillkit.pii import cipher_for
 from skillkit.problems import not_found
 
 from voucher_service.adapters.models import Worker
-from voucher_service.api.schemas import WorkerIn, WorkerOut
+from voucher_service.api.schemas import MobileRevealIn, MobileRevealOut, WorkerIn, WorkerOut
 from voucher_service.api.views import worker_view
-from voucher_service.handlers.workers import register_worker, worker_of_account
+from voucher_service.handlers.workers import register_worker, reveal_mobile, worker_of_account
 
 router = APIRouter(prefix="/v1/workers", tags=["workers 劳动者"])
 
@@ -84,3 +84,22 @@ async def get_worker(
     if worker is None:
         raise not_found("worker", worker_id)
     return worker_view(worker, cipher_for(request.app.state.settings), own=False)
+
+
+@router.post(
+    "/{worker_id}/mobile-reveals",
+    response_model=MobileRevealOut,
+    summary="Show a worker's mobile in full to bureau staff; the reason is written to the audit trail (P10)",
+)
+async def reveal(
+    request: Request,
+    session: Session,
+    worker_id: uuid.UUID,
+    body: MobileRevealIn,
+    principal: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN)],
+) -> MobileRevealOut:
+    # Not through run_command: its idempotency record keeps the answer, and the answer is the mobile in full. A
+    # retried request records a second reveal, which is what happened.
+    mobile = await reveal_mobile(session, request.app.state.settings, principal, worker_id, body.reason)
+    await session.commit()
+    return MobileRevealOut(worker_id=worker_id, mobile=mobile)

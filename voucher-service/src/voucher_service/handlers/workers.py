@@ -23,7 +23,7 @@ from skillkit.pii import (
     normalise_resident_id,
     person_key,
 )
-from skillkit.problems import Problem
+from skillkit.problems import Problem, not_found
 
 from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
@@ -116,6 +116,19 @@ def worker_registered(worker: dict[str, Any]) -> WorkerRegistered:
         on_behalf=worker["on_behalf"],
         registered_by=worker["registered_by"],
     )
+
+
+async def reveal_mobile(
+    session: AsyncSession, settings: VoucherSettings, principal: Principal, worker_id: uuid.UUID, reason: str
+) -> str:
+    """A worker's mobile in full for bureau staff, with the reason written to the audit trail (issue 16, P10) in the
+    same transaction: no reveal without its record. The entry holds who, when, whose and why, never the number."""
+    worker = await session.get(Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    mobile = cipher_for(settings).decrypt(worker.mobile_encrypted)
+    await record(session, principal, "worker.mobile_reveal", "worker", str(worker.id), reason=reason)
+    return mobile
 
 
 async def worker_of_account(session: AsyncSession, principal: Principal) -> Worker:
