@@ -26,7 +26,13 @@ chains_t = ChainRow.__table__
 claims_t = Claim.__table__
 recoveries_t = Recovery.__table__
 
-_CLAIMS_OF = per_dialect(lambda d: select(claims_t).where(member(claims_t.c.person_key, "persons", d)))
+# On PostgreSQL the claims are read locked, in id order: the settlement flow changes claims of many persons
+# without their person locks (declaring, approving, paying: `handlers/declarations.py`), and locks them in id
+# order too, so a re-evaluation and a settlement step touching the same claims run one after the other.
+_CLAIMS_OF = per_dialect(lambda d: (
+    select(claims_t).where(member(claims_t.c.person_key, "persons", d)).order_by(claims_t.c.id).with_for_update()
+    if d == "postgresql" else select(claims_t).where(member(claims_t.c.person_key, "persons", d))
+))
 _RECOVERED = per_dialect(lambda d: select(recoveries_t.c.claim_id).where(member(recoveries_t.c.claim_id, "claims", d)))
 # executemany UPDATE: the row id as `row_id`, the columns to set as the other parameters
 _UPDATE_CLAIM = update(claims_t).where(claims_t.c.id == bindparam("row_id"))
@@ -116,6 +122,7 @@ class Writes:
     now: datetime = field(default_factory=utcnow)  # created_at / updated_at of the chains written
     slot_releases: list[dict[str, Any]] = field(default_factory=list)
     frozen_voids: list[dict[str, Any]] = field(default_factory=list)
+    recomputes: list[dict[str, Any]] = field(default_factory=list)  # another amount for a frozen claim
     claim_updates: list[dict[str, Any]] = field(default_factory=list)
     claim_inserts: list[dict[str, Any]] = field(default_factory=list)
     recoveries: list[dict[str, Any]] = field(default_factory=list)
@@ -130,6 +137,7 @@ async def write(conn: AsyncConnection, writes: Writes) -> None:
     for statement, rows in (
         (_UPDATE_CLAIM, writes.slot_releases),
         (_UPDATE_CLAIM, writes.frozen_voids),
+        (_UPDATE_CLAIM, writes.recomputes),
         (_UPDATE_CLAIM, writes.claim_updates),
         (_INSERT_CLAIM, writes.claim_inserts),
         (_INSERT_RECOVERY, writes.recoveries),

@@ -130,6 +130,8 @@ class Claim(Base):
     eligible_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_by: Mapped[str | None] = mapped_column(String(200))
+    # A declared (frozen) claim whose chain now computes another amount: shown as "changed after declaration".
+    recomputed_amount: Mapped[Decimal | None] = mapped_column(Money)
 
 
 class PolicyTableRow(Base):
@@ -161,5 +163,11 @@ class Recovery(Base):
     reason_code: Mapped[str] = mapped_column(String(40))
     reason_zh: Mapped[str] = mapped_column(Text)
     reason_en: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(20))  # open
+    state: Mapped[str] = mapped_column(String(20))  # open | settled
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    settlement: Mapped[str | None] = mapped_column(String(20))  # offset | refund
+    settled_reference: Mapped[str | None] = mapped_column(String(100))
+    settled_by: Mapped[str | None] = mapped_column(String(200))
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the pending bank transfer that nets this recovery off (P4 offset); cleared if that transfer fails
+    offset_transfer_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

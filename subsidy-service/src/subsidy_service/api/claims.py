@@ -24,7 +24,8 @@ from subsidy_service.handlers.claims import mark_paid, review_claim
 
 router = APIRouter(prefix="/v1", tags=["claims 补贴申领"])
 
-ClaimState = Literal["waiting", "eligible", "held", "rejected", "void", "declared", "verified", "approved", "paid"]
+ClaimState = Literal["waiting", "eligible", "held", "rejected", "void", "declared", "verified", "approved", "paid",
+                     "refused", "expired"]
 ClaimType = Literal["training", "living_allowance", "evaluation"]
 READERS = (*STAFF_READERS, Role.TRAINING_ORG, Role.EVALUATION_ORG)
 

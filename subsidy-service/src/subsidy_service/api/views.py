@@ -26,6 +26,8 @@ STATE_LABELS = {
     "verified": "已验收",
     "approved": "已审批",
     "paid": "已支付",
+    "refused": "验收不通过",
+    "expired": "逾期未兑现",
 }
 CLAIM_TYPE_LABELS = {"training": "培训补贴", "living_allowance": "生活费补贴", "evaluation": "评价补贴"}
 CHAIN_STATUS_LABELS = {"complete": "链条完整", "waiting": "待补全", "held": "待复核", "broken": "链条中断"}

@@ -22,14 +22,15 @@ from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, PersonResult, evaluate_person
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
+from subsidy_service.domain.settlement import SETTLEMENT_STATES, UNPAID_FROZEN, ClaimState
 
 CLAIM_TRANSITIONS = Counter(
     "subsidy_claim_transitions_total", "Claims entering a state (new claims included)", ["claim_type", "state"]
 )
 
-# States after eligibility that the payment flow sets; their amount and table version are frozen.
-FROZEN = frozenset({"declared", "verified", "approved", "paid"})
-PAID = "paid"
+# States after eligibility that the settlement flow sets; their amount and table version are frozen.
+FROZEN = SETTLEMENT_STATES
+PAID = ClaimState.PAID
 
 Event = tuple[EventPayload, str, str]  # (payload, partition key, subject) for Outbox.add_many
 
@@ -179,17 +180,22 @@ def _changed_claim(row: Row, draft: ClaimDraft, now: datetime, writes: claim_row
 
 def _frozen_claim(row: Row, draft: ClaimDraft, recovered: set[Any], now: datetime, writes: claim_rows.Writes,
                   events: list[Event]) -> None:
-    """A declared / paid claim keeps its amount. Revoked before payment: void. After payment: 追回."""
+    """A declared / paid claim keeps its amount (another amount computed now is kept beside it, for the bureau:
+    "changed after declaration"). Revoked before payment: void. After payment: 追回. Refused and expired claims
+    are final."""
     if draft.state != VOID:
+        recomputed = draft.amount if draft.amount != row.amount else None
+        if row.state in UNPAID_FROZEN and recomputed != row.recomputed_amount:
+            writes.recomputes.append(dict(row_id=row.id, recomputed_amount=recomputed, updated_at=now))
         return
-    if row.state != PAID:
+    if row.state in UNPAID_FROZEN:
         writes.frozen_voids.append(dict(
             row_id=row.id, state=VOID, reason_code=draft.reason.code, reason_zh=draft.reason.zh,
             reason_en=draft.reason.en, quota_slot=None, level_slot=None, updated_at=now,
         ))
         events.append(_voided(row._asdict(), draft))
         return
-    if row.recovery_pending or row.id in recovered:
+    if row.state != PAID or row.recovery_pending or row.id in recovered:
         return  # opened once per claim
     recovery_id = uuid.uuid4()
     writes.recoveries.append(dict(
