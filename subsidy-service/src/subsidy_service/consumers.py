@@ -6,7 +6,11 @@ from __future__ import annotations
 from skillkit.contracts.topics import CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
 from skillkit.runtime import ConsumerSpec
 
+from skillkit.events import Envelope
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from subsidy_service.domain.facts import CONSUMED_TYPES
+from subsidy_service.handlers.payees import PAYEE_EVENTS, remember_payee
 from subsidy_service.handlers.projection import handle_event, project_batch
 
 CONSUMER_GROUP = "subsidy-service"
@@ -17,7 +21,14 @@ def consumer_specs() -> list[ConsumerSpec]:
         ConsumerSpec(
             name=CONSUMER_GROUP,
             topics=[VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC],
-            handlers={event_type: handle_event for event_type in CONSUMED_TYPES},
+            handlers={**{event_type: handle_event for event_type in CONSUMED_TYPES},
+                      **{event_type: _payee_and_fact for event_type in PAYEE_EVENTS}},
             before_commit=project_batch,
         )
     ]
+
+
+async def _payee_and_fact(session: AsyncSession, envelope: Envelope) -> None:
+    """An institution's registration names a payee (settlement); an evaluation institution's is a chain fact too."""
+    await remember_payee(session, envelope)
+    await handle_event(session, envelope)

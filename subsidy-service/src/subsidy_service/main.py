@@ -8,13 +8,17 @@ from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
-from skillkit.runtime import ServiceRuntime
+from skillkit.audit import add_audit_table, audit_router
+from skillkit.clock import Clock
+from skillkit.runtime import PeriodicJob, ServiceRuntime
 
+from subsidy_service.adapters import settlement_models  # noqa: F401  (its tables on the metadata)
 from subsidy_service.adapters.models import kit_tables
 from subsidy_service.adapters.store import ensure_default_tables
-from subsidy_service.api import chains, claims, me, policy
+from subsidy_service.api import chains, claims, declarations, me, payments, policy
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import consumer_specs
+from subsidy_service.jobs.deadline import deadline_job
 
 log = logging.getLogger("subsidy_service")
 
@@ -40,10 +44,14 @@ async def seed_policy_tables(runtime: ServiceRuntime) -> None:
 
 def create(settings: SubsidySettings | None = None) -> FastAPI:
     settings = settings or SubsidySettings()
-    runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs())
-    return create_app(
+    runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
+                             periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job)])
+    app = create_app(
         runtime,
-        [chains.router, claims.router, me.router, policy.router],
+        [chains.router, claims.router, me.router, policy.router, declarations.router, payments.router,
+         audit_router()],
         title="临县技能培训券 · 兑现服务 Subsidy service",
         description="Chain projection, policy tables, claims, declarations, payments, disclosure.",
     )
+    app.state.clock = Clock(movable=settings.environment != "production")
+    return app

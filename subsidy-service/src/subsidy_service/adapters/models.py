@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import JSON, Date, Index, Integer, String, Text, UniqueConstraint, Uuid, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from skillkit.audit import add_audit_table
 from skillkit.db import Money, UTCDateTime, new_id, new_metadata
 from skillkit.tables import BigIntId, add_kit_tables
 
@@ -19,6 +20,7 @@ class Base(DeclarativeBase):
 
 
 kit_tables = add_kit_tables(Base.metadata)
+audit_log = add_audit_table(Base.metadata)  # P10
 
 
 class Person(Base):

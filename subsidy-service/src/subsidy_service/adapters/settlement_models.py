@@ -132,8 +132,8 @@ class Fund(Base):
     __tablename__ = "funds"
     __table_args__ = (
         UniqueConstraint("year", "code", name="uq_funds_year_code"),
-        CheckConstraint("allocated - reserved - paid >= 0", name="ck_funds_never_overdrawn"),
-        CheckConstraint("reserved >= 0 AND paid >= 0", name="ck_funds_non_negative"),
+        CheckConstraint("allocated - reserved - paid >= 0", name="never_overdrawn"),
+        CheckConstraint("reserved >= 0 AND paid >= 0", name="non_negative"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
