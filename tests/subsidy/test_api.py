@@ -13,6 +13,7 @@ from subsidy_service.adapters.models import Claim, PolicyTableRow
 
 from tests.subsidy.builders import Clock, certificate, chain, registered, suspended
 from tests.subsidy.helpers import claims, feed
+from tests.subsidy.settlement_support import pay_workers_allowances
 
 
 async def worker_with_chain(ss, **kw):
@@ -121,14 +122,12 @@ async def test_I3_review_of_a_held_claim(ss):
     assert org.status_code == 403
 
 
-async def test_mark_paid_only_eligible_and_only_finance(ss):
-    await worker_with_chain(ss, realname=None)
-    waiting = (await claims(ss))["training:V1:main"]
-    r = await ss.client.post(f"/v1/claims/{waiting.id}/mark-paid", headers=ss.headers("finance"))
-    assert (r.status_code, r.json()["code"]) == (409, "claim_not_eligible")
-    r = await ss.client.post(f"/v1/claims/{waiting.id}/mark-paid", headers=ss.headers("bureau"))
-    assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
-    assert (await claims(ss))["training:V1:main"].state == "waiting"
+async def test_the_interim_mark_paid_endpoint_is_gone(ss):
+    await worker_with_chain(ss)
+    claim = (await claims(ss))["training:V1:main"]
+    r = await ss.client.post(f"/v1/claims/{claim.id}/mark-paid", headers=ss.headers("finance"))
+    assert r.status_code == 404
+    assert (await claims(ss))["training:V1:main"].state == "eligible"
 
 
 async def test_worker_views_vouchers_certificates_allowances(ss):
@@ -141,8 +140,7 @@ async def test_worker_views_vouchers_certificates_allowances(ss):
         ("CERT1", False, "400.00")]
     allowance = (await ss.client.get("/v1/me/allowances", headers=worker)).json()
     assert (allowance["awaited"], allowance["paid"]) == ("120.00", "0.00")
-    claim = (await claims(ss))["living_allowance:V1:main"]
-    await ss.client.post(f"/v1/claims/{claim.id}/mark-paid", headers=ss.headers("finance"))
+    await pay_workers_allowances(ss)
     allowance = (await ss.client.get("/v1/me/allowances", headers=worker)).json()
     assert (allowance["awaited"], allowance["paid"]) == ("0.00", "120.00")
     r = await ss.client.get("/v1/me/vouchers", headers=ss.headers("bureau"))
@@ -262,8 +260,6 @@ async def test_claim_commands_refuse_bad_input_precisely(ss):
     import uuid
 
     unknown = uuid.uuid4()
-    r = await ss.client.post(f"/v1/claims/{unknown}/mark-paid", headers=ss.headers("finance"))
-    assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
     r = await ss.client.post(f"/v1/claims/{unknown}/review", json={"approved": True}, headers=ss.headers("bureau"))
     assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
     r = await ss.client.post("/v1/claims/not-a-uuid/review", json={"approved": True}, headers=ss.headers("bureau"))
@@ -276,8 +272,6 @@ async def test_claim_commands_refuse_bad_input_precisely(ss):
     r = await ss.client.post(f"/v1/claims/{held.id}/review", content=b"{not json", headers={
         **ss.headers("bureau"), "Content-Type": "application/json"})
     assert (r.status_code, r.json()["code"]) == (400, "malformed_json")
-    r = await ss.client.post(f"/v1/claims/{held.id}/mark-paid", headers=ss.headers("finance"))
-    assert (r.status_code, r.json()["code"]) == (409, "claim_not_eligible")
     after = (await claims(ss))["training:V1:main"]
     assert (after.state, after.updated_at) == ("held", held.updated_at)
 

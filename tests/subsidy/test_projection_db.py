@@ -27,6 +27,7 @@ from tests.subsidy.builders import (
     voucher_revoked,
 )
 from tests.subsidy.helpers import claims, feed, outbox_events
+from tests.subsidy.settlement_support import pay_through_settlement
 
 
 async def test_complete_order_chain_becomes_eligible_with_exact_amount(ss):
@@ -120,8 +121,8 @@ async def test_certificate_revoked_after_payment_opens_a_recovery(ss):
     clock = Clock()
     await feed(ss, chain(clock=clock))
     training = (await claims(ss))["training:V1:main"]
-    r = await ss.client.post(f"/v1/claims/{training.id}/mark-paid", headers=ss.headers("finance", sub="fin-1"))
-    assert r.status_code == 200 and r.json()["state"] == "paid"
+    await pay_through_settlement(ss, "I1")
+    assert (await claims(ss))["training:V1:main"].state == "paid"
     await feed(ss, [certificate_revoked("P1", "CERT1", clock)])
     found = await claims(ss)
     assert (found["training:V1:main"].state, found["training:V1:main"].amount) == ("paid", Decimal("500.00"))
@@ -138,9 +139,9 @@ async def test_voucher_revoked_after_payment_opens_one_recovery_per_paid_claim(s
     clock = Clock()
     await feed(ss, chain(clock=clock))
     before = await claims(ss)
-    for key in ("training:V1:main", "evaluation:CERT1:main"):
-        r = await ss.client.post(f"/v1/claims/{before[key].id}/mark-paid", headers=ss.headers("finance"))
-        assert (r.status_code, r.json()["state"]) == (200, "paid")
+    await pay_through_settlement(ss, "I1")
+    await pay_through_settlement(ss, "EV1", "evaluation_institution")
+    assert [c.state for k, c in sorted((await claims(ss)).items()) if k in before] == ["paid", "paid"]
     await feed(ss, [voucher_revoked("P1", "V1", clock)])
     await feed(ss, [voucher_revoked("P1", "V1", clock)])  # revoked again (a second event): nothing more is opened
     after = await claims(ss)
@@ -175,7 +176,7 @@ async def test_paid_inclusive_claim_keeps_its_E4_slot(ss):
     clock = Clock()
     await feed(ss, chain(clock=clock, days=5))
     first = (await claims(ss))["training:V1:main"]
-    await ss.client.post(f"/v1/claims/{first.id}/mark-paid", headers=ss.headers("finance"))
+    await pay_through_settlement(ss, "I1")
     # A second inclusive voucher completed earlier in the year arrives late: it cannot take the paid slot.
     from datetime import date
 

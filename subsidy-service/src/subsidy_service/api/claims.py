@@ -1,5 +1,5 @@
 """Claims: list with filters and cursor paging, the institution's totals, one claim, the bureau's I3
-review, marking paid (finance; the payment flow of the next issue replaces it) and recoveries (追回)."""
+review and recoveries (追回). Claims are paid only through declarations and payment batches (api/payments.py)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from subsidy_service.adapters.models import Claim, Recovery
 from subsidy_service.api.access import STAFF_READERS, claim_scope, may_see_claim
 from subsidy_service.api.schemas import AmountByState, ClaimOut, ClaimSummary, RecoveryOut, ReviewIn
 from subsidy_service.api.views import STATE_LABELS, claim_view, recovery_view
-from subsidy_service.handlers.claims import mark_paid, review_claim
+from subsidy_service.handlers.claims import review_claim
 
 router = APIRouter(prefix="/v1", tags=["claims 补贴申领"])
 
@@ -108,24 +108,6 @@ async def review(
 ) -> Response:
     async def action() -> ClaimOut:
         return claim_view(await review_claim(session, principal, claim_id, body.approved, body.reason))
-
-    return await run_command(request, session, principal, action, status_code=200)
-
-
-@router.post(
-    "/claims/{claim_id}/mark-paid",
-    response_model=ClaimOut,
-    status_code=200,
-    summary="Finance marks an eligible claim paid (interim, until declarations and payment batches exist)",
-)
-async def pay(
-    request: Request,
-    session: Session,
-    claim_id: uuid.UUID,
-    principal: Annotated[Principal, require_roles(Role.FINANCE)],
-) -> Response:
-    async def action() -> ClaimOut:
-        return claim_view(await mark_paid(session, principal, claim_id))
 
     return await run_command(request, session, principal, action, status_code=200)
 

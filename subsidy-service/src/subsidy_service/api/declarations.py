@@ -141,7 +141,7 @@ async def get_(session: Session, declaration_id: uuid.UUID,
 async def lines_(session: Session, declaration_id: uuid.UUID,
                  principal: Annotated[Principal, require_roles(*READERS)],
                  flagged: bool | None = None, sampled: bool | None = None, cursor: str | None = None,
-                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page[LineOut]:
+                 limit: Annotated[int, Query(ge=1, le=200)] = 100) -> Page[LineOut]:
     d = await visible(session, principal, declaration_id)
     stmt = select(DeclarationLine).where(DeclarationLine.declaration_id == d.id)
     if sampled is not None:
@@ -235,9 +235,9 @@ async def sheet(session: Session, declaration_id: uuid.UUID,
     decisions = {"pending": "待验收", "approved": "通过", "rejected": "不通过"}
 
     async def rows():
-        result = await session.stream(select(DeclarationLine).where(DeclarationLine.declaration_id == d.id)
+        result = await session.scalars(select(DeclarationLine).where(DeclarationLine.declaration_id == d.id)
                                       .order_by(DeclarationLine.line_no))
-        async for (line,) in result:
+        for line in result:
             e = line.evidence
             yield [line.line_no, line.claim_type, e.get("voucher_id"), e.get("class_id"), e.get("attended_days"),
                    e.get("certificate_no"), e.get("realname"),

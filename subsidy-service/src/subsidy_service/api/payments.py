@@ -128,7 +128,7 @@ async def list_funds(session: Session, _: Annotated[Principal, require_roles(*MO
 
 @router.get("/funds/{fund_id}/ledger", response_model=Page[LedgerEntryOut], summary="A fund's ledger, oldest first")
 async def ledger(session: Session, fund_id: uuid.UUID, _: Annotated[Principal, require_roles(*MONEY_READERS)],
-                 cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> Page[LedgerEntryOut]:
+                 cursor: str | None = None, limit: Annotated[int, Query(ge=1, le=200)] = 100) -> Page[LedgerEntryOut]:
     if await session.get(Fund, fund_id) is None:
         raise not_found("fund", fund_id)
     rows, next_cursor = await paginate(session, select(FundEntry).where(FundEntry.fund_id == fund_id),
@@ -147,9 +147,9 @@ async def ledger_xlsx(session: Session, _: Annotated[Principal, require_roles(*M
     funds = {f.id: f for f in await session.scalars(select(Fund).where(Fund.year == year))}
 
     async def rows():
-        result = await session.stream(select(FundEntry).where(FundEntry.fund_id.in_(list(funds)))
+        result = await session.scalars(select(FundEntry).where(FundEntry.fund_id.in_(list(funds)))
                                       .order_by(FundEntry.id))
-        async for (e,) in result:
+        for e in result:
             f = funds[e.fund_id]
             sign = e.amount if e.entry_type in ("allocation", "release", "reverse", "recover") else -e.amount
             yield [e.id, FUND_KINDS[f.code].label, ENTRY_LABELS.get(e.entry_type, e.entry_type), str(e.amount),

@@ -1,4 +1,4 @@
-"""Use cases on claims from the API: the bureau's I3 review and (interim) marking a claim paid."""
+"""Use cases on claims from the API: the bureau's I3 review."""
 
 from __future__ import annotations
 
@@ -7,14 +7,12 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.auth import Principal
-from skillkit.contracts.subsidy import ClaimPaid
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
 from subsidy_service.adapters import locks
 from subsidy_service.adapters.models import Claim
-from subsidy_service.adapters.outbox import outbox
-from subsidy_service.domain.chain import ELIGIBLE, HELD
+from subsidy_service.domain.chain import HELD
 from subsidy_service.domain.facts import REVIEW_TYPE, ClaimReview, Fact
 from subsidy_service.handlers.projection import apply_facts
 
@@ -41,24 +39,4 @@ async def review_claim(
     review = ClaimReview(claim_key=key, approved=approved, reason=reason, reviewed_by=principal.subject)
     await apply_facts(session, [(Fact(REVIEW_TYPE, str(uuid.uuid4()), utcnow(), review), claim.person_key)])
     await session.refresh(claim)
-    return claim
-
-
-async def mark_paid(session: AsyncSession, principal: Principal, claim_id: uuid.UUID) -> Claim:
-    claim = await _claim_locked(session, claim_id)
-    if claim.state != ELIGIBLE:
-        raise Problem(409, "claim_not_eligible", f"claim {claim_id} is {claim.state}; only an eligible claim is paid")
-    now = utcnow()
-    claim.state = "paid"
-    claim.paid_at = now
-    claim.paid_by = principal.subject
-    claim.updated_at = now
-    await outbox.add(
-        session,
-        ClaimPaid(claim_id=str(claim.id), claim_type=claim.claim_type, voucher_id=claim.voucher_id,
-                  person_key=claim.person_key, amount=claim.amount, paid_at=now),
-        partition_key=claim.person_key,
-        subject=str(claim.id),
-    )
-    await session.flush()
     return claim

@@ -1,0 +1,355 @@
+"""Settlement (兑现 part 2) over the real database: P4 declaration → verification → P6 approval over funds → bank file →
+bank result, P5 deadline, 追回 offset and refund, P10 audit trail. Money asserted to the fen."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from subsidy_service.adapters.models import Claim, Recovery
+from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund
+from subsidy_service.jobs.deadline import run_deadline
+
+from tests.subsidy.builders import Clock, certificate_revoked, chain
+from tests.subsidy.helpers import claims, feed, outbox_events
+from tests.subsidy.settlement_support import (
+    all_lines,
+    allocate,
+    approve,
+    bank_answer,
+    current_quarter,
+    declare,
+    export,
+    import_result,
+    known_institutions,
+    register_account,
+    verify_all,
+)
+
+YEAR, QUARTER = current_quarter()
+D = dict(year=YEAR, start=date(YEAR, 1, 5), completed_on=date(YEAR, 1, 12), cert_on=date(YEAR, 1, 20))
+
+
+async def three_trainees(ss, institution: str = "I1", days: int = 5, prefix: str = "") -> None:
+    clock = Clock()
+    for n in (1, 2, 3):
+        await feed(ss, chain(person=f"{prefix}P{n}", voucher=f"{prefix}V{n}", enrolment=f"{prefix}E{n}",
+                             klass=f"{prefix}C1", institution=institution, certificate=f"{prefix}CERT{n}",
+                             days=days, clock=clock, **D))
+
+
+async def funds(ss) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+    async with ss.sessionmaker() as session:
+        return {f.code: (f.allocated, f.reserved, f.paid) for f in await session.scalars(select(Fund))}
+
+
+async def test_P4_P6_whole_cycle_pays_each_claim_once_from_funds_in_order(ss):
+    await three_trainees(ss)
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    # P6: the skills account first, then the employment fund; one claim is split across the two.
+    await allocate(ss, YEAR, "employment_subsidy", "1000.00")
+    await allocate(ss, YEAR, "skills_special", "800.00")
+    d = await declare(ss, "I1")
+    assert (d["state"], d["line_count"], d["amount"]) == ("submitted", 3, "1500.00")
+    lines = await all_lines(ss, d["id"])
+    assert sorted((l["amount"], l["claim_type"], l["evidence"]["attended_days"], l["evidence"]["certificate_no"],
+                   l["evidence"]["realname"]) for l in lines) == [
+        ("500.00", "training", 5, f"NO-CERT{n}", "ok") for n in (1, 2, 3)]
+    assert sum(l["sampled"] for l in lines) == 1  # 5 % of 3 lines, at least one
+    assert {(await claims(ss))[k].state for k in ("training:V1:main", "training:V2:main", "training:V3:main")} == {
+        "declared"}
+    await verify_all(ss, d["id"])
+    r = await approve(ss, d["id"])
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    assert (batch["total"], batch["transfer_count"], batch["claim_count"]) == ("1500.00", 1, 3)
+    assert [(x["code"], x["amount"]) for x in batch["draws"]] == [("skills_special", "800.00"),
+                                                                 ("employment_subsidy", "700.00")]
+    assert await funds(ss) == {"skills_special": (Decimal("800.00"), Decimal("800.00"), Decimal("0.00")),
+                               "employment_subsidy": (Decimal("1000.00"), Decimal("700.00"), Decimal("0.00"))}
+    async with ss.sessionmaker() as session:
+        parts = sorted(sorted((d["amount"] for d in p.draws)) for p in await session.scalars(select(ClaimPayment)))
+    assert parts == [["200.00", "300.00"], ["500.00"], ["500.00"]]
+
+    header, bank_lines = await export(ss, batch["id"])
+    assert header[2:6] == ["1500.00", "1", "CNY", "职业技能培训补贴"]
+    assert bank_lines == [["1", "6222020200110000001", "培训学校I1", "1500.00", "Y", "中国工商银行临县支行", "吕梁"]]
+    answer = bank_answer(header[7], bank_lines)
+    r = await import_result(ss, batch["id"], answer)
+    assert (r.status_code, r.json()["paid"], r.json()["paid_amount"], r.json()["replayed"]) == (200, 1, "1500.00", False)
+    found = await claims(ss)
+    assert [found[f"training:V{n}:main"].state for n in (1, 2, 3)] == ["paid", "paid", "paid"]
+    assert await funds(ss) == {"skills_special": (Decimal("800.00"), Decimal("0.00"), Decimal("800.00")),
+                               "employment_subsidy": (Decimal("1000.00"), Decimal("0.00"), Decimal("700.00"))}
+    paid_events = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.claim_paid.v1"]
+    assert sorted(e["amount"] for e in paid_events) == ["500.00", "500.00", "500.00"]
+
+    # the same file again changes nothing
+    again = await import_result(ss, batch["id"], answer)
+    assert (again.status_code, again.json()["replayed"]) == (200, True)
+    assert len([t for t, _ in await outbox_events(ss) if t == "subsidy.claim_paid.v1"]) == 3
+    assert (await funds(ss))["skills_special"][2] == Decimal("800.00")
+
+    # 退票: a returned payment reverses the ledger and reopens the claims for the next batch
+    returned = bank_answer(header[7], bank_lines, {1: ("returned", "账户已销户")})
+    r = await import_result(ss, batch["id"], returned, "bank-returns")
+    assert (r.status_code, r.json()["returned"], r.json()["returned_amount"]) == (200, 1, "1500.00")
+    found = await claims(ss)
+    assert [found[f"training:V{n}:main"].state for n in (1, 2, 3)] == ["verified"] * 3
+    assert await funds(ss) == {"skills_special": (Decimal("800.00"), Decimal("0.00"), Decimal("0.00")),
+                               "employment_subsidy": (Decimal("1000.00"), Decimal("0.00"), Decimal("0.00"))}
+    r = await approve(ss, d["id"])
+    assert (r.status_code, r.json()["total"]) == (201, "1500.00")
+
+    ledger = (await ss.client.get(f"/v1/funds/ledger.xlsx?year={YEAR}", headers=ss.headers("auditor"))).content
+    sheet = load_workbook(io.BytesIO(ledger), read_only=True).active
+    kinds = [row[2] for row in sheet.iter_rows(min_row=5, values_only=True)]
+    assert kinds == ["下达", "下达", "预留", "预留", "支付", "支付", "退票冲回", "退票冲回", "预留", "预留"]
+
+    verified = (await ss.client.get("/v1/audit/verify", headers=ss.headers("auditor"))).json()
+    assert verified["ok"] is True and verified["entries"] >= 10
+    actions = [e["action"] for e in (await ss.client.get("/v1/audit/entries?limit=200", headers=ss.headers(
+        "auditor"))).json()["items"]]
+    assert {"declaration.open", "declaration.submit", "declaration.verify", "payment_batch.approve",
+            "payment_batch.export", "payment_batch.import_result", "payment_batch.import_returns",
+            "fund.allocate", "payee_account.register"} <= set(actions)
+
+
+async def test_P6_two_batches_racing_for_the_last_yuan_one_is_refused_with_the_shortfall(ss):
+    await three_trainees(ss, "I1")
+    await three_trainees(ss, "I2", prefix="B")
+    await known_institutions(ss, "I1", "I2")
+    await register_account(ss, "I1")
+    await register_account(ss, "I2")
+    await allocate(ss, YEAR, "skills_special", "2000.00")  # covers one institution's 1,500.00, not both
+    first, second = await declare(ss, "I1"), await declare(ss, "I2")
+    await verify_all(ss, first["id"])
+    await verify_all(ss, second["id"])
+    results = await asyncio.gather(approve(ss, first["id"]), approve(ss, second["id"]))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201, 409]
+    refused = next(r for r in results if r.status_code == 409).json()
+    assert refused["code"] == "funds_insufficient"
+    assert "needs 1500.00, available 500.00, short 1000.00" in refused["detail"]
+    assert await funds(ss) == {"skills_special": (Decimal("2000.00"), Decimal("1500.00"), Decimal("0.00"))}
+    async with ss.sessionmaker() as session:
+        states = sorted((await session.scalars(select(Claim.state).where(Claim.claim_type == "training"))).all())
+    assert states == ["approved"] * 3 + ["verified"] * 3
+
+
+async def test_P6_failed_line_releases_its_reservation_and_returns_for_the_next_batch(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    header, lines = await export(ss, batch["id"])
+    r = await import_result(ss, batch["id"], bank_answer(header[7], lines, {1: ("failed", "户名不符")}))
+    assert (r.status_code, r.json()["failed"], r.json()["failed_amount"]) == (200, 1, "1500.00")
+    assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("0.00"), Decimal("0.00"))}
+    assert {c.state for c in (await claims(ss)).values() if c.claim_type == "training"} == {"verified"}
+    detail = (await ss.client.get(f"/v1/payment-batches/{batch['id']}", headers=ss.headers("auditor"))).json()
+    assert [(t["state"], t["bank_reason"], t["account_number_masked"]) for t in detail["transfers"]] == [
+        ("failed", "户名不符", "****0001")]
+    r = await approve(ss, d["id"])
+    assert (r.status_code, r.json()["total"]) == (201, "1500.00")
+
+
+async def test_P6_bank_file_with_wrong_totals_or_reference_is_refused_and_changes_nothing(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    header, lines = await export(ss, batch["id"])
+    wrong_amount = [[*lines[0][:3], "1400.00", *lines[0][4:]]]
+    r = await import_result(ss, batch["id"], bank_answer(header[7], wrong_amount))
+    assert (r.status_code, r.json()["code"]) == (422, "bank_file_totals_mismatch")
+    r = await import_result(ss, batch["id"], bank_answer("LX-OTHER", lines))
+    assert (r.status_code, r.json()["code"]) == (422, "bank_file_reference_mismatch")
+    r = await import_result(ss, batch["id"], b"not,a,bank,file\n")
+    assert (r.status_code, r.json()["code"]) == (422, "bank_file_invalid")
+    assert {c.state for c in (await claims(ss)).values() if c.claim_type == "training"} == {"approved"}
+
+
+async def test_P4_declaration_refusals_empty_other_payee_and_rejection_reason(ss):
+    await known_institutions(ss, "I1", "I2")
+    year, quarter = current_quarter()
+    r = await ss.client.post("/v1/declarations", headers=ss.headers("training_org", org="I2"),
+                             json={"year": year, "quarter": quarter})
+    empty = r.json()
+    r = await ss.client.post(f"/v1/declarations/{empty['id']}/submit", headers=ss.headers("training_org", org="I2"))
+    assert (r.status_code, r.json()["code"]) == (422, "declaration_empty")
+    await three_trainees(ss, "I1")
+    d = await declare(ss, "I1")
+    for path, body in ((f"/v1/declarations/{d['id']}/submit", None), (f"/v1/declarations/{d['id']}/withdraw", None)):
+        r = await ss.client.post(path, headers=ss.headers("training_org", org="I2"), json=body)
+        assert (r.status_code, r.json()["code"]) == (404, "declaration_not_found")
+    r = await ss.client.get(f"/v1/declarations/{d['id']}", headers=ss.headers("training_org", org="I2"))
+    assert (r.status_code, r.json()["code"]) == (404, "declaration_not_found")
+    r = await ss.client.get(f"/v1/declarations/{d['id']}/lines", headers=ss.headers("evaluation_org", org="I1"))
+    assert r.status_code == 404
+    again = await ss.client.post("/v1/declarations", headers=ss.headers("training_org", org="I1"),
+                                 json={"year": year, "quarter": quarter})
+    assert (again.status_code, again.json()["code"]) == (409, "declaration_exists")
+    line = (await all_lines(ss, d["id"]))[0]
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/lines/{line['id']}/decision",
+                             headers=ss.headers("bureau"), json={"approved": False})
+    assert (r.status_code, r.json()["code"]) == (422, "rejection_reason_required")
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/verify", headers=ss.headers("bureau"))
+    assert (r.status_code, r.json()["code"]) == (409, "verification_incomplete")
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/lines/{line['id']}/decision",
+                             headers=ss.headers("training_org", org="I1"), json={"approved": True})
+    assert r.status_code == 403
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/lines/{line['id']}/decision",
+                             headers=ss.headers("bureau"), json={"approved": False, "reason": "签到表缺页"})
+    assert (r.status_code, r.json()["decision"], r.json()["claim_state"]) == (200, "rejected", "refused")
+    r = await approve(ss, d["id"])
+    assert (r.status_code, r.json()["code"]) == (409, "declaration_not_verified")
+    r = await ss.client.post("/v1/payment-batches", headers=ss.headers("auditor"), json={"declaration_ids": [d["id"]]})
+    assert r.status_code == 403
+
+
+async def test_P4_a_void_after_declaration_shows_on_the_frozen_line(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    d = await declare(ss, "I1")
+    await feed(ss, [certificate_revoked("P1", "CERT1", Clock())])
+    lines = {l["evidence"]["voucher_id"]: l for l in await all_lines(ss, d["id"])}
+    assert (lines["V1"]["amount"], lines["V1"]["claim_state"], lines["V1"]["changed_after_declaration"]) == (
+        "500.00", "void", True)
+    assert "changed_after_declaration" in [f["code"] for f in lines["V1"]["flags"]]
+    assert lines["V2"]["changed_after_declaration"] is False
+
+
+async def test_P4_recovery_is_offset_on_the_next_declaration_and_settled_when_paid(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    header, lines = await export(ss, batch["id"])
+    await import_result(ss, batch["id"], bank_answer(header[7], lines))
+    await feed(ss, [certificate_revoked("P1", "CERT1", Clock())])  # after payment: 追回 500.00
+    # next quarter's trainees of the same institution; the recovery nets off their payment
+    clock = Clock()
+    for n in (4, 5):
+        await feed(ss, chain(person=f"P{n}", voucher=f"V{n}", enrolment=f"E{n}", klass="C2", certificate=f"CERT{n}",
+                             clock=clock, **D))
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/withdraw", headers=ss.headers("training_org", org="I1"))
+    assert (r.status_code, r.json()["code"]) == (409, "declaration_not_open")
+    async with ss.sessionmaker() as session:  # the quarter's declaration exists: the next one is next quarter's
+        from sqlalchemy import update
+
+        from subsidy_service.adapters.settlement_models import Declaration
+        await session.execute(update(Declaration).values(quarter=Declaration.quarter - 1 if QUARTER > 1 else 4,
+                                                         year=YEAR if QUARTER > 1 else YEAR - 1))
+        await session.commit()
+    d2 = await declare(ss, "I1")
+    assert (d2["line_count"], d2["amount"]) == (3, "500.00")  # 2 × 500.00 − 500.00
+    await verify_all(ss, d2["id"])
+    batch2 = (await approve(ss, d2["id"])).json()
+    assert batch2["total"] == "500.00"
+    header, lines = await export(ss, batch2["id"])
+    assert lines[0][3] == "500.00"
+    await import_result(ss, batch2["id"], bank_answer(header[7], lines))
+    async with ss.sessionmaker() as session:
+        recovery = await session.scalar(select(Recovery))
+    assert (recovery.state, recovery.settlement, recovery.amount) == ("settled", "offset", Decimal("500.00"))
+    # paid 1,500 + 1,000, 500 recovered by the offset
+    assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("0.00"), Decimal("2000.00"))}
+    settled = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.recovery_settled.v1"]
+    assert [(s["settlement"], s["amount"]) for s in settled] == [("offset", "500.00")]
+
+
+async def test_P4_recovery_settled_by_a_refund_finance_records(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    header, lines = await export(ss, batch["id"])
+    await import_result(ss, batch["id"], bank_answer(header[7], lines))
+    await feed(ss, [certificate_revoked("P2", "CERT2", Clock())])
+    async with ss.sessionmaker() as session:
+        recovery = await session.scalar(select(Recovery))
+    r = await ss.client.post(f"/v1/recoveries/{recovery.id}/refund", headers=ss.headers("finance"),
+                             json={"amount": "400.00", "reference": "REF-1"})
+    assert (r.status_code, r.json()["code"]) == (422, "refund_amount_mismatch")
+    r = await ss.client.post(f"/v1/recoveries/{recovery.id}/refund", headers=ss.headers("finance"),
+                             json={"amount": "500.00", "reference": "REF-1"})
+    assert (r.status_code, r.json()["state"]) == (200, "settled")
+    assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("0.00"), Decimal("1000.00"))}
+    r = await ss.client.post(f"/v1/recoveries/{recovery.id}/refund", headers=ss.headers("finance"),
+                             json={"amount": "500.00", "reference": "REF-1"})
+    assert (r.status_code, r.json()["code"]) == (409, "recovery_not_open")
+
+
+async def test_P5_claims_expire_at_the_deadline_second_and_warnings_come_once(ss):
+    await feed(ss, chain())  # policy year 2023: deadline 2024-03-31 23:59:59 Beijing = 15:59:59 UTC
+    last_second = datetime(2024, 3, 31, 15, 59, 59, tzinfo=timezone.utc)
+    async with ss.sessionmaker() as session:
+        assert await run_deadline(session, last_second - timedelta(days=30, seconds=1)) == {"expired": 0,
+                                                                                             "warnings": 0}
+        assert await run_deadline(session, last_second - timedelta(days=29)) == {"expired": 0, "warnings": 2}
+        assert await run_deadline(session, last_second - timedelta(days=29)) == {"expired": 0, "warnings": 0}
+        assert await run_deadline(session, last_second) == {"expired": 0, "warnings": 2}  # the 7-day ones
+        await session.commit()
+    assert {c.state for c in (await claims(ss)).values()} == {"eligible"}
+    async with ss.sessionmaker() as session:
+        assert await run_deadline(session, last_second + timedelta(seconds=1)) == {"expired": 2, "warnings": 0}
+        await session.commit()
+    found = await claims(ss)
+    assert {(c.state, c.reason_code) for c in found.values()} == {("expired", "p5_expired")}
+    expired = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.claim_expired.v1"]
+    assert sorted(e["amount"] for e in expired) == ["400.00", "500.00"]
+    warnings = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.deadline_warning.v1"]
+    assert sorted((w["days_before"], w["declarant_id"], w["amount"]) for w in warnings) == [
+        (7, "EV1", "400.00"), (7, "I1", "500.00"), (30, "EV1", "400.00"), (30, "I1", "500.00")]
+
+
+async def test_P4_declaration_sheet_exports_with_chinese_headers(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    d = await declare(ss, "I1")
+    r = await ss.client.get(f"/v1/declarations/{d['id']}/sheet.xlsx", headers=ss.headers("training_org", org="I1"))
+    assert r.status_code == 200
+    rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[1][:5] == ("序号", "补贴类型", "培训券", "培训班", "实际培训天数")
+    assert sorted((row[2], row[4], row[8]) for row in rows[2:]) == [("V1", 5, "500.00"), ("V2", 5, "500.00"),
+                                                                    ("V3", 5, "500.00")]
+
+
+async def test_P4_a_claim_is_on_at_most_one_active_declaration(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    d = await declare(ss, "I1")
+    line = (await all_lines(ss, d["id"]))[0]
+    async with ss.sessionmaker() as session:
+        from sqlalchemy import insert
+        from sqlalchemy.exc import IntegrityError
+        row = (await session.execute(select(DeclarationLine.__table__).where(
+            DeclarationLine.id == line["id"]))).one()._asdict()
+        row.update(id=__import__("uuid").uuid4(), line_no=99)
+        try:
+            await session.execute(insert(DeclarationLine.__table__), [row])
+            raise AssertionError("a second active line of one claim was accepted")
+        except IntegrityError as exc:
+            assert "uq_declaration_lines_active_claim" in str(exc)
+        await session.rollback()
+        assert await session.scalar(select(func.count()).select_from(DeclarationLine)) == 3
