@@ -128,7 +128,7 @@ async def test_a_sheet_answer_is_stored_as_one_person_fact_per_line(ss):
         data = await session.scalar(select(FactRow.data).where(FactRow.key == "S-trainees-C1|E2"))
     assert data == {"submission_id": "S-trainees-C1", "record_type": "trainee", "class_id": "C1",
                     "enrolment_id": "E2", "person_key": "P2", "verdict": "rejected", "reason": "identity_mismatch",
-                    "detail": None, "lines": None}
+                    "detail": None, "lines": None, "version": None}
 
 
 async def test_line_facts_read_back_from_the_store_equal_them_as_received(ss):
