@@ -19,6 +19,9 @@ async def voucher_service(database_factory) -> AsyncIterator[ServiceUnderTest]:
         run_relay=False,
         run_consumers=False,
         wechat_transport="fake",
+        # the tests run the notification sender and the expiry reminders themselves
+        notification_send_seconds=3600,
+        expiry_reminder_seconds=3600,
     )
     async with running_service(create, settings, "voucher_service.migrations") as service:
         yield service

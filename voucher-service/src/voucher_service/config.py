@@ -11,7 +11,10 @@ from skillkit.voucher_token import DEV_QR_SIGNING_SEED
 
 from voucher_service.wechat_fake import DEV_APPID, DEV_SECRET
 
-DEV_WECHAT_API_BASE = "http://127.0.0.1:8009"  # the local fake (`python -m voucher_service.wechat_fake`)
+DEV_WECHAT_API_BASE = "http://127.0.0.1:8009"
+DEV_WECHAT_TEMPLATES = {key: f"dev-template-{key}" for key in (
+    "voucher_issued", "enrolment_bound", "enrolment_refused", "certificate_issued", "allowance_paid",
+    "voucher_expiring")}  # the local fake (`python -m voucher_service.wechat_fake`)
 
 class VoucherSettings(ServiceSettings):
     service_name: str = "voucher-service"
@@ -41,6 +44,16 @@ class VoucherSettings(ServiceSettings):
     # The worker's tokens from a WeChat login: a short access token, renewed with a longer, rotating refresh token.
     worker_token_minutes: int = 120
     worker_refresh_days: int = 30
+
+    # Subscribe messages (handlers/notifications.py): our template keys -> the template ids the mini-program's team
+    # chose in the WeChat console (production sets SKILLS_WECHAT_TEMPLATES as JSON); developer | trial | formal.
+    wechat_templates: dict[str, str] = DEV_WECHAT_TEMPLATES
+    wechat_miniprogram_state: Literal["developer", "trial", "formal"] = "formal"
+    notifications_enabled: bool = True  # the notification consumer, the expiry reminders and the sender loop
+    notification_send_seconds: float = 2.0
+    notification_max_attempts: int = 8  # backoff 5 s doubling, at most an hour: ~10 minutes of WeChat trouble
+    notification_lease_seconds: int = 120
+    expiry_reminder_seconds: float = 3600.0
 
     def extra_secret_fields(self) -> tuple[str, ...]:
         return ("qr_signing_seed",)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from skillkit.app import create_app
@@ -12,23 +14,30 @@ from voucher_service.adapters.models import kit_tables
 from voucher_service.adapters.wechat import build_wechat
 from voucher_service.api import auth, vouchers, workers
 from voucher_service.config import VoucherSettings
-from voucher_service.consumers import voucher_consumer
+from voucher_service.consumers import notification_consumer, voucher_consumer
+from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
 from voucher_service.handlers.vouchers import sweep_expired
 
 
 def create(settings: VoucherSettings | None = None) -> FastAPI:
     settings = settings or VoucherSettings()
-    runtime = ServiceRuntime(
-        settings,
-        kit_tables,
-        consumers=[voucher_consumer],
-        periodic=[PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)],
-    )
+    wechat = build_wechat(settings)  # WeChat's server API (login, subscribe messages)
+    consumers = [voucher_consumer]
+    periodic = [PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)]
+    if settings.notifications_enabled:
+        consumers.append(notification_consumer)
+
+        async def send(sessionmaker: Any) -> None:
+            await send_due(sessionmaker, wechat, settings)
+
+        periodic += [PeriodicJob("voucher-expiry-reminders", settings.expiry_reminder_seconds, queue_expiry_reminders),
+                     PeriodicJob("notification-sender", settings.notification_send_seconds, send)]
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumers, periodic=periodic)
     app = create_app(
         runtime,
         [auth.router, workers.router, vouchers.router, audit_router()],  # audit: P10
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )
-    app.state.wechat = build_wechat(settings)  # WeChat's server API (login, subscribe messages)
+    app.state.wechat = wechat
     return app

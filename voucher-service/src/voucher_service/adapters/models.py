@@ -128,3 +128,25 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """A WeChat subscribe message to send (an outbox of its own): written by the notification consumer and the
+    expiry reminders, sent by the sender loop. One per (event, template): a redelivered event changes nothing."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("event_id", "template", name="uq_notifications_event_template"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(100))  # the CloudEvent id, or voucher-expiring:<voucher>:<days>
+    template: Mapped[str] = mapped_column(String(40))  # our key (settings map it to WeChat's template id)
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    openid: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict] = mapped_column(JSON)
+    page: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))  # pending | sent | refused (no agreement) | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

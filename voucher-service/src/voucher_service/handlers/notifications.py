@@ -1,0 +1,154 @@
+"""Subscribe messages to workers, driven by events: an outbox of messages and a sender loop.
+
+The notification consumer (its own consumer group, so the lifecycle consumer never waits for it and a message
+that cannot be built never dead-letters a lifecycle event) only queues rows in `notifications`: per batch, one
+SELECT finds the WeChat openids of the batch's persons (workers who never logged in through the mini-program get
+nothing) and one INSERT … ON CONFLICT DO NOTHING writes the messages, keyed by (event id, template), so a
+redelivered event adds nothing. The sender loop (a periodic job) leases due rows, sends them through the WeChat
+adapter outside any transaction, and records the result: sent, refused (the worker gave no agreement for the
+template: WeChat's 43101, not retried), failed (a permanent error, or out of attempts), or pending again after a
+backoff (WeChat busy or unreachable). A crash between WeChat's answer and the record sends that message again: at
+least once, which WeChat's per-agreement quota bounds.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from skillkit.db import utcnow
+from skillkit.events import Envelope
+
+from voucher_service.adapters.models import Notification, Voucher, WeChatAccount, Worker
+from voucher_service.adapters.upsert import insert_or_skip_statement
+from voucher_service.adapters.wechat import WeChatClient, WeChatError, WeChatUnavailable
+from voucher_service.config import VoucherSettings
+from voucher_service.domain import notifications as content
+
+log = logging.getLogger("voucher_service.notifications")
+
+QUEUE = "voucher.notifications"  # session.info key: (event id, Message) of the batch
+
+
+def _queue(session: AsyncSession, event_id: str, message: content.Message) -> None:
+    session.info.setdefault(QUEUE, []).append((event_id, message))
+
+
+async def on_voucher_issued(session: AsyncSession, envelope: Envelope) -> None:
+    _queue(session, envelope.id, content.voucher_issued(envelope.data))
+
+
+async def on_voucher_bound(session: AsyncSession, envelope: Envelope) -> None:
+    _queue(session, envelope.id, content.enrolment_bound(envelope.data))
+
+
+async def on_enrolment_rejected(session: AsyncSession, envelope: Envelope) -> None:
+    # training.enrolment_rejected covers every refusal (the voucher's binding and the province's real-name check)
+    _queue(session, envelope.id, content.enrolment_refused(envelope.data, envelope.time))
+
+
+async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> None:
+    _queue(session, envelope.id, content.certificate_issued(envelope.data))
+
+
+async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
+    if envelope.data.claim_type == "living_allowance":  # S4: the only subsidy paid to the worker
+        _queue(session, envelope.id, content.allowance_paid(envelope.data))
+
+
+async def end_of_batch(session: AsyncSession) -> None:
+    queued = session.info.pop(QUEUE, None)
+    if queued:
+        await write_messages(session, queued)
+
+
+async def openids(session: AsyncSession, person_keys: set[str]) -> dict[str, str]:
+    """person key -> the openid of the worker's latest mini-program login."""
+    rows = await session.execute(
+        select(Worker.person_key, WeChatAccount.openid)
+        .join(WeChatAccount, WeChatAccount.account_subject == Worker.account_subject)
+        .where(Worker.person_key.in_(sorted(person_keys))).order_by(WeChatAccount.last_login_at))
+    return {key: openid for key, openid in rows}  # the latest login wins
+
+
+async def write_messages(session: AsyncSession, queued: list[tuple[str, content.Message]]) -> int:
+    recipients = await openids(session, {m.person_key for _, m in queued})
+    now = utcnow()
+    rows = [dict(id=uuid.uuid4(), event_id=event_id, template=m.template, person_key=m.person_key,
+                 openid=recipients[m.person_key], data=m.data, page=m.page, status="pending", attempts=0,
+                 next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
+            for event_id, m in queued if m.person_key in recipients]
+    if rows:
+        await session.execute(insert_or_skip_statement(session, Notification.__table__, ("event_id", "template")),
+                              rows)
+    return len(rows)
+
+
+async def queue_expiry_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
+    """Periodic: a reminder 30 and 7 days before an unbound voucher expires (bound vouchers do not expire). The
+    30-day reminder is skipped for a voucher already within 7 days: the 7-day one says it."""
+    now = utcnow()
+    queued: list[tuple[str, content.Message]] = []
+    async with sessionmaker() as session:
+        for days, later_days in zip(content.EXPIRY_REMINDER_DAYS, (*content.EXPIRY_REMINDER_DAYS[1:], 0)):
+            due = await session.execute(
+                select(Voucher.id, Voucher.code, Voucher.person_key, Voucher.valid_until)
+                .join(Worker, Worker.id == Voucher.worker_id)
+                .where(Voucher.status == "issued", Worker.account_subject.is_not(None),
+                       Voucher.valid_until > now + timedelta(days=later_days),
+                       Voucher.valid_until <= now + timedelta(days=days)))
+            queued += [(f"voucher-expiring:{vid}:{days}",
+                        content.voucher_expiring(key, str(vid), code, valid_until, days))
+                       for vid, code, key, valid_until in due]
+        written = await write_messages(session, queued) if queued else 0
+        await session.commit()
+    return written
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(3600, 5 * 2 ** (attempts - 1)))
+
+
+async def send_due(sessionmaker: async_sessionmaker[AsyncSession], wechat: WeChatClient,
+                   settings: VoucherSettings, batch: int = 50) -> dict[str, int]:
+    """One round of the sender loop: lease due messages, send them, record each result."""
+    now = utcnow()
+    async with sessionmaker() as session:
+        due = (await session.execute(
+            select(Notification).where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at, Notification.id).limit(batch)
+            .with_for_update(skip_locked=True))).scalars().all()
+        # the lease: another replica's loop skips them until it runs out (a crashed sender's rows come back)
+        leased = [(n.id, n.openid, n.template, dict(n.data), n.page, n.attempts) for n in due]
+        for n in due:
+            n.next_attempt_at = now + timedelta(seconds=settings.notification_lease_seconds)
+        await session.commit()
+    results: dict[str, int] = {}
+    for ident, openid, template, data, page, attempts in leased:
+        values: dict[str, Any] = {"attempts": attempts + 1}
+        template_id = settings.wechat_templates.get(template)
+        try:
+            if template_id is None:
+                raise WeChatError(40037, f"no WeChat template id configured for {template}")
+            await wechat.send_subscribe_message(openid, template_id, data, page, settings.wechat_miniprogram_state)
+            values.update(status="sent", sent_at=utcnow(), last_error=None)
+        except (WeChatError, WeChatUnavailable) as exc:
+            transient = isinstance(exc, WeChatUnavailable) or exc.transient
+            if isinstance(exc, WeChatError) and exc.errcode == 43101:
+                values.update(status="refused", last_error=str(exc)[:300])
+            elif transient and attempts + 1 < settings.notification_max_attempts:
+                values.update(next_attempt_at=utcnow() + backoff(attempts + 1), last_error=str(exc)[:300])
+            else:
+                values.update(status="failed", last_error=str(exc)[:300])
+                log.warning("notification failed", extra={"notification": str(ident), "error": str(exc)})
+        async with sessionmaker() as session:
+            await session.execute(update(Notification).where(Notification.id == ident).values(**values))
+            await session.commit()
+        outcome = values.get("status", "retry")
+        results[outcome] = results.get(outcome, 0) + 1
+    return results
