@@ -1,7 +1,7 @@
 """notifications
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-06 02:20:52.457547
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 import skillkit.db
 
 
-revision: str = '0005'
-down_revision: Union[str, None] = '0004'
+revision: str = '0006'
+down_revision: Union[str, None] = '0005'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
