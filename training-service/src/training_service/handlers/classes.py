@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.contracts.training import ClassApproved, ClassOpened
@@ -103,6 +104,14 @@ async def open_class(
     )
     if not needs_approval:
         await province.submit_class(session, settings, training_class)  # P1
+    # P10: the institution files the class (an order class then waits for the bureau's decision, S2).
+    await record(session, principal, "class.open", "training_class", str(training_class.id), after=dict(
+        institution_id=institution.id, name=training_class.name, kind=training_class.kind,
+        occupation_code=training_class.occupation_code, level=training_class.level,
+        start_date=training_class.start_date, end_date=training_class.end_date,
+        planned_days=training_class.planned_days, capacity=training_class.capacity,
+        employer_credit_code=training_class.employer_credit_code,
+        positions_promised=training_class.positions_promised, status=training_class.status))
     return training_class
 
 
@@ -115,6 +124,7 @@ async def decide_class(
         raise not_found("class", class_id)
     if training_class.status != "pending_approval":
         raise Problem(409, "class_not_pending_approval", f"the class is {training_class.status}, not pending approval")
+    before = dict(status=training_class.status)
     training_class.status = "open" if data.approved else "rejected"
     training_class.decision_reason = data.reason
     training_class.decided_by = principal.subject  # P10
@@ -128,4 +138,7 @@ async def decide_class(
     )
     if data.approved:
         await province.submit_class(session, settings, training_class)  # P1
+    await record(session, principal, "class.approve" if data.approved else "class.reject", "training_class",
+                 str(training_class.id), before=before,
+                 after=dict(status=training_class.status, decision_reason=data.reason), reason=data.reason)
     return Outcome(training_class, 200)

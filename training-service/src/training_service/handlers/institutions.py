@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.contracts.training import InstitutionApproved, InstitutionSuspended
@@ -26,6 +27,15 @@ async def _known_occupations(session: AsyncSession, codes: list[str]) -> list[st
     if unknown:
         raise Problem(422, "occupation_unknown", f"not in the occupation catalogue: {', '.join(unknown)}")
     return wanted
+
+
+# P10: what an institution's audit entry shows. The contact person's name and mobile stay out of the append-only
+# log (it can never be erased); that they changed is recorded.
+_AUDITED = ("name", "credit_code", "address", "township", "kinds", "occupation_codes", "status", "status_reason")
+
+
+def _audited(institution: Institution, fields: tuple[str, ...] = _AUDITED) -> dict:
+    return {field: getattr(institution, field) for field in fields}
 
 
 async def _emit_approved(session: AsyncSession, institution: Institution) -> None:
@@ -68,6 +78,8 @@ async def register_institution(session: AsyncSession, principal: Principal, data
     session.add(institution)
     await session.flush()
     await _emit_approved(session, institution)
+    await record(session, principal, "institution.register", "training_institution", str(institution.id),
+                 after=_audited(institution))
     return institution
 
 
@@ -84,11 +96,18 @@ async def change_institution(
         changes["occupation_codes"] = await _known_occupations(session, changes["occupation_codes"])
     if "kinds" in changes:
         changes["kinds"] = sorted({str(k) for k in data.kinds or []})
+    audited = tuple(f for f in _AUDITED if f in changes)
+    before = _audited(institution, audited)
     for field, value in changes.items():
         setattr(institution, field, value)
     institution.updated_at = utcnow()
     if institution.status == "approved":
         await _emit_approved(session, institution)  # the approved scope changed: announce it again
+    after = _audited(institution, audited)
+    if "contact_name" in changes or "contact_phone" in changes:
+        after["contact_changed"] = True
+    await record(session, principal, "institution.change", "training_institution", str(institution.id),
+                 before=before, after=after)
     return institution
 
 
@@ -102,6 +121,7 @@ async def set_institution_status(
         raise Problem(409, "institution_revoked", "a revoked institution stays revoked (I3); register it anew")
     if institution.status == data.status:
         raise Problem(409, "institution_status_unchanged", f"the institution is already {data.status}")
+    before = _audited(institution, ("status", "status_reason"))
     institution.status = data.status
     institution.status_reason = data.reason
     institution.status_changed_by = principal.subject  # P10
@@ -115,4 +135,7 @@ async def set_institution_status(
             partition_key=str(institution.id),
             subject=str(institution.id),
         )
+    action = {"approved": "institution.approve", "suspended": "institution.suspend", "revoked": "institution.revoke"}
+    await record(session, principal, action[data.status], "training_institution", str(institution.id),
+                 before=before, after=_audited(institution, ("status", "status_reason")), reason=data.reason)
     return Outcome(institution, 200)

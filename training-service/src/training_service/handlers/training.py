@@ -8,6 +8,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.contracts.training import (
@@ -123,6 +124,9 @@ async def drop(session: AsyncSession, principal: Principal, enrolment_id: uuid.U
         partition_key=enrolment.person_key,
         subject=str(enrolment.id),
     )
+    await record(session, principal, "enrolment.drop", "enrolment", str(enrolment.id),  # P10
+                 before=dict(status="active", class_id=enrolment.class_id),
+                 after=dict(status=enrolment.status, drop_reason=data.reason), reason=data.reason)
     return Outcome(enrolment, 200)
 
 
@@ -244,4 +248,6 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
     training_class.closed_by = principal.subject
     training_class.outcome = payload.model_dump(mode="json", exclude={"class_id", "institution_id", "kind"})
     await outbox.add(session, payload, partition_key=str(training_class.id), subject=str(training_class.id))
+    await record(session, principal, "class.report_outcome", "training_class", str(training_class.id),  # P10
+                 before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
     return Outcome(training_class, 200)
