@@ -25,7 +25,7 @@ from certification_service.api.schemas import (
 from certification_service.api.views import certificate_view
 from certification_service.handlers.certificates import (
     get_certificate,
-    issue_certificate,
+    issue_one,
     issue_for_evaluation,
     revoke_certificate,
 )
@@ -53,7 +53,7 @@ async def issue(
     settings = request.app.state.settings
 
     async def action() -> CertificateOut:
-        return certificate_view(await issue_certificate(session, principal, body.candidate_id), settings)
+        return certificate_view(await issue_one(session, principal, body.candidate_id), settings)
 
     return await run_command(request, session, principal, action)
 

@@ -12,6 +12,7 @@ from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
 from skillkit.contracts.vocab import CertificateType
@@ -117,6 +118,20 @@ async def issue_certificate(session: AsyncSession, principal: Principal, candida
     )
     await outbox.add(session, _issued(certificate), partition_key=certificate.person_key, subject=str(certificate.id))
     return certificate
+
+
+async def issue_one(session: AsyncSession, principal: Principal, candidate_id: uuid.UUID) -> Certificate:
+    """The institution issues one candidate's certificate: recorded as its decision (P10)."""
+    certificate = await issue_certificate(session, principal, candidate_id)
+    await record(session, principal, "certificate.issue", "certificate", str(certificate.id),
+                 after=_audited_issue(certificate))
+    return certificate
+
+
+def _audited_issue(certificate: Certificate | SimpleNamespace) -> dict[str, Any]:
+    return dict(certificate_no=certificate.certificate_no, candidate_id=certificate.candidate_id,
+                evaluation_id=certificate.evaluation_id, occupation_code=certificate.occupation_code,
+                level=certificate.level, status=certificate.status)
 
 
 async def _issuing(
@@ -228,6 +243,7 @@ async def revoke_certificate(
     if certificate.status == "revoked":
         raise Problem(409, "certificate_already_revoked", "this certificate is already revoked")
     now = utcnow()
+    before = dict(status=certificate.status)
     certificate.status = "revoked"
     certificate.active_slot = None
     certificate.revoked_reason = str(data.reason)
@@ -251,6 +267,9 @@ async def revoke_certificate(
         partition_key=certificate.person_key,
         subject=str(certificate.id),
     )
+    await record(session, principal, "certificate.revoke", "certificate", str(certificate.id), before=before,  # P10
+                 after=dict(status="revoked", revoked_reason=str(data.reason), revoked_note=data.note),
+                 reason=str(data.reason))
     return certificate
 
 
@@ -281,11 +300,16 @@ async def issue_for_evaluation(
                                         await _allocate(session, today.year, len(eligible)))
             await session.execute(CERTIFICATES.insert(), written)
     except IntegrityError:
-        return await _issue_one_by_one(session, principal, [candidate for candidate, _ in rows])
-    # The rows as written, for the events and the response: Core INSERT and plain objects, because ORM objects
-    # cost their instrumentation and a unit-of-work flush for rows nothing in this request reads again.
-    issued = [SimpleNamespace(**row) for row in written]
-    await outbox.add_many(session, [(_issued(c), c.person_key, str(c.id)) for c in issued])
+        issued, refused = await _issue_one_by_one(session, principal, [candidate for candidate, _ in rows])
+    else:
+        # The rows as written, for the events and the response: Core INSERT and plain objects, because ORM objects
+        # cost their instrumentation and a unit-of-work flush for rows nothing in this request reads again.
+        issued = [SimpleNamespace(**row) for row in written]
+        await outbox.add_many(session, [(_issued(c), c.person_key, str(c.id)) for c in issued])
+    if issued:  # P10: one entry for the batch, naming each certificate
+        await record(session, principal, "certificate.issue_batch", "evaluation", str(evaluation.id), after=dict(
+            issued=len(issued), refused=len(refused),
+            certificates=[dict(id=c.id, **_audited_issue(c)) for c in issued]))
     return issued, refused
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.certification import EvaluationResultRecorded, EvaluationScheduled
 from skillkit.contracts.vocab import CertificateType
@@ -63,6 +64,9 @@ async def schedule_evaluation(
         partition_key=str(evaluation.id),
         subject=str(evaluation.id),
     )
+    await record(session, principal, "evaluation.schedule", "evaluation", str(evaluation.id), after=dict(  # P10
+        institution_id=institution.id, occupation_code=evaluation.occupation_code, level=evaluation.level,
+        certificate_type=evaluation.certificate_type, scheduled_on=evaluation.scheduled_on))
     return evaluation
 
 
@@ -154,4 +158,7 @@ async def record_result(
     event = apply_result(settings, principal, evaluation, candidate, theory_raw, practical_raw, declared_pass)
     await session.flush()
     await outbox.add(session, event, partition_key=candidate.person_key, subject=str(candidate.id))
+    await record(session, principal, "candidate.result", "candidate", str(candidate.id), after=dict(  # P10
+        evaluation_id=evaluation.id, theory_score=candidate.theory_score, practical_score=candidate.practical_score,
+        passed=candidate.passed))
     return candidate

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from stdnum.cn import uscc
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
 
+from skillkit.audit import record
 from skillkit.auth import Principal, Role
 from skillkit.contracts.certification import EvaluationInstitutionFiled
 from skillkit.contracts.certification import Filing as FilingPayload
@@ -61,6 +62,12 @@ async def filings_of(session: AsyncSession, institution_id: uuid.UUID) -> list[F
         .order_by(Filing.occupation_code, Filing.certificate_type, Filing.level_slot)
     )
     return list(rows)
+
+
+def _filing_list(filings: list[Filing]) -> list[dict[str, Any]]:
+    """The filings as the audit trail shows them (P10), in a stable order."""
+    return [dict(occupation_code=f.occupation_code, level=f.level, certificate_type=f.certificate_type)
+            for f in sorted(filings, key=lambda f: (f.occupation_code, f.certificate_type, f.level_slot))]
 
 
 async def _emit_filed(session: AsyncSession, institution: EvaluationInstitution) -> None:
@@ -118,6 +125,9 @@ async def register_institution(
         )
     await session.flush()
     await _emit_filed(session, institution)
+    await record(session, principal, "evaluation_institution.register", "evaluation_institution", str(institution.id),
+                 after=dict(name=institution.name, credit_code=code, status=institution.status,
+                            filings=_filing_list(await filings_of(session, institution.id))))
     return institution
 
 
@@ -142,6 +152,7 @@ async def replace_filings(
     # Locked: two concurrent replacements would both delete and re-insert, and the second collide with the first.
     institution = await get_institution(session, institution_id, for_update=True)
     filings = checked_filings(filings_in, settings)
+    before = _filing_list(await filings_of(session, institution.id))
     for existing in await filings_of(session, institution.id):
         await session.delete(existing)
     await session.flush()
@@ -161,6 +172,9 @@ async def replace_filings(
     institution.updated_at = now
     await session.flush()
     await _emit_filed(session, institution)
+    await record(session, principal, "evaluation_institution.filings", "evaluation_institution", str(institution.id),
+                 before=dict(filings=before),
+                 after=dict(filings=_filing_list(await filings_of(session, institution.id))))
     return institution
 
 
@@ -177,12 +191,18 @@ async def change_status(
         raise Problem(409, "institution_revoked_final", "a revoked institution cannot change status; register anew")
     if institution.status == data.status:
         raise Problem(409, "institution_status_unchanged", f"the institution is already {data.status}")
+    before = dict(status=institution.status, status_reason=institution.status_reason)
     institution.status = data.status
     institution.status_reason = data.reason
     institution.updated_by = principal.subject
     institution.updated_at = utcnow()
     await session.flush()
     await _emit_filed(session, institution)
+    action = {InstitutionStatus.APPROVED: "evaluation_institution.reinstate",
+              InstitutionStatus.SUSPENDED: "evaluation_institution.suspend",
+              InstitutionStatus.REVOKED: "evaluation_institution.revoke"}[InstitutionStatus(data.status)]
+    await record(session, principal, action, "evaluation_institution", str(institution.id), before=before,
+                 after=dict(status=institution.status, status_reason=institution.status_reason), reason=data.reason)
     return institution
 
 

@@ -8,6 +8,7 @@ from fractions import Fraction
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.db import utcnow
 
@@ -22,10 +23,13 @@ async def set_workforce(session: AsyncSession, principal: Principal, township: s
     if row is None:
         row = TownshipWorkforce(township=township)
         session.add(row)
+    before = dict(workforce_size=row.workforce_size)
     row.workforce_size = size
     row.updated_by = principal.subject
     row.updated_at = utcnow()
     await session.flush()
+    await record(session, principal, "workforce.set", "township_workforce", township, before=before,  # T4, P10
+                 after=dict(workforce_size=size))
     return row
 
 

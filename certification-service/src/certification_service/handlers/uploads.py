@@ -15,10 +15,13 @@ same valid number, and the validation (its region lookup) was most of this uploa
 
 from __future__ import annotations
 
+import hashlib
+
 from sqlalchemy import bindparam, select
 from stdnum.cn import ric
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
@@ -97,4 +100,8 @@ async def apply_upload(
         report.applied.append((candidate, number))
     await session.flush()
     await outbox.add_many(session, events)
+    # P10: one entry per upload; the results carry who recorded them, the file's digest names what was read.
+    await record(session, principal, "evaluation.results_upload", "evaluation", str(evaluation.id), after=dict(
+        file=filename, file_sha256=hashlib.sha256(content).hexdigest(), applied=len(report.applied),
+        rejected=len(report.row_errors)))
     return report
