@@ -21,7 +21,7 @@ from typing import Mapping
 
 from skillkit.county import day_start
 
-from subsidy_service.domain.facts import Fact, FactSet
+from subsidy_service.domain.facts import NOTICE_TYPE, Fact, FactSet
 from subsidy_service.domain.policy import Policies, PolicyTable
 from subsidy_service.domain.rules import (
     ZERO,
@@ -57,7 +57,9 @@ LINK_LABELS = {
 }
 
 # Breaks that void the claims (the voucher or the certificate itself is gone); other breaks reject.
-VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked"})
+# P1: a person the province finds trained elsewhere this year after the fact holds no subsidy here (E4 across
+# counties): the claim is void, with the reason.
+VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked", "realname_trained_elsewhere"})
 # The links that say a voucher was validly used for its class (E6 for evaluation claims).
 USE_LINKS = ("binding", "enrolment")
 
@@ -77,6 +79,14 @@ REASONS: dict[str, tuple[str, str]] = {
     "kind_mismatch": ("培训券类型与培训班类型不符", "the voucher's kind differs from the class's kind"),
     "realname_missing": ("尚待省培训实名制系统确认", "awaiting the province real-name system's verdict (P1)"),
     "realname_rejected": ("省培训实名制系统退回（{0}）", "the province real-name system rejected it ({0})"),
+    "realname_withdrawn": (
+        "省培训实名制系统撤回了记录（{0}），待机构更正后重新上报",
+        "the province real-name system withdrew the record ({0}); waiting for the institution's corrected version",
+    ),
+    "realname_trained_elsewhere": (
+        "省培训实名制系统事后核查：本年度已在其他县参加同类培训（{0}）",
+        "the province found after the fact that the person trained elsewhere this year ({0})",
+    ),
     "completion_missing": ("尚未结业", "the training is not completed yet"),
     "no_attended_days": ("实际培训天数为 0", "no training day was attended"),
     "completed_outside_validity": ("结业日期超出培训券有效期", "the completion is outside the voucher's validity"),
@@ -426,8 +436,11 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
 
     table = _chain_table(c, enrolment_id, facts, policies, pinned)
 
-    # 4. real-name (P1): the newest verdict per record type; any rejection breaks, the trainee record's
-    # acceptance completes the link; without a verdict the link waits when the table requires it.
+    # 4. real-name (P1): per record type the newest word on the line — the answer to its newest version (a
+    # correction is the record's next version), or the province's later notice on that version; a person found
+    # trained elsewhere after the fact voids the claim, any rejection breaks, a withdrawn record waits for its
+    # corrected version, the trainee record's acceptance completes the link; without a verdict the link waits
+    # when the table requires it.
     answers = [
         f for f in facts.of("realname")
         if (enrolment_id is not None and f.payload.enrolment_id == enrolment_id)
@@ -436,15 +449,27 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
     newest: dict[tuple[str, str | None], Fact] = {}
     for answer in answers:
         slot = (answer.payload.record_type, answer.payload.enrolment_id)
-        if slot not in newest or answer.order() > newest[slot].order():
+        if slot not in newest or _realname_rank(answer) > _realname_rank(newest[slot]):
             newest[slot] = answer
-    rejected_answers = [a for a in newest.values() if a.payload.verdict.value == "rejected"]
-    trainee_ok = [a for a in newest.values() if a.payload.record_type == "trainee" and a.payload.verdict.value == "accepted"]
+    words = {slot: _realname_word(f) for slot, f in newest.items()}
+    of_word = {word: [newest[slot] for slot, w in words.items() if w == word]
+               for word in ("trained_elsewhere", "rejected", "withdrawn")}
+    trainee_ok = [a for slot, a in newest.items() if slot[0] == "trainee" and words[slot] == "accepted"]
     required = table.realname_required if table is not None else True
-    if rejected_answers:
+    if of_word["trained_elsewhere"]:
+        worst = max(of_word["trained_elsewhere"], key=Fact.order)
+        where = worst.payload.other_county_code or worst.payload.detail or "-"
+        links.append(Link("realname", BROKEN, _ids(*of_word["trained_elsewhere"]),
+                          Reason.of("realname_trained_elsewhere", where)))
+    elif of_word["rejected"]:
+        rejected_answers = of_word["rejected"]
         worst = max(rejected_answers, key=Fact.order)
         why = worst.payload.reason.value if worst.payload.reason else (worst.payload.detail or "-")
         links.append(Link("realname", BROKEN, _ids(*rejected_answers), Reason.of("realname_rejected", why)))
+    elif of_word["withdrawn"]:
+        worst = max(of_word["withdrawn"], key=Fact.order)
+        links.append(Link("realname", MISSING, _ids(*newest.values()),
+                          Reason.of("realname_withdrawn", worst.payload.detail or "-")))
     elif trainee_ok:
         links.append(Link("realname", OK, _ids(*trainee_ok)))
     elif not required:
@@ -538,6 +563,20 @@ def _licence_rate(outcome: Fact | None) -> Fraction | None:
         return None
     p = outcome.payload
     return _fraction(p.licensed_within_six_months, p.passed, p.licence_rate)
+
+
+def _realname_rank(fact: Fact) -> tuple:
+    """P1: which word on a line stands — the higher record version first (the institution's correction); on one
+    version the province's notice over its answer (the province re-answering a version it has since withdrawn
+    does not undo the withdrawal; only a corrected version does); then the event time and id."""
+    return (fact.payload.version or 1, fact.type == NOTICE_TYPE, fact.order())
+
+
+def _realname_word(fact: Fact) -> str:
+    """accepted | rejected (an answer) or trained_elsewhere | withdrawn (a notice of the province's own)."""
+    if fact.type == NOTICE_TYPE:
+        return fact.payload.notice.value
+    return fact.payload.verdict.value
 
 
 def _state_from(links: list[Link] | tuple[Link, ...]) -> tuple[str, Reason | None, tuple[Reason, ...]]:

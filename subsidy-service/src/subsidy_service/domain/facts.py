@@ -51,8 +51,13 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "training.enrolment_rejected.v1": ("enrolment_rejected", ("enrolment_id",)),
     "training.completed.v1": ("completed", ("enrolment_id",)),
     "training.dropped.v1": ("dropped", ("enrolment_id",)),
-    # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see `Fact.key`)
-    "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id")),
+    # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see `Fact.key`);
+    # so is the version the answer names (P1 corrections): each version's answer is a fact of its own, and the
+    # chain follows the newest version (an older version's answer arriving late never replaces a newer one's)
+    "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id", "version")),
+    # the province's own messages on a line it answered (trained elsewhere after the fact, withdrawn): a fact of
+    # the same kind, weighed with the answers on that line (see chain.py, the real-name link)
+    "province.realname.notified.v1": ("realname", ("notice_id",)),
     "certificate.issued.v1": ("certificate", ("certificate_id",)),
     "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),
     "evaluation_institution.filed.v1": ("evaluation_institution", ("institution_id",)),
@@ -60,6 +65,7 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 REALNAME_TYPE = "province.realname.answered.v1"
+NOTICE_TYPE = "province.realname.notified.v1"
 
 CONSUMED_TYPES = tuple(t for t in FACT_KEYS if t != REVIEW_TYPE)
 
