@@ -220,8 +220,14 @@ CASES = [
     Case("S4_uncapped_by_S1_11_days", lambda: chain(days=11, e3=True),
          {TR: ("eligible", "1000.00", ("S1",)), LA: ("eligible", "165.00", ("S4",))}),
     Case("S4_not_for_non_E3_worker", lambda: chain(days=7), {LA: None}),
-    Case("S4_without_certificate_still_payable", lambda: chain(days=4, e3=True, cert_type=None),
-         {TR: ("waiting", "400.00", ("S1",)), LA: ("eligible", "60.00", ("S4",))}),
+    # S4 follows the mission's chain: no certificate, no allowance — unless a table relaxes it (who did is recorded)
+    Case("S4_requires_the_certificate_by_default", lambda: chain(days=4, e3=True, cert_type=None),
+         {TR: ("waiting", "400.00", ("S1",)), LA: ("waiting", "60.00", ("S4",))}, reason={LA: "certificate_missing"}),
+    Case("S4_relaxed_by_a_table_pays_without_certificate", lambda: chain(days=4, e3=True, cert_type=None),
+         {TR: ("waiting", "400.00", ("S1",)), LA: ("eligible", "60.00", ("S4",))},
+         tables=lambda: [table_2023(s4__requires_certificate=False)]),
+    Case("S4_does_not_wait_for_the_class_outcome", lambda: chain(kind="order", days=4, e3=True),
+         {TR: ("waiting", "0.00", ()), LA: ("eligible", "60.00", ("S4",))}, reason={TR: "outcome_missing"}),
     # S5 enterprise on-the-job: 300 per employee
     Case("S5_enterprise_flat", lambda: chain(kind="enterprise", days=3), {TR: ("eligible", "300.00", ("S5",))}),
     # S6 entrepreneurship: 180/day cap 1,800; 80 % at pass rate >= 80 %, 20 % at licences >= 20 % of passed

@@ -378,7 +378,7 @@ async def policies(conn: AsyncConnection, stamp: tuple[int, Any] | None = None) 
 def table_of(row: Any) -> PolicyTable:
     return PolicyTable.model_validate(
         {**row.body, "policy_year": row.policy_year, "version": row.version,
-         "effective_from": row.effective_from, "effective_to": row.effective_to}
+         "effective_from": row.effective_from, "effective_to": row.effective_to, "changed_by": row.changed_by}
     )
 
 

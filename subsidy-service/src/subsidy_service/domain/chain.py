@@ -759,9 +759,15 @@ def _living_allowance(
     v = c.voucher.payload
     key = claim_key(LIVING, c.voucher_id)
     table = policies.resolve(v.policy_year, pinned.get(key), c.completed.payload.completed_on if c.completed else None)
-    needed = {"voucher", "binding", "enrolment", "realname", "completion"}
-    if table is not None and table.s4.requires_certificate:
-        needed |= {"certificate", "class_outcome"}
+    # The mission's chain: a valid voucher, a completion and a certificate — unless the table relaxes it, which
+    # the claim then records with the version and who published it. The class outcome (employment or pass rate)
+    # is the institution's result and does not gate the worker's allowance for the days trained.
+    needed = {"voucher", "binding", "enrolment", "realname", "completion", "certificate"}
+    relaxed: tuple[Line, ...] = ()
+    if table is not None and not table.s4.requires_certificate:
+        needed.discard("certificate")
+        relaxed = (Line("S4", f"S4: {table.policy_year} 年政策表第 {table.version} 版"
+                              f"（{table.changed_by or '未记录'} 发布）不要求证书", ZERO),)
     state, reason, missing = _state_from([link for link in c.links if link.name in needed])
     if table is None:
         missing = missing + (Reason.of("no_policy_table"),)
@@ -786,7 +792,7 @@ def _living_allowance(
         table_year=table.policy_year if table else None,
         table_version=table.version if table else None,
         amount=computed.amount if computed else ZERO,
-        lines=computed.lines if computed else (),
+        lines=(computed.lines if computed else ()) + relaxed,
         state=state,
         reason=reason,
         missing=missing,

@@ -66,8 +66,10 @@ class S4LivingAllowance(_Section):
     rule_id: Literal["S4"] = "S4"
     daily_rate: NonNegMoney = Decimal("15")
     cap: NonNegMoney | None = None
-    # Whether the allowance also waits for the certificate and class outcome (default: completion suffices).
-    requires_certificate: bool = False
+    # The mission's chain (voucher, completion, certificate) for every payout: the allowance waits for the
+    # certificate like the training claim. A table may relax it; the claim then says which version did and who
+    # published it (PolicyTable.changed_by).
+    requires_certificate: bool = True
 
 
 class S5Enterprise(_Section):
@@ -145,6 +147,8 @@ class PolicyTable(RuleValues):
     version: int = Field(default=1, ge=1)
     effective_from: date
     effective_to: date
+    # Who published this version (P10): the store fills it from the row; not a rule value.
+    changed_by: str | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> "PolicyTable":
@@ -153,7 +157,7 @@ class PolicyTable(RuleValues):
         return self
 
     def rule_values(self) -> dict:
-        return self.model_dump(mode="json", exclude={"policy_year", "version", "effective_from", "effective_to"})
+        return self.model_dump(mode="json", exclude={"policy_year", "version", "effective_from", "effective_to", "changed_by"})
 
 
 def overlay(base: dict[str, Any], change: RuleValues) -> dict[str, Any]:
