@@ -353,3 +353,110 @@ async def test_P4_a_claim_is_on_at_most_one_active_declaration(ss):
             assert "uq_declaration_lines_active_claim" in str(exc)
         await session.rollback()
         assert await session.scalar(select(func.count()).select_from(DeclarationLine)) == 3
+
+
+async def _open(ss, institution: str, year: int, quarter: int) -> dict:
+    r = await ss.client.post("/v1/declarations", headers=ss.headers("training_org", org=institution),
+                             json={"year": year, "quarter": quarter})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_T5_S1_I3_P5_flags_cite_their_rules(ss):
+    from tests.subsidy.builders import suspended
+    from subsidy_service.domain.settlement import deadline
+
+    clock = Clock()
+    # T5: one of three trainees certified (the other two still wait for a certificate); S1: planned at the cap
+    await feed(ss, chain(person="P1", voucher="V1", enrolment="E1", klass="C1", certificate="CERT1", days=10,
+                         planned_days=10, clock=clock, **D))
+    for n in (2, 3):
+        await feed(ss, chain(person=f"P{n}", voucher=f"V{n}", enrolment=f"E{n}", klass="C1", cert_type=None,
+                             days=10, planned_days=10, clock=clock, **D))
+    await feed(ss, [suspended("I1", clock)])  # I3: held until the bureau's review
+    held = (await claims(ss))["training:V1:main"]
+    r = await ss.client.post(f"/v1/claims/{held.id}/review", json={"approved": True}, headers=ss.headers("bureau"))
+    assert r.json()["state"] == "eligible"
+    ss.app.state.clock.move_to(deadline(YEAR) - timedelta(days=10))  # P5: inside the last 30 days
+    try:
+        d = await _open(ss, "I1", YEAR + 1, 1)
+    finally:
+        ss.app.state.clock.reset()
+    assert [(f["code"], f["rule_id"]) for f in d["flags"]] == [("s1_all_at_cap", "S1")]
+    [line] = await all_lines(ss, d["id"])
+    assert [(f["code"], f["rule_id"], f["detail"]) for f in line["flags"]] == [
+        ("t5_below_50", "T5", "1/3"), ("payee_suspended", "I3", None), ("near_deadline", "P5", None)]
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/submit", headers=ss.headers("training_org", org="I1"))
+    assert r.status_code == 200
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/approve-unflagged", headers=ss.headers("bureau"))
+    assert r.json() == {"approved_lines": 0}  # a flagged line is decided one by one
+
+
+async def test_S2_an_order_class_is_declared_as_one_unit(ss):
+    clock = Clock()
+    outcome = {"completed": 2, "attended": 2, "employed": 2}
+    await feed(ss, chain(person="P1", voucher="V1", enrolment="E1", klass="C9", kind="order", certificate="CERT1",
+                         days=12, outcome=outcome, clock=clock, **D))
+    await feed(ss, chain(person="P2", voucher="V2", enrolment="E2", klass="C9", kind="order", cert_type=None,
+                         days=12, outcome=outcome, clock=clock, **D))
+    found = await claims(ss)
+    assert (found["training:V1:main"].state, found["training:V2:main"].state) == ("eligible", "waiting")
+    d = await _open(ss, "I1", YEAR, QUARTER)
+    assert (d["line_count"], d["held_back_order_classes"]) == (0, ["C9"])
+    assert (await claims(ss))["training:V1:main"].state == "eligible"
+
+
+async def test_P10_reviews_and_policy_changes_are_in_the_audit_trail(ss):
+    from tests.subsidy.builders import suspended
+
+    clock = Clock()
+    await feed(ss, chain(clock=clock, **D) + [suspended("I1", clock)])
+    held = (await claims(ss))["training:V1:main"]
+    await ss.client.post(f"/v1/claims/{held.id}/review", json={"approved": False, "reason": "材料造假"},
+                         headers=ss.headers("bureau", sub="bureau-7"))
+    r = await ss.client.put(f"/v1/policy-tables/{YEAR}", headers=ss.headers("bureau", sub="bureau-8"),
+                            json={"s1": {"daily_rate": "90"}, "note": "县财政调整"})
+    assert r.status_code in (200, 201) and r.json()["rules"]["s1"]["daily_rate"] == "90"
+    entries = (await ss.client.get("/v1/audit/entries", headers=ss.headers("auditor"))).json()["items"]
+    assert [(e["actor"], e["action"], e["reason"]) for e in entries] == [
+        ("bureau-7", "claim.review", "材料造假"), ("bureau-8", "policy_table.publish", "县财政调整")]
+    assert entries[0]["before"]["state"] == "held" and entries[0]["after"]["state"] == "rejected"
+    assert (await ss.client.get("/v1/audit/verify", headers=ss.headers("auditor"))).json()["ok"] is True
+    r = await ss.client.get("/v1/audit/verify", headers=ss.headers("training_org", org="I1"))
+    assert r.status_code == 403
+
+
+async def test_BOLA_payees_funds_and_batches_are_not_anyones(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1", "I2")
+    await register_account(ss, "I1")
+    r = await ss.client.put("/v1/payees/institution/I1/account", headers=ss.headers("training_org", org="I2"),
+                            json={"account_name": "培训学校I1", "account_number": "6222000011112222",
+                                  "bank_name": "某银行", "bank_city": "吕梁"})
+    assert (r.status_code, r.json()["code"]) == (404, "payee_not_found")
+    r = await ss.client.put("/v1/payees/institution/I2/account", headers=ss.headers("training_org", org="I2"),
+                            json={"account_name": "别人的名字", "account_number": "6222000011112222",
+                                  "bank_name": "某银行", "bank_city": "吕梁"})
+    assert (r.status_code, r.json()["code"]) == (422, "account_name_mismatch")
+    r = await ss.client.get("/v1/payees/institution/I1/accounts", headers=ss.headers("training_org", org="I2"))
+    assert r.status_code == 404
+    history = (await ss.client.get("/v1/payees/institution/I1/accounts", headers=ss.headers("auditor"))).json()
+    assert [(a["version"], a["account_number_masked"], a["changed_role"]) for a in history] == [
+        (1, "****0001", "training_org")]
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    for method, path in (("GET", f"/v1/payment-batches/{batch['id']}"), ("GET", "/v1/funds"),
+                         ("POST", f"/v1/payment-batches/{batch['id']}/bank-file")):
+        r = await ss.client.request(method, path, headers=ss.headers("training_org", org="I1"))
+        assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+    r = await ss.client.post(f"/v1/payment-batches/{batch['id']}/bank-file", headers=ss.headers("auditor"))
+    assert r.status_code == 403  # auditors read, they do not export
+    r = await ss.client.post("/v1/funds/allocations", headers=ss.headers("auditor"),
+                             json={"year": YEAR, "code": "skills_special", "amount": "1.00", "reference": "x"})
+    assert r.status_code == 403
+    r = await ss.client.post("/v1/funds/allocations", headers=ss.headers("finance"),
+                             json={"year": YEAR, "code": "skills_special", "amount": "-1.00", "reference": "x"})
+    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("1500.00"), Decimal("0.00"))}

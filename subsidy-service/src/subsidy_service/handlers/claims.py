@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit import audit
 from skillkit.auth import Principal
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
@@ -37,6 +38,9 @@ async def review_claim(
         raise Problem(422, "review_reason_required", "refusing a claim needs a reason")
     key = f"{claim.claim_type}:{claim.subject_id}:{claim.part}"
     review = ClaimReview(claim_key=key, approved=approved, reason=reason, reviewed_by=principal.subject)
+    before = {"state": claim.state, "amount": str(claim.amount)}
     await apply_facts(session, [(Fact(REVIEW_TYPE, str(uuid.uuid4()), utcnow(), review), claim.person_key)])
     await session.refresh(claim)
+    await audit.record(session, principal, "claim.review", "claim", str(claim.id), before=before,
+                       after={"state": claim.state, "amount": str(claim.amount), "approved": approved}, reason=reason)
     return claim

@@ -8,6 +8,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from skillkit import audit
 from skillkit.auth import Principal
 from skillkit.db import utcnow
 from skillkit.problems import Problem
@@ -59,4 +60,7 @@ async def put_table(
     )))
     await locks.lock_persons(session, persons)
     await reevaluate(session, persons)
+    before = in_force.rule_values() if current is not None or in_force.policy_year != year else None
+    await audit.record(session, principal, "policy_table.publish", "policy_table", f"{year}v{row.version}",
+                       before=before, after=row.body, reason=body.note)
     return row, current is None
