@@ -3,10 +3,13 @@ revoked, and the T4 workforce figures are recorded with who, role, organisation 
 
 from __future__ import annotations
 
+import hashlib
+
 from tests.certification.helpers import (
     FILINGS,
     certified,
     credit_code,
+    new_candidate,
     new_evaluation,
     new_institution,
     org,
@@ -122,3 +125,20 @@ async def test_P10_institutions_and_workers_may_not_verify(cs):
         assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
     r = await cs.client.get("/v1/audit/entries", headers=org(cs, institution_id))
     assert (r.status_code, r.json()["code"]) == (403, "role_forbidden")
+
+
+async def test_P10_a_results_upload_is_one_entry_with_the_files_digest(cs):
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    number = resident_id(seq="301")
+    await new_candidate(cs, institution_id, evaluation_id, number)
+    content = f"身份证号,理论成绩,实操成绩\n{number},85,90.5\n{resident_id(seq='302')},70,70\n".encode()
+    r = await cs.client.post(f"/v1/evaluations/{evaluation_id}/results/upload",
+                             files={"file": ("results.csv", content, "text/csv")}, headers=org(cs, institution_id))
+    assert r.status_code in (200, 201), r.text
+    assert await entries(cs, action="evaluation.results_upload") == [{
+        "actor": "evaluator-1", "role": "evaluation_org", "org_id": institution_id,
+        "action": "evaluation.results_upload", "entity_type": "evaluation", "entity_id": evaluation_id,
+        "before": None, "reason": None,
+        "after": {"file": "results.csv", "file_sha256": hashlib.sha256(content).hexdigest(), "applied": 1,
+                  "rejected": 1}}]
