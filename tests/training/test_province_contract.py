@@ -110,3 +110,46 @@ async def test_P1_real_records_carry_what_the_province_checks_and_pass_it(ts):
     verdict = answer(RealnameSubmitted.model_validate(sent["trainee"]), told_otherwise)
     assert [(line.enrolment_id, line.verdict, line.detail) for line in verdict.lines] == [
         (trainees[0][0]["id"], "accepted", None), (trainees[1][0]["id"], "rejected", NAME_DETAIL)]
+
+
+async def test_P1_a_certificate_issued_is_reported_on_its_class_s_record_with_the_evaluator(ts):
+    """`certificate.issued` for a trainee of a class in that occupation: a certificate record of the class, one
+    line (number, type, occupation, level, the evaluation institution's name and credit code from its filing),
+    answered per line. One for a person without such an enrolment is not reported."""
+    from datetime import timedelta
+
+    from skillkit.contracts.certification import CertificateIssued, EvaluationInstitutionFiled
+    from training_service.consumers import CERTIFICATION_CONSUMER
+
+    from tests.training.support import credit_code, feed
+
+    w = await World(ts).setup()
+    c = await w.open_class()
+    [(e, v)] = await w.active_trainees(c["id"], [1])
+    evaluator = str(uuid.uuid4())
+    start = date.fromisoformat(c["start_date"])
+    assert await feed(ts, EvaluationInstitutionFiled(
+        institution_id=evaluator, name="吕梁市职业技能鉴定中心", credit_code=credit_code("12141100MB000009"),
+        status="approved", filings=[]), evaluator, CERTIFICATION_CONSUMER)
+    issued = dict(certificate_id=str(uuid.uuid4()), certificate_no="S000014112426000123", certificate_type="skill_level",
+                  occupation_code=c["occupation_code"], level=5, issued_on=start + timedelta(days=6),
+                  institution_id=evaluator, evaluation_id=str(uuid.uuid4()))
+    assert await feed(ts, CertificateIssued(person_key=v["person_key"], **issued), v["person_key"], CERTIFICATION_CONSUMER)
+    assert await feed(ts, CertificateIssued(person_key="pk-stranger", **{**issued, "certificate_id": str(uuid.uuid4())}),
+                      "pk-stranger", CERTIFICATION_CONSUMER)
+    [record] = [s for s in await outbox_payloads(ts, "province.realname.submitted.v1") if s["record_type"] == "certificate"]
+    assert (record["class_id"], record["version"]) == (c["id"], 1)
+    assert record["certificates"] == [{
+        "enrolment_id": e["id"], "person_key": v["person_key"], "certificate_no": "S000014112426000123",
+        "certificate_type": "skill_level", "occupation_code": c["occupation_code"], "level": 5,
+        "issued_on": (start + timedelta(days=6)).isoformat(), "evaluation_institution_id": evaluator,
+        "evaluation_institution_name": "吕梁市职业技能鉴定中心",
+        "evaluation_institution_credit_code": credit_code("12141100MB000009")}]
+    verdict = answer(RealnameSubmitted.model_validate(record), 0.0)
+    assert [(line.enrolment_id, line.verdict) for line in verdict.lines] == [(e["id"], "accepted")]
+    from tests.training.support import feed_province
+
+    assert await feed_province(ts, verdict, c["id"])
+    history = (await ts.client.get(f"/v1/enrolments/{e['id']}/realname", headers=w.org)).json()
+    assert [(h["record_type"], h["record_type_label"], h["status"]) for h in history["versions"]] == [
+        ("trainee", "学员", "submitted"), ("certificate", "证书", "accepted")]
