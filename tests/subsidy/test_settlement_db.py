@@ -110,7 +110,10 @@ async def test_P4_P6_whole_cycle_pays_each_claim_once_from_funds_in_order(ss):
 
     ledger = (await ss.client.get(f"/v1/funds/ledger.xlsx?year={YEAR}", headers=ss.headers("auditor"))).content
     sheet = load_workbook(io.BytesIO(ledger), read_only=True).active
-    kinds = [row[2] for row in sheet.iter_rows(min_row=5, values_only=True)]
+    head = (await ss.client.get("/v1/audit/head", headers=ss.headers("auditor"))).json()
+    assert next(sheet.iter_rows(min_row=2, max_row=2, values_only=True))[0].startswith(
+        f"审计日志链头 audit head: #{head['id']} {head['hash']}")
+    kinds = [row[2] for row in sheet.iter_rows(min_row=6, values_only=True)]
     assert kinds == ["下达", "下达", "预留", "预留", "支付", "支付", "退票冲回", "退票冲回", "预留", "预留"]
 
     verified = (await ss.client.get("/v1/audit/verify", headers=ss.headers("auditor"))).json()
@@ -460,3 +463,22 @@ async def test_BOLA_payees_funds_and_batches_are_not_anyones(ss):
                              json={"year": YEAR, "code": "skills_special", "amount": "-1.00", "reference": "x"})
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
     assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("1500.00"), Decimal("0.00"))}
+
+
+async def test_P6_bank_file_as_xlsx_reads_back_with_the_header_totals(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    batch = (await approve(ss, d["id"])).json()
+    r = await ss.client.post(f"/v1/payment-batches/{batch['id']}/bank-file?format=xlsx", headers=ss.headers("finance"))
+    rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[0] == ("付款账号", "付款户名", "总金额", "总笔数", "币种", "用途", "期望日期", "业务参考号")
+    assert rows[1][:6] == ("0512000100000000001", "临县财政局社保资金专户", "1500.00", "1", "CNY", "职业技能培训补贴")
+    assert rows[1][7] == batch["reference"]
+    assert rows[3] == ("1", "6222020200110000001", "培训学校I1", "1500.00", "Y", "中国工商银行临县支行", "吕梁")
+    listed = await ss.client.get(f"/v1/payment-batches/{batch['id']}/payment-list.xlsx", headers=ss.headers("auditor"))
+    rows = list(load_workbook(io.BytesIO(listed.content), read_only=True).active.iter_rows(values_only=True))
+    assert rows[2][:8] == (1, "培训学校I1", "****0001", "中国工商银行临县支行", "1500.00", "0.00", "1500.00", "待银行回执")

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile
 from sqlalchemy import func, select
 
+from skillkit import audit
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
 from skillkit.commands import run_command
@@ -155,7 +156,9 @@ async def ledger_xlsx(session: Session, _: Annotated[Principal, require_roles(*M
             yield [e.id, FUND_KINDS[f.code].label, ENTRY_LABELS.get(e.entry_type, e.entry_type), str(e.amount),
                    str(sign), e.reference, e.created_by, e.created_at.isoformat()]
 
-    preamble = [f"{year}年度 资金台账"] + [
+    chain_head = await audit.head(session)
+    preamble = [f"{year}年度 资金台账", "审计日志链头 audit head: " + (
+        f"#{chain_head.id} {chain_head.hash} {chain_head.at.isoformat()}" if chain_head else "—")] + [
         f"{FUND_KINDS[f.code].label}: 下达 {f.allocated} 预留 {f.reserved} 已付 {f.paid} 可用 {f.allocated - f.reserved - f.paid}"
         for f in sorted(funds.values(), key=lambda f: FUND_KINDS[f.code].order)]
     return await xlsx_response(f"fund-ledger-{year}.xlsx", "资金台账", preamble,
