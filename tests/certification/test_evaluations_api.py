@@ -244,3 +244,19 @@ async def test_database_refuses_scores_outside_0_to_100(cs):
             await session.execute(
                 update(Candidate).where(Candidate.id == uuid.UUID(candidate["id"])).values(theory_score=Decimal("101"))
             )
+
+
+async def test_issue16_blank_or_control_character_names_are_refused(cs):
+    for name in ("   ", "临县\r\n评价中心", "临县\u202e评价中心"):
+        r = await cs.client.post("/v1/evaluation-institutions", json={"name": name, "credit_code": "x", "filings": []},
+                                 headers=staff(cs))
+        assert (r.status_code, r.json()["code"], r.json()["errors"][0]["location"]) == (
+            422, "validation_failed", "body.name"), repr(name)
+    institution_id = await new_institution(cs)
+    evaluation_id = await new_evaluation(cs, institution_id)
+    for name in ("  ", "张\x1b三", "张\u2066三"):
+        r = await cs.client.post(f"/v1/evaluations/{evaluation_id}/candidates",
+                                 json={"name": name, "id_number": resident_id()}, headers=org(cs, institution_id))
+        assert (r.status_code, r.json()["code"], r.json()["errors"][0]["location"]) == (
+            422, "validation_failed", "body.name"), repr(name)
+    assert await count(cs, Candidate) == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from training_service.adapters.models import TrainingClass, kit_tables
 
@@ -12,6 +12,7 @@ from tests.training.support import (
     class_body,
     count,
     credit_code,
+    institution_body,
     outbox_payloads,
     resident_id,
     today,
@@ -209,3 +210,44 @@ async def test_one_class_counts_its_enrolments_by_status_lists_do_not(ts):
         assert r.json()["seats_taken"] == 4
     r = await ts.client.get("/v1/classes", headers=w.org)
     assert [(x["id"], x["enrolment_counts"]) for x in r.json()["items"]] == [(c["id"], None)]
+
+
+async def test_issue16_class_dates_must_lie_within_the_plan_year_plus_or_minus_one(ts):
+    w = await World(ts).setup()
+    year = today().year
+    for start, end, label in ((date(year + 2, 1, 5), date(year + 2, 1, 11), "start_date"),
+                              (date(year - 2, 12, 20), date(year - 2, 12, 26), "start_date"),
+                              (date(year + 1, 12, 28), date(year + 2, 1, 3), "end_date"),
+                              (date(9999, 1, 1), date(9999, 1, 7), "start_date")):
+        r = await ts.client.post("/v1/classes", json=class_body(start_date=start.isoformat(), end_date=end.isoformat()),
+                                 headers=w.org)
+        assert (r.status_code, r.json()["code"]) == (422, "class_dates_outside_plan_year"), (start, r.text)
+        assert r.json()["detail"] == f"{label} {(start if label == 'start_date' else end).isoformat()} is not within " \
+                                     f"the plan year {year} ± 1"
+    assert await count(ts, TrainingClass) == 0
+    # last year's and next year's dates are plans (a class straddling New Year, a late filing)
+    for start in (date(year - 1, 12, 28), date(year + 1, 12, 20)):
+        r = await ts.client.post("/v1/classes", json=class_body(start_date=start.isoformat(),
+                                                                end_date=(start + timedelta(days=6)).isoformat()),
+                                 headers=w.org)
+        assert r.status_code == 201, r.text
+
+
+async def test_issue16_blank_or_control_character_names_are_refused(ts):
+    bureau = ts.headers("bureau")
+    for name in ("   ", "临县\n技工学校", "临县\u202e技工学校", "临县\u200b技工学校"):
+        r = await ts.client.post("/v1/institutions", json=institution_body(name=name), headers=bureau)
+        assert (r.status_code, r.json()["code"], r.json()["errors"][0]["location"]) == (
+            422, "validation_failed", "body.name"), repr(name)
+    w = await World(ts).setup()
+    for name in ("  ", "班\t级"):
+        r = await ts.client.post("/v1/classes", json=class_body(name=name), headers=w.org)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_failed"), repr(name)
+    assert await count(ts, TrainingClass) == 0
+    c = await w.open_class()
+    number = resident_id(1)
+    v = await w.voucher(number)
+    for name in ("  ", "张\u200d三", "张\x7f三"):
+        r = await ts.client.post(f"/v1/classes/{c['id']}/enrolments", json={
+            "voucher_code": v["code"], "trainee_name": name, "id_number": number}, headers=w.org)
+        assert (r.status_code, r.json()["code"]) == (422, "validation_failed"), repr(name)

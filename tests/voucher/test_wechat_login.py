@@ -58,10 +58,14 @@ async def test_the_account_linking_rules_apply_to_a_worker_staff_registered(vs):
     token = (await login(vs, "lisi")).json()["access_token"]
     auth = {"Authorization": f"Bearer {token}"}
     r = await vs.client.post("/v1/workers", json={**body, "name": "王五"}, headers=auth)
-    assert (r.status_code, r.json()["code"]) == (409, "identity_mismatch")
+    assert (r.status_code, r.json()["status"]) == (202, "referred_to_bureau")  # issue 16
+    # the referral holds the account: the bureau checks the identity, the app no longer links it
     r = await vs.client.post("/v1/workers", json=body, headers=auth)
+    assert (r.status_code, r.json()["status"]) == (202, "referred_to_bureau")
+    token = (await login(vs, "lisi-2")).json()["access_token"]
+    r = await vs.client.post("/v1/workers", json=body, headers={"Authorization": f"Bearer {token}"})
     assert r.status_code == 200 and r.json()["on_behalf"] is True
-    assert (await login(vs, "lisi")).json()["worker"]["name"] == "李四"
+    assert (await login(vs, "lisi-2")).json()["worker"]["name"] == "李四"
 
 
 async def test_a_code_is_single_use_and_an_unknown_code_changes_nothing(vs):

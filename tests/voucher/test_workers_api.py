@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import func, select, text
@@ -58,8 +59,7 @@ async def test_an_app_account_with_another_name_cannot_link_a_worker_registered_
     stranger = vs.headers("worker", sub="stranger-9")
     r = await vs.client.post("/v1/workers", json=worker_body(name="王麻子", categories=["urban_unemployed"]),
                              headers=stranger)
-    assert (r.status_code, r.json()["code"]) == (409, "identity_mismatch")
-    assert r.json()["detail"] == "the name does not match the worker registered with this ID number"
+    assert (r.status_code, r.json()["status"]) == (202, "referred_to_bureau")  # issue 16: not "name differs"
     for path in ("/v1/vouchers/mine", "/v1/workers/me"):
         r = await vs.client.get(path, headers=stranger)
         assert (r.status_code, r.json()["code"]) == (404, "worker_not_registered")
@@ -69,7 +69,7 @@ async def test_an_app_account_with_another_name_cannot_link_a_worker_registered_
         events = [row.event_type for row in (await session.execute(select(kit_tables.outbox))).all()]
     assert "worker.account_linked.v1" not in events
     # the worker himself, typing his name with other spacing, still links
-    r = await vs.client.post("/v1/workers", json=worker_body(name=" 李四 "), headers=vs.headers("worker", sub="acct-9"))
+    r = await vs.client.post("/v1/workers", json=worker_body(name="李四 "), headers=vs.headers("worker", sub="acct-9"))
     assert (r.status_code, r.json()["id"]) == (200, worker_id)
     r = await vs.client.get("/v1/vouchers/mine", headers=vs.headers("worker", sub="acct-9"))
     assert [v["worker_id"] for v in r.json()] == [worker_id]
@@ -228,3 +228,53 @@ async def test_issue16_bureau_sees_a_mobile_in_full_only_with_a_reason_written_t
     async with vs.sessionmaker() as session:
         idempotency = " ".join(str(row) for row in (await session.execute(select(kit_tables.idempotency))).all())
     assert "15912340000" not in idempotency
+
+
+async def test_issue16_registration_does_not_tell_an_account_whether_another_persons_number_is_registered(vs):
+    linked, staff_made, unknown = resident_id(seq="301"), resident_id(seq="302"), resident_id(seq="303")
+    assert (await vs.client.post("/v1/workers", json=worker_body(name="赵六", id_number=linked),
+                                 headers=vs.headers("worker", sub="owner"))).status_code == 201
+    assert (await vs.client.post("/v1/workers", json=worker_body(name="钱七", id_number=staff_made),
+                                 headers=vs.headers("bureau", sub="staff-1"))).status_code == 201
+    # linked to another account, or registered under another name: the very same answer
+    answers = []
+    for number, sub in ((linked, "probe-1"), (staff_made, "probe-2")):
+        r = await vs.client.post("/v1/workers", json=worker_body(name="孙八", id_number=number),
+                                 headers=vs.headers("worker", sub=sub))
+        answers.append((r.status_code, r.headers["content-type"], r.json()))
+    assert answers[0] == answers[1]
+    assert answers[0][0] == 202 and answers[0][2]["status"] == "referred_to_bureau"
+    # a referred account gets that answer for any number, registered or not
+    for number in (unknown, linked, staff_made):
+        r = await vs.client.post("/v1/workers", json=worker_body(name="孙八", id_number=number),
+                                 headers=vs.headers("worker", sub="probe-1"))
+        assert (r.status_code, r.json()) == answers[0][0::2], number
+    # an account with a worker gets account_has_worker for any other number, registered or not
+    for number in (unknown, staff_made):
+        r = await vs.client.post("/v1/workers", json=worker_body(name="孙八", id_number=number),
+                                 headers=vs.headers("worker", sub="owner"))
+        assert (r.status_code, r.json()["code"]) == (409, "account_has_worker"), number
+    # nothing changed for the two people; the bureau sees the referrals (who, which record, what conflicted)
+    async with vs.sessionmaker() as session:
+        rows = (await session.execute(select(Worker.name, Worker.account_subject).order_by(Worker.name))).all()
+        referrals = [tuple(row) for row in await session.execute(text(
+            "SELECT actor, action, after FROM audit_log WHERE action = 'worker.registration_referred' ORDER BY id"))]
+    assert sorted(rows) == sorted([("赵六", "owner"), ("钱七", None)])
+    assert [(actor, action, json.loads(after) if isinstance(after, str) else after)
+            for actor, action, after in referrals] == [
+        ("probe-1", "worker.registration_referred", {"conflict": "linked_to_another_account", "submitted_name": "孙八"}),
+        ("probe-2", "worker.registration_referred", {"conflict": "name_differs", "submitted_name": "孙八"}),
+    ]
+    assert await count(vs, Worker) == 2
+
+
+async def test_issue16_blank_or_control_character_names_are_refused(vs):
+    for name in ("  ", "张\t三", "张\u202e三", "张\u200b三"):
+        r = await vs.client.post("/v1/workers", json=worker_body(name=name), headers=vs.headers("worker"))
+        assert (r.status_code, r.json()["code"], r.json()["errors"][0]["location"]) == (
+            422, "validation_failed", "body.name"), repr(name)
+    for name in ("   ", "批次\n名称", "批\u200d次"):
+        r = await vs.client.post("/v1/batches", json={"name": name, "kind": "inclusive", "validity_days": 90},
+                                 headers=vs.headers("bureau"))
+        assert (r.status_code, r.json()["code"]) == (422, "validation_failed"), repr(name)
+    assert await count(vs, Worker) == 0

@@ -11,9 +11,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from skillkit.contracts.vocab import CertificateType, WorkerCategory
+from skillkit.names import PersonName
 from skillkit.problems import Problem
 
-PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
 
 # E7: a free evaluation is for students graduating this year or in the next few years, or who just did.
 GRADUATION_YEARS_BACK, GRADUATION_YEARS_AHEAD = 1, 4

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import CertificateType
+from skillkit.names import display_name
 
 from certification_service.domain.revocation import Note
 
@@ -40,7 +41,7 @@ class InstitutionIn(BaseModel):
         },
     )
 
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    name: display_name(200, min_length=2)  # type: ignore[valid-type]
     credit_code: Annotated[str, StringConstraints(min_length=1, max_length=30)]
     filings: list[FilingIn] = Field(default_factory=list, max_length=500)
 

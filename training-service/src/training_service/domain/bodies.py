@@ -14,12 +14,15 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from skillkit.contracts.vocab import EntrepreneurshipCourse, VoucherKind
+from skillkit.names import PersonName, display_name
 
 Text50 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+# Names (of institutions, classes, contacts): also refused when they hide control or format characters (issue 16).
+Name50 = display_name(50)
+Name200 = display_name(200)
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
-PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
 Phone = Annotated[str, StringConstraints(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")]
 CreditCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
 OccupationCode = Annotated[str, StringConstraints(pattern=r"^\d-\d{2}-\d{2}-\d{2}$")]
@@ -49,21 +52,21 @@ class InstitutionIn(Strict):
         },
     )
 
-    name: Text200
+    name: Name200
     credit_code: CreditCode
     address: Text300
     township: Text50
-    contact_name: Text50
+    contact_name: Name50
     contact_phone: Phone
     kinds: list[VoucherKind] = Field(min_length=1, max_length=6)
     occupation_codes: list[OccupationCode] = Field(min_length=1, max_length=200)
 
 
 class InstitutionPatch(Strict):
-    name: Text200 | None = None
+    name: Name200 | None = None
     address: Text300 | None = None
     township: Text50 | None = None
-    contact_name: Text50 | None = None
+    contact_name: Name50 | None = None
     contact_phone: Phone | None = None
     kinds: list[VoucherKind] | None = Field(default=None, min_length=1, max_length=6)
     occupation_codes: list[OccupationCode] | None = Field(default=None, min_length=1, max_length=200)
@@ -105,7 +108,7 @@ class ClassIn(Strict):
         },
     )
 
-    name: Text200
+    name: Name200
     kind: VoucherKind
     course: EntrepreneurshipCourse | None = None
     occupation_code: OccupationCode
@@ -270,7 +273,7 @@ class RealnameCorrectionIn(Strict):
 
     record_type: Literal["trainee", "completion"]
     # A trainee line's corrected name (the ID number cannot change: another number is another person).
-    trainee_name: Text50 | None = None
+    trainee_name: Name50 | None = None
     note: Text300  # what was corrected (kept on the version, P10)
 
     @model_validator(mode="after")

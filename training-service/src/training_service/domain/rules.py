@@ -42,10 +42,17 @@ def normalise_voucher_code(typed: str) -> str:
 
 
 def check_class_plan(
-    kind: VoucherKind, start: date, end: date, planned_days: int, min_training_days: int | None
+    kind: VoucherKind, start: date, end: date, planned_days: int, min_training_days: int | None, *, plan_year: int
 ) -> None:
+    """`plan_year`: the policy year the class is filed in (the county's current year)."""
     if end < start:
         raise Problem(422, "class_dates_reversed", "end_date is before start_date")
+    # Issue 16: a class filed today runs within the plan year, or last or next year (a class straddling New Year,
+    # one filed late for last year's plan); a date years away is a typo or a probe, not a plan.
+    for label, day in (("start_date", start), ("end_date", end)):
+        if abs(day.year - plan_year) > 1:
+            raise Problem(422, "class_dates_outside_plan_year",
+                          f"{label} {day.isoformat()} is not within the plan year {plan_year} ± 1")
     calendar_days = (end - start).days + 1
     if planned_days > calendar_days:
         raise Problem(

@@ -11,6 +11,7 @@ from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.contracts.training import ClassApproved, ClassOpened
 from skillkit.contracts.vocab import VoucherKind
+from skillkit.county import policy_year_of
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
@@ -47,7 +48,7 @@ async def open_class(
     elif data.kind == VoucherKind.ORDER:
         raise Problem(422, "level_required", "S2: an order class names its level (its subsidised-day limit)")
     check_class_plan(data.kind, data.start_date, data.end_date, data.planned_days,
-                     level.min_training_days if level else None)
+                     level.min_training_days if level else None, plan_year=policy_year_of(utcnow()))
     order = data.order
     employer_credit_code = credit_code_or_problem(order.credit_code, "employer_credit_code") if order else None
     needs_approval = data.kind == VoucherKind.ORDER  # S2: bureau approval and filing before it opens

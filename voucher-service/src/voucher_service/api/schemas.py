@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
+from skillkit.names import display_name
 
 from voucher_service.domain.worker import NewWorker as WorkerIn  # noqa: F401  (the request body)
 
@@ -25,6 +26,12 @@ class WorkerOut(BaseModel):
     categories: list[WorkerCategory]
     on_behalf: bool
     created_at: datetime
+
+
+class RegistrationReferredOut(BaseModel):
+    status: str = Field(examples=["referred_to_bureau"])
+    status_label: str = Field(examples=["已转人工核实"])
+    detail: str
 
 
 class MobileRevealIn(BaseModel):
@@ -89,7 +96,7 @@ class BatchIn(BaseModel):
         json_schema_extra={"examples": [{"name": "2026年第四季度订单班", "kind": "order", "validity_days": 120}]},
     )
 
-    name: Annotated[str, StringConstraints(min_length=2, max_length=200)]
+    name: display_name(200, min_length=2)  # type: ignore[valid-type]
     kind: VoucherKind
     validity_days: int = Field(ge=1, le=366)
     class_reference: Annotated[str, StringConstraints(max_length=200)] | None = None

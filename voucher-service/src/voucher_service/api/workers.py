@@ -16,9 +16,9 @@ from skillkit.pii import cipher_for
 from skillkit.problems import not_found
 
 from voucher_service.adapters.models import Worker
-from voucher_service.api.schemas import MobileRevealIn, MobileRevealOut, WorkerIn, WorkerOut
+from voucher_service.api.schemas import MobileRevealIn, MobileRevealOut, RegistrationReferredOut, WorkerIn, WorkerOut
 from voucher_service.api.views import worker_view
-from voucher_service.handlers.workers import register_worker, reveal_mobile, worker_of_account
+from voucher_service.handlers.workers import Referred, register_worker, reveal_mobile, worker_of_account
 
 router = APIRouter(prefix="/v1/workers", tags=["workers 劳动者"])
 
@@ -28,7 +28,12 @@ router = APIRouter(prefix="/v1/workers", tags=["workers 劳动者"])
     status_code=201,
     response_model=WorkerOut,
     summary="Register a worker (self-service, or on their behalf by bureau staff, P2)",
-    responses={200: {"description": "The resident ID number was registered before: the existing worker"}},
+    responses={
+        200: {"description": "The resident ID number was registered before: the existing worker"},
+        202: {"description": "Self-service only: the registration is referred to the bureau (the number is registered "
+                             "to another account or under another name — the answer does not say which)",
+              "model": RegistrationReferredOut},
+    },
 )
 async def register(
     request: Request,
@@ -41,6 +46,8 @@ async def register(
 
     async def action() -> Outcome:
         outcome = await register_worker(session, settings, principal, body)
+        if isinstance(outcome.body, Referred):  # 202: the bureau reviews it (issue 16)
+            return outcome
         # Masked even for the worker registering: the answer is kept in the idempotency table, which must not hold
         # the mobile in the clear (the worker sees it in full at GET /v1/workers/me).
         return Outcome(worker_view(outcome.body, cipher, own=False), outcome.status_code)

@@ -7,9 +7,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import WorkerCategory
+from skillkit.names import PersonName
 
 MainlandMobile = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
-PersonName = Annotated[str, StringConstraints(min_length=2, max_length=30, pattern=r"^[\u4e00-\u9fff·A-Za-z ]+$")]
 
 
 class NewWorker(BaseModel):

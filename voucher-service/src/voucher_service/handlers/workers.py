@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.audit import record
@@ -31,38 +32,72 @@ from voucher_service.domain.worker import NewWorker, same_name
 from voucher_service.config import VoucherSettings
 
 
+REFERRED = "worker.registration_referred"
+_REFERRAL_OF_ACCOUNT = text("SELECT 1 FROM audit_log WHERE actor = :actor AND role = 'worker' AND action = :action "
+                            "LIMIT 1")
+
+
+@dataclass(frozen=True)
+class Referred:
+    """A self-registration the app cannot complete: the bureau reviews it (issue 16)."""
+
+    status: str = "referred_to_bureau"
+    status_label: str = "已转人工核实"
+    detail: str = ("this registration cannot be completed in the app; the bureau reviews it: bring your resident ID "
+                   "card to the township's service point")
+
+
 async def register_worker(
     session: AsyncSession, settings: VoucherSettings, principal: Principal, data: NewWorker
 ) -> Outcome:
-    """Registers a worker; the same resident ID registered again returns the existing worker (200)."""
+    """Registers a worker; the same resident ID registered again returns the existing worker (200).
+
+    Self-service never tells an account whether another person's ID number is registered (issue 16). An account
+    holds one worker: once it has one, any other number is `account_has_worker`, registered or not. An account
+    without one gets 201 for a new number, 200 for the record staff made for this very name, and the same 202
+    `referred_to_bureau` whether the number is linked to another account or registered under another name; the
+    referral is written to the audit trail for the bureau, and from then on the account gets that 202 for any
+    number. So an account learns about one number at most, and only by registering it as its own."""
     number = normalise_resident_id(data.id_number, local_date(utcnow()))
     index = blind_index(number, settings.blind_index_secret)
-    self_service = principal.role == Role.WORKER
     existing = await session.scalar(select(Worker).where(Worker.id_blind_index == index))
-    if existing is not None:
-        if self_service and existing.account_subject is None:
-            # The ID number alone is printed on too many documents to prove who is signing up: without the
-            # name, anyone holding it would take over the record staff made, its vouchers and its E4 slots.
-            if not same_name(data.name, existing.name):
-                raise Problem(409, "identity_mismatch",
-                              "the name does not match the worker registered with this ID number")
-            if await _account_has_worker(session, principal):
-                raise _account_has_worker_problem()
-            existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
-            await outbox.add(
-                session,
-                WorkerAccountLinked(
-                    worker_id=str(existing.id), person_key=existing.person_key, account_subject=principal.subject
-                ),
-                partition_key=existing.person_key,
-                subject=str(existing.id),
-            )
-        elif self_service and existing.account_subject != principal.subject:
-            raise Problem(409, "worker_registered_to_another_account",
-                          "this resident ID number is already registered to another account")
-        return Outcome(existing, 200)
-    if self_service and await _account_has_worker(session, principal):
+    if principal.role != Role.WORKER:
+        if existing is not None:
+            return Outcome(existing, 200)
+        return Outcome(await _new_worker(session, settings, principal, data, number, index, self_service=False), 201)
+    own = await session.scalar(select(Worker).where(Worker.account_subject == principal.subject))
+    if own is not None:
+        if existing is not None and existing.id == own.id:
+            return Outcome(own, 200)
         raise _account_has_worker_problem()
+    if await session.scalar(_REFERRAL_OF_ACCOUNT, {"actor": principal.subject, "action": REFERRED}) is not None:
+        return Outcome(Referred(), 202)
+    if existing is None:
+        return Outcome(await _new_worker(session, settings, principal, data, number, index, self_service=True), 201)
+    # The ID number alone is printed on too many documents to prove who is signing up: without the name, anyone
+    # holding it would take over the record staff made, its vouchers and its E4 slots.
+    if existing.account_subject is None and same_name(data.name, existing.name):
+        existing.account_subject = principal.subject  # staff registered them first (P2); now they log in
+        await outbox.add(
+            session,
+            WorkerAccountLinked(
+                worker_id=str(existing.id), person_key=existing.person_key, account_subject=principal.subject
+            ),
+            partition_key=existing.person_key,
+            subject=str(existing.id),
+        )
+        return Outcome(existing, 200)
+    conflict = "name_differs" if existing.account_subject is None else "linked_to_another_account"
+    await record(session, principal, REFERRED, "worker", str(existing.id),
+                 after=dict(conflict=conflict, submitted_name=data.name),
+                 reason="self-registration with this worker's ID number: the bureau checks the identity")
+    return Outcome(Referred(), 202)
+
+
+async def _new_worker(
+    session: AsyncSession, settings: VoucherSettings, principal: Principal, data: NewWorker, number: str, index: str,
+    *, self_service: bool,
+) -> Worker:
     values = new_worker_values(settings, principal, data, number, index, self_service=self_service)
     worker = Worker(**values)
     session.add(worker)
@@ -71,11 +106,7 @@ async def register_worker(
     if not self_service:  # staff assert the categories that make the worker eligible (E1, E2): P10
         await record(session, principal, "worker.register_on_behalf", "worker", str(worker.id),
                      after=dict(township=worker.township, categories=worker.categories))
-    return Outcome(worker, 201)
-
-
-async def _account_has_worker(session: AsyncSession, principal: Principal) -> bool:
-    return await session.scalar(select(Worker.id).where(Worker.account_subject == principal.subject)) is not None
+    return worker
 
 
 def _account_has_worker_problem() -> Problem:
