@@ -5,7 +5,7 @@ PYTHON ?= python3
 # uv lives in a project-local tool venv, so a fresh machine needs nothing but Python 3.11.
 UV := .tools/bin/uv
 
-.PHONY: install run test test-sqlite demo bench asyncapi
+.PHONY: install run reset test test-sqlite demo bench asyncapi
 
 # One locked, reproducible install of the whole workspace (uv.lock), Python 3.11. Bytecode is compiled here
 # because machines that set PYTHONDONTWRITEBYTECODE otherwise recompile every import in every process a test
@@ -19,9 +19,14 @@ $(UV):
 	@$(PYTHON) -m venv .tools
 	@.tools/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
-# Install, start the Tansu broker and every service on SQLite, print each API's docs URL.
+# Install, start the Tansu broker, every service on SQLite, the fake WeChat and the province real-name simulator
+# (PROVINCE=0: not the simulator), print each API's docs URL; SEED=1 also seeds reference data. Ctrl-C stops it.
 run: install
-	@$(UV) run --frozen python -m skillkit.platform --var var
+	@SEED=$(SEED) PROVINCE=$(PROVINCE) $(UV) run --frozen python -m skillkit.platform --var var
+
+# Forget everything `make run` stored (the SQLite databases and logs in ./var); run it while the platform is stopped.
+reset:
+	@rm -rf var && echo "./var removed"
 
 # Install and pass the whole suite (PostgreSQL when reachable, else SQLite; CI insists on PostgreSQL).
 test: install

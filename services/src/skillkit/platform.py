@@ -131,27 +131,106 @@ def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Run the Lin County skills platform locally")
+WECHAT_FAKE_PORT = 8009
+
+
+class DevTool:
+    """A development stand-in for an outside system, run as its own process (`python -m <module> <args>`)."""
+
+    def __init__(self, name: str, args: list[str], log_dir: Path | None) -> None:
+        self.name, self.args, self.log_dir = name, args, log_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        output = (self.log_dir / f"{self.name}.log").open("ab") if self.log_dir else subprocess.DEVNULL
+        self.proc = subprocess.Popen([sys.executable, "-m", *self.args], stdout=output, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def _wait_for(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer in {timeout} s") from None
+            time.sleep(0.2)
+
+
+def _flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value in (None, "") else value.lower() not in ("0", "false", "no", "off")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run the Lin County skills platform locally (development only)")
     parser.add_argument("--var", default="var", help="folder for the SQLite databases and logs")
-    args = parser.parse_args()
+    parser.add_argument("--seed", action="store_true", default=_flag("SEED", False),
+                        help="seed reference data: institutions with a class running over today, an evaluation "
+                             "centre, this year's policy table (make run SEED=1)")
+    parser.add_argument("--no-province-simulator", dest="province", action="store_false",
+                        default=_flag("PROVINCE", True),
+                        help="do not start the province real-name simulator (make run PROVINCE=0); without its "
+                             "verdicts (P1) no claim becomes payable")
+    parser.add_argument("--port-offset", type=int, default=0, help="added to every port (tests run beside others)")
+    args = parser.parse_args(argv)
+    from skillkit.settings import ServiceSettings
+
+    if ServiceSettings().environment == "production":
+        sys.exit("make run is for development: refusing with SKILLS_ENVIRONMENT=production (the province simulator "
+                 "and the fake WeChat are stand-ins)")
     var = Path(args.var).resolve()
     var.mkdir(parents=True, exist_ok=True)
     urls = {s.name: f"sqlite+aiosqlite:///{var / (s.package.split('_')[0] + '.db')}" for s in SERVICES}
+    wechat_url = f"http://127.0.0.1:{WECHAT_FAKE_PORT + args.port_offset}"
+    broker_port = int(os.environ.get("SKILLS_TANSU_PORT", "9092")) + args.port_offset
     platform = Platform(urls, kafka_bootstrap=os.environ.get("SKILLS_KAFKA_BOOTSTRAP"), log_dir=var,
-                        broker_port=int(os.environ.get("SKILLS_TANSU_PORT", "9092")))
-    platform.start()
-    print(f"Lin County skills platform is running (broker {platform.kafka_bootstrap}, logs in {var}):")
-    for service in platform.services:
-        print(f"  {service.name:<22} {service.url}/docs")
-    print("Press Ctrl-C to stop.")
+                        broker_port=broker_port, port_offset=args.port_offset,
+                        extra_env={"SKILLS_WECHAT_API_BASE": wechat_url})
+    tools = [DevTool("wechat-fake", ["voucher_service.wechat_fake", "--port", str(WECHAT_FAKE_PORT + args.port_offset)],
+                     var)]
     signal.signal(signal.SIGTERM, _interrupt)
     try:
+        tools[0].start()
+        _wait_for(f"{wechat_url}/healthz")
+        platform.start()
+        if args.province:
+            tools.append(DevTool("province-simulator", ["training_service.province_simulator", "--bootstrap",
+                                                        platform.kafka_bootstrap], var))
+            tools[-1].start()
+        print(f"Lin County skills platform is running (broker {platform.kafka_bootstrap}, logs in {var}):")
+        for service in platform.services:
+            print(f"  {service.name:<22} {service.url}/docs")
+        print(f"  {'fake WeChat':<22} {wechat_url} (POST /dev/login?user=<name> plays wx.login())")
+        print(f"  {'province simulator':<22} {'on (P1 verdicts)' if args.province else 'off (PROVINCE=0)'}")
+        if args.seed:
+            from skillkit.devseed import Urls, seed
+
+            service_urls = {s.name: s.url for s in platform.services}
+            seeded = seed(Urls(*(service_urls[s.name] for s in SERVICES)))
+            for institution, klass in zip(seeded["institutions"], seeded["classes"]):
+                print(f"  seeded {institution['name']} ({institution['township']}): {klass['name']}")
+            print(f"  seeded {seeded['evaluation_centre']['name']} and the {seeded['policy_table']['policy_year']} "
+                  "policy table")
+        print("Press Ctrl-C to stop; `make reset` (stopped) empties ./var.", flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         pass
     finally:
+        for tool in reversed(tools):
+            tool.stop()
         platform.stop()
 
 
