@@ -14,7 +14,9 @@ from sqlalchemy import func, select
 
 from subsidy_service.adapters.models import Claim, Recovery
 from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund
+from subsidy_service.adapters.models import Base
 from subsidy_service.jobs.deadline import run_deadline
+from subsidy_service.main import seed_policy_tables
 
 from tests.subsidy.builders import Clock, certificate_revoked, chain
 from tests.subsidy.helpers import claims, feed, outbox_events
@@ -347,7 +349,7 @@ async def test_P4_a_claim_is_on_at_most_one_active_declaration(ss):
         from sqlalchemy import insert
         from sqlalchemy.exc import IntegrityError
         row = (await session.execute(select(DeclarationLine.__table__).where(
-            DeclarationLine.id == line["id"]))).one()._asdict()
+            DeclarationLine.id == __import__("uuid").UUID(line["id"])))).one()._asdict()
         row.update(id=__import__("uuid").uuid4(), line_no=99)
         try:
             await session.execute(insert(DeclarationLine.__table__), [row])
@@ -482,3 +484,28 @@ async def test_P6_bank_file_as_xlsx_reads_back_with_the_header_totals(ss):
     listed = await ss.client.get(f"/v1/payment-batches/{batch['id']}/payment-list.xlsx", headers=ss.headers("auditor"))
     rows = list(load_workbook(io.BytesIO(listed.content), read_only=True).active.iter_rows(values_only=True))
     assert rows[2][:8] == (1, "培训学校I1", "****0001", "中国工商银行临县支行", "1500.00", "0.00", "1500.00", "待银行回执")
+
+
+async def test_P4_a_declaration_racing_a_revocation_loses_nothing(ss):
+    """A declaration and the consumer's re-evaluation touch the same claims: whichever commits first, the other
+    reads it (claims locked in id order on both sides), so the revoked claim ends void and is never declared
+    as if valid, and no valid claim is left eligible while it sits on a declaration."""
+    for round_ in range(4):
+        await ss.wipe(Base.metadata)
+        await seed_policy_tables(ss.runtime)
+        await three_trainees(ss, "I1", prefix=f"R{round_}")
+        await known_institutions(ss, "I1")
+        year, quarter = current_quarter()
+        revoke = feed(ss, [certificate_revoked(f"R{round_}P1", f"R{round_}CERT1", Clock())])
+        open_ = ss.client.post("/v1/declarations", headers=ss.headers("training_org", org="I1"),
+                               json={"year": year, "quarter": quarter})
+        pair = (revoke, open_) if round_ % 2 else (open_, revoke)
+        await asyncio.gather(*pair)
+        found = await claims(ss)
+        async with ss.sessionmaker() as session:
+            on_lines = set((await session.scalars(select(DeclarationLine.claim_id).where(DeclarationLine.active))).all())
+        revoked = found[f"training:R{round_}V1:main"]
+        assert revoked.state == "void"
+        for n in (2, 3):
+            valid = found[f"training:R{round_}V{n}:main"]
+            assert (valid.state, valid.id in on_lines) == ("declared", True)
