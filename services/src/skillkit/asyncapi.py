@@ -74,6 +74,17 @@ def build_document() -> dict[str, Any]:
             "contentType": "application/cloudevents+json",
             "payload": envelope_schema(f"#/components/schemas/{payload_name}"),
         }
+        # A payload model may carry examples (`asyncapi_examples`: (name, summary, source, partition key, data));
+        # each is shown as a whole CloudEvent, validated against the payload model first.
+        examples = getattr(event_type.payload, "asyncapi_examples", ())
+        if examples:
+            messages[message_id]["examples"] = [
+                {"name": name, "summary": summary, "payload": {
+                    "id": "0b9f5a3c-3c1e-4f0e-9d1a-5f2b7c9e8a01", "source": source, "type": event_type.name,
+                    "specversion": "1.0", "time": "2026-12-01T02:00:00Z", "subject": data.get("submission_id"),
+                    "datacontenttype": "application/json", "partitionkey": key,
+                    "data": event_type.payload.model_validate(data).model_dump(mode="json", exclude_none=True)}}
+                for name, summary, source, key, data in examples]
     return {
         "asyncapi": "3.0.0",
         "info": {

@@ -17,6 +17,7 @@ A trainee's name and resident ID number travel only sealed for the province (`Se
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
@@ -46,6 +47,19 @@ class SealedIdentity(BaseModel):
 def identity_aad(enrolment_id: str, person_key: str) -> bytes:
     """The associated data that binds a sealed identity to its line."""
     return f"{enrolment_id}|{person_key}".encode()
+
+
+_CLASS = "5d0c7a52-8a0e-4b8e-9f55-0c1f2d3e4a5b"
+_SHEET = "9a1e2b3c-4d5e-4f60-8a7b-1c2d3e4f5a6b"
+_ENROLMENT = "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f"
+_PERSON = "667c099ffb6b9b5b9302c9560d66b10d348751a98cd2dd75395cb9ddca681485"
+_COUNTY = "/linxian/training-service"
+_PROVINCE = "/province/realname"
+_COMMON = {"county_code": "141124", "class_id": _CLASS, "occupation_code": "4-10-01-05", "policy_year": 2026,
+           "institution_id": "3c9d0f6e-2b1a-4c8d-9e7f-6a5b4c3d2e1f", "kind": "inclusive", "level": 5}
+_IDENTITY = {"alg": "X25519-HKDF-SHA256-A256GCM", "kid": "province-2026-1",
+             "epk": "5sQSOHc76RLeog4Q57_4l-hjFmUDXqiAbvt6NKSPYhQ", "nonce": "0NihdiVoguRLekw8",
+             "ct": "LAjtQO7oPTyDfNg2rNrT7LBVegHUT2ufLPte4rrK0CXkvqr5EHvK5n2oyw_ehKg9x91kBTZXQMZl1suOSY_5N12Q"}
 
 
 class AttendanceLine(BaseModel):
@@ -149,6 +163,38 @@ class RealnameSubmitted(EventPayload):
     # Additive, a correction (version > 1): what the institution corrected.
     correction_note: str | None = None
 
+    asyncapi_examples: ClassVar[tuple] = (
+        ("class", "A class record: the institution and its credit code, venue, teachers, hours", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": "0e7d6c5b-4a39-4281-9f0e-1d2c3b4a5968", "version": 1, "record_type": "class",
+          "start_date": "2026-12-01", "end_date": "2026-12-07", "planned_days": 5, "institution_name": "临县技工学校",
+          "institution_credit_code": "12141124MB0000010G", "venue": "临县技工学校实训楼301", "teachers": ["李老师"],
+          "planned_hours": 40, "standard_hours": 40}),
+        ("trainee_sheet", "A trainee sheet: name and ID number sealed for the province per line", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": _SHEET, "version": 1, "record_type": "trainee",
+          "trainees": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "identity": _IDENTITY}]}),
+        ("trainee_correction", "Version 2 of the same sheet: the corrected line only", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": _SHEET, "version": 2, "record_type": "trainee",
+          "correction_note": "姓名录入错误，已按身份证更正",
+          "trainees": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "identity": _IDENTITY}]}),
+        ("attendance_sheet", "A day's sign-in sheet: method and P8 evidence per line", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": "1f2e3d4c-5b6a-4798-8a9b-0c1d2e3f4a5b", "version": 1,
+          "record_type": "attendance", "day": "2026-12-01",
+          "attendance": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "method": "face",
+                          "checked_at": "2026-12-01T00:55:00Z", "evidence_ref": "FACE-20261201-0001"}]}),
+        ("completion_sheet", "A completion sheet", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": "2a3b4c5d-6e7f-4081-9a2b-3c4d5e6f7a8b", "version": 1,
+          "record_type": "completion",
+          "completions": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "attended_days": 5, "passed": True}]}),
+        ("certificate", "A certificate reported when issued", _COUNTY, _CLASS,
+         {**_COMMON, "submission_id": "3b4c5d6e-7f80-4192-8b3c-4d5e6f7a8b9c", "version": 1,
+          "record_type": "certificate",
+          "certificates": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "certificate_no": "S000014112426000123",
+                            "certificate_type": "skill_level", "occupation_code": "4-10-01-05", "level": 5,
+                            "issued_on": "2026-12-20", "evaluation_institution_id": "4c5d6e7f-8091-42a3-9c4d-5e6f7a8b9c0d",
+                            "evaluation_institution_name": "吕梁市职业技能鉴定中心",
+                            "evaluation_institution_credit_code": "12141100MB00000900"}]}),
+    )
+
 
 @registry.register(
     "province.realname.answered.v1", PROVINCE_INBOUND_TOPIC, "The province's verdict on one submission (P1)"
@@ -168,6 +214,18 @@ class RealnameAnswered(EventPayload):
     # Additive: the version answered (1 when absent).
     version: int | None = None
 
+    asyncapi_examples: ClassVar[tuple] = (
+        ("trainee_sheet_answer", "A trainee sheet answered per line: one line rejected", _PROVINCE, _CLASS,
+         {"submission_id": _SHEET, "version": 1, "record_type": "trainee", "class_id": _CLASS,
+          "verdict": "rejected", "detail": "共 1 条，驳回 1 条",
+          "lines": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "verdict": "rejected",
+                     "reason": "identity_mismatch", "detail": "姓名与公安人口库登记的姓名不一致"}]}),
+        ("correction_answer", "Version 2 (the corrected line) accepted: it decides the line", _PROVINCE, _CLASS,
+         {"submission_id": _SHEET, "version": 2, "record_type": "trainee", "class_id": _CLASS,
+          "verdict": "accepted",
+          "lines": [{"enrolment_id": _ENROLMENT, "person_key": _PERSON, "verdict": "accepted"}]}),
+    )
+
 
 @registry.register(
     "province.realname.notified.v1", PROVINCE_INBOUND_TOPIC,
@@ -185,3 +243,15 @@ class RealnameNotified(EventPayload):
     reason: RealnameRejection | None = None  # trained_elsewhere: trained_elsewhere_this_year
     detail: str | None = None
     other_county_code: str | None = None  # trained_elsewhere: where (GB/T 2260)
+
+    asyncapi_examples: ClassVar[tuple] = (
+        ("trained_elsewhere", "Found trained elsewhere this year after the fact: the claim is void", _PROVINCE, _CLASS,
+         {"notice_id": "SX-2026-000451", "notice": "trained_elsewhere", "submission_id": _SHEET, "version": 1,
+          "record_type": "trainee", "class_id": _CLASS, "enrolment_id": _ENROLMENT, "person_key": _PERSON,
+          "reason": "trained_elsewhere_this_year", "detail": "事后核查：该学员本年度已在 141102 参加同类补贴培训",
+          "other_county_code": "141102"}),
+        ("withdrawn", "The record withdrawn: the claim waits for the corrected version", _PROVINCE, _CLASS,
+         {"notice_id": "SX-2026-000452", "notice": "withdrawn", "submission_id": _SHEET, "version": 1,
+          "record_type": "trainee", "class_id": _CLASS, "enrolment_id": _ENROLMENT, "person_key": _PERSON,
+          "detail": "省平台已撤回该记录，请更正后重新上报"}),
+    )

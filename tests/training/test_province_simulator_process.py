@@ -1,0 +1,124 @@
+"""P1, the contract as a document: every AsyncAPI example of the province boundary validates against the document's
+own schemas, and the province simulator, run as a separate process (`python -m training_service.province_simulator`)
+on its own Tansu broker, answers records built to the contract with answers that validate against the schemas:
+versions answered as such, a re-send answered again the same, the identity checked against its register."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import jsonschema_rs
+import pytest
+
+from skillkit import sealed
+from skillkit.contracts.province import RealnameSubmitted, TraineeLine, identity_aad
+from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC
+from skillkit.tansu import TansuBroker
+from skillkit.testing.harness import TopicProbe, publish
+from training_service.config import TrainingSettings
+from training_service.province_simulator import NAME_DETAIL
+
+from tests.training.support import credit_code, resident_id
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCUMENT = json.loads((ROOT / "docs" / "asyncapi.json").read_text(encoding="utf-8"))
+PROVINCE_MESSAGES = ("province_realname_submitted_v1", "province_realname_answered_v1", "province_realname_notified_v1")
+
+
+def validator(message: str):
+    """The message's CloudEvent schema, its $refs resolved within the document."""
+    return jsonschema_rs.validator_for({"components": DOCUMENT["components"],
+                                        **DOCUMENT["components"]["messages"][message]["payload"]})
+
+
+def test_P1_the_asyncapi_document_shows_both_directions_with_examples_that_validate():
+    channels = DOCUMENT["channels"]
+    assert set(channels["province_realname_outbound_v1"]["messages"]) == {"province_realname_submitted_v1"}
+    assert set(channels["province_realname_inbound_v1"]["messages"]) == {
+        "province_realname_answered_v1", "province_realname_notified_v1"}
+    names = {}
+    for message in PROVINCE_MESSAGES:
+        check = validator(message)
+        examples = DOCUMENT["components"]["messages"][message]["examples"]
+        for example in examples:
+            check.validate(example["payload"])
+        names[message] = [e["name"] for e in examples]
+    assert names == {
+        "province_realname_submitted_v1": ["class", "trainee_sheet", "trainee_correction", "attendance_sheet",
+                                           "completion_sheet", "certificate"],
+        "province_realname_answered_v1": ["trainee_sheet_answer", "correction_answer"],
+        "province_realname_notified_v1": ["trained_elsewhere", "withdrawn"],
+    }
+    bad = DOCUMENT["components"]["messages"]["province_realname_submitted_v1"]["examples"][1]["payload"]
+    bad = {**bad, "data": {**bad["data"], "version": "two"}}
+    assert not validator("province_realname_submitted_v1").is_valid(bad)
+
+
+def _line(name: str, number: str, enrolment_id: str) -> TraineeLine:
+    settings = TrainingSettings()
+    person = f"pk-{enrolment_id}"
+    box = sealed.seal(settings.province_public_key, settings.province_key_id,
+                      json.dumps({"name": name, "id_number": number}, ensure_ascii=False).encode(),
+                      identity_aad(enrolment_id, person))
+    return TraineeLine(enrolment_id=enrolment_id, person_key=person, identity=box)
+
+
+def _record(record_type: str, submission_id: str, version: int, **fields) -> RealnameSubmitted:
+    return RealnameSubmitted(submission_id=submission_id, version=version, record_type=record_type,
+                             county_code="141124", class_id="class-1", policy_year=2026, **fields)
+
+
+@pytest.mark.broker
+async def test_P1_the_simulator_process_answers_records_built_to_the_contract(tmp_path):
+    register = tmp_path / "register.csv"
+    register.write_text(f"id_number,name\n{resident_id(1)},张三\n{resident_id(2)},李四\n", encoding="utf-8")
+    broker = TansuBroker()
+    broker.start()
+    simulator = subprocess.Popen(
+        [sys.executable, "-m", "training_service.province_simulator", "--bootstrap", broker.bootstrap,
+         "--reject-share", "0", "--register", str(register)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        sheet = str(uuid.uuid4())
+        klass = _record("class", str(uuid.uuid4()), 1, institution_credit_code=credit_code(), venue="实训楼301",
+                        teachers=["李老师"], planned_hours=40, standard_hours=40)
+        bad_class = _record("class", str(uuid.uuid4()), 1, institution_credit_code="12141124MB00000100",
+                            venue="实训楼301", teachers=["李老师"], planned_hours=40)
+        v1 = _record("trainee", sheet, 1, trainees=[_line("张三", resident_id(1), "e-1"),
+                                                   _line("李叁", resident_id(2), "e-2")])
+        v2 = _record("trainee", sheet, 2, trainees=[_line("李四", resident_id(2), "e-2")],
+                     correction_note="姓名录入错误")
+        for record in (klass, bad_class, v1, v1, v2):  # v1 twice: a re-send after a timeout, unchanged
+            await publish(broker.bootstrap, record, "class-1", source="/linxian/training-service")
+        check = validator("province_realname_answered_v1")
+        async with TopicProbe(broker.bootstrap, PROVINCE_INBOUND_TOPIC) as probe:
+            await probe.wait_for(lambda _: len(probe.events) >= 5, timeout=60)
+            for raw in probe.raw:
+                check.validate(json.loads(raw))  # every answer as the document says
+            answers = [(e.data.submission_id, e.data.version, e.data.record_type, str(e.data.verdict),
+                        e.data.reason and str(e.data.reason), e.data.detail,
+                        [(l.enrolment_id, str(l.verdict), l.detail) for l in e.data.lines or ()],
+                        e.partition_key, e.source) for e in probe.events]
+        assert answers == [
+            (klass.submission_id, 1, "class", "accepted", None, None, [], "class-1", "/province/realname-simulator"),
+            (bad_class.submission_id, 1, "class", "rejected", "missing_field", "缺少或无效：institution_credit_code", [],
+             "class-1", "/province/realname-simulator"),
+            *[(sheet, 1, "trainee", "rejected", None, "共 2 条，驳回 1 条",
+               [("e-1", "accepted", None), ("e-2", "rejected", NAME_DETAIL)], "class-1",
+               "/province/realname-simulator")] * 2,  # the re-send answered again, the same
+            (sheet, 2, "trainee", "accepted", None, None, [("e-2", "accepted", None)], "class-1",
+             "/province/realname-simulator"),
+        ]
+    finally:
+        simulator.send_signal(signal.SIGINT)
+        try:
+            simulator.wait(10)
+        except subprocess.TimeoutExpired:
+            simulator.kill()
+            simulator.wait()
+        broker.stop()
