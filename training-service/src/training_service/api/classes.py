@@ -135,7 +135,7 @@ async def list_enrolments(
     request: Request, session: Session, class_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(*READERS)],
     status: str | None = None,
-    province_status: Annotated[str | None, Query(description="P1: none, submitted, accepted or rejected")] = None,
+    province_status: Annotated[str | None, Query(description="P1: none, submitted, accepted, rejected or withdrawn")] = None,
     completion_province_status: Annotated[str | None, Query(
         description="P1, the completion record: none, submitted, accepted or rejected")] = None,
     cursor: str | None = None,
