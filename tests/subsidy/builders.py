@@ -186,11 +186,12 @@ def chain(
 
 def outcome_fact(klass: str, institution: str, kind: str, clock: Clock, *, completed: int = 10,
                  attended: int = 10, employed: int = 0, passed: int = 0, licensed: int = 0,
-                 at: datetime | None = None) -> Fact:
+                 at: datetime | None = None, follow_up_open: bool = False,
+                 closes_on: date | None = None) -> Fact:
     return fact(ClassOutcomeReported(
         class_id=klass, institution_id=institution, kind=kind, trainees_completed=completed,
-        trainees_attended=attended, employed=employed, passed=passed, licensed_within_six_months=licensed), clock,
-        at=at)
+        trainees_attended=attended, employed=employed, passed=passed, licensed_within_six_months=licensed,
+        follow_up_open=follow_up_open, follow_up_closes_on=closes_on), clock, at=at)
 
 
 def certificate(person: str, cert_id: str, clock: Clock, *, cert_type: str = "skill_level", level: int | None = 5,

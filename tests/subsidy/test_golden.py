@@ -236,11 +236,36 @@ CASES = [
         outcome=dict(attended=25, passed=20, licensed=4)),
         {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("eligible", "360.00", ("S6",)),
          EV: None}),
-    Case("S6_pass_exactly_80_licence_below_20", lambda: chain(
+    # S6 two parts at their own times: the 80 % part on the pass rate alone while the licence window is open; the
+    # 20 % part waits inside the window, is paid the moment licences reach 20 %, and is refused when it closes short
+    Case("S6_pass_exactly_80_licence_below_20_window_open", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=8, licensed=1, follow_up_open=True, closes_on=date(2023, 12, 15))),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("waiting", "360.00", ("S6",))},
+        reason={"training:V1:S6-20": "licence_follow_up_open"}),
+    Case("S6_80_part_paid_before_any_licence", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=9, licensed=0, follow_up_open=True, closes_on=date(2023, 12, 15))),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("waiting", "360.00", ("S6",))}),
+    Case("S6_20_part_eligible_inside_the_window_at_20_percent", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=10, licensed=2, follow_up_open=True, closes_on=date(2023, 12, 15))),
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("eligible", "360.00", ("S6",))}),
+    Case("S6_window_closed_short_of_20_percent_rejects_the_rest", lambda: chain(
         kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
         outcome=dict(attended=10, passed=8, licensed=1)),
-        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("waiting", "360.00", ("S6",))},
+        {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("rejected", "360.00", ("S6",))},
         reason={"training:V1:S6-20": "licence_rate_below"}),
+    Case("S6_online_platform_fee_with_the_first_part", lambda: chain(
+        kind="entrepreneurship", course="online", days=3, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=10, licensed=5)),
+        {"training:V1:S6-80": ("eligible", "482.00", ("S6",)), "training:V1:S6-20": ("eligible", "108.00", ("S6",))},
+        tables=lambda: [table_2023(s6__online_platform_fee="50")]),
+    Case("S6_platform_fee_only_for_online_courses", lambda: chain(
+        kind="entrepreneurship", course="SYB", days=3, cert_type="entrepreneurship_training",
+        outcome=dict(attended=10, passed=10, licensed=5)),
+        {"training:V1:S6-80": ("eligible", "432.00", ("S6",))},
+        tables=lambda: [table_2023(s6__online_platform_fee="50")]),
     Case("S6_pass_rate_79_percent_pays_nothing", lambda: chain(
         kind="entrepreneurship", course="IYB", days=10, cert_type="entrepreneurship_training",
         outcome=dict(attended=100, passed=79, licensed=40)),

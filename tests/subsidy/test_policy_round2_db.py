@@ -36,3 +36,65 @@ async def test_S4_default_chain_pays_once_the_certificate_arrives(ss):
     allowance = (await claims(ss))[LA]
     assert (allowance.state, allowance.amount, [line["text"] for line in allowance.lines]) == (
         "eligible", Decimal("60.00"), ["S4: 4 天 × 15 = 60.00"])
+
+
+S6_FIRST, S6_REST = "training:V1:S6-80", "training:V1:S6-20"
+
+
+def s6_chain(clock, **kw):
+    return chain(kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training", clock=clock,
+                 **kw)
+
+
+async def test_S6_first_part_on_the_pass_rate_then_the_rest_the_moment_licences_reach_20_percent(ss):
+    """Reports as the training service now sends them: the pass rate with the window open, then again per licence."""
+    from datetime import date
+
+    from tests.subsidy.builders import outcome_fact
+
+    clock = Clock()
+    window = dict(follow_up_open=True, closes_on=date(2023, 12, 15))
+    await feed(ss, s6_chain(clock) + [outcome_fact("C1", "I1", "entrepreneurship", clock, attended=10, passed=10,
+                                                   licensed=0, **window)])
+    rows = await claims(ss)
+    assert (rows[S6_FIRST].state, rows[S6_FIRST].amount) == ("eligible", Decimal("1440.00"))
+    assert (rows[S6_REST].state, rows[S6_REST].reason_code, rows[S6_REST].amount) == (
+        "waiting", "licence_follow_up_open", Decimal("360.00"))
+    await feed(ss, [outcome_fact("C1", "I1", "entrepreneurship", clock, attended=10, passed=10, licensed=1, **window)])
+    assert (await claims(ss))[S6_REST].state == "waiting"
+    await feed(ss, [outcome_fact("C1", "I1", "entrepreneurship", clock, attended=10, passed=10, licensed=2, **window)])
+    rows = await claims(ss)
+    assert (rows[S6_FIRST].state, rows[S6_REST].state, rows[S6_REST].amount) == ("eligible", "eligible", Decimal("360.00"))
+
+
+async def test_S6_rest_rejected_with_reason_when_the_window_closes_short(ss):
+    from datetime import date
+
+    from tests.subsidy.builders import outcome_fact
+
+    clock = Clock()
+    await feed(ss, s6_chain(clock) + [outcome_fact("C1", "I1", "entrepreneurship", clock, attended=10, passed=10,
+                                                   licensed=1, follow_up_open=True, closes_on=date(2023, 12, 15))])
+    await feed(ss, [outcome_fact("C1", "I1", "entrepreneurship", clock, attended=10, passed=10, licensed=1,
+                                 closes_on=date(2023, 12, 15))])
+    rows = await claims(ss)
+    assert (rows[S6_FIRST].state, rows[S6_FIRST].amount) == ("eligible", Decimal("1440.00"))
+    assert (rows[S6_REST].state, rows[S6_REST].reason_code) == ("rejected", "licence_rate_below")
+    assert rows[S6_REST].reason_zh == "六个月跟踪期结束，取得营业执照人数占合格人数 10.0 %，未达 20.0 %"
+
+
+def test_S6_online_platform_fee_line():
+    from subsidy_service.domain.chain import evaluate_person
+    from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
+
+    from tests.subsidy.builders import fact_set
+
+    table = PolicyTable.model_validate({**default_2023().model_dump(), "s6": {
+        **default_2023().s6.model_dump(), "online_platform_fee": "50"}})
+    facts = chain(kind="entrepreneurship", course="online", days=3, cert_type="entrepreneurship_training",
+                  outcome=dict(attended=10, passed=10, licensed=5))
+    first = evaluate_person("P1", fact_set(facts), Policies([table])).claims[S6_FIRST]
+    assert [(line.text, line.amount) for line in first.lines] == [
+        ("S6: 3 天 × 180 = 540.00；第一部分 80%：540.00 × 0.8 = 432.00", Decimal("432.00")),
+        ("S6: 网络创业平台服务费 1 人 × 50 = 50.00", Decimal("50.00"))]
+    assert first.amount == Decimal("482.00")

@@ -68,6 +68,7 @@ async def test_S2_order_class_outcome_rates(ts):
         "employment_rate": "0.5000",  # employed 2 / completed 4
         "pass_rate": "0.7500",  # passed 3 / attended at least one day 4
         "licence_rate": "0.0000",  # licensed 0 / passed 3
+        "follow_up_open": False, "follow_up_closes_on": None,  # S2: the report closes the window
     }
     assert r.json()["outcome"]["employment_rate"] == "0.5000"
     # the window is closed
@@ -97,16 +98,57 @@ async def test_S6_entrepreneurship_pass_and_licence_rates(ts):
     r = await ts.client.post(f"/v1/enrolments/{trainees[1][0]['id']}/business-licence", json=bad, headers=w.org)
     assert (r.status_code, r.json()["code"]) == (422, "credit_code_check_character")
     assert len(await outbox_payloads(ts, "training.business_licensed.v1")) == 1
+    # S6: the pass rate is reported at once; the six-month licence window (from the class's completion) stays open
     r = await ts.client.post(f"/v1/classes/{c['id']}/outcome", headers=w.bureau)
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.json()["status"] == "open"
     [event] = await outbox_payloads(ts, "class.outcome_reported.v1")
     assert (event["passed"], event["licensed_within_six_months"]) == (3, 1)
     assert (event["pass_rate"], event["licence_rate"], event["employment_rate"]) == ("1.0000", "0.3333", "0.0000")
-    async with ts.sessionmaker() as session:  # P10: who recorded what the S6 rates count, who closed the class
+    assert (event["follow_up_open"], event["follow_up_closes_on"]) == (True, add_months(today(), 6).isoformat())
+    # a licence recorded inside the window reports the rates again at once
+    r = await ts.client.post(f"/v1/enrolments/{trainees[1][0]['id']}/business-licence",
+                             json={**licence, "credit_code": credit_code("92141124MA0000002")}, headers=w.org)
+    assert r.status_code == 200, r.text
+    [_, again] = await outbox_payloads(ts, "class.outcome_reported.v1")
+    assert (again["licensed_within_six_months"], again["licence_rate"], again["follow_up_open"]) == (2, "0.6666", True)  # rounded down, like 0.3333
+    async with ts.sessionmaker() as session:  # P10: who recorded what the S6 rates count; the class is still open
         licensed = await session.get(Enrolment, uuid.UUID(trainees[0][0]["id"]))
+        still_open = await session.get(TrainingClass, uuid.UUID(c["id"]))
+    assert (licensed.licence_recorded_by, licensed.employment_recorded_by, still_open.status, still_open.closed_by) == (
+        "org-user-1", None, "open", None)
+
+
+async def test_S6_window_closes_six_months_after_the_class_completion(ts):
+    """The periodic job closes a window whose six months have passed (its final report), and nothing before."""
+    from sqlalchemy import update
+
+    from training_service.handlers.training import S6_WINDOW_CLOSER, close_due_s6_windows
+
+    w = await World(ts).setup()
+    c = await w.open_class(kind="entrepreneurship", course="SYB", occupation_code=ECOMMERCE, level=None)
+    e, _ = await w.active_trainee(c["id"], kind="entrepreneurship")
+    await _attend(w, c, e, 4)
+    await _complete(w, c, e, passed=True)
+    assert (await ts.client.post(f"/v1/classes/{c['id']}/outcome", headers=w.org)).status_code == 200
+    assert await close_due_s6_windows(ts.sessionmaker, ts.settings) == 0
+    # the class completed seven months ago: its window closed a month ago
+    async with ts.sessionmaker() as session:
+        seven_months_ago = add_months(today(), -7)
+        row = await session.get(TrainingClass, uuid.UUID(c["id"]))
+        row.outcome = {**row.outcome, "follow_up_closes_on": add_months(seven_months_ago, 6).isoformat()}
+        (await session.get(Enrolment, uuid.UUID(e["id"]))).completed_on = seven_months_ago
+        await session.commit()
+    assert await close_due_s6_windows(ts.sessionmaker, ts.settings) == 1
+    [_, final] = await outbox_payloads(ts, "class.outcome_reported.v1")
+    assert (final["follow_up_open"], final["passed"], final["licensed_within_six_months"]) == (False, 1, 0)
+    async with ts.sessionmaker() as session:
         closed = await session.get(TrainingClass, uuid.UUID(c["id"]))
-    assert (licensed.licence_recorded_by, licensed.employment_recorded_by, closed.closed_by) == (
-        "org-user-1", None, "staff-1")
+    assert (closed.status, closed.closed_by) == ("closed", S6_WINDOW_CLOSER)
+    assert await close_due_s6_windows(ts.sessionmaker, ts.settings) == 0
+    r = await ts.client.post(f"/v1/enrolments/{e['id']}/business-licence",
+                             json={"credit_code": credit_code("92141124MA0000001"), "licensed_on": today().isoformat()},
+                             headers=w.org)
+    assert (r.status_code, r.json()["code"]) == (409, "follow_up_closed")
 
 
 async def test_follow_up_bad_input_changes_nothing(ts):

@@ -25,6 +25,8 @@ class TrainingSettings(ServiceSettings):
     completion_min_attendance_share: Decimal = Field(default=Decimal("0.80"), ge=0, le=1)
     # Follow-up window after completion (employment, business licence: S2, S6).
     follow_up_months: int = 6
+    # S6: how often the licence windows that have passed are closed (their final rates reported).
+    s6_window_close_every_seconds: float = Field(default=3600, gt=0)
     # P1: send trainees, classes, attendance and completions to the province real-name system.
     province_realname_enabled: bool = True
     # P1: trainees' names and ID numbers are sealed to this public key of the province (X25519, base64url) and

@@ -14,6 +14,7 @@ from training_service.adapters.models import kit_tables
 from training_service.api import catalogues, classes, enrolments, open_classes, realname
 from training_service.config import TrainingSettings
 from training_service.consumers import consumer_specs
+from training_service.handlers.training import close_due_s6_windows
 from training_service.handlers.realname import resend_overdue
 
 
@@ -36,11 +37,14 @@ ROUTERS = [catalogues.router, classes.router, enrolments.router, open_classes.ro
 
 
 def periodic_jobs(settings: TrainingSettings) -> list[PeriodicJob]:
-    """P1: unanswered province records re-sent after the timeout, escalated after the last attempt."""
-    if not settings.province_realname_enabled:
-        return []
-    return [PeriodicJob("province-resend", settings.province_resend_every_seconds,
-                        lambda sessionmaker: resend_overdue(sessionmaker, settings))]
+    """P1: unanswered province records re-sent after the timeout, escalated after the last attempt. S6: licence
+    windows whose six months have passed closed with the final rates."""
+    jobs = [PeriodicJob("s6-window-close", settings.s6_window_close_every_seconds,
+                        lambda sessionmaker: close_due_s6_windows(sessionmaker, settings))]
+    if settings.province_realname_enabled:
+        jobs.append(PeriodicJob("province-resend", settings.province_resend_every_seconds,
+                                lambda sessionmaker: resend_overdue(sessionmaker, settings)))
+    return jobs
 
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:

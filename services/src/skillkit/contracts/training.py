@@ -138,7 +138,7 @@ class TrainingBusinessLicensed(EventPayload):
     licensed_on: date
 
 
-@registry.register("class.outcome_reported.v1", TRAINING_TOPIC, "A class closed its follow-up window (S2, S6)")
+@registry.register("class.outcome_reported.v1", TRAINING_TOPIC, "A class reported its outcome: follow-up closed, or S6 pass rate with the licence window open")
 class ClassOutcomeReported(EventPayload):
     class_id: str
     institution_id: str
@@ -151,3 +151,8 @@ class ClassOutcomeReported(EventPayload):
     employment_rate: Decimal | None = None  # employed / completed
     pass_rate: Decimal | None = None  # passed / attended at least one day
     licence_rate: Decimal | None = None  # licensed within six months / passed
+    # S6 (additive, issue 13): an entrepreneurship class reports its pass rate as soon as its trainees' results are
+    # in, while the six-month licence follow-up stays open (`follow_up_open`, until `follow_up_closes_on`), and
+    # reports again with each licence recorded; the report that closes the window has `follow_up_open` false.
+    follow_up_open: bool = False
+    follow_up_closes_on: date | None = None

@@ -34,6 +34,7 @@ from subsidy_service.domain.rules import (
     s4_living_allowance,
     s5_enterprise,
     s6_parts,
+    s6_platform_fee,
     s7_caregiver,
     s8_evaluation,
     s8_key,
@@ -99,8 +100,12 @@ REASONS: dict[str, tuple[str, str]] = {
     "outcome_missing": ("尚待班级成效报告（就业率 / 合格率）", "awaiting the class outcome report (S2 / S6)"),
     "pass_rate_below": ("班级合格率 {0} 低于 {1}", "the class pass rate {0} is below {1} (S6)"),
     "licence_rate_below": (
-        "六个月内取得营业执照人数占合格人数 {0}，未达 {1}",
+        "六个月跟踪期结束，取得营业执照人数占合格人数 {0}，未达 {1}",
         "business licences within six months are {0} of those who passed, below {1} (S6)",
+    ),
+    "licence_follow_up_open": (
+        "营业执照跟踪期至 {2} 结束；目前取得营业执照人数占合格人数 {0}，未达 {1}",
+        "the business-licence follow-up is open until {2}; licences are {0} of those who passed, below {1} (S6)",
     ),
     "e4_limit": ("本年度已享受同类培训补贴（E4）", "this person already has this year's {0} training subsidy (E4)"),
     "e5_limit": ("同一等级已享受过评价补贴（E5）", "an evaluation subsidy at this level was already granted (E5)"),
@@ -629,12 +634,20 @@ def _training_claims(
             if state == ELIGIBLE:
                 state, reason = WAITING, Reason.of("no_policy_table")
         if part == S6_REST and state == ELIGIBLE and table is not None:
+            # S6's second part: eligible the moment licences reach the gate, whether or not the six-month window
+            # is still open; short of it, it waits while the window is open and is refused once it closed.
             licence = _licence_rate(c.outcome)
             gate = Fraction(table.s6.licence_rate_gate)
             if licence is None or licence < gate:
                 shown = pct(licence) if licence is not None else "0.0 %"
-                reason = Reason.of("licence_rate_below", shown, pct(gate))
-                state, missing = WAITING, (reason,)
+                outcome = c.outcome.payload if c.outcome is not None else None
+                if outcome is not None and outcome.follow_up_open:
+                    closes = outcome.follow_up_closes_on.isoformat() if outcome.follow_up_closes_on else "—"
+                    reason = Reason.of("licence_follow_up_open", shown, pct(gate), closes)
+                    state, missing = WAITING, (reason,)
+                else:
+                    reason = Reason.of("licence_rate_below", shown, pct(gate))
+                    state, missing = REJECTED, ()
         if state == ELIGIBLE and computed is None:
             state, reason = WAITING, Reason.of("outcome_missing")
         state, reason = _with_suspension(state, reason, c, key, facts)
@@ -701,6 +714,9 @@ def _training_amount(c: _Chain, table: PolicyTable, part: str) -> Computed | Non
         return s7_caregiver(table, days)
     if kind == "entrepreneurship":
         first, rest = s6_parts(table, days)
+        fee = s6_platform_fee(table) if klass is not None and klass.course == "online" else None
+        if fee is not None:  # the operator delivered the course: its fee comes with the first part, whole
+            first = Computed(first.amount + fee.amount, first.lines + (fee,))
         return first if part == S6_FIRST else rest
     return None
 

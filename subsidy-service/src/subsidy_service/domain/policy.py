@@ -84,6 +84,9 @@ class S6Entrepreneurship(_Section):
     pass_rate_gate: Share = Decimal("0.80")  # class pass rate >= gate pays the first part
     first_part_share: Share = Decimal("0.80")
     licence_rate_gate: Share = Decimal("0.20")  # licences within six months >= gate x passed pays the rest
+    # 网络创业 (online courses): the platform operator's fee per trainee who passed, on top of the per-day amount and
+    # paid with the first part (configurable: the plan sets no amount, so none by default).
+    online_platform_fee: NonNegMoney = Decimal("0")
 
 
 class S7Caregiver(_Section):

@@ -146,6 +146,14 @@ def s6_parts(table: PolicyTable, days: int) -> tuple[Computed, Computed]:
     return Computed(first, (first_line,)), Computed(fen(rest), (rest_line,))
 
 
+def s6_platform_fee(table: PolicyTable) -> Line | None:
+    """S6 online courses: the platform operator's fee per trainee (configurable; None when the table sets none)."""
+    fee = fen(table.s6.online_platform_fee)
+    if fee <= 0:
+        return None
+    return Line("S6", f"S6: 网络创业平台服务费 1 人 × {show(table.s6.online_platform_fee)} = {fee}", fee)
+
+
 def s7_caregiver(table: PolicyTable, days: int) -> Computed:
     """S7: caregiver (吕梁山护工) rates are configurable."""
     return daily("S7", days, (table.s7.daily_rate, table.s7.cap))

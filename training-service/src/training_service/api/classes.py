@@ -198,7 +198,7 @@ async def outcome_(
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, *STAFF)],
 ) -> Response:
     async def action() -> Outcome:
-        outcome = await report_outcome(session, principal, class_id)
+        outcome = await report_outcome(session, request.app.state.settings, principal, class_id)
         return Outcome(class_view(outcome.body), outcome.status_code)
 
     return await run_command(request, session, principal, action)

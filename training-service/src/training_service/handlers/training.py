@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.audit import record
-from skillkit.auth import Principal
+from skillkit.auth import Principal, Role
 from skillkit.commands import Outcome
 from skillkit.contracts.training import (
     ClassOutcomeReported,
@@ -34,6 +35,9 @@ from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.enrolments import release_seat
 
 CENT = Decimal("0.01")
+# Who closes an S6 licence window whose six months have passed (the periodic job; P10 records it).
+S6_WINDOW_CLOSER = "system:s6-follow-up-window"
+SYSTEM = Principal(subject=S6_WINDOW_CLOSER, role=Role.ADMIN)
 
 
 def completion_events(
@@ -204,11 +208,18 @@ async def record_licence(
         partition_key=enrolment.person_key,
         subject=str(enrolment.id),
     )
+    await _report_again(session, settings, training_class, principal)
     return Outcome(enrolment, 200)
 
 
-async def report_outcome(session: AsyncSession, principal: Principal, class_id: uuid.UUID) -> Outcome:
-    """Closes the follow-up window and reports the class's rates (S2 employment, S6 pass and licence).
+async def report_outcome(
+    session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID
+) -> Outcome:
+    """Reports the class's rates (S2 employment, S6 pass and licence) and closes its follow-up window — except an
+    entrepreneurship class inside its six-month licence window (S6): its pass rate is reported at once, so the first
+    part of the subsidy need not wait for the follow-up, and the window stays open (the class too); each licence
+    recorded then reports again, and the report after the window's last day (this endpoint, or the periodic job
+    `close_due_s6_windows`) closes it.
 
     employment rate = employed / trainees who completed; pass rate = passed / trainees who attended at least one
     day; licence rate = passed trainees licensed within six months of completion / passed.
@@ -222,6 +233,16 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
     if unfinished:
         raise Problem(409, "class_has_unfinished_trainees",
                       f"{len(unfinished)} trainees are still pending or active: complete or drop them first")
+    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(utcnow()))
+    await _write_outcome(session, training_class, payload, principal.subject)
+    if not payload.follow_up_open:
+        await record(session, principal, "class.report_outcome", "training_class", str(training_class.id),  # P10
+                     before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
+    return Outcome(training_class, 200)
+
+
+async def _outcome_payload(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
+                           enrolments, today) -> ClassOutcomeReported:
     attended_ids = set(
         (await session.scalars(select(CheckIn.enrolment_id).where(CheckIn.class_id == training_class.id).distinct())).all()
     )
@@ -230,7 +251,11 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
     employed = [e for e in completed if e.employed_on is not None]
     passed = [e for e in completed if e.passed]
     licensed = [e for e in passed if e.licensed_on is not None]  # only dates inside the window are accepted
-    payload = ClassOutcomeReported(
+    closes_on = None
+    if training_class.kind == VoucherKind.ENTREPRENEURSHIP and completed:
+        # S6: six months from the class's completion (its last trainee's completion day).
+        closes_on = add_months(max(e.completed_on for e in completed), settings.follow_up_months)
+    return ClassOutcomeReported(
         class_id=str(training_class.id),
         institution_id=str(training_class.institution_id),
         kind=training_class.kind,
@@ -242,12 +267,57 @@ async def report_outcome(session: AsyncSession, principal: Principal, class_id: 
         employment_rate=rate(len(employed), len(completed)),
         pass_rate=rate(len(passed), len(attended)),
         licence_rate=rate(len(licensed), len(passed)),
+        follow_up_open=closes_on is not None and today <= closes_on,
+        follow_up_closes_on=closes_on,
     )
-    training_class.status = "closed"
-    training_class.closed_at = utcnow()
-    training_class.closed_by = principal.subject
+
+
+async def _write_outcome(session: AsyncSession, training_class: TrainingClass, payload: ClassOutcomeReported,
+                         subject: str) -> None:
+    if not payload.follow_up_open:
+        training_class.status = "closed"
+        training_class.closed_at = utcnow()
+        training_class.closed_by = subject
     training_class.outcome = payload.model_dump(mode="json", exclude={"class_id", "institution_id", "kind"})
     await outbox.add(session, payload, partition_key=str(training_class.id), subject=str(training_class.id))
-    await record(session, principal, "class.report_outcome", "training_class", str(training_class.id),  # P10
-                 before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
-    return Outcome(training_class, 200)
+
+
+async def _report_again(session: AsyncSession, settings: TrainingSettings, training_class: TrainingClass,
+                        principal: Principal) -> None:
+    """S6: a licence recorded while the class's window is open reports the rates again (the 20 % part becomes
+    eligible the moment licences reach the gate)."""
+    if training_class.outcome is None or not training_class.outcome.get("follow_up_open"):
+        return
+    enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
+                                                                Enrolment.status != "rejected"))).all()
+    await session.flush()
+    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(utcnow()))
+    await _write_outcome(session, training_class, payload, principal.subject)
+
+
+async def close_due_s6_windows(sessionmaker, settings: TrainingSettings) -> int:
+    """Periodic (S6): entrepreneurship classes whose licence window has passed report their final rates and close.
+    Returns how many classes it closed."""
+    today = local_date(utcnow())
+    closed = 0
+    async with sessionmaker() as session:
+        classes = (await session.scalars(
+            select(TrainingClass).where(TrainingClass.status == "open",
+                                        TrainingClass.kind == VoucherKind.ENTREPRENEURSHIP)
+            .order_by(TrainingClass.id).with_for_update())).all()
+        for training_class in classes:
+            outcome = training_class.outcome or {}
+            closes_on = outcome.get("follow_up_closes_on")
+            if not outcome.get("follow_up_open") or closes_on is None or date.fromisoformat(closes_on) >= today:
+                continue
+            enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
+                                                                        Enrolment.status != "rejected"))).all()
+            payload = await _outcome_payload(session, settings, training_class, enrolments, today)
+            if payload.follow_up_open:  # a completion corrected later moved the window: still open
+                continue
+            await _write_outcome(session, training_class, payload, S6_WINDOW_CLOSER)
+            await record(session, SYSTEM, "class.report_outcome", "training_class", str(training_class.id),  # P10
+                         before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
+            closed += 1
+        await session.commit()
+    return closed
