@@ -62,10 +62,11 @@ def test_P1_simulator_checks_the_check_digit_the_register_and_a_missing_identity
     good = resident_id(1)
     bad_digit = good[:-1] + ("0" if good[-1] != "0" else "1")
     register = {good: "张三", resident_id(2): "李四"}
-    province = Province(reject_share=0.0, register=register)
+    province = Province(reject_share=0.0, register=register, trained_elsewhere={resident_id(6)})
     lines = [_sealed_line("张三", good, "e-1", "pk-1"), _sealed_line("张三", bad_digit, "e-2", "pk-2"),
              _sealed_line("张叁", resident_id(2), "e-3", "pk-3"), TraineeLine(enrolment_id="e-4", person_key="pk-4"),
-             _sealed_line("王五", resident_id(5), "e-5", "pk-5")]  # not in the register: the digit alone is checked
+             _sealed_line("王五", resident_id(5), "e-5", "pk-5"),  # not in the register: the digit alone is checked
+             _sealed_line("赵六", resident_id(6), "e-6", "pk-6")]  # the province knows them trained elsewhere
     verdict = answer(_trainee_sheet(*lines), province)
     assert [(line.enrolment_id, line.verdict, line.reason, line.detail) for line in verdict.lines] == [
         ("e-1", "accepted", None, None),
@@ -73,8 +74,9 @@ def test_P1_simulator_checks_the_check_digit_the_register_and_a_missing_identity
         ("e-3", "rejected", "identity_mismatch", NAME_DETAIL),
         ("e-4", "rejected", "missing_field", NO_IDENTITY_DETAIL),
         ("e-5", "accepted", None, None),
+        ("e-6", "rejected", "trained_elsewhere_this_year", "该学员本年度已在其他县参加同类补贴培训"),
     ]
-    assert (verdict.verdict, verdict.detail, verdict.version) == ("rejected", "共 5 条，驳回 3 条", 1)
+    assert (verdict.verdict, verdict.detail, verdict.version) == ("rejected", "共 6 条，驳回 4 条", 1)
 
 
 def test_P1_simulator_refuses_a_class_record_without_a_valid_credit_code():

@@ -11,7 +11,9 @@ import pytest
 
 from skillkit.contracts.province import RealnameSubmitted
 from skillkit.db import utcnow
-from training_service.adapters.models import Enrolment, RealnameNotice, RealnameSubmission
+from sqlalchemy import select
+
+from training_service.adapters.models import Enrolment, RealnameNotice, RealnameSubmission, audit_log
 from training_service.handlers.province import UnknownSubmission
 from training_service.handlers.realname import resend_overdue
 from training_service.province_simulator import Province, answer, notice
@@ -77,6 +79,12 @@ async def test_P1_a_rejected_line_corrected_is_the_record_s_next_version_and_its
     assert [(v["version"], v["status"], v["reason"], v["detail"], v["corrected_by"], v["note"])
             for v in r.json()["versions"]] == [
         (1, "rejected", "identity_mismatch", MISMATCH, None, None), (2, "accepted", None, None, ORG_USER, "姓名录入错误")]
+    async with ts.sessionmaker() as session:  # P10: who corrected what, names masked
+        [entry] = (await session.execute(select(audit_log).where(audit_log.c.action == "realname.resubmit_trainee"))).all()
+    assert (entry.actor, entry.entity_id, entry.before, entry.after, entry.reason) == (
+        ORG_USER, e2["id"], {"status": "rejected", "reason": "identity_mismatch", "trainee_name": "张*"},
+        {"status": "submitted", "submission_id": sheet["submission_id"], "version": 2, "trainee_name": "张*"},
+        "姓名录入错误")
     r = await ts.client.get(f"/v1/classes/{c['id']}/realname", headers=w.org)
     records = {rec["record_type"]: rec for rec in r.json()["records"]}
     assert [(v["version"], v["lines"], v["status"]) for v in records["trainee"]["versions"]] == [
@@ -208,3 +216,23 @@ async def test_P1_province_notices_mark_the_line_and_a_correction_answers_them(t
     assert await count(ts, RealnameNotice) == 2
     async with ts.sessionmaker() as session:
         assert (await session.get(Enrolment, uuid.UUID(e2["id"]))).province_status == "rejected"
+
+
+async def test_P1_a_rejected_completion_line_is_corrected_as_the_completion_sheet_s_next_version(ts):
+    from tests.training.test_province import _two_completed_with_both_sheets
+
+    w, c, e1, e2, _, completions = await _two_completed_with_both_sheets(ts)
+    assert await feed_province(ts, _sheet_answer(completions, {e1["id"]: ("missing_field", "缺少结业考核成绩")}), c["id"])
+    r = await ts.client.post(f"/v1/enrolments/{e1['id']}/realname/resubmissions", headers=w.org,
+                             json={"record_type": "completion", "note": "补录考核成绩"})
+    assert (r.status_code, r.json()["submission_id"], r.json()["version"], r.json()["record_type_label"]) == (
+        201, completions["submission_id"], 2, "结业")
+    sent = (await _sheets(ts, "completion"))[-1]
+    assert (sent["version"], sent["correction_note"], sent["completions"]) == (
+        2, "补录考核成绩", [{"enrolment_id": e1["id"], "person_key": completions["completions"][0]["person_key"],
+                         "attended_days": 0, "passed": False}])
+    body = (await ts.client.get(f"/v1/enrolments/{e1['id']}", headers=w.org)).json()
+    assert (body["completion_province_status"], body["completion_province_reason"]) == ("submitted", None)
+    assert await feed_province(ts, answer(RealnameSubmitted.model_validate(sent), 0.0), c["id"])
+    body = (await ts.client.get(f"/v1/enrolments/{e1['id']}", headers=w.org)).json()
+    assert (body["completion_province_status"], body["province_status"]) == ("accepted", "submitted")

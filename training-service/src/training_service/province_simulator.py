@@ -15,7 +15,9 @@ What the county sends and how it is answered:
 Before the draw, a trainee line's identity is opened with the province's private key (`--private-key KID=KEY`,
 the development key by default) and checked: a line without one, or whose box does not open, is rejected
 `missing_field`; an ID number whose check digit (GB 11643, python-stdnum) is wrong, or whose name differs from
-the population register the simulator was told (`--register`, a CSV of id_number,name), `identity_mismatch`.
+the population register the simulator was told (`--register`, a CSV of id_number,name), `identity_mismatch`; an
+ID number it was told was trained elsewhere this year (`--trained-elsewhere`, one a line),
+`trained_elsewhere_this_year`.
 A class record without a valid institution credit code (GB 32100, python-stdnum), venue, teachers or planned
 hours is rejected `missing_field`. Each answer names the version it answers; a re-send of a version gets the
 same answer again (the verdicts are deterministic).
@@ -80,6 +82,8 @@ class Province:
     keys: dict[str, X25519PrivateKey] = field(
         default_factory=lambda: {DEV_PROVINCE_KEY_ID: sealed.private_key_from_seed(DEV_PROVINCE_KEY_SEED)})
     register: dict[str, str] = field(default_factory=dict)
+    # ID numbers the province knows trained elsewhere this year (other counties' records)
+    trained_elsewhere: set[str] = field(default_factory=set)
 
 
 def identity_of(line: TraineeLine, keys: dict[str, X25519PrivateKey]) -> dict | None:
@@ -105,6 +109,9 @@ def _identity_verdict(line: TraineeLine, province: Province) -> dict | None:
     registered = province.register.get(number.upper())
     if registered is not None and registered != identity.get("name"):
         return dict(verdict=RealnameVerdict.REJECTED, reason=RealnameRejection.IDENTITY_MISMATCH, detail=NAME_DETAIL)
+    if number.upper() in province.trained_elsewhere:
+        reason = RealnameRejection.TRAINED_ELSEWHERE_THIS_YEAR
+        return dict(verdict=RealnameVerdict.REJECTED, reason=reason, detail=REJECTION_DETAIL[reason])
     return None
 
 
@@ -197,11 +204,12 @@ def load_register(path: str | Path) -> dict[str, str]:
 class ProvinceSimulator:
     def __init__(self, bootstrap: str, reject_share: float, seed: str = "linxian",
                  group: str = "province-realname-simulator", register: dict[str, str] | None = None,
-                 keys: dict[str, X25519PrivateKey] | None = None) -> None:
+                 keys: dict[str, X25519PrivateKey] | None = None, trained_elsewhere: set[str] | None = None) -> None:
         if not 0.0 <= reject_share <= 1.0:
             raise ValueError("reject share must be between 0 and 1")
         self.bootstrap = bootstrap
-        self.province = Province(reject_share, seed, register=register or {})
+        self.province = Province(reject_share, seed, register=register or {},
+                                 trained_elsewhere=trained_elsewhere or set())
         if keys:
             self.province.keys = keys
         self.reject_share = reject_share
@@ -259,13 +267,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", default="linxian", help="verdicts are deterministic in the seed")
     parser.add_argument("--group", default="province-realname-simulator")
     parser.add_argument("--register", help="population register CSV (id_number,name): names are checked against it")
+    parser.add_argument("--trained-elsewhere", help="a file of ID numbers (one a line) trained elsewhere this year")
     parser.add_argument("--private-key", action="append", default=[], metavar="KID=KEY",
                         help="a private key (X25519, base64url) by key id; default the development key")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     keys = {kid: sealed.private_key_from_text(key) for kid, _, key in (k.partition("=") for k in args.private_key)}
     simulator = ProvinceSimulator(args.bootstrap, args.reject_share, args.seed, args.group,
-                                  register=load_register(args.register) if args.register else None, keys=keys or None)
+                                  register=load_register(args.register) if args.register else None, keys=keys or None,
+                                  trained_elsewhere=({line.strip().upper() for line in Path(args.trained_elsewhere)
+                                                      .read_text(encoding="utf-8").splitlines() if line.strip()}
+                                                     if args.trained_elsewhere else None))
     try:
         asyncio.run(simulator.run())
     except KeyboardInterrupt:

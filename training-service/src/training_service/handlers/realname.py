@@ -15,10 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.province import RealnameNotified, RealnameSubmitted, TraineeLine
 from skillkit.db import utcnow
 from skillkit.events import Envelope
+from skillkit.pii import mask_name
 from skillkit.problems import Problem
 
 from training_service.adapters.models import Enrolment, RealnameNotice, RealnameSubmission, TrainingClass
@@ -66,6 +68,9 @@ async def resubmit(session: AsyncSession, settings: TrainingSettings, principal:
     training_class = await session.get(TrainingClass, enrolment.class_id)
     assert training_class is not None
     now = utcnow()
+    before = {"status": status, "reason": (enrolment.province_reason if data.record_type == "trainee"
+                                           else enrolment.completion_province_reason),
+              "trainee_name": mask_name(enrolment.trainee_name)}
     if data.record_type == "trainee":
         if data.trainee_name is not None:
             enrolment.trainee_name = data.trainee_name
@@ -87,6 +92,10 @@ async def resubmit(session: AsyncSession, settings: TrainingSettings, principal:
     payload = RealnameSubmitted(**province._common(row, training_class), correction_note=data.note, **sheet)
     event = province._event(payload, training_class, row)
     await outbox.add(session, event[0], partition_key=event[1], subject=event[2])
+    await record(session, principal, f"realname.resubmit_{data.record_type}", "enrolment", str(enrolment.id),
+                 before=before, after={"status": "submitted", "submission_id": str(record_id), "version": version,
+                                       "trainee_name": mask_name(enrolment.trainee_name)},
+                 reason=data.note)  # P10 (names masked: the audit log is read by auditors)
     return row
 
 
