@@ -161,6 +161,8 @@ def k8s_documents() -> Iterator[tuple[Path, dict[str, Any]]]:
 def pod_spec(doc: dict[str, Any]) -> dict[str, Any] | None:
     if doc.get("kind") in {"Deployment", "Job", "StatefulSet", "DaemonSet"}:
         return doc["spec"]["template"]["spec"]
+    if doc.get("kind") == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return None
 
 
@@ -489,6 +491,29 @@ def test_k8s_every_service_has_deployment_service_and_migration_job() -> None:
         assert as_argv(pod_spec(job)["containers"][0]["command"]) == ["python", "-m", f"{package}.migrate", "upgrade"]
 
 
+def test_k8s_every_service_publishes_its_audit_head_daily() -> None:
+    """P10: a CronJob per service runs `python -m skillkit.audit_head` on the service's own database Secret and
+    writes to the audit-heads volume."""
+    docs = [doc for _, doc in k8s_documents()]
+    claims = {doc["metadata"]["name"] for doc in docs if doc["kind"] == "PersistentVolumeClaim"}
+    jobs = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "CronJob"}
+    schedules = set()
+    for name in SERVICE_PACKAGES:
+        short = name.removesuffix("-service")
+        job = jobs[f"{short}-audit-head"]
+        schedules.add(job["spec"]["schedule"])
+        spec = pod_spec(job)
+        [container] = spec["containers"]
+        argv = as_argv(container["command"])
+        assert argv[:3] == ["python", "-m", "skillkit.audit_head"] and argv[argv.index("--service") + 1] == name
+        assert [ref["secretRef"]["name"] for ref in container["envFrom"]] == [f"{short}-secrets"]
+        [volume] = [v for v in spec["volumes"] if v.get("persistentVolumeClaim")]
+        assert volume["persistentVolumeClaim"]["claimName"] in claims
+        mount = next(m for m in container["volumeMounts"] if m["name"] == volume["name"])
+        assert argv[argv.index("--out") + 1].startswith(mount["mountPath"] + "/")
+    assert len(schedules) == len(SERVICE_PACKAGES), "one service after another on the ReadWriteOnce volume"
+
+
 def test_k8s_images_and_commands_exist() -> None:
     checked = 0
     for path, doc in k8s_documents():
@@ -663,7 +688,7 @@ def test_dashboard_panel_ids_are_unique_and_placed() -> None:
     "document",
     [f"deploy/runbooks/{name}" for name in ("README.md", "broker-outage.md", "dead-letters.md",
                                             "rotating-secrets.md", "restoring-a-database.md",
-                                            "year-end-p5-deadline.md")] + ["docs/deployment.md"],
+                                            "year-end-p5-deadline.md", "audit-chain.md")] + ["docs/deployment.md"],
 )
 def test_runbook_exists_and_its_commands_and_paths_are_real(document: str) -> None:
     text = (ROOT / document).read_text(encoding="utf-8")

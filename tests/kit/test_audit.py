@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from skillkit.audit import GENESIS_HASH, _audit, create_audit_log, entry_hash, head, record, verify_chain
 from skillkit.audit_head import publish_head
 from skillkit.auth import Principal, Role
+from skillkit.county import local_date
 from skillkit.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from skillkit.testing.harness import run_unguarded
 
@@ -146,11 +147,11 @@ async def test_P10_a_deleted_entry_is_named(db):
 async def test_P10_a_rewrite_of_the_whole_chain_shows_only_against_the_published_head(db, tmp_path):
     url, engine = db
     await _record_three(engine)
-    published = await publish_head(url, tmp_path, "training", now=datetime(2026, 12, 6, 23, 59, tzinfo=timezone.utc))
+    published = await publish_head(url, tmp_path, "training", now=datetime(2026, 12, 6, 15, 59, tzinfo=timezone.utc))
     document = json.loads((tmp_path / "audit-head-2026-12-06.json").read_text())
     original = await _rows(engine)
     assert document == published == {
-        "service": "training", "published_at": "2026-12-06T23:59:00+00:00", "entries": 3, "head_id": 3,
+        "service": "training", "published_at": "2026-12-06T15:59:00+00:00", "entries": 3, "head_id": 3,
         "head_hash": original[2]["hash"], "head_at": original[2]["at"].isoformat(), "chain_ok": True,
         "first_broken_id": None}
 
@@ -200,7 +201,7 @@ async def test_P10_head_publication_cli_writes_the_days_file(db, tmp_path):
     document = json.loads(path.read_text())
     async with make_read_sessionmaker(engine)() as session:
         current = await head(session)
-    assert path.name == f"audit-head-{document['published_at'][:10]}.json"
+    assert path.name == f"audit-head-{local_date(datetime.fromisoformat(document['published_at']))}.json"
     assert (document["service"], document["entries"], document["head_id"], document["head_hash"], document["chain_ok"]) \
         == ("certification", 3, current.id, current.hash, True)
 
