@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import Field
+
 from skillkit.settings import ServiceSettings
+
+from subsidy_service.domain.targets import DEFAULT_TOWNSHIP_WORKFORCE
 
 
 class SubsidySettings(ServiceSettings):
@@ -18,3 +22,10 @@ class SubsidySettings(ServiceSettings):
     payer_bank: str = "中国工商银行临县支行"
     payment_purpose: str = "职业技能培训补贴"
     deadline_sweep_seconds: float = 3600.0
+    # Reports (issue 14): T4's workforce per township (JSON object, township -> persons); the public disclosure's
+    # per-client limit and cache; how often the business gauges on /metrics are recomputed.
+    report_township_workforce: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_TOWNSHIP_WORKFORCE))
+    disclosure_rate_limit: int = 120
+    disclosure_rate_window_seconds: float = 60.0
+    disclosure_cache_seconds: float = 60.0
+    report_metrics_seconds: float = 300.0

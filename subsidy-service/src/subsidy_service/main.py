@@ -12,13 +12,16 @@ from skillkit.audit import add_audit_table, audit_router
 from skillkit.clock import Clock
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
-from subsidy_service.adapters import settlement_models  # noqa: F401  (its tables on the metadata)
+from subsidy_service.adapters import report_models, settlement_models  # noqa: F401  (their tables on the metadata)
+from subsidy_service.adapters.kafka_lag import LagReader
+from subsidy_service.adapters.ratelimit import SharedWindowLimiter
 from subsidy_service.adapters.models import kit_tables
 from subsidy_service.adapters.store import ensure_default_tables
-from subsidy_service.api import chains, claims, declarations, me, payments, policy
+from subsidy_service.api import chains, claims, declarations, disclosure, me, pages, payments, policy, reports
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import consumer_specs
 from subsidy_service.jobs.deadline import deadline_job
+from subsidy_service.metrics import metrics_job
 
 log = logging.getLogger("subsidy_service")
 
@@ -45,13 +48,22 @@ async def seed_policy_tables(runtime: ServiceRuntime) -> None:
 def create(settings: SubsidySettings | None = None) -> FastAPI:
     settings = settings or SubsidySettings()
     runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
-                             periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job)])
+                             periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job),
+                                       PeriodicJob("report-metrics", settings.report_metrics_seconds,
+                                                   metrics_job(settings.report_township_workforce))])
     app = create_app(
         runtime,
         [chains.router, claims.router, me.router, policy.router, declarations.router, payments.router,
-         audit_router()],
+         reports.router, disclosure.router, audit_router()],
         title="临县技能培训券 · 兑现服务 Subsidy service",
         description="Chain projection, policy tables, claims, declarations, payments, disclosure.",
     )
     app.state.clock = Clock(movable=settings.environment != "production")
+    # Reports, the dashboard and the disclosure page (issue 14)
+    app.state.lag_reader = LagReader(settings.kafka_bootstrap)
+    app.state.disclosure_limiter = SharedWindowLimiter(
+        "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
+        lambda: runtime.sessionmaker, settings.blind_index_secret)
+    app.state.disclosure_cache = disclosure.TtlCache(settings.disclosure_cache_seconds)
+    pages.mount(app)
     return app

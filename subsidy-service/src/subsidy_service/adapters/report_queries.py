@@ -1,0 +1,374 @@
+"""The queries behind the report endpoints, the dashboard and the disclosure page (issue 14).
+
+They read the tables the chain projection and settlement keep — one row per voucher in `chains`, its training claim
+in `claims`, the worker projection in `persons` (township, masked name), the facts (completions, certificates,
+class outcomes), `funds` and `fund_entries` — with no table of their own: every number is as fresh as the chain.
+Each report is one aggregate statement (GROUP BY in the database), so its cost is one scan of the rows the filters
+leave, whatever the number of groups; BENCHMARKS.md has the times on 1,000,000 vouchers.
+
+Funnel stages of a voucher (each one a subset of the one before, except where the data says otherwise):
+issued (a chain row: the voucher's issue was received), bound (the chain's live enrolment), completed (a
+`training.completed` fact for that enrolment), evaluated (that completion passed the institution's assessment —
+the subsidy service receives no evaluation results, so this is the nearest fact it holds), certified (the chain's
+matching certificate), eligible (its training claim eligible or further: declared, verified, approved, paid),
+paid (that claim paid).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from skillkit.county import COUNTY_TZ
+
+from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person
+from subsidy_service.adapters.settlement_models import Fund, FundEntry, Payee
+
+chains = ChainRow.__table__
+claims = Claim.__table__
+facts = FactRow.__table__
+persons = Person.__table__
+funds = Fund.__table__
+fund_entries = FundEntry.__table__
+payees = Payee.__table__
+
+ELIGIBLE_OR_LATER = ("eligible", "declared", "verified", "approved", "paid")
+# the claim that pays the training of a voucher: `main`, or the first S6 part (the second follows the licence rate)
+TRAINING_PARTS = ("main", "S6-80")
+UNKNOWN = "未知"
+STAGES = ("issued", "bound", "completed", "evaluated", "certified", "eligible", "paid")
+DIMENSIONS = ("township", "institution", "kind", "month", "class")
+ZERO = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Filters:
+    year: int | None = None  # the voucher's (claim's) policy year
+    quarter: int | None = None  # 1–4 of `year`: issue time (funnel) or payment time (money), county time
+    township: str | None = None
+    institution_id: str | None = None
+    class_id: str | None = None
+
+
+def quarter_bounds(year: int, quarter: int) -> tuple[datetime, datetime]:
+    """The quarter of the county's calendar as a half-open UTC interval."""
+    start = datetime.combine(date(year, 3 * quarter - 2, 1), time.min, COUNTY_TZ)
+    end = datetime.combine(date(year + 1, 1, 1) if quarter == 4 else date(year, 3 * quarter + 1, 1), time.min,
+                           COUNTY_TZ)
+    return start.astimezone(timezone.utc), end.astimezone(timezone.utc)
+
+
+def local_month(column: Any, dialect: str) -> Any:
+    """'YYYY-MM' of a UTC timestamp in the county's time zone (UTC+8 all year)."""
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column, "+8 hours")
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name
+
+
+# ---- the funnel ------------------------------------------------------------------------------------------------
+
+def _funnel_from():
+    completed = facts.alias("completed_fact")
+    claim = claims.alias("training_claim")
+    joined = (
+        chains.outerjoin(persons, persons.c.person_key == chains.c.person_key)
+        .outerjoin(completed, and_(completed.c.kind == "completed", completed.c.key == chains.c.enrolment_id))
+        .outerjoin(claim, and_(claim.c.claim_type == "training", claim.c.subject_id == chains.c.voucher_id,
+                               claim.c.part.in_(TRAINING_PARTS)))
+    )
+    return joined, completed, claim
+
+
+def _chain_filters(f: Filters) -> list[Any]:
+    where: list[Any] = []
+    if f.year is not None:
+        where.append(chains.c.policy_year == f.year)
+    if f.year is not None and f.quarter is not None:
+        start, end = quarter_bounds(f.year, f.quarter)
+        where += [chains.c.created_at >= start, chains.c.created_at < end]
+    if f.township is not None:
+        where.append(persons.c.township == f.township)
+    if f.institution_id is not None:
+        where.append(chains.c.institution_id == f.institution_id)
+    if f.class_id is not None:
+        where.append(chains.c.class_id == f.class_id)
+    return where
+
+
+def _one(condition: Any) -> Any:
+    return func.sum(case((condition, 1), else_=0))
+
+
+async def funnel(session: AsyncSession, f: Filters, by: str | None) -> list[dict[str, Any]]:
+    """issued → bound → completed → evaluated → certified → eligible → paid, per group of `by` (or one total)."""
+    joined, completed, claim = _funnel_from()
+    passed = completed.c.data["passed"].as_boolean()
+    group: Any
+    if by == "township":
+        group = func.coalesce(persons.c.township, UNKNOWN)
+    elif by == "institution":
+        group = func.coalesce(chains.c.institution_id, UNKNOWN)
+    elif by == "kind":
+        group = func.coalesce(chains.c.kind, UNKNOWN)
+    elif by == "month":
+        group = local_month(chains.c.created_at, _dialect(session))
+    elif by == "class":
+        group = func.coalesce(chains.c.class_id, UNKNOWN)
+    else:
+        group = literal("all")
+    statement = (
+        select(
+            group.label("key"),
+            func.count().label("issued"),
+            func.count(chains.c.enrolment_id).label("bound"),
+            func.count(completed.c.id).label("completed"),
+            _one(and_(completed.c.id.is_not(None), passed.is_(True))).label("evaluated"),
+            func.count(chains.c.certificate_id).label("certified"),
+            _one(claim.c.state.in_(ELIGIBLE_OR_LATER)).label("eligible"),
+            _one(claim.c.state == "paid").label("paid"),
+        )
+        .select_from(joined)
+        .where(*_chain_filters(f))
+        .group_by(group)
+        .order_by(group)
+    )
+    rows = (await session.execute(statement)).all()
+    return [{"key": row.key, **{stage: int(getattr(row, stage) or 0) for stage in STAGES}} for row in rows]
+
+
+# ---- money -----------------------------------------------------------------------------------------------------
+
+def _claim_filters(f: Filters) -> list[Any]:
+    where: list[Any] = []
+    if f.year is not None:
+        where.append(claims.c.policy_year == f.year)
+    if f.year is not None and f.quarter is not None:  # the quarter a claim was paid in
+        start, end = quarter_bounds(f.year, f.quarter)
+        where += [claims.c.paid_at >= start, claims.c.paid_at < end]
+    if f.institution_id is not None:
+        where.append(claims.c.institution_id == f.institution_id)
+    if f.township is not None:
+        where.append(claims.c.person_key.in_(select(persons.c.person_key).where(persons.c.township == f.township)))
+    return where
+
+
+async def money(session: AsyncSession, f: Filters, by: str) -> list[dict[str, Any]]:
+    """Claims' count and amount by their leading rule (`rule`), by payee (`payee`) or by state (`state`), each split
+    by state so that what is paid, approved or still eligible reads off one row."""
+    if by == "rule":
+        keys: list[Any] = [claims.c.rule_ids[0].as_string().label("rule_id")]
+    elif by == "payee":
+        keys = [claims.c.payee_type, claims.c.payee_id]
+    else:
+        keys = []
+    statement = (
+        select(*keys, claims.c.state, func.count().label("count"), func.sum(claims.c.amount).label("amount"))
+        .where(*_claim_filters(f))
+        .group_by(*keys, claims.c.state)
+    )
+    rows = (await session.execute(statement)).all()
+    names = await payee_names(session) if by == "payee" else {}
+    groups: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        if by == "rule":
+            key: tuple = (row.rule_id or UNKNOWN,)
+            base = {"rule_id": key[0]}
+        elif by == "payee":
+            key = (row.payee_type, row.payee_id or "")
+            base = {"payee_type": key[0], "payee_id": key[1], "payee_name": names.get(key)}
+        else:
+            key = ("all",)
+            base = {}
+        group = groups.setdefault(key, {**base, "count": 0, "amount": ZERO, "by_state": {}})
+        amount = Decimal(row.amount or 0).quantize(Decimal("0.01"))
+        group["count"] += int(row.count)
+        group["amount"] += amount
+        group["by_state"][row.state] = {"count": int(row.count), "amount": amount}
+    return [groups[k] for k in sorted(groups)]
+
+
+async def payee_names(session: AsyncSession) -> dict[tuple[str, str], str | None]:
+    rows = await session.execute(select(payees.c.payee_type, payees.c.payee_id, payees.c.name))
+    return {(t, i): n for t, i, n in rows.all()}
+
+
+# ---- funds (P6) ------------------------------------------------------------------------------------------------
+
+async def fund_balances(session: AsyncSession, year: int | None) -> list[dict[str, Any]]:
+    statement = select(funds).order_by(funds.c.year, funds.c.code)
+    if year is not None:
+        statement = statement.where(funds.c.year == year)
+    rows = (await session.execute(statement)).mappings().all()
+    return [dict(year=r["year"], code=r["code"], allocated=r["allocated"], reserved=r["reserved"], paid=r["paid"],
+                 available=r["allocated"] - r["reserved"] - r["paid"]) for r in rows]
+
+
+# net money out of a fund per ledger entry type: paid adds, a returned transfer (退票) or a recovery (追回) gives back
+NET_PAID = {"pay": 1, "unrecover": 1, "reverse": -1, "recover": -1}
+
+
+async def funds_used(session: AsyncSession, year: int, quarter: int | None) -> list[dict[str, Any]]:
+    """Net amount paid out of each fund of `year`, by ledger time (the quarter when given)."""
+    signed = case(*((fund_entries.c.entry_type == t, fund_entries.c.amount * s) for t, s in NET_PAID.items()),
+                  else_=0)
+    statement = (
+        select(funds.c.code, func.sum(signed).label("amount"))
+        .select_from(fund_entries.join(funds, funds.c.id == fund_entries.c.fund_id))
+        .where(funds.c.year == year, fund_entries.c.entry_type.in_(tuple(NET_PAID)))
+        .group_by(funds.c.code).order_by(funds.c.code)
+    )
+    if quarter is not None:
+        start, end = quarter_bounds(year, quarter)
+        statement = statement.where(fund_entries.c.created_at >= start, fund_entries.c.created_at < end)
+    return [{"code": code, "amount": Decimal(amount or 0).quantize(Decimal("0.01"))}
+            for code, amount in (await session.execute(statement)).all()]
+
+
+# ---- targets (T1–T5) -------------------------------------------------------------------------------------------
+
+async def training_counts(session: AsyncSession, f: Filters) -> dict[str, int]:
+    """T1, T2, T3: completed trainings (人次) in all kinds and in caregiver classes, and certified caregivers."""
+    joined, completed, _ = _funnel_from()
+    statement = (
+        select(
+            func.count(completed.c.id).label("trained"),
+            _one(and_(completed.c.id.is_not(None), chains.c.kind == "caregiver")).label("caregivers"),
+            _one(and_(completed.c.id.is_not(None), chains.c.kind == "caregiver",
+                      chains.c.certificate_id.is_not(None))).label("caregivers_certified"),
+        )
+        .select_from(joined).where(*_chain_filters(f))
+    )
+    row = (await session.execute(statement)).one()
+    return {k: int(getattr(row, k) or 0) for k in ("trained", "caregivers", "caregivers_certified")}
+
+
+async def caregiver_employment(session: AsyncSession, f: Filters) -> tuple[int, int]:
+    """T3: employed / completed over the class outcomes of caregiver classes that trained vouchers of the filters."""
+    classes = select(chains.c.class_id).select_from(
+        chains.outerjoin(persons, persons.c.person_key == chains.c.person_key)
+    ).where(chains.c.kind == "caregiver", chains.c.class_id.is_not(None), *_chain_filters(f)).distinct()
+    statement = select(
+        func.sum(facts.c.data["employed"].as_integer()), func.sum(facts.c.data["trainees_completed"].as_integer())
+    ).where(facts.c.kind == "class_outcome", facts.c.key.in_(classes))
+    employed, completed = (await session.execute(statement)).one()
+    return int(employed or 0), int(completed or 0)
+
+
+async def holders_by_township(session: AsyncSession) -> dict[str, int]:
+    """T4: persons holding at least one certificate that was not revoked, per township of the worker projection.
+    Certificates are the certification service's, whatever voucher led to them (a holding rate, not a chain)."""
+    revoked = facts.alias("revoked")
+    township = func.coalesce(persons.c.township, UNKNOWN)
+    statement = (
+        select(township.label("township"),
+               func.count(func.distinct(facts.c.person_key)).label("holders"))
+        .select_from(
+            facts.outerjoin(revoked, and_(revoked.c.kind == "certificate_revoked", revoked.c.key == facts.c.key))
+            .outerjoin(persons, persons.c.person_key == facts.c.person_key))
+        .where(facts.c.kind == "certificate", revoked.c.id.is_(None))
+        .group_by(township)
+    )
+    return {t: int(n) for t, n in (await session.execute(statement)).all()}
+
+
+async def class_certified_shares(session: AsyncSession, f: Filters, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """T5: per class of the given kinds, trainees with a chain and how many of them are certified (the same count as
+    the T5 flag on declarations, `settlement_rows.class_certificate_counts`)."""
+    statement = (
+        select(chains.c.class_id, chains.c.institution_id, chains.c.kind, func.count().label("trainees"),
+               func.count(chains.c.certificate_id).label("certified"))
+        .select_from(chains.outerjoin(persons, persons.c.person_key == chains.c.person_key))
+        .where(chains.c.class_id.is_not(None), chains.c.kind.in_(kinds), *_chain_filters(f))
+        .group_by(chains.c.class_id, chains.c.institution_id, chains.c.kind)
+        .order_by(chains.c.class_id)
+    )
+    return [dict(class_id=r.class_id, institution_id=r.institution_id, kind=r.kind, trainees=int(r.trainees),
+                 certified=int(r.certified)) for r in (await session.execute(statement)).all()]
+
+
+async def class_details(session: AsyncSession, class_ids: list[str]) -> dict[str, dict[str, Any]]:
+    """The filing of each class (occupation, dates) for the drill-down's labels."""
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(class_ids), 1000):
+        part = class_ids[start:start + 1000]
+        rows = await session.execute(select(facts.c.key, facts.c.data).where(facts.c.kind == "class",
+                                                                             facts.c.key.in_(part)))
+        for key, data in rows.all():
+            found[key] = {k: (data or {}).get(k) for k in ("occupation_code", "level", "start_date", "end_date")}
+    return found
+
+
+# ---- disclosure (P7) -------------------------------------------------------------------------------------------
+
+def _paid_in(year: int, quarter: int | None) -> list[Any]:
+    where = [claims.c.state == "paid", claims.c.policy_year == year]
+    if quarter is not None:
+        start, end = quarter_bounds(year, quarter)
+        where += [claims.c.paid_at >= start, claims.c.paid_at < end]
+    return where
+
+
+async def paid_by_payee(session: AsyncSession, year: int, quarter: int | None) -> list[dict[str, Any]]:
+    """P7: per payee, the persons paid for and the amount paid, of the year's claims (in the quarter when given)."""
+    statement = (
+        select(claims.c.payee_type, claims.c.payee_id, func.count(func.distinct(claims.c.person_key)).label("persons"),
+               func.count().label("claims"), func.sum(claims.c.amount).label("amount"))
+        .where(*_paid_in(year, quarter))
+        .group_by(claims.c.payee_type, claims.c.payee_id)
+        .order_by(claims.c.payee_type, claims.c.payee_id)
+    )
+    return [dict(payee_type=r.payee_type, payee_id=r.payee_id or "", persons=int(r.persons), claims=int(r.claims),
+                 amount=Decimal(r.amount or 0).quantize(Decimal("0.01")))
+            for r in (await session.execute(statement)).all()]
+
+
+async def paid_persons(session: AsyncSession, year: int, quarter: int | None, payee_type: str, payee_id: str,
+                       limit: int, offset: int) -> tuple[int, list[dict[str, Any]]]:
+    """P7: the paid claims of one payee, each with the worker's masked name and the voucher — nothing else personal."""
+    where = [*_paid_in(year, quarter), claims.c.payee_type == payee_type]
+    if payee_type != "worker":  # workers' allowances are listed together: a worker is not named as a payee
+        where.append(claims.c.payee_id == payee_id)
+    total = int(await session.scalar(select(func.count()).select_from(claims).where(*where)) or 0)
+    statement = (
+        select(persons.c.masked_name, claims.c.voucher_id, claims.c.claim_type, claims.c.kind, claims.c.amount)
+        .select_from(claims.outerjoin(persons, persons.c.person_key == claims.c.person_key))
+        .where(*where).order_by(claims.c.paid_at, claims.c.id).limit(limit).offset(offset)
+    )
+    rows = (await session.execute(statement)).all()
+    return total, [dict(masked_name=r.masked_name, voucher_id=r.voucher_id, claim_type=r.claim_type, kind=r.kind,
+                        amount=r.amount) for r in rows]
+
+
+# ---- pipeline health -------------------------------------------------------------------------------------------
+
+async def outbox_backlog(session: AsyncSession, outbox: Any) -> tuple[int, datetime | None]:
+    statement = select(func.count(), func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+    count, oldest = (await session.execute(statement)).one()
+    if isinstance(oldest, str):  # SQLite's MIN over the column's text
+        oldest = datetime.fromisoformat(oldest)
+    if oldest is not None and oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=timezone.utc)
+    return int(count or 0), oldest
+
+
+async def newest_processed(session: AsyncSession, inbox: Any) -> list[tuple[str, str, datetime]]:
+    """(consumer, event type, newest processing time) from the kit's inbox."""
+    statement = (select(inbox.c.consumer, inbox.c.event_type, func.max(inbox.c.processed_at))
+                 .group_by(inbox.c.consumer, inbox.c.event_type))
+    out = []
+    for consumer, event_type, newest in (await session.execute(statement)).all():
+        if isinstance(newest, str):
+            newest = datetime.fromisoformat(newest)
+        if newest is not None and newest.tzinfo is None:
+            newest = newest.replace(tzinfo=timezone.utc)
+        out.append((consumer, event_type, newest))
+    return out
