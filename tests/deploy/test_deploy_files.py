@@ -688,7 +688,7 @@ def test_dashboard_panel_ids_are_unique_and_placed() -> None:
     "document",
     [f"deploy/runbooks/{name}" for name in ("README.md", "broker-outage.md", "dead-letters.md",
                                             "rotating-secrets.md", "restoring-a-database.md",
-                                            "year-end-p5-deadline.md", "audit-chain.md")] + ["docs/deployment.md"],
+                                             "year-end-p5-deadline.md", "audit-chain.md", "reconciliation.md")] + ["docs/deployment.md"],
 )
 def test_runbook_exists_and_its_commands_and_paths_are_real(document: str) -> None:
     text = (ROOT / document).read_text(encoding="utf-8")
