@@ -133,6 +133,11 @@ async def test_P1_an_unanswered_version_is_re_sent_unchanged_then_escalated(ts):
     assert await resend_overdue(ts.sessionmaker, settings, start + timedelta(minutes=400)) == (0, 0)
     sent = await _sheets(ts)
     assert len(sent) == 3 and all(s == sheet for s in sent)  # idempotent: the same record, version and body
+    from prometheus_client import REGISTRY
+
+    gauge = {state: REGISTRY.get_sample_value("province_realname_unanswered", {"record_type": "trainee", "state": state})
+             for state in ("waiting", "overdue", "escalated")}
+    assert gauge == {"waiting": 0.0, "overdue": 0.0, "escalated": 1.0}  # the dashboard's view after the last run
     assert len(await _sheets(ts, "class")) == 1
     async with ts.sessionmaker() as session:
         row = (await session.scalars(select_trainee_rows())).one()

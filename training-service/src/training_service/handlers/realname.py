@@ -12,6 +12,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
+from prometheus_client import Counter, Gauge
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -34,6 +35,15 @@ from training_service.handlers.province import UnknownSubmission
 log = logging.getLogger("training_service.realname")
 
 CORRECTABLE = ("rejected", "withdrawn")
+
+# The ops dashboard's view of the feed (deploy/grafana): re-sends and escalations as they happen, and the versions
+# unanswered by state as of the re-send job's last run (set from `pipeline_health`).
+RESENT = Counter("province_realname_resent_total", "Province record versions re-sent after the answer timeout",
+                 ["record_type"])
+ESCALATED = Counter("province_realname_escalated_total", "Province record versions escalated after the last attempt",
+                    ["record_type"])
+UNANSWERED = Gauge("province_realname_unanswered", "Province record versions without an answer, by state",
+                   ["record_type", "state"])
 
 
 def _line_status(enrolment: Enrolment, record_type: str) -> str | None:
@@ -118,6 +128,7 @@ async def resend_overdue(sessionmaker: async_sessionmaker[AsyncSession], setting
             if row.attempts >= settings.province_max_attempts:
                 row.escalated_at = now
                 escalated += 1
+                ESCALATED.labels(row.record_type).inc()
                 log.warning("a province record is unanswered after every attempt: escalated",
                             extra={"submission_id": str(row.record_id), "version": row.version,
                                    "record_type": row.record_type, "class_id": row.class_id,
@@ -128,7 +139,14 @@ async def resend_overdue(sessionmaker: async_sessionmaker[AsyncSession], setting
             await outbox.add(session, RealnameSubmitted.model_validate(row.payload), partition_key=row.class_id,
                              subject=str(row.id))
             resent += 1
+            RESENT.labels(row.record_type).inc()
         await session.commit()
+        health = await pipeline_health(session, settings, now)
+    for record_type in ("class", "trainee", "attendance", "completion", "certificate"):
+        counts = health["by_record_type"].get(record_type, {"unanswered": 0, "overdue": 0, "escalated": 0})
+        UNANSWERED.labels(record_type, "escalated").set(counts["escalated"])
+        UNANSWERED.labels(record_type, "overdue").set(counts["overdue"])
+        UNANSWERED.labels(record_type, "waiting").set(counts["unanswered"] - counts["overdue"] - counts["escalated"])
     return resent, escalated
 
 
