@@ -5,6 +5,7 @@ versions answered as such, a re-send answered again the same, the identity check
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -122,3 +123,54 @@ async def test_P1_the_simulator_process_answers_records_built_to_the_contract(tm
             simulator.kill()
             simulator.wait()
         broker.stop()
+
+
+@pytest.mark.broker
+async def test_P1_correction_and_notice_round_trip_over_the_broker(training_service_on_broker, broker):
+    """Over the real broker with the service's relay and consumers and the simulator: the province's register says
+    the trainee is 李四, the institution enrolled 张三 — the line is rejected (identity_mismatch); the institution
+    corrects the name, version 2 goes out through the outbox and is accepted; then the province withdraws the
+    record of its own accord and the line is `withdrawn`."""
+    import random
+
+    from skillkit.contracts.voucher import VoucherBound
+    from skillkit.db import utcnow
+    from skillkit.testing.harness import eventually
+    from training_service.province_simulator import ProvinceSimulator, notice, send_notice
+
+    from tests.training.test_broker import _issue_over_broker, _world
+
+    ts = training_service_on_broker
+    w = await _world(ts)
+    c = await w.open_class()
+    number = resident_id(random.randrange(1000))
+    v = await _issue_over_broker(ts, broker.bootstrap, number)
+    e = (await w.enrol(c["id"], number, {"code": v["code"]})).json()
+    await publish(broker.bootstrap, VoucherBound(
+        voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=e["id"], class_id=c["id"],
+        institution_id=w.institution_id, bound_at=utcnow()), v["person_key"])
+    stop = asyncio.Event()
+    simulator = ProvinceSimulator(broker.bootstrap, reject_share=0.0, group=f"province-sim-{uuid.uuid4().hex[:8]}",
+                                  register={number: "李四"})
+    task = asyncio.create_task(simulator.run(stop))
+
+    async def province(expected: tuple) -> bool:
+        body = (await ts.client.get(f"/v1/enrolments/{e['id']}", headers=w.org)).json()
+        return (body["province_status"], body["province_reason"], body["province_detail"]) == expected
+
+    try:
+        await eventually(lambda: province(("rejected", "identity_mismatch", NAME_DETAIL)), timeout=30)
+        r = await ts.client.post(f"/v1/enrolments/{e['id']}/realname/resubmissions", headers=w.org,
+                                 json={"record_type": "trainee", "trainee_name": "李四", "note": "按户籍更正姓名"})
+        assert (r.status_code, r.json()["version"]) == (201, 2)
+        await eventually(lambda: province(("accepted", None, None)), timeout=30)
+        history = (await ts.client.get(f"/v1/enrolments/{e['id']}/realname", headers=w.org)).json()
+        assert [(h["version"], h["status"]) for h in history["versions"]] == [(1, "rejected"), (2, "accepted")]
+        sheet = RealnameSubmitted(submission_id=history["versions"][0]["submission_id"], version=2,
+                                  record_type="trainee", county_code="141124", class_id=c["id"], policy_year=2026,
+                                  trainees=[TraineeLine(enrolment_id=e["id"], person_key=v["person_key"])])
+        await send_notice(broker.bootstrap, notice("withdrawn", sheet, e["id"]), c["id"])
+        await eventually(lambda: province(("withdrawn", "withdrawn", "省平台已撤回该记录，请更正后重新上报")), timeout=30)
+    finally:
+        stop.set()
+        await task

@@ -195,6 +195,17 @@ def notice(notice_kind: RealnameNotice | str, submission: RealnameSubmitted, enr
         other_county_code=other_county_code if elsewhere else None)
 
 
+async def send_notice(bootstrap: str, message: RealnameNotified, partition_key: str) -> None:
+    """Sends a notice of the province's own on the inbound topic, keyed like the record it is about (the class)."""
+    _, _, body = build_event(message, source=SOURCE, partition_key=partition_key, subject=message.submission_id)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        await producer.send_and_wait(PROVINCE_INBOUND_TOPIC, value=body, key=partition_key.encode())
+    finally:
+        await producer.stop()
+
+
 def load_register(path: str | Path) -> dict[str, str]:
     """A population register CSV (id_number,name) -> {normalised ID number: name}."""
     with open(path, encoding="utf-8-sig", newline="") as handle:
