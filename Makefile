@@ -28,8 +28,19 @@ run: install
 reset:
 	@rm -rf var && echo "./var removed"
 
+# The page tests (tests/subsidy/test_pages_browser.py) drive Debian's chromium with Playwright (which never downloads a
+# browser of its own): chromium and the CJK fonts the pages need are installed from Debian's packages when missing
+# (as root, else through sudo). Not a Debian machine: install chromium yourself and set SKILLS_CHROMIUM to its path.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@if [ -z "$$SKILLS_CHROMIUM" ] && ! dpkg -s chromium fonts-noto-cjk >/dev/null 2>&1; then \
+	  echo "installing chromium and fonts-noto-cjk (Debian packages) for the page tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+	    chromium fonts-noto-cjk >/dev/null; \
+	fi
+
 # Install and pass the whole suite (PostgreSQL when reachable, else SQLite; CI insists on PostgreSQL).
-test: install
+test: install browser
 	@$(UV) run --frozen pytest
 
 demo: install

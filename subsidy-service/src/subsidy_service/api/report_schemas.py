@@ -38,6 +38,7 @@ class ClassShare(RateTarget):
     institution_id: str | None
     institution_name: str | None
     kind: str
+    kind_label: str
 
 
 class TargetsOut(BaseModel):

@@ -82,6 +82,7 @@ async def targets(session: AsyncSession, f: q.Filters, workforce: dict[str, int]
     classes = [
         {"class_id": c["class_id"], "institution_id": c["institution_id"],
          "institution_name": names.get(c["institution_id"] or ""), "kind": c["kind"],
+         "kind_label": kind_label(c["kind"]),
          **_rate("T5", f"{kind_label(c['kind'])}培训班取证率",
                  rate_progress(c["certified"], c["trainees"], T5_CERTIFIED_SHARE))}
         for c in shares
