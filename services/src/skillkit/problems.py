@@ -1,7 +1,8 @@
 """RFC 9457 problem details for every error.
 
-`title` is Chinese for the mobile apps, `code` is the stable English code, `detail` says in English
-exactly what was wrong.
+`title` is Chinese for the mobile apps, `code` is the stable English code, `detail` says what was wrong: in Chinese
+by default (skillkit.problem_texts, with the precise English text beside it as `detail_en`), in English when the
+request's `Accept-Language` prefers English (`en`). The language is stated in `Content-Language`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from skillkit.problem_texts import detail_zh as catalogue_detail_zh
 
 PROBLEM_JSON = "application/problem+json"
 NUL_IN_TEXT = "22021"  # PostgreSQL's character_not_in_repertoire, raised for a NUL in text
@@ -50,7 +53,9 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
                         "title": {"type": "string"},
                         "status": {"type": "integer", "minimum": 400, "maximum": 499},
                         "code": {"type": "string"},
-                        "detail": {"type": "string"},
+                        "detail": {"type": "string", "description": "Chinese by default; English with "
+                                   "`Accept-Language: en`"},
+                        "detail_en": {"type": "string", "description": "the English detail, beside a Chinese one"},
                         "instance": {"type": "string"},
                     },
                 }
@@ -71,28 +76,62 @@ class Problem(Exception):
         *,
         title: str | None = None,
         extra: dict[str, Any] | None = None,
+        detail_zh: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
         self.code = code
         self.detail = detail
+        self.detail_zh = detail_zh  # else the catalogue's sentence for the code
         self.title = title or TITLES_ZH.get(status, "错误")
         self.extra = extra or {}
 
 
+def prefers_english(accept_language: str | None) -> bool:
+    """Whether `Accept-Language` ranks English above Chinese (absent, or neither named: Chinese, the default)."""
+    best: dict[str, tuple[float, int]] = {}
+    for position, part in enumerate((accept_language or "").split(",")):
+        tag, _, params = part.strip().partition(";")
+        language = tag.strip().lower().split("-")[0]
+        if language not in ("en", "zh"):
+            continue
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        if language not in best or (quality, -position) > (best[language][0], -best[language][1]):
+            best[language] = (quality, position)
+    if "en" not in best or best["en"][0] <= 0:
+        return False
+    if "zh" not in best:
+        return True
+    return (best["en"][0], -best["en"][1]) > (best["zh"][0], -best["zh"][1])
+
+
 def problem_response(
-    request: Request, status: int, code: str, detail: str, title: str | None = None, **extra: Any
+    request: Request, status: int, code: str, detail: str, title: str | None = None, *,
+    detail_zh: str | None = None, **extra: Any
 ) -> JSONResponse:
+    english = prefers_english(request.headers.get("accept-language"))
+    title = title or TITLES_ZH.get(status, "错误")
+    if english:
+        localised: dict[str, Any] = {"detail": detail}
+    else:
+        chinese = detail_zh or catalogue_detail_zh(code) or f"{title}：{detail}"
+        localised = {"detail": chinese, "detail_en": detail}
     body = {
         "type": f"https://linxian-skills.example/problems/{code}",
-        "title": title or TITLES_ZH.get(status, "错误"),
+        "title": title,
         "status": status,
         "code": code,
-        "detail": detail,
+        **localised,
         "instance": request.url.path,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON,
+                        headers={"Content-Language": "en" if english else "zh-CN"})
 
 
 def not_found(what: str, ident: object) -> Problem:
@@ -102,7 +141,8 @@ def not_found(what: str, ident: object) -> Problem:
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
-        return problem_response(request, exc.status, exc.code, exc.detail, exc.title, **exc.extra)
+        return problem_response(request, exc.status, exc.code, exc.detail, exc.title, detail_zh=exc.detail_zh,
+                                **exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,7 +157,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         if any(e["type"] == "json_invalid" for e in errors):
             return problem_response(request, 400, "malformed_json", "request body is not valid JSON", errors=errors)
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
-        return problem_response(request, 422, "validation_failed", detail, errors=errors)
+        where = "、".join(e["location"] for e in errors)
+        return problem_response(request, 422, "validation_failed", detail, errors=errors,
+                                detail_zh=f"提交的数据不符合要求，请检查：{where}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -83,7 +83,10 @@ async def running_service(
     app = create(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        # Problem details are Chinese by default; the suite asserts the precise English ones, so its client asks for
+        # English (tests/voucher/test_problem_language.py covers the Chinese default).
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver",
+                                     headers={"Accept-Language": "en"}) as client:
             yield ServiceUnderTest(app=app, client=client, settings=settings)
 
 
