@@ -89,10 +89,10 @@ async def put_account(request: Request, session: Session, payee_type: PayeeType,
 
 
 @router.get("/payees/{payee_type}/{payee_id}/accounts", response_model=list[AccountOut],
-            summary="A payee's account history, newest first (masked)")
+            summary="A payee's account history, newest first (masked): the institution's own, or staff")
 async def account_history(session: Session, payee_type: PayeeType, payee_id: str,
                           principal: Annotated[Principal, require_roles(*MONEY_READERS, Role.TRAINING_ORG,
-                                                                        Role.EVALUATION_ORG, Role.WORKER)]
+                                                                        Role.EVALUATION_ORG)]
                           ) -> list[AccountOut]:
     if principal.role not in MONEY_READERS and not await _may_manage_account(session, principal, payee_type, payee_id):
         raise not_found("payee", f"{payee_type}/{payee_id}")
