@@ -47,10 +47,11 @@ async def seed_policy_tables(runtime: ServiceRuntime) -> None:
 
 def create(settings: SubsidySettings | None = None) -> FastAPI:
     settings = settings or SubsidySettings()
+    lag_reader = LagReader(settings.kafka_bootstrap)
     runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
                              periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job),
                                        PeriodicJob("report-metrics", settings.report_metrics_seconds,
-                                                   metrics_job(settings.report_township_workforce))])
+                                                   metrics_job(settings.report_township_workforce, lag_reader))])
     app = create_app(
         runtime,
         [chains.router, claims.router, me.router, policy.router, declarations.router, payments.router,
@@ -60,7 +61,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
     )
     app.state.clock = Clock(movable=settings.environment != "production")
     # Reports, the dashboard and the disclosure page (issue 14)
-    app.state.lag_reader = LagReader(settings.kafka_bootstrap)
+    app.state.lag_reader = lag_reader
     app.state.disclosure_limiter = SharedWindowLimiter(
         "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
         lambda: runtime.sessionmaker, settings.blind_index_secret)

@@ -2,7 +2,8 @@
 
 They are set from the same report functions as the dashboard (the county-wide targets, the funnel totals, money
 per claim state, fund balances), by a periodic job (`report_metrics_seconds`) and whenever the targets report is
-read county-wide: a scrape never runs a query. Grafana's "Targets" panels read them (deploy/grafana)."""
+read county-wide: a scrape never runs a query. The consumer lag per group and partition is set the same way, from
+the broker (`adapters/kafka_lag.py`), by the job and by each pipeline report. Grafana's "Targets" panels read them (deploy/grafana)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,25 @@ TARGET_VALUE = Gauge("subsidy_target_value", "Progress of a plan target: a count
                      ["rule", "target"])
 TARGET_GOAL = Gauge("subsidy_target_goal", "The plan's goal of a target: a count (T1, T2) or a rate in % (T3, T4)",
                     ["rule", "target"])
-T5_CLASSES_BELOW = Gauge("subsidy_t5_classes_below", "Order and inclusive classes below 50 % certified (T5)")
+T5_CLASSES_BELOW = Gauge("subsidy_t5_classes_below", "Order and inclusive classes below 50 % certified (T5)", [])
 FUNNEL = Gauge("subsidy_funnel_vouchers", "Vouchers of the current policy year that reached a funnel stage",
                ["stage"])
 CLAIM_AMOUNT = Gauge("subsidy_claims_amount_yuan", "Amount of the current year's claims per state (yuan)", ["state"])
 CLAIM_COUNT = Gauge("subsidy_claims", "Number of the current year's claims per state", ["state"])
 FUND = Gauge("subsidy_fund_yuan", "Fund balances of the current year (yuan)", ["fund", "measure"])
+# Every consumer group of the platform, read from the broker by the subsidy service (adapters/kafka_lag.py).
+CONSUMER_LAG = Gauge("subsidy_consumer_lag", "Records a consumer group has not committed yet, per partition",
+                     ["group", "topic", "partition"])
+
+
+def observe_lag(answer: dict[str, Any]) -> None:
+    if not answer.get("available"):
+        return
+    CONSUMER_LAG.clear()  # groups and partitions that are gone must not linger at their last value
+    for group in answer["groups"]:
+        for p in group["partitions"]:
+            if p["lag"] is not None:
+                CONSUMER_LAG.labels(group["group"], p["topic"], str(p["partition"])).set(p["lag"])
 
 
 def observe_targets(body: dict[str, Any]) -> None:
@@ -60,9 +74,10 @@ async def refresh(session: AsyncSession, workforce: dict[str, int], year: int) -
             FUND.labels(fund["code"], measure).set(float(fund[measure]))
 
 
-def metrics_job(workforce: dict[str, int]) -> Any:
+def metrics_job(workforce: dict[str, int], lag_reader: Any) -> Any:
     async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         async with sessionmaker() as session:
             await refresh(session, workforce, local_date(utcnow()).year)
             await session.rollback()  # reads only
+        observe_lag(await lag_reader.read())
     return run

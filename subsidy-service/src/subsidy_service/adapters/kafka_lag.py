@@ -1,4 +1,4 @@
-"""Consumer lag per group and partition, read from the broker (Kafka admin API): the group's committed offset
+"""Consumer lag per group and partition, read from the broker (Kafka admin API and offset fetches): the group's committed offset
 against the partition's end offset. Works on Apache Kafka and on Tansu. Every consumer group of the platform is
 listed, not only the subsidy service's own, since the dashboard watches the whole pipeline.
 
@@ -12,7 +12,7 @@ import asyncio
 import time
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 CACHE_SECONDS = 10.0
@@ -39,29 +39,38 @@ class LagReader:
             return answer
 
     async def _groups(self) -> list[dict[str, Any]]:
+        # The admin API's OffsetFetch for a whole group (`list_consumer_group_offsets`) is not answered by Tansu 0.6
+        # (it closes the connection); a consumer's per-partition OffsetFetch is, on Tansu and Kafka alike. So: the
+        # groups and topics from the admin API, the end offsets from a group-less consumer, and each group's
+        # committed offsets from a consumer of that group id that never subscribes (it does not join the group).
         admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=int(self.timeout * 1000))
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
-        await admin.start()
         try:
-            await consumer.start()
-            try:
-                groups = sorted({g[0] if isinstance(g, tuple) else g.group_id
-                                 for g in await admin.list_consumer_groups()})
-                committed = {g: await admin.list_consumer_group_offsets(g) for g in groups}
-                partitions = sorted({tp for offsets in committed.values() for tp in offsets})
-                ends = await consumer.end_offsets(partitions) if partitions else {}
-            finally:
-                await consumer.stop()
+            await admin.start()
+            groups = sorted({g[0] if isinstance(g, tuple) else g.group_id for g in await admin.list_consumer_groups()})
+            topics = sorted(t for t in await admin.list_topics() if not t.startswith("__"))
         finally:
             await admin.close()
+        reader = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, enable_auto_commit=False)
+        try:
+            await reader.start()
+            partitions = [TopicPartition(t, p) for t in topics for p in sorted(reader.partitions_for_topic(t) or ())]
+            ends = await reader.end_offsets(partitions) if partitions else {}
+        finally:
+            await reader.stop()
         out = []
         for group in groups:
+            member = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=group, enable_auto_commit=False)
             rows = []
-            for tp, meta in sorted(committed[group].items()):
-                end = ends.get(tp)
-                offset = meta.offset if meta.offset is not None and meta.offset >= 0 else None
-                lag = None if end is None or offset is None else max(0, end - offset)
-                rows.append({"topic": tp.topic, "partition": tp.partition, "committed": offset, "end": end,
-                             "lag": lag})
+            try:
+                await member.start()
+                for tp in partitions:
+                    committed = await member.committed(tp)
+                    if committed is None:
+                        continue  # the group never consumed this partition
+                    end = ends.get(tp)
+                    rows.append({"topic": tp.topic, "partition": tp.partition, "committed": committed, "end": end,
+                                 "lag": None if end is None else max(0, end - committed)})
+            finally:
+                await member.stop()
             out.append({"group": group, "lag": sum(r["lag"] or 0 for r in rows), "partitions": rows})
         return out

@@ -14,7 +14,7 @@ from skillkit.consumer import DEAD_LETTERED
 from subsidy_service.adapters.report_queries import Filters
 from subsidy_service.api.report_schemas import FilterOptions, FundsOut, FunnelOut, MoneyOut, PipelineOut, TargetsOut
 from subsidy_service.handlers import reports
-from subsidy_service.metrics import observe_targets
+from subsidy_service.metrics import observe_lag, observe_targets
 
 router = APIRouter(prefix="/v1/reports", tags=["reports 报表"])
 READERS = require_roles(Role.BUREAU, Role.FINANCE, Role.AUDITOR, Role.ADMIN)
@@ -74,6 +74,7 @@ async def get_funds(session: Session, _: Annotated[Principal, READERS], year: Ye
                     "oldest row's age, newest processed event per topic, dead letters")
 async def get_pipeline(request: Request, session: Session, _: Annotated[Principal, READERS]) -> PipelineOut:
     lag = await request.app.state.lag_reader.read()
+    observe_lag(lag)
     runtime = request.app.state.runtime
     return PipelineOut.model_validate(
         await reports.pipeline(session, runtime.tables, lag, dead_letter_counts()))
