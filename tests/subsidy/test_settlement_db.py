@@ -236,6 +236,9 @@ async def test_P4_a_void_after_declaration_shows_on_the_frozen_line(ss):
         "500.00", "void", True)
     assert "changed_after_declaration" in [f["code"] for f in lines["V1"]["flags"]]
     assert lines["V2"]["changed_after_declaration"] is False
+    await ss.client.post(f"/v1/declarations/{d['id']}/approve-unflagged", headers=ss.headers("bureau"))
+    lines = {l["evidence"]["voucher_id"]: l for l in await all_lines(ss, d["id"])}
+    assert [lines[v]["decision"] for v in ("V1", "V2", "V3")] == ["pending", "approved", "approved"]
 
 
 async def test_P4_recovery_is_offset_on_the_next_declaration_and_settled_when_paid(ss):

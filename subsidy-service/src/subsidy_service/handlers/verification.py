@@ -15,6 +15,7 @@ from skillkit.contracts.subsidy import DeclarationVerified
 from skillkit.problems import Problem, not_found
 
 from subsidy_service.adapters import settlement_rows as rows
+from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
 from subsidy_service.domain.settlement import ClaimState
@@ -68,9 +69,15 @@ async def approve_unflagged(session: AsyncSession, principal: Principal, declara
                             now: datetime) -> int:
     """Approves every pending line without a flag; returns how many."""
     declaration = await _submitted(session, declaration_id)
-    pending = list((await session.execute(select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.flags).where(
-        lines_t.c.declaration_id == declaration.id, lines_t.c.decision == "pending"))).all())
-    chosen = [(line_id, claim_id) for line_id, claim_id, flags in pending if not flags and claim_id is not None]
+    # A line whose claim changed after declaration (voided, or another amount) is flagged when read: never bulk.
+    claims_t = Claim.__table__
+    pending = list((await session.execute(
+        select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.flags)
+        .select_from(lines_t.join(claims_t, claims_t.c.id == lines_t.c.claim_id))
+        .where(lines_t.c.declaration_id == declaration.id, lines_t.c.decision == "pending",
+               claims_t.c.state == ClaimState.DECLARED, claims_t.c.recomputed_amount.is_(None))
+    )).all())
+    chosen = [(line_id, claim_id) for line_id, claim_id, flags in pending if not flags]
     claim_ids = [claim_id for _, claim_id in chosen]
     await rows.lock_claims(session, claim_ids)
     for part in rows.chunks([line_id for line_id, _ in chosen]):
