@@ -115,7 +115,8 @@ def build_county(seed: int) -> County:
         ClassPlan(school, "2026年乡村振兴面点项目制培训班", "project", "4-03-02-02", 8,
                   people(25, SIX, e3_share=0.2, days=(7, 8)), project_reference="临县2026年乡村振兴面点项目"),
         ClassPlan(chengzhuang, "2026年建筑企业在岗职工砌筑工培训班", "enterprise", "6-29-01-01", 6,
-                  people(25, ["enterprise_employee"], days=(5, 6))),
+                  people(25, ["enterprise_employee"], days=(5, 6)),
+                  enterprise={"name": "山西临县城庄建筑工程有限公司", "credit_code": credit_code("company", 33)}),
         ClassPlan(baiwen, "2026年第2期SYB创业培训班（面点）", "entrepreneurship", "4-03-02-02", 10, syb, level=None,
                   certificate_type="entrepreneurship_training", course="SYB"),
         ClassPlan(centre, "2026年吕梁山护工第6期", "caregiver", "4-10-01-05", 10,
@@ -164,6 +165,7 @@ def money(value: Decimal) -> str:
 def report(county: County, claims: list[dict[str, Any]], summary: dict[str, Any]) -> str:
     names: dict[str, str] = {i.id or "": i.name for i in county.institutions}
     names[county.evaluation_institution.id or ""] = county.evaluation_institution.name
+    names.update({p.enterprise_id: p.enterprise["name"] for p in county.classes if p.enterprise_id and p.enterprise})
     workers = {t.worker_id: t for t in county.trainees}
     out: list[str] = []
     payable = [c for c in claims if c["state"] == "eligible"]
@@ -179,7 +181,8 @@ def report(county: County, claims: list[dict[str, Any]], summary: dict[str, Any]
             by_payee[c["payee_id"]].append(c)
     totals: list[tuple[str, str, int, Decimal]] = []
     for payee_id, rows in sorted(by_payee.items(), key=lambda kv: names.get(kv[0], kv[0])):
-        kind = "评价机构 evaluation institution" if rows[0]["claim_type"] == "evaluation" else "培训机构 training institution"
+        kind = ("评价机构 evaluation institution" if rows[0]["claim_type"] == "evaluation" else
+                "企业 enterprise (S5)" if rows[0]["payee_type"] == "enterprise" else "培训机构 training institution")
         out.append("")
         out.append(f"▶ {names.get(payee_id, payee_id)}  ({kind})")
         out.append(f"  {pad('规则 rules', 12)}{pad('计算 arithmetic (per trainee)', 66)}{pad('人数 n', 8, True)}{pad('金额 amount', 14, True)}")

@@ -155,6 +155,10 @@ class ClassPlan:
     project_reference: str | None = None
     outbound: bool = False
     employer: dict[str, Any] | None = None
+    # S5: the enterprise whose employees an on-the-job class trains (name, credit_code); registered by the bureau
+    # before the class opens, its id kept here (`enterprise_id`)
+    enterprise: dict[str, Any] | None = None
+    enterprise_id: str | None = None
     id: str | None = None
     evaluation_id: str | None = None
     outcome: dict[str, Any] | None = None
@@ -516,6 +520,13 @@ class LoopDriver:
             body["outbound"] = True
         if plan.employer:
             body["order"] = plan.employer
+        if plan.kind == "enterprise":  # S5: the class names its enterprise, registered by the bureau
+            enterprise = plan.enterprise or {"name": f"{plan.name}所属企业", "credit_code": credit_code("company", 8000)}
+            registered = await self.api.call("POST", f"{self.e.training}/v1/enterprises", self.t.bureau(), json={
+                "name": enterprise["name"], "credit_code": enterprise["credit_code"],
+                "address": f"临县{plan.institution.township}", "township": plan.institution.township,
+                "contact_name": "刘经理", "contact_phone": "13800000002"})
+            plan.enterprise_id = body["enterprise_id"] = registered["id"]
         org = self.t.training_org(plan.institution.id)
         created = await self.api.call("POST", f"{self.e.training}/v1/classes", org, json=body)
         plan.id = created["id"]

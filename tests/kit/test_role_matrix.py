@@ -9,7 +9,7 @@ from typing import AsyncIterator
 import pytest
 from fastapi.routing import APIRoute
 
-from skillkit.auth import PUBLIC, Role, declared_roles
+from skillkit.auth import ORG_ROLES, PUBLIC, Role, declared_roles
 from skillkit.testing.harness import ServiceUnderTest, running_service
 
 from certification_service.config import CertificationSettings
@@ -75,7 +75,7 @@ async def call(service: ServiceUnderTest, method: str, path: str, headers: dict[
 
 
 def token_for(service: ServiceUnderTest, role: str) -> dict[str, str]:
-    org = str(uuid.uuid4()) if role in (Role.TRAINING_ORG, Role.EVALUATION_ORG) else None
+    org = str(uuid.uuid4()) if role in ORG_ROLES else None
     return service.headers(role, sub=f"matrix-{role}", org=org)
 
 

@@ -131,6 +131,7 @@ def chain(
     valid_until: datetime | None = None,
     clock: Clock | None = None,
     free_student: bool = False,
+    enterprise: str | None = "ENT1",  # S5: the enterprise an on-the-job class names (its payee)
 ) -> list[Fact]:
     """Every event of one chain (person, voucher, enrolment, class, certificate), complete unless told. The
     trainee record's answer comes as a one-line trainee sheet (`realname_sheet=False`: a single-record
@@ -147,6 +148,7 @@ def chain(
             class_id=klass, institution_id=institution, kind=kind, course=course, occupation_code=occupation,
             level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=planned_days or max(days or 1, 1),
             capacity=40, outbound=outbound, subsidised_day_limit=day_limit, project_reference=project,
+            enterprise_id=enterprise if kind == "enterprise" else None,
             needs_approval=kind == "order", status="open" if kind != "order" else "pending_approval"), clock),
         fact(TrainingEnrolled(
             enrolment_id=enrolment, class_id=klass, institution_id=institution, voucher_id=voucher,

@@ -230,6 +230,8 @@ CASES = [
          {TR: ("waiting", "0.00", ()), LA: ("eligible", "60.00", ("S4",))}, reason={TR: "outcome_missing"}),
     # S5 enterprise on-the-job: 300 per employee
     Case("S5_enterprise_flat", lambda: chain(kind="enterprise", days=3), {TR: ("eligible", "300.00", ("S5",))}),
+    Case("S5_class_naming_no_enterprise_waits", lambda: chain(kind="enterprise", days=3, enterprise=None),
+         {TR: ("waiting", "300.00", ("S5",))}, reason={TR: "enterprise_not_named"}),
     # S6 entrepreneurship: 180/day cap 1,800; 80 % at pass rate >= 80 %, 20 % at licences >= 20 % of passed
     Case("S6_exactly_80_pass_exactly_20_licence", lambda: chain(
         kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",

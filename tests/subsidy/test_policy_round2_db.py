@@ -98,3 +98,44 @@ def test_S6_online_platform_fee_line():
         ("S6: 3 天 × 180 = 540.00；第一部分 80%：540.00 × 0.8 = 432.00", Decimal("432.00")),
         ("S6: 网络创业平台服务费 1 人 × 50 = 50.00", Decimal("50.00"))]
     assert first.amount == Decimal("482.00")
+
+
+async def test_S5_claim_is_payable_to_the_enterprise_which_declares_it(ss):
+    """The enterprise (registered in the training service: `enterprise.registered.v1`) is the payee; its bank account
+    is registered by the bureau with it; the enterprise's own token declares the claim."""
+    from skillkit.contracts.training import EnterpriseRegistered
+
+    from tests.subsidy.builders import fact
+    from tests.subsidy.settlement_support import allocate, current_quarter
+
+    clock = Clock()
+    await feed(ss, [fact(EnterpriseRegistered(enterprise_id="ENT1", name="山西临县城庄建筑工程有限公司",
+                                              credit_code="91141124MA0000001X", township="城庄镇",
+                                              registered_by="staff-1"), clock)])
+    await feed(ss, chain(kind="enterprise", days=3, clock=clock))
+    claim = (await claims(ss))["training:V1:main"]
+    assert (claim.state, claim.amount, claim.payee_type, claim.payee_id, claim.institution_id) == (
+        "eligible", Decimal("300.00"), "enterprise", "ENT1", "I1")
+    bureau = ss.headers("bureau", sub="bureau-1")
+    wrong = await ss.client.put("/v1/payees/enterprise/ENT1/account", headers=bureau, json={
+        "account_name": "临县某公司", "account_number": "6217000000000000001", "bank_name": "临县农村商业银行",
+        "bank_city": "吕梁"})
+    assert (wrong.status_code, wrong.json()["code"]) == (422, "account_name_mismatch")
+    r = await ss.client.put("/v1/payees/enterprise/ENT1/account", headers=bureau, json={
+        "account_name": "山西临县城庄建筑工程有限公司", "account_number": "6217000000000000001",
+        "bank_name": "临县农村商业银行", "bank_city": "吕梁"})
+    assert r.status_code == 200, r.text
+    enterprise = ss.headers("enterprise", sub="ent-user-1", org="ENT1")
+    other = ss.headers("enterprise", sub="ent-user-2", org="ENT2")
+    r = await ss.client.get("/v1/payees/enterprise/ENT1/accounts", headers=other)
+    assert (r.status_code, r.json()["code"]) == (404, "payee_not_found")
+    year, quarter = current_quarter()
+    for y in range(2023, year + 1):
+        await allocate(ss, y, "employment_subsidy", "100000.00")
+    r = await ss.client.post("/v1/declarations", headers=enterprise, json={"year": year, "quarter": quarter})
+    assert r.status_code == 201, r.text
+    d = r.json()
+    assert (d["declarant_type"], d["declarant_id"], d["line_count"], d["amount"]) == ("enterprise", "ENT1", 1, "300.00")
+    institution = ss.headers("training_org", sub="org-1", org="I1")
+    r = await ss.client.post("/v1/declarations", headers=institution, json={"year": year, "quarter": quarter})
+    assert (r.status_code, r.json()["line_count"]) == (201, 0)  # the institution no longer claims S5

@@ -29,9 +29,11 @@ class Role(StrEnum):
     FINANCE = "finance"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    # S5: an enterprise whose employees took on-the-job training; it declares its S5 claims (org = enterprise id)
+    ENTERPRISE = "enterprise"
 
 
-ORG_ROLES = frozenset({Role.TRAINING_ORG, Role.EVALUATION_ORG})
+ORG_ROLES = frozenset({Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE})
 STAFF_ROLES = frozenset({Role.BUREAU, Role.ADMIN})
 PUBLIC = "public"
 

@@ -20,7 +20,7 @@ from subsidy_service.adapters.models import Claim
 from subsidy_service.api.views import CLAIM_TYPE_LABELS, STATE_LABELS
 from subsidy_service.config import SubsidySettings
 
-PAYEE_LABELS = {"institution": "培训机构", "worker": "劳动者", "evaluation_institution": "评价机构"}
+PAYEE_LABELS = {"institution": "培训机构", "worker": "劳动者", "evaluation_institution": "评价机构", "enterprise": "企业"}
 
 
 async def payable_report(session: AsyncSession, *, state: str = "eligible", year: int | None = None) -> str:

@@ -11,7 +11,7 @@ from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from training_service.adapters.catalogue import import_occupations
 from training_service.adapters.models import kit_tables
-from training_service.api import catalogues, classes, enrolments, open_classes, realname
+from training_service.api import catalogues, classes, enrolments, enterprises, open_classes, realname
 from training_service.config import TrainingSettings
 from training_service.consumers import consumer_specs
 from training_service.handlers.training import close_due_s6_windows
@@ -32,7 +32,7 @@ class TrainingRuntime(ServiceRuntime):
                 await session.rollback()
 
 
-ROUTERS = [catalogues.router, classes.router, enrolments.router, open_classes.router, realname.router,
+ROUTERS = [catalogues.router, enterprises.router, classes.router, enrolments.router, open_classes.router, realname.router,
            audit_router()]  # audit: P10
 
 

@@ -46,8 +46,20 @@ class ClassOpened(EventPayload):
     # S2: subsidised-day limit of the occupation and level from the occupation catalogue.
     subsidised_day_limit: int | None = None
     project_reference: str | None = None  # S3: the project whose rate table applies
+    # S5 (additive, issue 13): the registered enterprise whose employees an on-the-job class trains (the payee).
+    enterprise_id: str | None = None
     needs_approval: bool  # S2: order classes
     status: str  # open | pending_approval
+
+
+@registry.register("enterprise.registered.v1", TRAINING_TOPIC,
+                   "The bureau registered an enterprise (S5: its on-the-job classes, the claim's payee)")
+class EnterpriseRegistered(EventPayload):
+    enterprise_id: str
+    name: str
+    credit_code: str  # GB 32100, checked (python-stdnum cn.uscc)
+    township: str
+    registered_by: str
 
 
 @registry.register("class.approved.v1", TRAINING_TOPIC, "The bureau decided on an order class (S2)")

@@ -33,10 +33,12 @@ from subsidy_service.handlers.verification import approve_unflagged, check_sampl
 
 router = APIRouter(prefix="/v1/declarations", tags=["declarations 申报与验收"])
 STAFF = (Role.BUREAU, Role.ADMIN, Role.AUDITOR, Role.FINANCE)
-DECLARANTS = (Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.BUREAU, Role.ADMIN)
-READERS = (*STAFF, Role.TRAINING_ORG, Role.EVALUATION_ORG)
+DECLARANTS = (Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE, Role.BUREAU, Role.ADMIN)
+READERS = (*STAFF, Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE)
 VERIFIERS = (Role.BUREAU, Role.ADMIN)
-ORG_DECLARANT = {Role.TRAINING_ORG: "institution", Role.EVALUATION_ORG: "evaluation_institution"}
+# S5: an enterprise declares its own on-the-job training claims (its token names it: org = enterprise id).
+ORG_DECLARANT = {Role.TRAINING_ORG: "institution", Role.EVALUATION_ORG: "evaluation_institution",
+                 Role.ENTERPRISE: "enterprise"}
 DECLARATION_STATE_LABELS = {"open": "填报中", "submitted": "已提交", "verified": "已验收", "approved": "已审批",
                             "withdrawn": "已撤回"}
 

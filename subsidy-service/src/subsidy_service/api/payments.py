@@ -45,14 +45,16 @@ from subsidy_service.handlers.payments import approve_batch, batch_of, import_an
 router = APIRouter(prefix="/v1", tags=["payments 资金与支付"])
 MONEY_READERS = (Role.FINANCE, Role.AUDITOR, Role.BUREAU, Role.ADMIN)
 FINANCE = (Role.FINANCE,)
-ORG_PAYEE = {Role.TRAINING_ORG: "institution", Role.EVALUATION_ORG: "evaluation_institution"}
-PayeeType = Literal["institution", "evaluation_institution", "worker"]
+ORG_PAYEE = {Role.TRAINING_ORG: "institution", Role.EVALUATION_ORG: "evaluation_institution", Role.ENTERPRISE: "enterprise"}
+PayeeType = Literal["institution", "evaluation_institution", "worker", "enterprise"]
 MAX_BANK_FILE = 20 * 1024 * 1024
 
 
 async def _may_manage_account(session: Session, principal: Principal, payee_type: str, payee_id: str) -> bool:
     if ORG_PAYEE.get(principal.role) == payee_type:
         return principal.org_id == payee_id
+    if payee_type == "enterprise" and principal.role in (Role.BUREAU, Role.ADMIN):
+        return True  # S5: the bureau registers the enterprise, and may register its account with it
     if payee_type == "worker":
         if principal.role in (Role.BUREAU, Role.ADMIN):
             return True  # 兜底: staff register a worker's account on their behalf
@@ -75,7 +77,8 @@ def account_view(a: PayeeAccount) -> AccountOut:
             summary="Register or change a payee's bank account (name must match the payee; stored encrypted)")
 async def put_account(request: Request, session: Session, payee_type: PayeeType, payee_id: str, body: AccountIn,
                       principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, Role.EVALUATION_ORG,
-                                                                    Role.WORKER, Role.BUREAU, Role.ADMIN)]) -> Response:
+                                                                    Role.ENTERPRISE, Role.WORKER, Role.BUREAU,
+                                                                    Role.ADMIN)]) -> Response:
     if not await _may_manage_account(session, principal, payee_type, payee_id):
         raise not_found("payee", f"{payee_type}/{payee_id}")
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
@@ -92,7 +95,7 @@ async def put_account(request: Request, session: Session, payee_type: PayeeType,
             summary="A payee's account history, newest first (masked): the institution's own, or staff")
 async def account_history(session: Session, payee_type: PayeeType, payee_id: str,
                           principal: Annotated[Principal, require_roles(*MONEY_READERS, Role.TRAINING_ORG,
-                                                                        Role.EVALUATION_ORG)]
+                                                                        Role.EVALUATION_ORG, Role.ENTERPRISE)]
                           ) -> list[AccountOut]:
     if principal.role not in MONEY_READERS and not await _may_manage_account(session, principal, payee_type, payee_id):
         raise not_found("payee", f"{payee_type}/{payee_id}")

@@ -107,6 +107,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "营业执照跟踪期至 {2} 结束；目前取得营业执照人数占合格人数 {0}，未达 {1}",
         "the business-licence follow-up is open until {2}; licences are {0} of those who passed, below {1} (S6)",
     ),
+    "enterprise_not_named": (
+        "企业在岗职工培训班未登记所属企业（S5 由企业申领）",
+        "the on-the-job class names no registered enterprise; S5 is claimed by the enterprise",
+    ),
     "e4_limit": ("本年度已享受同类培训补贴（E4）", "this person already has this year's {0} training subsidy (E4)"),
     "e5_limit": ("同一等级已享受过评价补贴（E5）", "an evaluation subsidy at this level was already granted (E5)"),
     "institution_suspended": (
@@ -650,6 +654,10 @@ def _training_claims(
                     state, missing = REJECTED, ()
         if state == ELIGIBLE and computed is None:
             state, reason = WAITING, Reason.of("outcome_missing")
+        payee_type, payee_id = _training_payee(c)
+        if kind == "enterprise" and c.klass is not None and payee_id is None and state == ELIGIBLE:
+            state, reason = WAITING, Reason.of("enterprise_not_named")
+            missing = (reason,)
         state, reason = _with_suspension(state, reason, c, key, facts)
         slot = None
         if part == MAIN and kind == "inclusive":
@@ -666,8 +674,8 @@ def _training_claims(
                 voucher_id=c.voucher_id,
                 certificate_id=c.certificate.key if c.certificate else None,
                 institution_id=_institution(c),
-                payee_type="institution",
-                payee_id=_institution(c),
+                payee_type=payee_type,
+                payee_id=payee_id,
                 kind=kind,
                 policy_year=v.policy_year,
                 table_year=table.policy_year if table else None,
@@ -682,6 +690,14 @@ def _training_claims(
             )
         )
     return drafts
+
+
+def _training_payee(c: _Chain) -> tuple[str, str | None]:
+    """S5 is claimed by the enterprise the on-the-job class names; every other training claim by the institution."""
+    kind = c.voucher.payload.kind.value if c.voucher else None
+    if kind == "enterprise":
+        return "enterprise", c.klass.payload.enterprise_id if c.klass is not None else None
+    return "institution", _institution(c)
 
 
 def _paid_days(c: _Chain) -> int:

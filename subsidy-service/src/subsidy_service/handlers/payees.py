@@ -19,17 +19,21 @@ from skillkit.problems import Problem
 from subsidy_service.adapters.models import Person
 from subsidy_service.adapters.settlement_models import Payee, PayeeAccount
 
-PAYEE_TYPES = ("institution", "evaluation_institution", "worker")
-PAYEE_EVENTS = {"institution.approved.v1": "institution", "evaluation_institution.filed.v1": "evaluation_institution"}
+PAYEE_TYPES = ("institution", "evaluation_institution", "worker", "enterprise")
+# S5: the enterprise an on-the-job class names is the payee of its S5 claims (registered in the training service).
+PAYEE_EVENTS = {"institution.approved.v1": "institution", "evaluation_institution.filed.v1": "evaluation_institution",
+                "enterprise.registered.v1": "enterprise"}
 ACCOUNT_NUMBER = re.compile(r"^\d{8,30}$")
 
 
 async def remember_payee(session: AsyncSession, envelope: Envelope) -> None:
-    """The legal name and credit code of a training or evaluation institution (the newest event wins)."""
+    """The legal name and credit code of a training or evaluation institution or an enterprise (S5; the newest event
+    wins)."""
     data = envelope.data
-    payee = await session.get(Payee, (PAYEE_EVENTS[envelope.type], data.institution_id))
+    payee_id = data.enterprise_id if PAYEE_EVENTS[envelope.type] == "enterprise" else data.institution_id
+    payee = await session.get(Payee, (PAYEE_EVENTS[envelope.type], payee_id))
     if payee is None:
-        session.add(Payee(payee_type=PAYEE_EVENTS[envelope.type], payee_id=data.institution_id, name=data.name,
+        session.add(Payee(payee_type=PAYEE_EVENTS[envelope.type], payee_id=payee_id, name=data.name,
                           credit_code=data.credit_code, updated_at=envelope.time))
     elif envelope.time >= payee.updated_at:
         payee.name, payee.credit_code, payee.updated_at = data.name, data.credit_code, envelope.time

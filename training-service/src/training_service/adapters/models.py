@@ -76,6 +76,23 @@ class Institution(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class Enterprise(Base):
+    """An enterprise whose employees take on-the-job training (S5): registered by the bureau, the S5 payee. Its bank
+    account is registered with the subsidy service (payee type `enterprise`), like every payee's."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    credit_code: Mapped[str] = mapped_column(String(18), unique=True)
+    address: Mapped[str] = mapped_column(String(300))
+    township: Mapped[str] = mapped_column(String(50))
+    contact_name: Mapped[str] = mapped_column(String(50))
+    contact_phone: Mapped[str] = mapped_column(String(20))
+    created_by: Mapped[str] = mapped_column(String(200))  # P10
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class TrainingClass(Base):
     __tablename__ = "classes"
 
@@ -98,6 +115,7 @@ class TrainingClass(Base):
     assessment_plan_ref: Mapped[str] = mapped_column(String(300))
     outbound: Mapped[bool] = mapped_column(Boolean, default=False)  # E8
     project_reference: Mapped[str | None] = mapped_column(String(200))  # S3
+    enterprise_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)  # S5: enterprises.id
     subsidised_day_limit: Mapped[int | None] = mapped_column(Integer)  # S2
     employer: Mapped[str | None] = mapped_column(String(200))  # S2 order
     employer_credit_code: Mapped[str | None] = mapped_column(String(18))

@@ -21,6 +21,7 @@ from training_service.domain.bodies import (  # noqa: F401  (re-exported: the AP
     EmployerOrder,
     EmploymentIn,
     EnrolmentIn,
+    EnterpriseIn,
     InstitutionIn,
     InstitutionPatch,
     InstitutionStatusIn,
@@ -60,6 +61,20 @@ class InstitutionOut(BaseModel):
     updated_at: datetime
 
 
+class EnterpriseOut(BaseModel):
+    """S5: an enterprise whose employees take on-the-job training. The contact is shown to bureau staff only."""
+
+    id: uuid.UUID
+    name: str
+    credit_code: str
+    address: str
+    township: str
+    contact_name: str
+    contact_phone: str
+    created_by: str
+    created_at: datetime
+
+
 # ---- classes ----------------------------------------------------------------------------------------------------
 
 class ClassOut(BaseModel):
@@ -82,6 +97,7 @@ class ClassOut(BaseModel):
     assessment_plan_ref: str
     outbound: bool
     project_reference: str | None
+    enterprise_id: uuid.UUID | None = None  # S5
     subsidised_day_limit: int | None
     order: EmployerOrder | None
     status: str

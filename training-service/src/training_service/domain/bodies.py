@@ -62,6 +62,31 @@ class InstitutionIn(Strict):
     occupation_codes: list[OccupationCode] = Field(min_length=1, max_length=200)
 
 
+class EnterpriseIn(Strict):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "山西临县城庄建筑工程有限公司",
+                    "credit_code": "91141124MA0000001X",
+                    "address": "临县城庄镇建设路8号",
+                    "township": "城庄镇",
+                    "contact_name": "刘经理",
+                    "contact_phone": "13800000002",
+                }
+            ]
+        },
+    )
+
+    name: Name200
+    credit_code: CreditCode
+    address: Text300
+    township: Text50
+    contact_name: Name50
+    contact_phone: Phone
+
+
 class InstitutionPatch(Strict):
     name: Name200 | None = None
     address: Text300 | None = None
@@ -124,6 +149,7 @@ class ClassIn(Strict):
     outbound: bool = False  # E8
     project_reference: Text200 | None = None  # S3
     order: EmployerOrder | None = None  # S2
+    enterprise_id: uuid.UUID | None = None  # S5: the registered enterprise whose employees the class trains
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ClassIn":
@@ -131,6 +157,9 @@ class ClassIn(Strict):
             raise ValueError("course (SYB/IYB/EYB/online) is given for entrepreneurship classes and only for them")
         if (self.kind == VoucherKind.ORDER) != (self.order is not None):
             raise ValueError("order (employer, credit code, positions) is given for order classes and only for them")
+        if (self.kind == VoucherKind.ENTERPRISE) != (self.enterprise_id is not None):
+            raise ValueError("enterprise_id (a registered enterprise, S5) is given for enterprise on-the-job classes "
+                             "and only for them")
         if (self.kind == VoucherKind.PROJECT) != (self.project_reference is not None):
             raise ValueError("project_reference is given for project classes and only for them")
         if self.outbound and self.kind != VoucherKind.INCLUSIVE:

@@ -22,6 +22,7 @@ from training_service.domain.bodies import ClassDecisionIn, ClassIn
 from training_service.domain.rules import check_class_plan, credit_code_or_problem
 from training_service.handlers import province
 from training_service.handlers.common import institution_of
+from training_service.handlers.enterprises import enterprise_for_class
 
 
 async def open_class(
@@ -49,6 +50,7 @@ async def open_class(
         raise Problem(422, "level_required", "S2: an order class names its level (its subsidised-day limit)")
     check_class_plan(data.kind, data.start_date, data.end_date, data.planned_days,
                      level.min_training_days if level else None, plan_year=policy_year_of(utcnow()))
+    enterprise = await enterprise_for_class(session, data.enterprise_id)  # S5
     order = data.order
     employer_credit_code = credit_code_or_problem(order.credit_code, "employer_credit_code") if order else None
     needs_approval = data.kind == VoucherKind.ORDER  # S2: bureau approval and filing before it opens
@@ -71,6 +73,7 @@ async def open_class(
         assessment_plan_ref=data.assessment_plan_ref,
         outbound=data.outbound,
         project_reference=data.project_reference,
+        enterprise_id=enterprise.id if enterprise else None,
         subsidised_day_limit=level.subsidised_day_limit if level else None,
         employer=order.employer if order else None,
         employer_credit_code=employer_credit_code,
@@ -97,6 +100,7 @@ async def open_class(
             outbound=data.outbound,
             subsidised_day_limit=training_class.subsidised_day_limit,
             project_reference=data.project_reference,
+            enterprise_id=str(enterprise.id) if enterprise else None,
             needs_approval=needs_approval,
             status=training_class.status,
         ),
