@@ -296,7 +296,13 @@ _FILLER = b'{"specversion":"1.0","type":"passed.over","data":{"k":"' + b"v" * 60
 
 
 def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
-    from skillkit.contracts.topics import CERTIFICATION_TOPIC, SUBSIDY_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
+    from skillkit.contracts.topics import (
+        CERTIFICATION_TOPIC,
+        SUBSIDY_TOPIC,
+        TOPIC_PRODUCERS,
+        TRAINING_TOPIC,
+        VOUCHER_TOPIC,
+    )
     from skillkit.contracts.voucher import WorkerRegistered
     from skillkit.events import build_event
 
@@ -309,7 +315,8 @@ def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
                                       township="临泉镇", categories=["rural_migrant"], on_behalf=True,
                                       registered_by="staff")
         for topic, payload in ((TRAINING_TOPIC, started), (VOUCHER_TOPIC, registered)):
-            _, event_type, body = build_event(payload, source="/bench", partition_key=key)
+            # as the topic's producer: consumers dead-letter any other source
+            _, event_type, body = build_event(payload, source=TOPIC_PRODUCERS[topic], partition_key=key)
             records.append((topic, key, body, event_type.name))
         records += [(SUBSIDY_TOPIC, key, _FILLER, "subsidy.claim_eligible.v1")] * 2
         records += [(CERTIFICATION_TOPIC, key, _FILLER, "evaluation.result_recorded.v1"),

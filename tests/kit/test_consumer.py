@@ -398,3 +398,79 @@ async def test_two_concurrent_deliveries_of_one_event_apply_it_once(sessionmaker
     assert sorted(results) == [False, True]
     assert calls == [event.id]
     assert await inbox_count(sessionmaker) == 1
+
+
+# --- issue 16: a record is checked against its topic before it is applied ------------------------------------------
+
+def test_issue16_an_event_from_another_producer_than_the_topics_owner_is_refused():
+    from skillkit.consumer import RefusedEvent, decode_record
+    from skillkit.contracts.topics import TRAINING_SOURCE, VOUCHER_SOURCE, VOUCHER_TOPIC
+
+    payload = VoucherExpired(voucher_id="v-1", person_key="pk-1", expired_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    assert decode_record(VOUCHER_TOPIC, build_event(payload, source=VOUCHER_SOURCE, partition_key="pk-1")[2]).data == payload
+    for source in (TRAINING_SOURCE, "/tests", "/linxian/voucher-service/"):
+        with pytest.raises(RefusedEvent) as refused:
+            decode_record(VOUCHER_TOPIC, build_event(payload, source=source, partition_key="pk-1")[2])
+        assert refused.value.reason == "wrong_source", source
+    # an event type of another topic, even from that topic's producer
+    from skillkit.contracts.training import TrainingStarted
+    started = TrainingStarted(enrolment_id="e", voucher_id="v", class_id="c", person_key="pk-1",
+                              first_day=datetime(2026, 1, 1).date(), checked_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    with pytest.raises(RefusedEvent, match="training.started.v1 belongs to skills.training.v1, not skills.voucher.v1") as refused:
+        decode_record(VOUCHER_TOPIC, build_event(started, source=VOUCHER_SOURCE, partition_key="pk-1")[2])
+    assert refused.value.reason == "wrong_topic"
+
+
+def test_issue16_an_inbound_province_message_is_size_bounded_before_it_is_parsed():
+    from skillkit.consumer import RefusedEvent, decode_record
+    from skillkit.contracts.province import LineVerdict, RealnameAnswered
+    from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_SOURCE
+
+    def answer(lines: int) -> bytes:
+        payload = RealnameAnswered(submission_id="s", record_type="trainee", class_id="c", verdict="accepted", lines=[
+            LineVerdict(enrolment_id=str(uuid.uuid4()), person_key="f" * 64, verdict="accepted") for _ in range(lines)])
+        return build_event(payload, source=PROVINCE_SOURCE, partition_key="c")[2]
+
+    largest_class = answer(1000)  # a class holds at most 1000 trainees
+    assert len(decode_record(PROVINCE_INBOUND_TOPIC, largest_class).data.lines) == 1000
+    with pytest.raises(RefusedEvent, match=r"bytes, more than the 524288 a record of province.realname.inbound.v1") as refused:
+        decode_record(PROVINCE_INBOUND_TOPIC, answer(4000))
+    assert refused.value.reason == "too_large"
+    with pytest.raises(RefusedEvent) as refused:  # not even read: a megabyte of anything
+        decode_record(PROVINCE_INBOUND_TOPIC, b"{" * (600 * 1024))
+    assert refused.value.reason == "too_large"
+
+
+async def test_issue16_refused_records_are_dead_lettered_with_their_reason(broker, sessionmaker, producer, topic,
+                                                                           monkeypatch):
+    """The runner's path: the test's topic stands for a platform topic owned by the voucher service."""
+    import skillkit.consumer as consumer_module
+    from skillkit.contracts.topics import VOUCHER_SOURCE
+
+    name, group = topic
+    monkeypatch.setitem(consumer_module.TOPIC_PRODUCERS, name, VOUCHER_SOURCE)
+    monkeypatch.setattr(consumer_module, "registry_topic", lambda event_type: name)
+    monkeypatch.setattr(consumer_module, "max_event_bytes", lambda t: 64 * 1024)
+    payload = VoucherExpired(voucher_id="v-1", person_key="pk-1", expired_at=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    forged = build_event(payload, source="/linxian/training-service", partition_key="pk-1")[2]
+    genuine_id = str(uuid.uuid4())
+    genuine = build_event(payload, source=VOUCHER_SOURCE, partition_key="pk-1", event_id=genuine_id)[2]
+    huge = b"x" * (100 * 1024)
+    for body in (forged, huge, genuine):
+        await producer.send_and_wait(name, body, key=b"pk-1")
+    recorder = Recorder()
+    runner = KafkaConsumerRunner(EventProcessor(group, {"voucher.expired.v1": recorder}, sessionmaker, kit_tables),
+                                 [name], broker.bootstrap, producer, max_attempts=2, retry_backoff_seconds=0.01)
+
+    async def all_handled() -> bool:
+        return await committed_offset(broker.bootstrap, group, name) == 3
+
+    await run_for_a_while(runner, all_handled)
+    records = await dead_letters(broker.bootstrap, group, 2)
+    headers = [dict(r.headers) for r in records]
+    assert [h["dlq.reason"] for h in headers] == [b"wrong_source", b"too_large"]
+    assert headers[0]["dlq.error"] == (f"source '/linxian/training-service' is not '{VOUCHER_SOURCE}', the producer "
+                                       f"of {name}").encode()
+    assert records[0].value == forged
+    assert (records[1].value, headers[1]["dlq.truncated"]) == (huge[:1024], b"1")
+    assert recorder.calls == [genuine_id]

@@ -38,3 +38,21 @@ def test_envelope_round_trip_and_strict_validation():
         parse_event(body.replace(b'"township"', b'"town"'))
     with pytest.raises(InvalidEvent, match="unknown event type"):
         parse_event(body.replace(b"worker.registered.v1", b"worker.registered.v9"))
+
+
+def test_issue16_each_service_writes_as_the_producer_its_topic_names():
+    """Consumers dead-letter an event whose source is not its topic's producer: the outboxes must write exactly it."""
+    from certification_service.adapters.outbox import outbox as certification
+    from skillkit.contracts.topics import (
+        CERTIFICATION_TOPIC, PROVINCE_SOURCE, SUBSIDY_TOPIC, TOPIC_PRODUCERS, TRAINING_TOPIC, VOUCHER_TOPIC,
+    )
+    from subsidy_service.adapters.outbox import outbox as subsidy
+    from training_service.adapters.outbox import outbox as training
+    from training_service.province_simulator import SOURCE as simulator
+    from voucher_service.adapters.outbox import outbox as voucher
+
+    assert {topic: TOPIC_PRODUCERS[topic] for topic in (VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC,
+                                                        SUBSIDY_TOPIC)} == {
+        VOUCHER_TOPIC: voucher.source, TRAINING_TOPIC: training.source,
+        CERTIFICATION_TOPIC: certification.source, SUBSIDY_TOPIC: subsidy.source}
+    assert simulator == PROVINCE_SOURCE

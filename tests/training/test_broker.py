@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import select
 
 from skillkit.contracts.province import LineVerdict, RealnameAnswered
-from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, TRAINING_TOPIC, dead_letter_topic
+from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_SOURCE, TRAINING_TOPIC, dead_letter_topic
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherIssued
 from skillkit.db import utcnow
 from skillkit.events import build_event
@@ -140,7 +140,7 @@ async def test_P1_invalid_inbound_message_is_dead_lettered_and_changes_nothing(t
         submission = await session.scalar(select(RealnameSubmission).where(RealnameSubmission.class_id == c["id"]))
     valid = RealnameAnswered(submission_id=str(submission.id), record_type="class", class_id=c["id"],
                              verdict="accepted")
-    event_id, _, body = build_event(valid, source="/province", partition_key=c["id"])
+    event_id, _, body = build_event(valid, source=PROVINCE_SOURCE, partition_key=c["id"])
     envelope = json.loads(body)
     envelope["data"]["verdict"] = "probably"  # not in the contract
     invalid = json.dumps(envelope).encode()
@@ -177,7 +177,7 @@ async def test_P1_an_answer_line_not_on_the_sheet_is_dead_lettered_and_changes_n
         lines=[LineVerdict(enrolment_id=e["id"], person_key=v["person_key"], verdict="accepted"),
                LineVerdict(enrolment_id=stranger, person_key="pk-stranger", verdict="rejected",
                            reason="identity_mismatch")])
-    event_id, _, body = build_event(stray, source="/province", partition_key=c["id"])
+    event_id, _, body = build_event(stray, source=PROVINCE_SOURCE, partition_key=c["id"])
     headers = await _dead_lettered_answer(broker.bootstrap, body, c["id"])
     assert (headers["dlq.reason"], headers["dlq.consumer"]) == (b"handler_failed", PROVINCE_CONSUMER.encode())
     assert headers["dlq.error"] == (

@@ -22,9 +22,9 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from skillkit.contracts.topics import dead_letter_topic
+from skillkit.contracts.topics import TOPIC_PRODUCERS, dead_letter_topic, max_event_bytes
 from skillkit.db import UTCDateTime, is_postgres, utcnow
-from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event
+from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event, registry
 from skillkit.outbox import TYPE_HEADER, wrote_events
 from skillkit.tables import KitTables
 
@@ -127,6 +127,36 @@ class EventProcessor:
                 [dict(consumer=self.name, event_id=i, event_type=t, processed_at=now) for i, t in types.items()],
             )
         return set(rows)
+
+
+class RefusedEvent(InvalidEvent):
+    """A record refused at the topic's boundary (issue 16), with the dead-letter reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def decode_record(topic: str, value: bytes | None) -> Envelope:
+    """A consumed record as an event, checked against its topic: bounded in size before it is parsed, and, on a
+    platform topic, of a type that belongs to the topic and from the producer that owns it."""
+    size = len(value or b"")
+    if size > max_event_bytes(topic):
+        raise RefusedEvent("too_large", f"{size} bytes, more than the {max_event_bytes(topic)} a record of {topic} "
+                                        "may hold")
+    envelope = parse_event(value or b"")
+    producer = TOPIC_PRODUCERS.get(topic)
+    if producer is not None:
+        if registry_topic(envelope.type) != topic:
+            raise RefusedEvent("wrong_topic", f"{envelope.type} belongs to {registry_topic(envelope.type)}, not {topic}")
+        if envelope.source != producer:
+            raise RefusedEvent("wrong_source", f"source {envelope.source!r} is not {producer!r}, the producer of {topic}")
+    return envelope
+
+
+def registry_topic(event_type: str) -> str | None:
+    known = registry.get(event_type)
+    return known.topic if known else None
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -245,7 +275,7 @@ class KafkaConsumerRunner:
         envelopes = []
         for record in records:
             try:
-                envelopes.append(parse_event(record.value))
+                envelopes.append(decode_record(record.topic, record.value))
             except InvalidEvent:
                 break
         else:
@@ -262,9 +292,9 @@ class KafkaConsumerRunner:
 
     async def _handle(self, record: ConsumerRecord) -> None:
         try:
-            envelope = parse_event(record.value)
+            envelope = decode_record(record.topic, record.value)
         except InvalidEvent as exc:
-            await self._dead_letter(record, "invalid", str(exc))
+            await self._dead_letter(record, getattr(exc, "reason", "invalid"), str(exc))
             return
         attempt = 0
         while True:
@@ -304,4 +334,8 @@ class KafkaConsumerRunner:
             ("dlq.offset", str(record.offset).encode()),
             ("dlq.consumer", self.processor.name.encode()),
         ]
-        await self._producer.send_and_wait(self.dead_letter_topic, value=record.value, key=record.key, headers=headers)
+        value = record.value
+        if reason == "too_large":  # kept for the record, not for a redrive: the first KiB says what it was
+            value = (value or b"")[:1024]
+            headers.append(("dlq.truncated", b"1"))
+        await self._producer.send_and_wait(self.dead_letter_topic, value=value, key=record.key, headers=headers)

@@ -55,14 +55,14 @@ from skillkit.contracts.province import (
     identity_aad,
 )
 from skillkit.contracts.vocab import RealnameNotice
-from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC
+from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC, PROVINCE_OUTBOUND_TOPIC, PROVINCE_SOURCE
 from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict
 from skillkit.events import InvalidEvent, build_event, parse_event
 from training_service.config import DEV_PROVINCE_KEY_ID, DEV_PROVINCE_KEY_SEED
 
 log = logging.getLogger("training_service.province_simulator")
 
-SOURCE = "/province/realname-simulator"
+SOURCE = PROVINCE_SOURCE  # the province system's own source: consumers dead-letter any other (issue 16)
 REJECTION_DETAIL = {
     RealnameRejection.IDENTITY_MISMATCH: "身份信息与公安人口库不一致",
     RealnameRejection.TRAINED_ELSEWHERE_THIS_YEAR: "该学员本年度已在其他县参加同类补贴培训",

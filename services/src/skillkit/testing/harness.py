@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.audit import TABLE as AUDIT_TABLE
 from skillkit.audit import SQLITE_GUARD, SQLITE_UNGUARD
 from skillkit.auth import Role, mint_token
-from skillkit.events import Envelope, EventPayload, build_event, parse_event
+from skillkit.contracts.topics import TOPIC_PRODUCERS
+from skillkit.events import Envelope, EventPayload, build_event, parse_event, registry
 from skillkit.migrations import upgrade
 from skillkit.runtime import ServiceRuntime
 from skillkit.settings import ServiceSettings
@@ -91,9 +92,12 @@ async def running_service(
 
 
 async def publish(bootstrap: str, payload: EventPayload, partition_key: str, *, event_id: str | None = None,
-                  source: str = "/tests") -> str:
-    """Publish one event as another service would; returns its id."""
-    event_id, event_type, body = build_event(payload, source=source, partition_key=partition_key, event_id=event_id)
+                  source: str | None = None) -> str:
+    """Publish one event as another service would (as the producer that owns its topic, unless `source` says
+    otherwise: consumers dead-letter any other); returns its id."""
+    topic = registry.type_of(payload).topic
+    event_id, event_type, body = build_event(payload, source=source or TOPIC_PRODUCERS[topic],
+                                             partition_key=partition_key, event_id=event_id)
     await publish_raw(bootstrap, event_type.topic, body, partition_key)
     return event_id
 
