@@ -132,6 +132,7 @@ def chain(
     clock: Clock | None = None,
     free_student: bool = False,
     enterprise: str | None = "ENT1",  # S5: the enterprise an on-the-job class names (its payee)
+    days_reason: str | None = None,  # S1: an inclusive class outside 3–10 days (needs approval)
 ) -> list[Fact]:
     """Every event of one chain (person, voucher, enrolment, class, certificate), complete unless told. The
     trainee record's answer comes as a one-line trainee sheet (`realname_sheet=False`: a single-record
@@ -148,8 +149,9 @@ def chain(
             class_id=klass, institution_id=institution, kind=kind, course=course, occupation_code=occupation,
             level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=planned_days or max(days or 1, 1),
             capacity=40, outbound=outbound, subsidised_day_limit=day_limit, project_reference=project,
-            enterprise_id=enterprise if kind == "enterprise" else None,
-            needs_approval=kind == "order", status="open" if kind != "order" else "pending_approval"), clock),
+            enterprise_id=enterprise if kind == "enterprise" else None, days_reason=days_reason,
+            needs_approval=kind == "order" or days_reason is not None,
+            status="open" if kind != "order" and days_reason is None else "pending_approval"), clock),
         fact(TrainingEnrolled(
             enrolment_id=enrolment, class_id=klass, institution_id=institution, voucher_id=voucher,
             person_key=person, kind=kind, occupation_code=occupation, level=level, class_start=start,

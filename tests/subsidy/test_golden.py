@@ -172,6 +172,14 @@ CASES = [
          {LA: ("eligible", "75.00", ("S4",))}),
     Case("S2_16_attended_of_12_planned_pays_12", lambda: chain(kind="order", days=16, planned_days=12, outcome=OUTCOME_80),
          {TR: ("eligible", "1700.00", ("S2",))}),
+    # S1 "usually 3–10 days": outside it the class waits for the bureau's approval (with a reason), then pays
+    Case("S1_12_planned_days_wait_for_the_bureau", lambda: chain(days=12, days_reason="山区学员分散，需延长实操"),
+         {TR: ("waiting", "1000.00", ("S1",))}, reason={TR: "class_days_approval_missing"}),
+    Case("S1_12_planned_days_approved_pays_the_cap", lambda: chain(days=12, days_reason="山区学员分散，需延长实操",
+                                                                   approved=True),
+         {TR: ("eligible", "1000.00", ("S1",))}),
+    Case("S1_2_planned_days_refused_by_the_bureau", lambda: chain(days=2, days_reason="农忙季节短期班", approved=False),
+         {TR: ("rejected", "200.00", ("S1",))}, reason={TR: "class_not_approved"}),
     Case("S1_0_days_rejected", lambda: chain(days=0), {TR: ("rejected", "0.00", ("S1",))},
          reason={TR: "no_attended_days"}),
     # S2 order: 150/day first 10 days, then 100/day, cap 4,000, >= 80 % employment (inclusive)

@@ -32,7 +32,7 @@ async def test_open_inclusive_class_emits_class_opened_with_day_limit(ts):
     assert event["outbound"] is False and event["project_reference"] is None
 
 
-async def test_S1_inclusive_class_of_11_days_is_refused(ts):
+async def test_S1_inclusive_class_of_11_days_without_a_reason_is_refused(ts):
     w = await World(ts).setup()
     start = today()
     r = await ts.client.post(
@@ -43,8 +43,31 @@ async def test_S1_inclusive_class_of_11_days_is_refused(ts):
     assert (r.status_code, r.json()["code"]) == (422, "inclusive_days_out_of_range")
     r = await ts.client.post("/v1/classes", json=class_body(planned_days=2, level=None), headers=w.org)
     assert (r.status_code, r.json()["code"]) == (422, "inclusive_days_out_of_range")
+    r = await ts.client.post("/v1/classes", json=class_body(planned_days=5, days_reason="不需要的理由"), headers=w.org)
+    assert (r.status_code, r.json()["code"]) == (422, "days_reason_not_needed")
     assert await count(ts, TrainingClass) == 0
     assert await count(ts, kit_tables.outbox) == 1  # only the institution's approval
+
+
+async def test_S1_inclusive_class_outside_3_to_10_days_waits_for_the_bureau(ts):
+    """S1 says "usually 3–10 days": outside it the class is filed with a reason and opens once the bureau approves."""
+    w = await World(ts).setup()
+    start = today()
+    c = await w.open_class(start_date=start.isoformat(), end_date=(start + timedelta(days=14)).isoformat(),
+                           planned_days=12, days_reason="山区学员居住分散，实操需延长至12天")
+    assert (c["status"], c["days_reason"]) == ("pending_approval", "山区学员居住分散，实操需延长至12天")
+    [opened] = await outbox_payloads(ts, "class.opened.v1")
+    assert (opened["needs_approval"], opened["status"], opened["days_reason"]) == (
+        True, "pending_approval", "山区学员居住分散，实操需延长至12天")
+    number = resident_id(60)
+    v = await w.voucher(number)
+    r = await w.enrol(c["id"], number, v)
+    assert (r.status_code, r.json()["code"]) == (409, "class_not_approved")
+    r = await ts.client.post(f"/v1/classes/{c['id']}/decision", json={"approved": True}, headers=w.bureau)
+    assert (r.status_code, r.json()["status"]) == (200, "open")
+    [approved] = await outbox_payloads(ts, "class.approved.v1")
+    assert (approved["approved"], approved["decided_by"]) == (True, "staff-1")
+    assert (await w.enrol(c["id"], number, v)).status_code == 201
 
 
 async def test_S1_inclusive_class_of_10_days_is_accepted(ts):

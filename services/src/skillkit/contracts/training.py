@@ -48,7 +48,9 @@ class ClassOpened(EventPayload):
     project_reference: str | None = None  # S3: the project whose rate table applies
     # S5 (additive, issue 13): the registered enterprise whose employees an on-the-job class trains (the payee).
     enterprise_id: str | None = None
-    needs_approval: bool  # S2: order classes
+    # S1 (additive, issue 13): why an inclusive class plans outside the usual 3–10 days; it then needs approval too
+    days_reason: str | None = None
+    needs_approval: bool  # S2: order classes; S1: inclusive classes outside 3–10 days
     status: str  # open | pending_approval
 
 

@@ -76,6 +76,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "dropped": ("学员中途退训（{0}）", "the trainee left the class before completion ({0})"),
     "class_missing": ("尚未收到开班备案", "the class filing (class.opened) has not been received yet"),
     "class_approval_missing": ("订单式培训班尚待审核备案", "the order class awaits the bureau's approval (S2)"),
+    "class_days_approval_missing": (
+        "普惠制培训班计划 {0} 天，超出通常的 3–10 天，尚待局方审批（S1）",
+        "the inclusive class plans {0} days, outside the usual 3–10, and awaits the bureau's approval (S1)",
+    ),
     "class_not_approved": ("培训班未获审核备案（{0}）", "the bureau did not approve the class ({0})"),
     "kind_mismatch": ("培训券类型与培训班类型不符", "the voucher's kind differs from the class's kind"),
     "realname_missing": ("尚待省培训实名制系统确认", "awaiting the province real-name system's verdict (P1)"),
@@ -436,12 +440,18 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
         links.append(Link("enrolment", BROKEN, _ids(c.enrolled, c.klass), Reason.of("kind_mismatch")))
     elif c.klass.payload.needs_approval and (c.approval is None or not c.approval.payload.approved):
         if c.approval is None:
-            links.append(Link("enrolment", MISSING, _ids(c.enrolled, c.klass), Reason.of("class_approval_missing")))
+            waiting = (Reason.of("class_days_approval_missing", c.klass.payload.planned_days)
+                       if c.klass.payload.kind.value == "inclusive" else Reason.of("class_approval_missing"))
+            links.append(Link("enrolment", MISSING, _ids(c.enrolled, c.klass), waiting))
         else:
             links.append(Link("enrolment", BROKEN, _ids(c.enrolled, c.klass, c.approval),
                               Reason.of("class_not_approved", c.approval.payload.reason or "-")))
     else:
-        links.append(Link("enrolment", OK, _ids(c.enrolled, c.klass, c.approval)))
+        note = None
+        if c.klass.payload.days_reason and c.approval is not None:  # S1: outside 3–10 days, approved with a reason
+            note = (f"计划 {c.klass.payload.planned_days} 天（超出 3–10 天）经局方审批："
+                    f"{c.klass.payload.days_reason}（{c.approval.payload.decided_by}）")
+        links.append(Link("enrolment", OK, _ids(c.enrolled, c.klass, c.approval), note=note))
 
     table = _chain_table(c, enrolment_id, facts, policies, pinned)
 

@@ -98,6 +98,7 @@ class ClassOut(BaseModel):
     outbound: bool
     project_reference: str | None
     enterprise_id: uuid.UUID | None = None  # S5
+    days_reason: str | None = None  # S1: outside 3–10 days, approved by the bureau
     subsidised_day_limit: int | None
     order: EmployerOrder | None
     status: str

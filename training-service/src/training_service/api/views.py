@@ -66,7 +66,7 @@ def class_view(c: TrainingClass | Row, enrolment_counts: dict[str, int] | None =
         level=c.level, start_date=c.start_date, end_date=c.end_date, planned_days=c.planned_days,
         capacity=c.capacity, seats_taken=c.seats_taken, venue=c.venue, teachers=c.teachers,
         teaching_plan_ref=c.teaching_plan_ref, assessment_plan_ref=c.assessment_plan_ref, outbound=c.outbound,
-        project_reference=c.project_reference, enterprise_id=c.enterprise_id,
+        project_reference=c.project_reference, enterprise_id=c.enterprise_id, days_reason=c.days_reason,
         subsidised_day_limit=c.subsidised_day_limit, order=order,
         status=c.status, status_label=CLASS_STATUS_LABELS[c.status], decision_reason=c.decision_reason,
         outcome=c.outcome, created_at=c.created_at, enrolment_counts=enrolment_counts,

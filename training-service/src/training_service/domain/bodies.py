@@ -150,6 +150,8 @@ class ClassIn(Strict):
     project_reference: Text200 | None = None  # S3
     order: EmployerOrder | None = None  # S2
     enterprise_id: uuid.UUID | None = None  # S5: the registered enterprise whose employees the class trains
+    # S1: why an inclusive class plans outside the usual 3–10 days (the class then waits for the bureau's approval)
+    days_reason: Reason | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ClassIn":

@@ -42,9 +42,12 @@ def normalise_voucher_code(typed: str) -> str:
 
 
 def check_class_plan(
-    kind: VoucherKind, start: date, end: date, planned_days: int, min_training_days: int | None, *, plan_year: int
-) -> None:
-    """`plan_year`: the policy year the class is filed in (the county's current year)."""
+    kind: VoucherKind, start: date, end: date, planned_days: int, min_training_days: int | None, *, plan_year: int,
+    days_reason: str | None = None,
+) -> bool:
+    """`plan_year`: the policy year the class is filed in (the county's current year). Returns whether the plan needs
+    the bureau's approval before the class opens: S1 says inclusive classes "usually" run 3–10 days, so one outside
+    that range is filed with a reason (`days_reason`) and waits for the bureau's decision, like an order class."""
     if end < start:
         raise Problem(422, "class_dates_reversed", "end_date is before start_date")
     # Issue 16: a class filed today runs within the plan year, or last or next year (a class straddling New Year,
@@ -58,18 +61,24 @@ def check_class_plan(
         raise Problem(
             422, "planned_days_exceed_dates", f"{planned_days} planned days do not fit {calendar_days} calendar days"
         )
-    if kind == VoucherKind.INCLUSIVE and not INCLUSIVE_MIN_DAYS <= planned_days <= INCLUSIVE_MAX_DAYS:
+    outside = kind == VoucherKind.INCLUSIVE and not INCLUSIVE_MIN_DAYS <= planned_days <= INCLUSIVE_MAX_DAYS
+    if outside and days_reason is None:
         raise Problem(
             422,
             "inclusive_days_out_of_range",
-            f"S1: an inclusive class plans {INCLUSIVE_MIN_DAYS} to {INCLUSIVE_MAX_DAYS} days, not {planned_days}",
+            f"S1: an inclusive class usually plans {INCLUSIVE_MIN_DAYS} to {INCLUSIVE_MAX_DAYS} days, not {planned_days}; "
+            "outside that range give days_reason and the bureau decides",
         )
+    if days_reason is not None and not outside:
+        raise Problem(422, "days_reason_not_needed",
+                      f"days_reason is for inclusive classes outside {INCLUSIVE_MIN_DAYS}–{INCLUSIVE_MAX_DAYS} days (S1)")
     if min_training_days is not None and planned_days < min_training_days:
         raise Problem(
             422,
             "planned_days_below_minimum",
             f"the occupation level needs at least {min_training_days} training days, the class plans {planned_days}",
         )
+    return outside
 
 
 def may_pass(attended_days: int, planned_days: int, min_share: Decimal) -> bool:

@@ -48,12 +48,14 @@ async def open_class(
                           f"the catalogue has no level {data.level} for occupation {data.occupation_code}")
     elif data.kind == VoucherKind.ORDER:
         raise Problem(422, "level_required", "S2: an order class names its level (its subsidised-day limit)")
-    check_class_plan(data.kind, data.start_date, data.end_date, data.planned_days,
-                     level.min_training_days if level else None, plan_year=policy_year_of(utcnow()))
+    unusual_days = check_class_plan(data.kind, data.start_date, data.end_date, data.planned_days,
+                                    level.min_training_days if level else None, plan_year=policy_year_of(utcnow()),
+                                    days_reason=data.days_reason)
     enterprise = await enterprise_for_class(session, data.enterprise_id)  # S5
     order = data.order
     employer_credit_code = credit_code_or_problem(order.credit_code, "employer_credit_code") if order else None
-    needs_approval = data.kind == VoucherKind.ORDER  # S2: bureau approval and filing before it opens
+    # S2: bureau approval and filing before it opens; S1: an inclusive class outside 3–10 days, with its reason
+    needs_approval = data.kind == VoucherKind.ORDER or unusual_days
     training_class = TrainingClass(
         id=uuid.uuid4(),
         institution_id=institution.id,
@@ -74,6 +76,7 @@ async def open_class(
         outbound=data.outbound,
         project_reference=data.project_reference,
         enterprise_id=enterprise.id if enterprise else None,
+        days_reason=data.days_reason,
         subsidised_day_limit=level.subsidised_day_limit if level else None,
         employer=order.employer if order else None,
         employer_credit_code=employer_credit_code,
@@ -101,6 +104,7 @@ async def open_class(
             subsidised_day_limit=training_class.subsidised_day_limit,
             project_reference=data.project_reference,
             enterprise_id=str(enterprise.id) if enterprise else None,
+            days_reason=data.days_reason,
             needs_approval=needs_approval,
             status=training_class.status,
         ),
@@ -123,7 +127,8 @@ async def open_class(
 async def decide_class(
     session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: ClassDecisionIn
 ) -> Outcome:
-    """S2: the bureau approves (审核备案) or rejects an order class; only then may it enrol."""
+    """S2: the bureau approves (审核备案) or rejects an order class — S1: an inclusive class planned outside 3–10 days;
+    only then may it enrol."""
     training_class = await session.get(TrainingClass, class_id)
     if training_class is None:
         raise not_found("class", class_id)

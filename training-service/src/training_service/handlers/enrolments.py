@@ -72,7 +72,7 @@ async def check_class_takes_enrolment(session: AsyncSession, training_class: Tra
     if institution.status != "approved":
         raise Problem(409, "institution_not_approved", f"I3: the institution is {institution.status}; it takes no enrolment")
     if training_class.status == "pending_approval":
-        raise Problem(409, "class_not_approved", "S2: the order class awaits the bureau's approval; no enrolment before it")
+        raise Problem(409, "class_not_approved", "S2/S1: the class awaits the bureau's approval; no enrolment before it")
     if training_class.status != "open":
         raise Problem(409, f"class_{training_class.status}", f"the class is {training_class.status}; it takes no enrolment")
     if local_date(now) > training_class.end_date:
