@@ -1,6 +1,7 @@
 """Report endpoints at a province's size (issue 14): seed N vouchers (default 1,000,000) into a fresh PostgreSQL
 database by bulk SQL (generate_series: persons, chains, completion / certificate / class facts, training and
-evaluation claims, payees, funds), ANALYZE as autovacuum would, then time each report endpoint through the app
+evaluation claims, payees, funds), ANALYZE as autovacuum would, build the reports' read models (the first, full
+refresh, then an incremental one after 1,000 claims were paid), then time each report endpoint through the app
 (in process, httpx ASGI transport: the query, the composition and the JSON, no network) and print p50 / p99.
 
     python -m bench.reports [--vouchers 1000000] [--runs 15]
@@ -21,6 +22,7 @@ from sqlalchemy import text
 from bench.common import percentile
 from skillkit.testing.harness import running_service
 from skillkit.testing.infra import create_pg_database, drop_pg_database
+from subsidy_service.adapters.report_refresh import refresh
 from subsidy_service.config import SubsidySettings
 from subsidy_service.main import create
 
@@ -49,7 +51,8 @@ def seed_statements(n: int) -> list[tuple[str, str]]:
                      "state, missing, recovery_pending, created_at, updated_at, paid_at")
     return [
         ("persons", f"""INSERT INTO persons (person_key, worker_id, masked_name, township, categories, updated_at)
-            SELECT 'P' || i, 'W' || i, '张*三', ({townships})[1 + i % {len(TOWNSHIPS)}], '["rural_migrant"]', now()
+            SELECT 'P' || i, 'W' || i, '张*三', ({townships})[1 + i % {len(TOWNSHIPS)}], '["rural_migrant"]',
+              timestamptz '2023-01-01 00:00+08'
             FROM generate_series(1, {n}) i"""),
         ("chains", f"""INSERT INTO chains (voucher_id, person_key, kind, policy_year, enrolment_id, class_id,
             institution_id, certificate_id, status, links, created_at, updated_at)
@@ -119,6 +122,12 @@ ENDPOINTS = [
 ]
 
 
+async def analyze(service) -> None:
+    async with service.runtime.engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(text("ANALYZE"))
+
+
 async def main(vouchers: int, runs: int, keep: bool) -> None:
     url = await create_pg_database("benchreports")
     try:
@@ -132,11 +141,29 @@ async def main(vouchers: int, runs: int, keep: bool) -> None:
                     t = time.perf_counter()
                     result = await conn.execute(text(statement))
                     print(f"  seeded {label}: {result.rowcount:,} rows in {time.perf_counter() - t:.1f} s")
-            async with service.runtime.engine.connect() as conn:
-                await conn.execution_options(isolation_level="AUTOCOMMIT")
-                await conn.execute(text("ANALYZE"))
-            print(f"seeded {vouchers:,} vouchers in {time.perf_counter() - started:.0f} s (with ANALYZE); "
-                  f"{runs} timed runs per endpoint after one warm-up, PostgreSQL, in-process ASGI")
+            await analyze(service)
+            print(f"seeded {vouchers:,} vouchers in {time.perf_counter() - started:.0f} s (with ANALYZE)")
+            t = time.perf_counter()
+            async with service.sessionmaker() as session:
+                await refresh(session)
+                await session.commit()
+            print(f"read models, first (full) refresh: {time.perf_counter() - t:.1f} s")
+            await analyze(service)
+            # an incremental refresh after 1,000 claims were paid (what a busy 30 s might bring)
+            async with service.sessionmaker() as session:
+                await session.execute(text("UPDATE claims SET state = 'paid', updated_at = now() WHERE id IN "
+                                           "(SELECT id FROM claims WHERE state = 'eligible' LIMIT 1000)"))
+                await session.commit()
+            incremental = []
+            for _ in range(3):
+                t = time.perf_counter()
+                async with service.sessionmaker() as session:
+                    done = await refresh(session)
+                    await session.commit()
+                incremental.append((time.perf_counter() - t) * 1000)
+            print(f"read models, incremental refresh ({done['vouchers']} vouchers re-read, {done['persons']} "
+                  f"holders): {', '.join(f'{ms:.0f}' for ms in incremental)} ms")
+            print(f"{runs} timed runs per endpoint after one warm-up, PostgreSQL, in-process ASGI")
             headers = service.headers("bureau")
             print(f"| endpoint | p50 ms | p99 ms |\n|---|---|---|")
             for label, path, params in ENDPOINTS:

@@ -22,6 +22,7 @@ from playwright.async_api import Page, async_playwright
 
 from skillkit.auth import mint_token
 from skillkit.migrations import upgrade
+from subsidy_service.adapters.report_refresh import refresh
 from subsidy_service.config import SubsidySettings
 from subsidy_service.main import create
 
@@ -61,6 +62,7 @@ async def served(database_factory) -> AsyncIterator[dict[str, Any]]:
         await asyncio.sleep(0.05)
     async with app.state.runtime.sessionmaker() as session:
         await report_seed.seed(session)
+        await refresh(session)
         await session.commit()
     base = f"http://127.0.0.1:{port}"
     async with httpx.AsyncClient(base_url=base) as client:

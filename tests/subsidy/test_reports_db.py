@@ -8,6 +8,7 @@ from prometheus_client import generate_latest
 from sqlalchemy import func, select
 
 from subsidy_service.adapters.report_models import RateLimitHit
+from subsidy_service.adapters.report_refresh import refresh
 
 from tests.subsidy import report_seed
 from tests.subsidy.report_seed import WORKFORCE, YEAR
@@ -18,6 +19,7 @@ async def county(ss, monkeypatch):
     monkeypatch.setattr(ss.app.state.settings, "report_township_workforce", WORKFORCE)
     async with ss.sessionmaker() as session:
         await report_seed.seed(session)
+        await refresh(session)  # the read models, as the periodic job would
         await session.commit()
     ss.app.state.disclosure_cache._items.clear()
     return ss
@@ -114,7 +116,9 @@ async def test_funds_allocated_reserved_paid(county):
     assert (body["total"]["allocated"], body["total"]["available"]) == ("15000.00", "11280.00")
 
 
-async def test_pipeline_without_a_broker_says_why_and_counts_the_outbox(county):
+async def test_pipeline_without_a_broker_says_why_and_counts_the_outbox(county, monkeypatch):
+    monkeypatch.setattr(county.app.state.lag_reader, "bootstrap", "127.0.0.1:1")  # nothing listens there
+    monkeypatch.setattr(county.app.state.lag_reader, "_cached", None)
     body = await get(county, "/v1/reports/pipeline", role="admin")
     assert body["lag_available"] is False and body["lag_source"] == "kafka_admin"
     assert body["lag_unavailable_reason"]
@@ -198,3 +202,33 @@ async def test_business_metrics_follow_the_targets(county):
     assert 'subsidy_target_goal{rule="T1",target="t1_trained"} 3600.0' in text
     assert 'subsidy_target_value{rule="T4",target="t4_county"} 35.7' in text
     assert "subsidy_t5_classes_below 1.0" in text
+
+
+async def test_the_read_models_follow_claims_townships_certificates_and_new_vouchers(county):
+    from datetime import datetime, timezone
+    from sqlalchemy import insert, update
+    from skillkit.db import utcnow
+    from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person
+
+    now = utcnow()
+    async with county.sessionmaker() as session:
+        # nothing moved: no voucher is rewritten; the certificate holders within the window of the newest fact ids
+        # (late commits) are recomputed every time — here all six
+        assert await refresh(session) == {"full": False, "vouchers": 0, "persons": 6}
+        await session.execute(update(Claim).where(Claim.subject_id == "V5", Claim.claim_type == "training")
+                              .values(state="paid", paid_at=now, updated_at=now))
+        await session.execute(update(Person).where(Person.person_key == "P4").values(township="白文镇", updated_at=now))
+        await session.execute(insert(FactRow), [dict(
+            kind="certificate_revoked", key="CERT1", event_type="certificate.revoked.v1", event_id="revoke-1",
+            event_time=now, person_key="P1", data={"reason": "fraud"}, received_at=now)])
+        await session.execute(insert(ChainRow), [dict(
+            voucher_id="V11", person_key="P4", kind="inclusive", policy_year=YEAR, status="waiting", links=[],
+            created_at=datetime(2023, 6, 1, tzinfo=timezone.utc), updated_at=now)])
+        # V5 (its claim), V4 and V11 (P4 moved; V11 is new); the six holders and P4
+        assert await refresh(session) == {"full": False, "vouchers": 3, "persons": 7}
+        await session.commit()
+    body = await get(county, "/v1/reports/funnel", year=YEAR, by="township")
+    assert stages(body["total"]) == (10, 8, 7, 6, 4, 4, 3)
+    assert [(g["key"], g["issued"], g["paid"]) for g in body["groups"]] == [("临泉镇", 5, 3), ("白文镇", 5, 0)]
+    targets = await get(county, "/v1/reports/targets", year=YEAR)
+    assert [(t["township"], t["numerator"]) for t in targets["t4_townships"]] == [("临泉镇", 2), ("白文镇", 2)]

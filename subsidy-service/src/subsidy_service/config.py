@@ -29,3 +29,4 @@ class SubsidySettings(ServiceSettings):
     disclosure_rate_window_seconds: float = 60.0
     disclosure_cache_seconds: float = 60.0
     report_metrics_seconds: float = 300.0
+    report_refresh_seconds: float = 30.0  # how often the reports' read models catch up with the chains

@@ -15,6 +15,7 @@ from skillkit.runtime import PeriodicJob, ServiceRuntime
 from subsidy_service.adapters import report_models, settlement_models  # noqa: F401  (their tables on the metadata)
 from subsidy_service.adapters.kafka_lag import LagReader
 from subsidy_service.adapters.ratelimit import SharedWindowLimiter
+from subsidy_service.adapters.report_refresh import refresh_job
 from subsidy_service.adapters.models import kit_tables
 from subsidy_service.adapters.store import ensure_default_tables
 from subsidy_service.api import chains, claims, declarations, disclosure, me, pages, payments, policy, reports
@@ -50,6 +51,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
     lag_reader = LagReader(settings.kafka_bootstrap)
     runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
                              periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job),
+                                       PeriodicJob("report-refresh", settings.report_refresh_seconds, refresh_job),
                                        PeriodicJob("report-metrics", settings.report_metrics_seconds,
                                                    metrics_job(settings.report_township_workforce, lag_reader))])
     app = create_app(

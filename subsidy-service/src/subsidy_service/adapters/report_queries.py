@@ -1,10 +1,11 @@
 """The queries behind the report endpoints, the dashboard and the disclosure page (issue 14).
 
-They read the tables the chain projection and settlement keep — one row per voucher in `chains`, its training claim
-in `claims`, the worker projection in `persons` (township, masked name), the facts (completions, certificates,
-class outcomes), `funds` and `fund_entries` — with no table of their own: every number is as fresh as the chain.
-Each report is one aggregate statement (GROUP BY in the database), so its cost is one scan of the rows the filters
-leave, whatever the number of groups; BENCHMARKS.md has the times on 1,000,000 vouchers.
+The funnel and the targets read the read models `report_vouchers` (one narrow row per voucher: its township,
+institution, class, kind, month and funnel stages as 0/1) and `report_holders` (T4), which the refresh job keeps
+from chains, claims, facts and the worker projection (`adapters/report_refresh.py`): aggregating those is several
+times cheaper than joining the four tables per request (BENCHMARKS.md, 1,000,000 vouchers), at the price of a lag of
+one refresh interval. Money, funds and the disclosure read `claims`, `funds` and `fund_entries` directly (always
+current). Each report is one aggregate statement (GROUP BY in the database).
 
 Funnel stages of a voucher (each one a subset of the one before, except where the data says otherwise):
 issued (a chain row: the voucher's issue was received), bound (the chain's live enrolment), completed (a
@@ -16,17 +17,19 @@ paid (that claim paid).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import Text, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.county import COUNTY_TZ
 
 from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person
+from subsidy_service.adapters.report_models import ReportHolder, ReportVoucher
 from subsidy_service.adapters.settlement_models import Fund, FundEntry, Payee
 
 chains = ChainRow.__table__
@@ -36,6 +39,8 @@ persons = Person.__table__
 funds = Fund.__table__
 fund_entries = FundEntry.__table__
 payees = Payee.__table__
+rv = ReportVoucher.__table__  # the read model (adapters/report_refresh.py)
+holders = ReportHolder.__table__
 
 ELIGIBLE_OR_LATER = ("eligible", "declared", "verified", "approved", "paid")
 # the claim that pays the training of a voucher: `main`, or the first S6 part (the second follows the licence rate)
@@ -74,75 +79,50 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name
 
 
-# ---- the funnel ------------------------------------------------------------------------------------------------
+# ---- the funnel (read model) ----------------------------------------------------------------------------------
 
-def _funnel_from():
-    completed = facts.alias("completed_fact")
-    claim = claims.alias("training_claim")
-    joined = (
-        chains.outerjoin(persons, persons.c.person_key == chains.c.person_key)
-        .outerjoin(completed, and_(completed.c.kind == "completed", completed.c.key == chains.c.enrolment_id))
-        .outerjoin(claim, and_(claim.c.claim_type == "training", claim.c.subject_id == chains.c.voucher_id,
-                               claim.c.part.in_(TRAINING_PARTS)))
-    )
-    return joined, completed, claim
-
-
-def _chain_filters(f: Filters) -> list[Any]:
+def _voucher_filters(f: Filters) -> list[Any]:
     where: list[Any] = []
     if f.year is not None:
-        where.append(chains.c.policy_year == f.year)
+        where.append(rv.c.policy_year == f.year)
     if f.year is not None and f.quarter is not None:
         start, end = quarter_bounds(f.year, f.quarter)
-        where += [chains.c.created_at >= start, chains.c.created_at < end]
+        where += [rv.c.issued_at >= start, rv.c.issued_at < end]
     if f.township is not None:
-        where.append(persons.c.township == f.township)
+        where.append(rv.c.township == f.township)
     if f.institution_id is not None:
-        where.append(chains.c.institution_id == f.institution_id)
+        where.append(rv.c.institution_id == f.institution_id)
     if f.class_id is not None:
-        where.append(chains.c.class_id == f.class_id)
+        where.append(rv.c.class_id == f.class_id)
     return where
 
 
-def _one(condition: Any) -> Any:
-    return func.sum(case((condition, 1), else_=0))
+GROUPS = {"township": rv.c.township, "institution": rv.c.institution_id, "kind": rv.c.kind, "month": rv.c.month,
+          "class": rv.c.class_id}
 
 
 async def funnel(session: AsyncSession, f: Filters, by: str | None) -> list[dict[str, Any]]:
     """issued → bound → completed → evaluated → certified → eligible → paid, per group of `by` (or one total)."""
-    joined, completed, claim = _funnel_from()
-    passed = completed.c.data["passed"].as_boolean()
-    group: Any
-    if by == "township":
-        group = func.coalesce(persons.c.township, UNKNOWN)
-    elif by == "institution":
-        group = func.coalesce(chains.c.institution_id, UNKNOWN)
-    elif by == "kind":
-        group = func.coalesce(chains.c.kind, UNKNOWN)
-    elif by == "month":
-        group = local_month(chains.c.created_at, _dialect(session))
-    elif by == "class":
-        group = func.coalesce(chains.c.class_id, UNKNOWN)
-    else:
-        group = literal("all")
+    column = GROUPS.get(by or "")
+    keys = [column] if column is not None else []
     statement = (
-        select(
-            group.label("key"),
-            func.count().label("issued"),
-            func.count(chains.c.enrolment_id).label("bound"),
-            func.count(completed.c.id).label("completed"),
-            _one(and_(completed.c.id.is_not(None), passed.is_(True))).label("evaluated"),
-            func.count(chains.c.certificate_id).label("certified"),
-            _one(claim.c.state.in_(ELIGIBLE_OR_LATER)).label("eligible"),
-            _one(claim.c.state == "paid").label("paid"),
-        )
-        .select_from(joined)
-        .where(*_chain_filters(f))
-        .group_by(group)
-        .order_by(group)
+        select(*keys, func.count().label("issued"),
+               *(func.sum(rv.c[stage]).label(stage) for stage in STAGES[1:]))
+        .where(*_voucher_filters(f)).group_by(*keys)
     )
     rows = (await session.execute(statement)).all()
-    return [{"key": row.key, **{stage: int(getattr(row, stage) or 0) for stage in STAGES}} for row in rows]
+    out = [{"key": (row[0] if keys else "all") or UNKNOWN,
+            **{stage: int(getattr(row, stage) or 0) for stage in STAGES}} for row in rows]
+    if keys and any(row[0] is None for row in rows):  # a None group and a literal "未知" one would be two rows
+        merged: dict[str, dict[str, Any]] = {}
+        for g in out:
+            into = merged.setdefault(g["key"], {"key": g["key"], **{s: 0 for s in STAGES}})
+            for stage in STAGES:
+                into[stage] += g[stage]
+        out = list(merged.values())
+    if not keys and not out:
+        out = [{"key": "all", **{stage: 0 for stage in STAGES}}]
+    return sorted(out, key=lambda g: g["key"])
 
 
 # ---- money -----------------------------------------------------------------------------------------------------
@@ -165,7 +145,8 @@ async def money(session: AsyncSession, f: Filters, by: str) -> list[dict[str, An
     """Claims' count and amount by their leading rule (`rule`), by payee (`payee`) or by state (`state`), each split
     by state so that what is paid, approved or still eligible reads off one row."""
     if by == "rule":
-        keys: list[Any] = [claims.c.rule_ids[0].as_string().label("rule_id")]
+        # grouped by the JSON text (no JSON parsing per row), the leading rule read per group below
+        keys: list[Any] = [cast(claims.c.rule_ids, Text).label("rule_ids")]
     elif by == "payee":
         keys = [claims.c.payee_type, claims.c.payee_id]
     else:
@@ -180,7 +161,8 @@ async def money(session: AsyncSession, f: Filters, by: str) -> list[dict[str, An
     groups: dict[tuple, dict[str, Any]] = {}
     for row in rows:
         if by == "rule":
-            key: tuple = (row.rule_id or UNKNOWN,)
+            rules = json.loads(row.rule_ids) if row.rule_ids else []
+            key: tuple = (rules[0] if rules else UNKNOWN,)
             base = {"rule_id": key[0]}
         elif by == "payee":
             key = (row.payee_type, row.payee_id or "")
@@ -192,7 +174,9 @@ async def money(session: AsyncSession, f: Filters, by: str) -> list[dict[str, An
         amount = Decimal(row.amount or 0).quantize(Decimal("0.01"))
         group["count"] += int(row.count)
         group["amount"] += amount
-        group["by_state"][row.state] = {"count": int(row.count), "amount": amount}
+        state = group["by_state"].setdefault(row.state, {"count": 0, "amount": ZERO})
+        state["count"] += int(row.count)
+        state["amount"] += amount
     return [groups[k] for k in sorted(groups)]
 
 
@@ -237,25 +221,20 @@ async def funds_used(session: AsyncSession, year: int, quarter: int | None) -> l
 
 async def training_counts(session: AsyncSession, f: Filters) -> dict[str, int]:
     """T1, T2, T3: completed trainings (人次) in all kinds and in caregiver classes, and certified caregivers."""
-    joined, completed, _ = _funnel_from()
-    statement = (
-        select(
-            func.count(completed.c.id).label("trained"),
-            _one(and_(completed.c.id.is_not(None), chains.c.kind == "caregiver")).label("caregivers"),
-            _one(and_(completed.c.id.is_not(None), chains.c.kind == "caregiver",
-                      chains.c.certificate_id.is_not(None))).label("caregivers_certified"),
-        )
-        .select_from(joined).where(*_chain_filters(f))
-    )
+    caregiver = rv.c.kind == "caregiver"
+    statement = select(
+        func.sum(rv.c.completed).label("trained"),
+        func.sum(case((caregiver, rv.c.completed), else_=0)).label("caregivers"),
+        func.sum(case((and_(caregiver, rv.c.certified == 1), rv.c.completed), else_=0)).label("caregivers_certified"),
+    ).where(*_voucher_filters(f))
     row = (await session.execute(statement)).one()
     return {k: int(getattr(row, k) or 0) for k in ("trained", "caregivers", "caregivers_certified")}
 
 
 async def caregiver_employment(session: AsyncSession, f: Filters) -> tuple[int, int]:
     """T3: employed / completed over the class outcomes of caregiver classes that trained vouchers of the filters."""
-    classes = select(chains.c.class_id).select_from(
-        chains.outerjoin(persons, persons.c.person_key == chains.c.person_key)
-    ).where(chains.c.kind == "caregiver", chains.c.class_id.is_not(None), *_chain_filters(f)).distinct()
+    classes = select(rv.c.class_id).where(rv.c.kind == "caregiver", rv.c.class_id.is_not(None),
+                                          *_voucher_filters(f)).distinct()
     statement = select(
         func.sum(facts.c.data["employed"].as_integer()), func.sum(facts.c.data["trainees_completed"].as_integer())
     ).where(facts.c.kind == "class_outcome", facts.c.key.in_(classes))
@@ -266,33 +245,32 @@ async def caregiver_employment(session: AsyncSession, f: Filters) -> tuple[int, 
 async def holders_by_township(session: AsyncSession) -> dict[str, int]:
     """T4: persons holding at least one certificate that was not revoked, per township of the worker projection.
     Certificates are the certification service's, whatever voucher led to them (a holding rate, not a chain)."""
-    revoked = facts.alias("revoked")
-    township = func.coalesce(persons.c.township, UNKNOWN)
-    statement = (
-        select(township.label("township"),
-               func.count(func.distinct(facts.c.person_key)).label("holders"))
-        .select_from(
-            facts.outerjoin(revoked, and_(revoked.c.kind == "certificate_revoked", revoked.c.key == facts.c.key))
-            .outerjoin(persons, persons.c.person_key == facts.c.person_key))
-        .where(facts.c.kind == "certificate", revoked.c.id.is_(None))
-        .group_by(township)
-    )
-    return {t: int(n) for t, n in (await session.execute(statement)).all()}
+    statement = (select(holders.c.township, func.count()).where(holders.c.holds == 1)
+                 .group_by(holders.c.township))
+    out: dict[str, int] = {}
+    for township, n in (await session.execute(statement)).all():
+        out[township or UNKNOWN] = out.get(township or UNKNOWN, 0) + int(n)
+    return out
 
 
 async def class_certified_shares(session: AsyncSession, f: Filters, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
     """T5: per class of the given kinds, trainees with a chain and how many of them are certified (the same count as
     the T5 flag on declarations, `settlement_rows.class_certificate_counts`)."""
     statement = (
-        select(chains.c.class_id, chains.c.institution_id, chains.c.kind, func.count().label("trainees"),
-               func.count(chains.c.certificate_id).label("certified"))
-        .select_from(chains.outerjoin(persons, persons.c.person_key == chains.c.person_key))
-        .where(chains.c.class_id.is_not(None), chains.c.kind.in_(kinds), *_chain_filters(f))
-        .group_by(chains.c.class_id, chains.c.institution_id, chains.c.kind)
-        .order_by(chains.c.class_id)
+        select(rv.c.class_id, rv.c.institution_id, rv.c.kind, func.count().label("trainees"),
+               func.sum(rv.c.certified).label("certified"))
+        .where(rv.c.class_id.is_not(None), rv.c.kind.in_(kinds), *_voucher_filters(f))
+        .group_by(rv.c.class_id, rv.c.institution_id, rv.c.kind)
+        .order_by(rv.c.class_id)
     )
     return [dict(class_id=r.class_id, institution_id=r.institution_id, kind=r.kind, trainees=int(r.trainees),
-                 certified=int(r.certified)) for r in (await session.execute(statement)).all()]
+                 certified=int(r.certified or 0)) for r in (await session.execute(statement)).all()]
+
+
+async def years_and_townships(session: AsyncSession) -> tuple[list[int], list[str]]:
+    rows = (await session.execute(select(rv.c.policy_year, rv.c.township).distinct())).all()
+    years = sorted({y for y, _ in rows if y is not None}, reverse=True)
+    return years, sorted({t for _, t in rows if t})
 
 
 async def class_details(session: AsyncSession, class_ids: list[str]) -> dict[str, dict[str, Any]]:

@@ -179,11 +179,7 @@ async def pipeline(session: AsyncSession, kit_tables: Any, lag: dict[str, Any], 
 
 
 async def filter_options(session: AsyncSession) -> dict[str, Any]:
-    years = [y for y in (await session.scalars(
-        select(q.chains.c.policy_year).where(q.chains.c.policy_year.is_not(None)).distinct()
-        .order_by(q.chains.c.policy_year.desc()))).all()]
-    townships = (await session.scalars(select(q.persons.c.township).where(q.persons.c.township.is_not(None))
-                                       .distinct().order_by(q.persons.c.township))).all()
+    years, townships = await q.years_and_townships(session)
     names = await institution_names(session)
     return {"years": years, "townships": [{"value": t, "label": t} for t in townships],
             "institutions": [{"value": i, "label": n or i} for i, n in sorted(names.items())]}
