@@ -106,14 +106,14 @@ async def test_P1_the_simulator_process_answers_records_built_to_the_contract(tm
                         [(l.enrolment_id, str(l.verdict), l.detail) for l in e.data.lines or ()],
                         e.partition_key, e.source) for e in probe.events]
         assert answers == [
-            (klass.submission_id, 1, "class", "accepted", None, None, [], "class-1", "/province/realname-simulator"),
+            (klass.submission_id, 1, "class", "accepted", None, None, [], "class-1", "/province/realname"),
             (bad_class.submission_id, 1, "class", "rejected", "missing_field", "缺少或无效：institution_credit_code", [],
-             "class-1", "/province/realname-simulator"),
+             "class-1", "/province/realname"),
             *[(sheet, 1, "trainee", "rejected", None, "共 2 条，驳回 1 条",
                [("e-1", "accepted", None), ("e-2", "rejected", NAME_DETAIL)], "class-1",
-               "/province/realname-simulator")] * 2,  # the re-send answered again, the same
+               "/province/realname")] * 2,  # the re-send answered again, the same
             (sheet, 2, "trainee", "accepted", None, None, [("e-2", "accepted", None)], "class-1",
-             "/province/realname-simulator"),
+             "/province/realname"),
         ]
     finally:
         simulator.send_signal(signal.SIGINT)
