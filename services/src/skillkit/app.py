@@ -22,6 +22,7 @@ from skillkit.auth import declared_roles
 from skillkit.bus import broker_ready
 from skillkit.events import correlation_id_var
 from skillkit.logs import configure_logging
+from skillkit.openapi_docs import document
 from skillkit.problems import PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from skillkit.runtime import ServiceRuntime
 from skillkit.warmup import warm_up
@@ -81,6 +82,7 @@ def create_app(
     _refuse_undeclared_roles(routers)
     for router in routers:
         app.include_router(router, responses=PROBLEM_RESPONSES)
+    document(app)  # roles, problem codes, Idempotency-Key, ID-number and credit-code rules in the OpenAPI
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     # Forwarded headers are believed only from the configured proxies (none by default): uvicorn runs with
     # --no-proxy-headers (skillkit.platform.uvicorn_command), and this decides instead, from the settings.
