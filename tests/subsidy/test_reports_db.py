@@ -232,3 +232,24 @@ async def test_the_read_models_follow_claims_townships_certificates_and_new_vouc
     assert [(g["key"], g["issued"], g["paid"]) for g in body["groups"]] == [("临泉镇", 5, 3), ("白文镇", 5, 0)]
     targets = await get(county, "/v1/reports/targets", year=YEAR)
     assert [(t["township"], t["numerator"]) for t in targets["t4_townships"]] == [("临泉镇", 2), ("白文镇", 2)]
+
+
+async def test_answers_are_kept_until_the_next_refresh(county):
+    from sqlalchemy import update
+    from skillkit.db import utcnow
+    from subsidy_service.adapters.models import Claim
+
+    before = await get(county, "/v1/reports/money", year=YEAR, by="state")
+    async with county.sessionmaker() as session:
+        await session.execute(update(Claim).where(Claim.subject_id == "V5", Claim.claim_type == "training")
+                              .values(state="paid", paid_at=utcnow(), updated_at=utcnow()))
+        await session.commit()
+    # the same refresh: the same answer (a page's numbers all belong to one refresh)
+    assert await get(county, "/v1/reports/money", year=YEAR, by="state") == before
+    async with county.sessionmaker() as session:
+        await refresh(session)
+        await session.commit()
+    after = await get(county, "/v1/reports/money", year=YEAR, by="state")
+    assert [(g["key"], g["count"], g["amount"]) for g in after["groups"]] == [
+        ("declared", 1, "1900.00"), ("paid", 5, "2620.00"), ("waiting", 1, "0.00")]
+    assert stages((await get(county, "/v1/reports/funnel", year=YEAR))["total"])[-1] == 3

@@ -64,6 +64,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
     app.state.clock = Clock(movable=settings.environment != "production")
     # Reports, the dashboard and the disclosure page (issue 14)
     app.state.lag_reader = lag_reader
+    app.state.report_cache = reports.ReportCache()
     app.state.disclosure_limiter = SharedWindowLimiter(
         "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
         lambda: runtime.sessionmaker, settings.blind_index_secret)

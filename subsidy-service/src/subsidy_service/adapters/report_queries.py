@@ -219,27 +219,33 @@ async def funds_used(session: AsyncSession, year: int, quarter: int | None) -> l
 
 # ---- targets (T1–T5) -------------------------------------------------------------------------------------------
 
-async def training_counts(session: AsyncSession, f: Filters) -> dict[str, int]:
-    """T1, T2, T3: completed trainings (人次) in all kinds and in caregiver classes, and certified caregivers."""
-    caregiver = rv.c.kind == "caregiver"
-    statement = select(
-        func.sum(rv.c.completed).label("trained"),
-        func.sum(case((caregiver, rv.c.completed), else_=0)).label("caregivers"),
-        func.sum(case((and_(caregiver, rv.c.certified == 1), rv.c.completed), else_=0)).label("caregivers_certified"),
-    ).where(*_voucher_filters(f))
-    row = (await session.execute(statement)).one()
-    return {k: int(getattr(row, k) or 0) for k in ("trained", "caregivers", "caregivers_certified")}
+async def class_counts(session: AsyncSession, f: Filters) -> list[dict[str, Any]]:
+    """T1, T2, T3 and T5 from one scan of the read model: per class (None for unbound vouchers), institution and kind,
+    the vouchers, the completed, the certified and the completed-and-certified ones."""
+    statement = (
+        select(rv.c.class_id, rv.c.institution_id, rv.c.kind, func.count().label("trainees"),
+               func.sum(rv.c.completed).label("completed"), func.sum(rv.c.certified).label("certified"),
+               func.sum(rv.c.completed * rv.c.certified).label("completed_certified"))
+        .where(*_voucher_filters(f))
+        .group_by(rv.c.class_id, rv.c.institution_id, rv.c.kind)
+    )
+    return [dict(class_id=r.class_id, institution_id=r.institution_id, kind=r.kind, trainees=int(r.trainees),
+                 completed=int(r.completed or 0), certified=int(r.certified or 0),
+                 completed_certified=int(r.completed_certified or 0))
+            for r in (await session.execute(statement)).all()]
 
 
-async def caregiver_employment(session: AsyncSession, f: Filters) -> tuple[int, int]:
-    """T3: employed / completed over the class outcomes of caregiver classes that trained vouchers of the filters."""
-    classes = select(rv.c.class_id).where(rv.c.kind == "caregiver", rv.c.class_id.is_not(None),
-                                          *_voucher_filters(f)).distinct()
-    statement = select(
-        func.sum(facts.c.data["employed"].as_integer()), func.sum(facts.c.data["trainees_completed"].as_integer())
-    ).where(facts.c.kind == "class_outcome", facts.c.key.in_(classes))
-    employed, completed = (await session.execute(statement)).one()
-    return int(employed or 0), int(completed or 0)
+async def class_outcomes(session: AsyncSession, class_ids: list[str]) -> tuple[int, int]:
+    """T3: Σ employed and Σ trainees completed over the outcome reports of the given classes."""
+    employed = completed = 0
+    for start in range(0, len(class_ids), 1000):
+        part = class_ids[start:start + 1000]
+        row = (await session.execute(select(
+            func.sum(facts.c.data["employed"].as_integer()), func.sum(facts.c.data["trainees_completed"].as_integer())
+        ).where(facts.c.kind == "class_outcome", facts.c.key.in_(part)))).one()
+        employed += int(row[0] or 0)
+        completed += int(row[1] or 0)
+    return employed, completed
 
 
 async def holders_by_township(session: AsyncSession) -> dict[str, int]:
@@ -251,20 +257,6 @@ async def holders_by_township(session: AsyncSession) -> dict[str, int]:
     for township, n in (await session.execute(statement)).all():
         out[township or UNKNOWN] = out.get(township or UNKNOWN, 0) + int(n)
     return out
-
-
-async def class_certified_shares(session: AsyncSession, f: Filters, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
-    """T5: per class of the given kinds, trainees with a chain and how many of them are certified (the same count as
-    the T5 flag on declarations, `settlement_rows.class_certificate_counts`)."""
-    statement = (
-        select(rv.c.class_id, rv.c.institution_id, rv.c.kind, func.count().label("trainees"),
-               func.sum(rv.c.certified).label("certified"))
-        .where(rv.c.class_id.is_not(None), rv.c.kind.in_(kinds), *_voucher_filters(f))
-        .group_by(rv.c.class_id, rv.c.institution_id, rv.c.kind)
-        .order_by(rv.c.class_id)
-    )
-    return [dict(class_id=r.class_id, institution_id=r.institution_id, kind=r.kind, trainees=int(r.trainees),
-                 certified=int(r.certified or 0)) for r in (await session.execute(statement)).all()]
 
 
 async def years_and_townships(session: AsyncSession) -> tuple[list[int], list[str]]:

@@ -130,3 +130,8 @@ async def refresh_job(sessionmaker: Any) -> None:
     async with sessionmaker() as session:
         await refresh(session)
         await session.commit()
+
+
+async def refresh_stamp(session: AsyncSession) -> Any:
+    """What identifies the read models' current state: the last refresh's start (None before the first)."""
+    return await session.scalar(select(ReportWatermark.refreshed_at).where(ReportWatermark.name == NAME))

@@ -3,7 +3,7 @@ Bureau, finance, auditors and admins read them; each number on the dashboard pag
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -12,6 +12,7 @@ from skillkit.auth import Principal, Role, require_roles
 from skillkit.consumer import DEAD_LETTERED
 
 from subsidy_service.adapters.report_queries import Filters
+from subsidy_service.adapters.report_refresh import refresh_stamp
 from subsidy_service.api.report_schemas import FilterOptions, FundsOut, FunnelOut, MoneyOut, PipelineOut, TargetsOut
 from subsidy_service.handlers import reports
 from subsidy_service.metrics import observe_lag, observe_targets
@@ -26,6 +27,28 @@ Institution = Annotated[str | None, Query(max_length=64, description="training i
 ClassId = Annotated[str | None, Query(max_length=64, description="class id")]
 
 
+class ReportCache:
+    """Answers computed from the read models change only when the refresh job has run: each answer is kept with the
+    refresh stamp it was computed under (one primary-key read per request) and reused until the stamp moves. Money,
+    which reads the live claims, is kept the same way, so a page's numbers all belong to one refresh."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self.size = size
+        self._items: dict[Any, tuple[Any, Any]] = {}
+
+    async def get_or_compute(self, session: Any, key: Any, compute: Any) -> Any:
+        stamp = await refresh_stamp(session)
+        hit = self._items.get(key)
+        if stamp is not None and hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = await compute()
+        if len(self._items) >= self.size:
+            self._items.clear()
+        if stamp is not None:
+            self._items[key] = (stamp, value)
+        return value
+
+
 def filters(year: int | None, quarter: int | None, township: str | None = None, institution_id: str | None = None,
             class_id: str | None = None) -> Filters:
     return Filters(year=year, quarter=quarter if year is not None else None, township=township or None,
@@ -38,8 +61,9 @@ def filters(year: int | None, quarter: int | None, township: str | None = None, 
 async def get_targets(request: Request, session: Session, _: Annotated[Principal, READERS], year: Year = None,
                       quarter: Quarter = None, township: Township = None,
                       institution_id: Institution = None) -> TargetsOut:
-    body = await reports.targets(session, filters(year, quarter, township, institution_id),
-                                 request.app.state.settings.report_township_workforce)
+    f = filters(year, quarter, township, institution_id)
+    body = await request.app.state.report_cache.get_or_compute(session, ("targets", f), lambda: reports.targets(
+        session, f, request.app.state.settings.report_township_workforce))
     if township is None and institution_id is None and quarter is None:
         observe_targets(body)  # the county-wide numbers feed the Prometheus gauges as well
     return TargetsOut.model_validate(body)
@@ -48,20 +72,23 @@ async def get_targets(request: Request, session: Session, _: Annotated[Principal
 @router.get("/funnel", response_model=FunnelOut,
             summary="Vouchers issued → bound → completed → evaluated → certified → eligible → paid, "
                     "by township, institution, voucher kind, month or class")
-async def get_funnel(session: Session, _: Annotated[Principal, READERS], year: Year = None, quarter: Quarter = None,
+async def get_funnel(request: Request, session: Session, _: Annotated[Principal, READERS], year: Year = None, quarter: Quarter = None,
                      township: Township = None, institution_id: Institution = None, class_id: ClassId = None,
                      by: Literal["township", "institution", "kind", "month", "class"] | None = None) -> FunnelOut:
-    return FunnelOut.model_validate(
-        await reports.funnel(session, filters(year, quarter, township, institution_id, class_id), by))
+    f = filters(year, quarter, township, institution_id, class_id)
+    return FunnelOut.model_validate(await request.app.state.report_cache.get_or_compute(
+        session, ("funnel", f, by), lambda: reports.funnel(session, f, by)))
 
 
 @router.get("/money", response_model=MoneyOut,
             summary="Claims' count and amount by leading rule, by payee or by state, each split by state "
                     "(`quarter` filters on the payment time)")
-async def get_money(session: Session, _: Annotated[Principal, READERS], year: Year = None, quarter: Quarter = None,
+async def get_money(request: Request, session: Session, _: Annotated[Principal, READERS], year: Year = None, quarter: Quarter = None,
                     township: Township = None, institution_id: Institution = None,
                     by: Literal["rule", "payee", "state"] = "rule") -> MoneyOut:
-    return MoneyOut.model_validate(await reports.money(session, filters(year, quarter, township, institution_id), by))
+    f = filters(year, quarter, township, institution_id)
+    return MoneyOut.model_validate(await request.app.state.report_cache.get_or_compute(
+        session, ("money", f, by), lambda: reports.money(session, f, by)))
 
 
 @router.get("/funds", response_model=FundsOut, summary="Funds allocated, reserved, paid and available (P6)")
@@ -81,8 +108,9 @@ async def get_pipeline(request: Request, session: Session, _: Annotated[Principa
 
 
 @router.get("/filters", response_model=FilterOptions, summary="Years, townships and institutions for the filters")
-async def get_filters(session: Session, _: Annotated[Principal, READERS]) -> FilterOptions:
-    return FilterOptions.model_validate(await reports.filter_options(session))
+async def get_filters(request: Request, session: Session, _: Annotated[Principal, READERS]) -> FilterOptions:
+    return FilterOptions.model_validate(await request.app.state.report_cache.get_or_compute(
+        session, ("filters",), lambda: reports.filter_options(session)))
 
 
 def dead_letter_counts() -> dict[str, int]:

@@ -64,10 +64,14 @@ async def institution_names(session: AsyncSession) -> dict[str, str | None]:
 
 
 async def targets(session: AsyncSession, f: q.Filters, workforce: dict[str, int]) -> dict[str, Any]:
-    counts = await q.training_counts(session, f)
-    employed, completed = await q.caregiver_employment(session, f)
+    rows = await q.class_counts(session, f)  # one scan of the read model for T1, T2, T3 and T5
+    caregiver = [r for r in rows if r["kind"] == "caregiver"]
+    counts = {"trained": sum(r["completed"] for r in rows), "caregivers": sum(r["completed"] for r in caregiver),
+              "caregivers_certified": sum(r["completed_certified"] for r in caregiver)}
+    employed, completed = await q.class_outcomes(session, sorted(r["class_id"] for r in caregiver if r["class_id"]))
     holders = await q.holders_by_township(session)
-    shares = await q.class_certified_shares(session, f, T5_KINDS)
+    # T5: trainees with a chain in a class, of whom certified (the declarations' T5 flag counts the same)
+    shares = sorted((r for r in rows if r["class_id"] and r["kind"] in T5_KINDS), key=lambda r: r["class_id"])
     names = await institution_names(session)
     townships = []
     for township in sorted(set(workforce) | set(holders)):
