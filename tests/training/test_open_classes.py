@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from training_service.adapters.models import ClassInterest, TrainingClass
 
@@ -100,7 +100,9 @@ async def test_P9_interest_is_seen_by_the_institution_and_confirmed_by_enrolling
     assert replay.json() == interest and replay.headers["Idempotent-Replayed"] == "true"
     again = await ts.client.post(f"/v1/open-classes/{c['id']}/interests", json={**body, "mobile": "13900000000"},
                                  headers=ts.headers("worker", sub="wx-openid-3"))
-    assert (again.status_code, again.json()["id"], again.json()["mobile"]) == (200, interest["id"], "13900000000")
+    # a POST's answer is kept in the idempotency table: masked (issue 16)
+    assert (again.status_code, again.json()["id"], again.json()["mobile_masked"], again.json()["mobile"]) == (
+        200, interest["id"], "139****0000", None)
     assert await count(ts, ClassInterest) == 1
 
     seen = (await ts.client.get(f"/v1/classes/{c['id']}/interests", headers=w.org)).json()["items"]
@@ -165,3 +167,25 @@ async def test_interest_refused_for_a_full_or_unknown_class_and_for_other_roles(
     r = await ts.client.post(f"/v1/open-classes/{c['id']}/interests", json={**body, "mobile": "12345"}, headers=worker)
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
     assert await count(ts, ClassInterest) == 0
+
+
+async def test_issue16_an_interests_mobile_is_encrypted_at_rest_and_in_full_only_to_the_worker_and_the_institution(ts):
+    w = await World(ts).setup()
+    c = await w.open_class()
+    worker = ts.headers("worker", sub="wx-openid-16", **{"Idempotency-Key": "interest-16"})
+    r = await ts.client.post(f"/v1/open-classes/{c['id']}/interests",
+                             json={"contact_name": "张三", "mobile": "13812345678"}, headers=worker)
+    assert (r.status_code, r.json()["mobile_masked"], r.json()["mobile"]) == (201, "138****5678", None)
+    mine = (await ts.client.get("/v1/interests/mine", headers=worker)).json()["items"]
+    assert [(i["mobile_masked"], i["mobile"]) for i in mine] == [("138****5678", "13812345678")]
+    seen = (await ts.client.get(f"/v1/classes/{c['id']}/interests", headers=w.org)).json()["items"]
+    assert [(i["mobile_masked"], i["mobile"]) for i in seen] == [("138****5678", "13812345678")]  # P9: calls back
+    for role in ("bureau", "admin", "auditor"):
+        r = await ts.client.get(f"/v1/classes/{c['id']}/interests", headers=ts.headers(role))
+        assert [(i["mobile_masked"], i["mobile"]) for i in r.json()["items"]] == [("138****5678", None)], role
+        assert "13812345678" not in r.text
+    async with ts.sessionmaker() as session:
+        stored = (await session.execute(text("SELECT * FROM class_interests"))).mappings().one()
+        kept = " ".join(str(row) for row in (await session.execute(text("SELECT response_body FROM idempotency_keys"))).all())
+    assert "mobile" not in stored and stored["mobile_encrypted"].startswith("k1:")
+    assert "13812345678" not in " ".join(str(v) for v in stored.values()) + kept

@@ -4,10 +4,10 @@ import sys
 
 from skillkit.rotate_keys import main
 
-from training_service.adapters.models import Enrolment
+from training_service.adapters.models import ClassInterest, Enrolment
 from training_service.config import TrainingSettings
 
-ENCRYPTED_COLUMNS = (Enrolment.__table__.c.id_number_encrypted,)
+ENCRYPTED_COLUMNS = (Enrolment.__table__.c.id_number_encrypted, ClassInterest.__table__.c.mobile_encrypted)
 
 if __name__ == "__main__":
     sys.exit(main(TrainingSettings(), ENCRYPTED_COLUMNS))

@@ -314,7 +314,9 @@ class ClassInterest(Base):
     person_key: Mapped[str | None] = mapped_column(String(64), index=True)
     voucher_code: Mapped[str | None] = mapped_column(String(16))
     contact_name: Mapped[str] = mapped_column(String(50))
-    mobile: Mapped[str] = mapped_column(String(11))
+    # Encrypted at rest like the ID numbers (issue 16, skillkit.pii key ring); in full only to the worker and to the
+    # institution that follows the interest up (P9: the worker gave it to be called), masked to anyone else.
+    mobile_encrypted: Mapped[str] = mapped_column(Text)
     note: Mapped[str | None] = mapped_column(String(500))
     status: Mapped[str] = mapped_column(String(20))  # interested | enrolled | withdrawn
     enrolment_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

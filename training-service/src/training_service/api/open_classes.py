@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, or_, select
 
 from skillkit.app import Session
@@ -24,6 +24,7 @@ from skillkit.contracts.vocab import SKILL_LEVEL_LABELS, VOUCHER_KIND_LABELS, Vo
 from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.pagination import Page
+from skillkit.pii import cipher_for, mask_mobile
 from skillkit.problems import Problem
 
 from training_service.adapters.models import ClassInterest, Enrolment, Institution, Occupation, TrainingClass
@@ -74,7 +75,9 @@ class InterestOut(BaseModel):
     institution_id: uuid.UUID
     institution_name: str
     contact_name: str
-    mobile: str
+    mobile_masked: str = Field(description="`138****5678`, in every answer")
+    mobile: str | None = Field(description="in full to the worker's own reads and to the institution of the class "
+                                           "(P9: to call the worker back); null elsewhere (issue 16)")
     voucher_code: str | None
     note: str | None
     status: str
@@ -169,7 +172,12 @@ async def get_open_class(session: Session, class_id: uuid.UUID,
     return _open_class(*row, detail=True)
 
 
-async def _interest_views(session: Any, interests: list[ClassInterest]) -> list[InterestOut]:
+async def _interest_views(session: Any, settings: Any, interests: list[ClassInterest], *,
+                          full_mobile: bool) -> list[InterestOut]:
+    """`full_mobile`: the worker reading their own interests (a GET: answers of POSTs are kept in the idempotency
+    table, so they stay masked) or the institution of the class."""
+    cipher = cipher_for(settings)
+    mobiles = {i.id: cipher.decrypt(i.mobile_encrypted) for i in interests}
     class_ids = {i.class_id for i in interests}
     names: dict[uuid.UUID, tuple[str, str]] = {}
     if class_ids:
@@ -184,7 +192,8 @@ async def _interest_views(session: Any, interests: list[ClassInterest]) -> list[
                                                .where(Enrolment.id.in_(enrolment_ids)))).all())
     return [InterestOut(
         id=i.id, class_id=i.class_id, class_name=names[i.class_id][0], institution_id=i.institution_id,
-        institution_name=names[i.class_id][1], contact_name=i.contact_name, mobile=i.mobile,
+        institution_name=names[i.class_id][1], contact_name=i.contact_name, mobile_masked=mask_mobile(mobiles[i.id]),
+        mobile=mobiles[i.id] if full_mobile else None,
         voucher_code=i.voucher_code, note=i.note, status=i.status, status_label=INTEREST_STATUS_LABELS[i.status],
         enrolment_id=i.enrolment_id, enrolment_status=statuses.get(i.enrolment_id) if i.enrolment_id else None,
         created_at=i.created_at, updated_at=i.updated_at) for i in interests]
@@ -196,19 +205,22 @@ async def _interest_views(session: Any, interests: list[ClassInterest]) -> list[
 async def post_interest(request: Request, session: Session, class_id: uuid.UUID, body: InterestIn,
                         principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Response:
     async def action() -> Outcome:
-        outcome = await register_interest(session, principal, class_id, body)
-        return Outcome((await _interest_views(session, [outcome.body]))[0], outcome.status_code)
+        outcome = await register_interest(session, request.app.state.settings, principal, class_id, body)
+        views = await _interest_views(session, request.app.state.settings, [outcome.body], full_mobile=False)
+        return Outcome(views[0], outcome.status_code)
 
     return await run_command(request, session, principal, action)
 
 
 @router.get("/v1/interests/mine", response_model=Page[InterestOut],
             summary="The calling worker's interests, newest first, with the enrolment that confirmed each (roles: worker)")
-async def my_interests(session: Session, principal: Annotated[Principal, require_roles(Role.WORKER)],
+async def my_interests(request: Request, session: Session,
+                       principal: Annotated[Principal, require_roles(Role.WORKER)],
                        limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Page[InterestOut]:
     rows = (await session.execute(select(ClassInterest).where(ClassInterest.account_subject == principal.subject)
                                   .order_by(ClassInterest.created_at.desc()).limit(limit))).scalars().all()
-    return Page[InterestOut](items=await _interest_views(session, list(rows)))
+    return Page[InterestOut](items=await _interest_views(session, request.app.state.settings, list(rows),
+                                                         full_mobile=True))
 
 
 @router.post("/v1/interests/{interest_id}/withdraw", response_model=InterestOut,
@@ -217,7 +229,8 @@ async def withdraw(request: Request, session: Session, interest_id: uuid.UUID,
                    principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Response:
     async def action() -> Outcome:
         interest = await withdraw_interest(session, principal, interest_id)
-        return Outcome((await _interest_views(session, [interest]))[0], 200)
+        views = await _interest_views(session, request.app.state.settings, [interest], full_mobile=False)
+        return Outcome(views[0], 200)
 
     return await run_command(request, session, principal, action)
 
@@ -226,7 +239,7 @@ async def withdraw(request: Request, session: Session, interest_id: uuid.UUID,
             summary="Workers interested in the class, oldest first, to follow up one by one (P9) and enrol with their "
                     "voucher (roles: training_org of the class, bureau, admin, auditor)")
 async def class_interests(
-    session: Session, class_id: uuid.UUID,
+    request: Request, session: Session, class_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR)],
     status: Annotated[str | None, Query(pattern="^(interested|enrolled|withdrawn)$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 200,
@@ -236,4 +249,6 @@ async def class_interests(
     if status:
         stmt = stmt.where(ClassInterest.status == status)
     rows = (await session.execute(stmt.order_by(ClassInterest.created_at, ClassInterest.id).limit(limit))).scalars().all()
-    return Page[InterestOut](items=await _interest_views(session, list(rows)))
+    # the institution calls the worker back (P9); bureau, admin and auditors see it masked (issue 16)
+    return Page[InterestOut](items=await _interest_views(session, request.app.state.settings, list(rows),
+                                                         full_mobile=principal.role == Role.TRAINING_ORG))

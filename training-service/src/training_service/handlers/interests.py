@@ -13,9 +13,11 @@ from skillkit.auth import Principal
 from skillkit.commands import Outcome
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.pii import cipher_for
 from skillkit.problems import Problem, not_found
 
 from training_service.adapters.models import ClassInterest, Institution, TrainingClass, VoucherProjection
+from training_service.config import TrainingSettings
 from training_service.domain.bodies import InterestIn
 from training_service.domain.rules import normalise_voucher_code
 
@@ -31,8 +33,8 @@ async def open_class_or_404(session: AsyncSession, class_id: uuid.UUID) -> Train
     return found
 
 
-async def register_interest(session: AsyncSession, principal: Principal, class_id: uuid.UUID,
-                            data: InterestIn) -> Outcome:
+async def register_interest(session: AsyncSession, settings: TrainingSettings, principal: Principal,
+                            class_id: uuid.UUID, data: InterestIn) -> Outcome:
     """The same worker again on the same class: their interest as it is (200), its contact updated."""
     training_class = await open_class_or_404(session, class_id)
     now = utcnow()
@@ -44,7 +46,8 @@ async def register_interest(session: AsyncSession, principal: Principal, class_i
                                                                 ClassInterest.account_subject == principal.subject))
     if existing is not None:
         if existing.status == "interested":
-            existing.contact_name, existing.mobile, existing.note = data.contact_name, data.mobile, data.note
+            existing.contact_name, existing.note = data.contact_name, data.note
+            existing.mobile_encrypted = cipher_for(settings).encrypt(data.mobile)
             existing.voucher_code = code or existing.voucher_code
             existing.person_key = key or existing.person_key
             existing.updated_at = now
@@ -54,7 +57,7 @@ async def register_interest(session: AsyncSession, principal: Principal, class_i
     interest = ClassInterest(
         id=uuid.uuid4(), class_id=class_id, institution_id=training_class.institution_id,
         account_subject=principal.subject, person_key=key, voucher_code=code, contact_name=data.contact_name,
-        mobile=data.mobile, note=data.note, status="interested", enrolment_id=None, created_at=now, updated_at=now)
+        mobile_encrypted=cipher_for(settings).encrypt(data.mobile), note=data.note, status="interested", enrolment_id=None, created_at=now, updated_at=now)
     session.add(interest)
     try:
         await session.flush()
