@@ -714,3 +714,33 @@ def test_replay_commands_accept_the_runbook_options() -> None:
     assert '"--since"' in source and '"--since-seq"' in source
     for package in SERVICE_PACKAGES.values():
         assert module_exists(f"{package}.replay"), package
+
+
+# ---------------------------------------------------------------- replicas and autoscaling (issue 18)
+
+
+def test_k8s_every_service_autoscales_on_the_lag_of_each_of_its_consumer_groups() -> None:
+    docs = [doc for _, doc in k8s_documents()]
+    hpas = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "HorizontalPodAutoscaler"}
+    deployments = {doc["metadata"]["name"]: doc for doc in docs if doc["kind"] == "Deployment"}
+    config = next(doc for doc in docs if doc["kind"] == "ConfigMap" and doc["metadata"]["name"] == "skills-config")
+    partitions = int(config["data"]["SKILLS_KAFKA_PARTITIONS"])
+    for name, package in SERVICE_PACKAGES.items():
+        hpa = hpas[name]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+        # never below the Deployment's two replicas; never more consumers than partitions
+        assert hpa["spec"]["minReplicas"] == deployments[name]["spec"]["replicas"] == 2
+        assert hpa["spec"]["maxReplicas"] == partitions
+        lag_groups = {m["external"]["metric"]["selector"]["matchLabels"]["consumergroup"]
+                      for m in hpa["spec"]["metrics"] if m["type"] == "External"
+                      and m["external"]["metric"]["name"] == "kafka_consumergroup_lag"}
+        assert lag_groups == set(consumer_groups(package)), name
+
+
+def test_compose_runs_two_replicas_of_each_service() -> None:
+    services = compose_services()
+    for name in SERVICE_PACKAGES:
+        first, second = services[name], services[f"{name}-replica"]
+        assert {k: v for k, v in second.items() if k != "ports"} == {k: v for k, v in first.items() if k != "ports"}
+        assert first["ports"] and second["ports"] == []  # one host port; both on the compose network

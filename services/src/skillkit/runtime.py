@@ -2,17 +2,30 @@
 
 The broker may be down when the service starts, or go away later: the relay and the consumers keep
 retrying with backoff, and the API keeps accepting commands into the outbox meanwhile.
+
+Replicas (several processes on one service database, issue 18):
+- the outbox relay publishes one batch at a time per database: each batch runs under a transaction-scoped
+  advisory lock (`skillkit.outbox.OutboxRelay`), so per-key order holds and a relay that finds the lock taken
+  waits for the holder, who publishes every pending row, this replica's too;
+- periodic jobs run in one process only, the leader: whoever holds a session-level advisory lock on a connection
+  of its own (`Leadership`). A leader that dies (even kill -9) loses its connection and with it the lock; another
+  replica takes it at its next try (`leader_check_seconds`);
+- consumers of one group share its partitions (the broker rebalances them when a replica comes or goes); a record
+  delivered again after a rebalance is dropped by the inbox.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import random
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from prometheus_client import Gauge
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from skillkit.bus import ensure_topics, make_producer
 from skillkit.consumer import EventProcessor, Handler, KafkaConsumerRunner
@@ -23,6 +36,8 @@ from skillkit.settings import ServiceSettings
 from skillkit.tables import KitTables
 
 log = logging.getLogger("skillkit.runtime")
+
+LEADER = Gauge("runtime_leader", "1 while this process is the leader that runs the periodic jobs", ["service"])
 
 
 @dataclass
@@ -41,6 +56,79 @@ class ConsumerSpec:
     handlers: dict[str, Handler] = field(default_factory=dict)
     # Runs once per batch inside its transaction, after the handlers (see EventProcessor).
     before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
+
+
+class Leadership:
+    """Leader election among the replicas of one service database: the leader is the process that holds the
+    session-level advisory lock `leader:<service>` on a connection it keeps for the purpose. On SQLite (one
+    process, the embedded default) the only process leads.
+
+    The lock lives as long as the connection: a leader that stops, crashes or is killed releases it with its
+    connection (PostgreSQL ends the backend when the socket closes), and a follower that tries every
+    `check_seconds` takes over. The leader checks its connection as often; if the check fails it steps down at
+    once (a job may then overlap with the new leader's for at most one run — the jobs are idempotent sweeps)."""
+
+    def __init__(self, engine: AsyncEngine, service: str, *, check_seconds: float = 1.0) -> None:
+        self._engine = engine
+        self.service = service
+        self.key = _lock_key(f"leader:{service}")
+        self.check_seconds = check_seconds
+        self.is_leader = engine.dialect.name != "postgresql"
+        self.terms = 0  # how many times this process became the leader
+        self._task: asyncio.Task[Any] | None = None
+        LEADER.labels(service).set(1 if self.is_leader else 0)
+
+    def start(self) -> None:
+        if self._engine.dialect.name == "postgresql":
+            self._task = asyncio.create_task(self._run(), name="leadership")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self._set(False)
+
+    def _set(self, leader: bool) -> None:
+        if leader and not self.is_leader:
+            self.terms += 1
+            log.info("became the leader", extra={"service": self.service})
+        elif self.is_leader and not leader:
+            log.warning("no longer the leader", extra={"service": self.service})
+        self.is_leader = leader
+        LEADER.labels(self.service).set(1 if leader else 0)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self._engine.connect() as conn:
+                    conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await self._hold(conn)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._set(False)
+                log.warning("leader election failed, retrying", extra={"service": self.service, "error": repr(exc)})
+            await asyncio.sleep(self.check_seconds * (0.5 + random.random()))
+
+    async def _hold(self, conn: AsyncConnection) -> None:
+        try:
+            while not await conn.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": self.key}):
+                await asyncio.sleep(self.check_seconds * (0.5 + random.random()))
+            self._set(True)
+            while True:
+                await asyncio.sleep(self.check_seconds)
+                await conn.scalar(text("SELECT 1"))  # the connection, hence the lock, still there
+        finally:
+            self._set(False)
+            try:  # give the lock back at once on a graceful stop (a dead connection released it already)
+                await asyncio.shield(conn.scalar(text("SELECT pg_advisory_unlock_all()")))
+            except BaseException:
+                pass
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
 
 
 class ServiceRuntime:
@@ -63,6 +151,9 @@ class ServiceRuntime:
         self._producer: Any = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[KafkaConsumerRunner] = []
+        self.leadership: Leadership | None = None
+        # (job name, monotonic time) of every periodic run in this process: tests and the chaos controller read it
+        self.periodic_runs: list[tuple[str, float]] = []
 
     async def start(self) -> None:
         self.engine = make_engine(self.settings.database_url)
@@ -79,7 +170,10 @@ class ServiceRuntime:
             )
         if self.settings.run_relay or self.settings.run_consumers:
             self._tasks.append(asyncio.create_task(self._run_bus(), name="bus"))
-        if self.settings.run_periodic:
+        if self.settings.run_periodic and self.periodic:
+            self.leadership = Leadership(self.engine, self.settings.service_name,
+                                         check_seconds=self.settings.leader_check_seconds)
+            self.leadership.start()
             for job in self.periodic:
                 self._tasks.append(asyncio.create_task(self._every(job), name=f"periodic-{job.name}"))
 
@@ -87,7 +181,11 @@ class ServiceRuntime:
         assert self.sessionmaker is not None
         while True:
             await asyncio.sleep(job.seconds)
+            if self.leadership is not None and not self.leadership.is_leader:
+                continue  # another replica leads and runs the jobs
             try:
+                self.periodic_runs.append((job.name, asyncio.get_running_loop().time()))
+                del self.periodic_runs[:-1000]
                 await job.run(self.sessionmaker)
                 self.notify_outbox()
             except asyncio.CancelledError:
@@ -166,6 +264,8 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.leadership is not None:
+            await self.leadership.stop()
         for runner in self._runners:
             try:
                 await runner.stop()

@@ -59,6 +59,9 @@ class ServiceSettings(BaseSettings):
     # wrote (the replay command). 0.2 s cost each service ~1 % of a core idle (an empty relay round is a transaction).
     relay_poll_seconds: float = 1.0
     relay_linger_seconds: float = 0.005
+    # Replicas: how often a follower tries to become the leader that runs the periodic jobs (and the leader checks
+    # that it still holds the lock); a dead leader is replaced within about this long.
+    leader_check_seconds: float = 2.0
     consumer_max_attempts: int = 5
     # After a poll that returned records, consumers wait this long for more before applying them (0: off).
     consumer_linger_ms: int = 100
