@@ -21,7 +21,6 @@ from certification_service.config import CertificationSettings
 from certification_service.main import create as create_certification
 from skillkit.contracts.voucher import WorkerRegistered
 from skillkit.db import utcnow
-from skillkit.outbox import Outbox
 from skillkit.reconcile import GroupReport, Report, _compare, Group, partition_of, reconcile, reconcile_and_heal
 from skillkit.tansu import TansuBroker
 from skillkit.testing.harness import eventually, running_service
@@ -92,7 +91,7 @@ async def test_reconcile_names_exactly_the_dropped_and_withheld_events_and_heal_
             await session.execute(delete(cert_tables.inbox).where(cert_tables.inbox.c.event_id.in_(dropped)))
             await session.commit()
         # 2. two registrations are written and marked published without ever reaching the broker
-        outbox = Outbox(voucher_tables, "/voucher-service")
+        from voucher_service.adapters.outbox import outbox  # the voucher service's own source (consumers check it)
         withheld_keys = [f"withheld-person-{n}" for n in range(2)]
         async with vs.sessionmaker() as session:
             withheld = [await outbox.add(session, WorkerRegistered(
