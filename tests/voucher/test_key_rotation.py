@@ -59,6 +59,13 @@ async def test_issue16_rotation_reencrypts_online_in_batches_and_the_old_key_ret
     assert await in_use(engine, ENCRYPTED_COLUMNS, "k1") == {"workers.id_number_encrypted": 3,
                                                              "workers.mobile_encrypted": 3}
 
+    # k1 dropped from the settings before the rotation: the service refuses to start (every read would fail)
+    premature = rotated_settings.model_copy(update={"pii_previous_keys": {}})
+    with pytest.raises(RuntimeError, match=r"key ids these settings do not hold \(workers.id_number_encrypted: 3, "
+                                           r"workers.mobile_encrypted: 2\)"):
+        async with running_service(create, premature, "voucher_service.migrations"):
+            pass
+
     # the service restarted with the new key: it reads the old values and writes new ones under k2, while the
     # rotation runs beside it
     async with running_service(create, rotated_settings, "voucher_service.migrations") as replica:

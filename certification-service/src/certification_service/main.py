@@ -12,6 +12,7 @@ from certification_service.adapters.models import kit_tables
 from certification_service.api import certificates, evaluations, institutions, public, reports
 from certification_service.adapters.ratelimit import SharedWindowLimiter
 from certification_service.config import CertificationSettings
+from certification_service.rotate_keys import ENCRYPTED_COLUMNS
 from certification_service.consumers import consumers
 
 ROUTERS = [
@@ -28,6 +29,7 @@ ROUTERS = [
 def create(settings: CertificationSettings | None = None) -> FastAPI:
     settings = settings or CertificationSettings()
     runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
+    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
     app = create_app(
         runtime,
         ROUTERS,

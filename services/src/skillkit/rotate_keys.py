@@ -9,6 +9,7 @@ Every ciphertext names its key id (`k2:gAAAA…`, skillkit.pii.PiiCipher). Rotat
    for the next pass (the UPDATE matches the old ciphertext), so it never overwrites a newer value.
 3. `python -m <service>.rotate_keys retire k1` says whether any value still uses k1 (exit 0: remove it from
    SKILLS_PII_PREVIOUS_KEYS and restart; exit 1: it is still in use, with the counts). `status` prints the counts.
+   A service whose settings lack a key id some value names refuses to start (`refuse_retired_keys_in_use`).
 
 The blind indexes (HMAC with SKILLS_BLIND_INDEX_SECRET) and person keys are not touched: lookups keep working
 throughout, and the index secret rotates on its own (runbook).
@@ -100,6 +101,29 @@ async def in_use(engine: AsyncEngine, columns: Sequence[Column[Any]], key_id: st
             if n:
                 used[f"{column.table.name}.{column.name}"] = n
     return used
+
+
+async def unknown_key_ids(engine: AsyncEngine, columns: Sequence[Column[Any]], known: Sequence[str]) -> dict[str, int]:
+    """Per column, how many values name a key id not in `known` (values without a key id are not counted: any key of
+    the ring may read them)."""
+    found: dict[str, int] = {}
+    async with engine.connect() as connection:
+        for column in columns:
+            n = await connection.scalar(select(func.count()).select_from(column.table).where(
+                column.contains(":", autoescape=True), *[not_(_under(column, key_id)) for key_id in known]))
+            if n:
+                found[f"{column.table.name}.{column.name}"] = n
+    return found
+
+
+async def refuse_retired_keys_in_use(engine: AsyncEngine, columns: Sequence[Column[Any]], settings: Any) -> None:
+    """Start-up check: a service does not start while a value names a key id its settings lack (the key was retired
+    while still in use, or SKILLS_PII_PREVIOUS_KEYS lost it): every read of such a value would fail."""
+    missing = await unknown_key_ids(engine, columns, [settings.pii_encryption_key_id, *settings.pii_previous_keys])
+    if missing:
+        raise RuntimeError("values are encrypted under key ids these settings do not hold ("
+                           + ", ".join(f"{c}: {n}" for c, n in missing.items())
+                           + "): put the key back in SKILLS_PII_PREVIOUS_KEYS, rotate, then retire it")
 
 
 def main(settings: Any, columns: Sequence[Column[Any]], argv: list[str] | None = None) -> int:

@@ -152,6 +152,9 @@ class ServiceRuntime:
         self._tasks: list[asyncio.Task[Any]] = []
         self._runners: list[KafkaConsumerRunner] = []
         self.leadership: Leadership | None = None
+        # Columns encrypted with the PII key ring (the service's rotate_keys.ENCRYPTED_COLUMNS): the start refuses to go
+        # on while a value names a key id the settings do not hold (issue 16: a key is retired only when unused).
+        self.encrypted_columns: tuple[Any, ...] = ()
         # (job name, monotonic time) of every periodic run in this process: tests and the chaos controller read it
         self.periodic_runs: list[tuple[str, float]] = []
 
@@ -159,6 +162,10 @@ class ServiceRuntime:
         self.engine = make_engine(self.settings.database_url)
         self.sessionmaker = make_sessionmaker(self.engine)
         self.read_sessionmaker = make_read_sessionmaker(self.engine)  # GET requests (skillkit.app.get_session)
+        if self.encrypted_columns:
+            from skillkit.rotate_keys import refuse_retired_keys_in_use
+
+            await refuse_retired_keys_in_use(self.engine, self.encrypted_columns, self.settings)
         for spec in self.consumer_specs:
             self.processors[spec.name] = EventProcessor(
                 spec.name,

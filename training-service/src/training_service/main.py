@@ -13,6 +13,7 @@ from training_service.adapters.catalogue import import_occupations
 from training_service.adapters.models import kit_tables
 from training_service.api import catalogues, classes, enrolments, enterprises, open_classes, realname
 from training_service.config import TrainingSettings
+from training_service.rotate_keys import ENCRYPTED_COLUMNS
 from training_service.consumers import consumer_specs
 from training_service.handlers.training import close_due_s6_windows
 from training_service.handlers.realname import resend_overdue
@@ -50,6 +51,7 @@ def periodic_jobs(settings: TrainingSettings) -> list[PeriodicJob]:
 def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
     runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic_jobs(settings))
+    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
     return create_app(
         runtime,
         ROUTERS,

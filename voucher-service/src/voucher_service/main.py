@@ -14,6 +14,7 @@ from voucher_service.adapters.models import kit_tables
 from voucher_service.adapters.wechat import build_wechat
 from voucher_service.api import auth, vouchers, workers
 from voucher_service.config import VoucherSettings
+from voucher_service.rotate_keys import ENCRYPTED_COLUMNS
 from voucher_service.consumers import notification_consumer, voucher_consumer
 from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
 from voucher_service.handlers.vouchers import sweep_expired
@@ -33,6 +34,7 @@ def create(settings: VoucherSettings | None = None) -> FastAPI:
         periodic += [PeriodicJob("voucher-expiry-reminders", settings.expiry_reminder_seconds, queue_expiry_reminders),
                      PeriodicJob("notification-sender", settings.notification_send_seconds, send)]
     runtime = ServiceRuntime(settings, kit_tables, consumers=consumers, periodic=periodic)
+    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
     app = create_app(
         runtime,
         [auth.router, workers.router, vouchers.router, audit_router()],  # audit: P10
