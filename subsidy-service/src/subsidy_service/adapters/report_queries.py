@@ -220,14 +220,16 @@ async def funds_used(session: AsyncSession, year: int, quarter: int | None) -> l
 # ---- targets (T1–T5) -------------------------------------------------------------------------------------------
 
 async def class_counts(session: AsyncSession, f: Filters) -> list[dict[str, Any]]:
-    """T1, T2, T3 and T5 from one scan of the read model: per class (None for unbound vouchers), institution and kind,
-    the vouchers, the completed, the certified and the completed-and-certified ones."""
+    """T1, T2, T3 and T5 from one scan of the read model: per class (with its institution and kind), the vouchers,
+    the completed, the certified and the completed-and-certified ones."""
+    # A voucher without a class is not bound: never completed, outside T5. A class has one institution and kind.
     statement = (
-        select(rv.c.class_id, rv.c.institution_id, rv.c.kind, func.count().label("trainees"),
-               func.sum(rv.c.completed).label("completed"), func.sum(rv.c.certified).label("certified"),
+        select(rv.c.class_id, func.max(rv.c.institution_id).label("institution_id"), func.max(rv.c.kind).label("kind"),
+               func.count().label("trainees"), func.sum(rv.c.completed).label("completed"),
+               func.sum(rv.c.certified).label("certified"),
                func.sum(rv.c.completed * rv.c.certified).label("completed_certified"))
-        .where(*_voucher_filters(f))
-        .group_by(rv.c.class_id, rv.c.institution_id, rv.c.kind)
+        .where(rv.c.class_id.is_not(None), *_voucher_filters(f))
+        .group_by(rv.c.class_id)
     )
     return [dict(class_id=r.class_id, institution_id=r.institution_id, kind=r.kind, trainees=int(r.trainees),
                  completed=int(r.completed or 0), certified=int(r.certified or 0),

@@ -1,4 +1,4 @@
-"""reports: the public disclosure's rate-limit counter, the read models of the reports and their watermark
+"""reports: the public disclosure's rate-limit counter, the read models of the reports and their watermark, paid claims index
 
 Revision ID: 0006
 Revises: 0005
@@ -55,6 +55,8 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('person_key', name=op.f('pk_report_holders'))
     )
     op.create_index('ix_report_holders_township', 'report_holders', ['township'], unique=False)
+    op.create_index('ix_claims_paid', 'claims', ['policy_year', 'paid_at'], unique=False,
+                    postgresql_where=sa.text("state = 'paid'"), sqlite_where=sa.text("state = 'paid'"))
     op.create_table('report_watermarks',
     sa.Column('name', sa.String(length=40), nullable=False),
     sa.Column('refreshed_at', skillkit.db.UTCDateTime(timezone=True), nullable=False),
@@ -65,6 +67,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('report_watermarks')
+    op.drop_index('ix_claims_paid', table_name='claims')
     op.drop_index('ix_report_holders_township', table_name='report_holders')
     op.drop_table('report_holders')
     op.drop_index('ix_report_vouchers_class', table_name='report_vouchers')
