@@ -29,8 +29,9 @@ runs them (one uvicorn process each, relay and consumers on, a Tansu broker, fre
 each process (psutil) while idle (10 s, after 15 s to settle), then per chain under a stream of the records their
 consumers get in the pipeline: per class of 20, sent at once every 20 / `--rate` s, 20 training.started (handled,
 for vouchers it does not know: a transaction, no event), 40 subsidy.claim_eligible and 20
-evaluation.result_recorded (passed over by header) for the voucher service; 20 worker.registered (handled) and 40
-voucher.issued / voucher.bound (passed over) for the certification service. The clock stops when every handled
+evaluation.result_recorded (passed over by header) and 20 voucher.issued (handled by its notification consumer) for
+the voucher service; 20 worker.registered (handled) and 40 voucher.issued / voucher.bound (passed over) for the
+certification service. The clock stops when every handled
 record is in the inbox. Variants are settings (environment) compared in alternation, `--rounds` times each:
 the kit's 50 ms fetch wait against the services' own defaults, or `--variants '{"name": {"SKILLS_…": "…"}}'`.
 """
@@ -303,7 +304,7 @@ def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
         TRAINING_TOPIC,
         VOUCHER_TOPIC,
     )
-    from skillkit.contracts.voucher import WorkerRegistered
+    from skillkit.contracts.voucher import VoucherIssued, WorkerRegistered
     from skillkit.events import build_event
 
     records = []
@@ -319,8 +320,15 @@ def _class_records(serial: int) -> list[tuple[str, str, bytes, str]]:
             _, event_type, body = build_event(payload, source=TOPIC_PRODUCERS[topic], partition_key=key)
             records.append((topic, key, body, event_type.name))
         records += [(SUBSIDY_TOPIC, key, _FILLER, "subsidy.claim_eligible.v1")] * 2
+        # voucher.issued is a real event: the voucher service's notification consumer handles it (a subscribe message
+        # for a worker on the mini-program; none here), the certification service passes it over
+        issued = VoucherIssued(voucher_id=str(uuid.uuid4()), code="LXNO44RBTAT", worker_id=str(uuid.uuid4()),
+                               person_key=key, kind="inclusive", policy_year=2026, valid_from=utcnow(),
+                               valid_until=utcnow() + timedelta(days=180), channel="bulk",
+                               categories=["rural_migrant"], living_allowance_eligible=False, issued_by="staff")
+        _, _, issued_body = build_event(issued, source=TOPIC_PRODUCERS[VOUCHER_TOPIC], partition_key=key)
         records += [(CERTIFICATION_TOPIC, key, _FILLER, "evaluation.result_recorded.v1"),
-                    (VOUCHER_TOPIC, key, _FILLER, "voucher.issued.v1"),
+                    (VOUCHER_TOPIC, key, issued_body, "voucher.issued.v1"),
                     (VOUCHER_TOPIC, key, _FILLER, "voucher.bound.v1")]
     return records
 
@@ -402,7 +410,9 @@ async def processes(args: argparse.Namespace) -> None:
 async def _inbox_rows(dsn: str, asyncpg: Any) -> int:
     conn = await asyncpg.connect(dsn)
     try:
-        return int(await conn.fetchval("SELECT count(*) FROM inbox"))
+        # the consumers the stream's handled records are counted for (the voucher service's notification consumer
+        # also handles the voucher.issued of the stream, and is not waited for)
+        return int(await conn.fetchval("SELECT count(*) FROM inbox WHERE consumer <> 'voucher-notifications'"))
     finally:
         await conn.close()
 

@@ -12,9 +12,13 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from bench.loop import free_port_offset
+from skillkit.auth import mint_token
+from skillkit.devseed import Urls, seed
+from skillkit.settings import ServiceSettings
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +70,14 @@ def test_readme_walkthrough_reaches_an_eligible_subsidy(tmp_path):
         for template in ("dev-template-voucher_issued", "dev-template-enrolment_bound",
                          "dev-template-certificate_issued"):
             assert template in out, out
+        # `make run SEED=1` again on the same ./var seeds nothing twice
+        urls = Urls(*(f"http://127.0.0.1:{8001 + offset + i}" for i in range(4)))
+        again = seed(urls)
+        bureau = {"Authorization": f"Bearer {mint_token(ServiceSettings(), 'bureau')}"}
+        institutions = httpx.get(f"{urls.training}/v1/institutions", headers=bureau).json()["items"]
+        classes = httpx.get(f"{urls.training}/v1/classes", headers=bureau).json()["items"]
+        assert len(institutions) == 2 and len(classes) == 2
+        assert {c["id"] for c in again["classes"]} == {c["id"] for c in classes}
     finally:
         platform.send_signal(signal.SIGTERM)
         try:

@@ -12,13 +12,13 @@ from sqlalchemy import select, update
 
 from skillkit.contracts.certification import CertificateIssued
 from skillkit.contracts.subsidy import ClaimPaid
-from skillkit.contracts.training import TrainingEnrolmentRejected
-from skillkit.contracts.voucher import VoucherBound, VoucherIssued
+from skillkit.contracts.training import TrainingEnrolled, TrainingEnrolmentRejected
+from skillkit.contracts.voucher import VoucherIssued
 from skillkit.db import utcnow
 from skillkit.events import build_event, parse_event
 from voucher_service.adapters.models import Notification, Voucher, Worker
 from voucher_service.adapters.wechat import build_wechat
-from voucher_service.consumers import NOTIFICATION_CONSUMER
+from voucher_service.consumers import CONSUMER_NAME, NOTIFICATION_CONSUMER
 from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
 from voucher_service.wechat_fake import openid_of
 
@@ -46,8 +46,11 @@ async def app_worker(vs, user: str, seq: int = 1) -> dict:
 
 
 async def feed(vs, payload, partition_key: str, event_id: str | None = None) -> None:
+    """To the consumer that handles the event: voucher.issued the notification consumer (the service's own topic),
+    the others the lifecycle consumer, which queues their messages in its own transaction."""
     _, _, raw = build_event(payload, source="/tests", partition_key=partition_key, event_id=event_id)
-    await vs.runtime.processors[NOTIFICATION_CONSUMER].apply(parse_event(raw))
+    consumer = NOTIFICATION_CONSUMER if isinstance(payload, VoucherIssued) else CONSUMER_NAME
+    await vs.runtime.processors[consumer].apply(parse_event(raw))
 
 
 async def rows(vs) -> list[Notification]:
@@ -96,8 +99,10 @@ async def test_each_key_moment_has_its_message_and_only_the_allowance_among_paym
     w = await app_worker(vs, "lisi")
     pk = w["person_key"]
     now = utcnow()
-    await feed(vs, VoucherBound(voucher_id="v1", person_key=pk, enrolment_id="e1", class_id="c1", institution_id="i1",
-                                bound_at=now), pk)
+    voucher = (await vs.client.post("/v1/vouchers/claim", json={"kind": "inclusive"}, headers=w["auth"])).json()
+    await feed(vs, TrainingEnrolled(enrolment_id="e1", class_id="c1", institution_id="i1", voucher_id=voucher["id"],
+                                    person_key=pk, kind="inclusive", occupation_code="4-10-01-05", level=5,
+                                    class_start=date(2026, 12, 1), class_end=date(2026, 12, 7)), pk)
     await feed(vs, TrainingEnrolmentRejected(enrolment_id="e2", voucher_id="v2", person_key=pk, reason="already_bound",
                                              detail="bound to another enrolment"), pk)
     await feed(vs, CertificateIssued(certificate_id="c1", certificate_no="S000123456789", person_key=pk,
@@ -107,8 +112,10 @@ async def test_each_key_moment_has_its_message_and_only_the_allowance_among_paym
                              amount=Decimal("90.00"), paid_at=now), pk)
     await feed(vs, ClaimPaid(claim_id="k2", claim_type="training", voucher_id="v1", person_key=pk,
                              amount=Decimal("700.00"), paid_at=now), pk)  # paid to the institution: no message
-    by_template = {r.template: r.data for r in await rows(vs)}
+    found = await rows(vs)
+    by_template = {r.template: r.data for r in found}
     assert set(by_template) == {"enrolment_bound", "enrolment_refused", "certificate_issued", "allowance_paid"}
+    assert next(r.event_id for r in found if r.template == "enrolment_bound") == f"voucher-bound:{voucher['id']}:e1"
     assert by_template["enrolment_refused"]["thing2"] == "培训券已用于其他班级"
     assert by_template["certificate_issued"] == {"thing1": "职业技能等级证书（初级工）",
                                                  "character_string2": "S000123456789", "date3": "2026-12-01"}

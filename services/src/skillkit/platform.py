@@ -185,9 +185,8 @@ def main(argv: list[str] | None = None) -> None:
                              "verdicts (P1) no claim becomes payable")
     parser.add_argument("--port-offset", type=int, default=0, help="added to every port (tests run beside others)")
     args = parser.parse_args(argv)
-    from skillkit.settings import ServiceSettings
-
-    if ServiceSettings().environment == "production":
+    # read before any settings object: production settings with development secrets would not even construct
+    if os.environ.get("SKILLS_ENVIRONMENT", "").strip().lower() == "production":
         sys.exit("make run is for development: refusing with SKILLS_ENVIRONMENT=production (the province simulator "
                  "and the fake WeChat are stand-ins)")
     var = Path(args.var).resolve()

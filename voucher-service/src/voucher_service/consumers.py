@@ -7,34 +7,59 @@ from voucher_service.handlers import lifecycle, notifications
 
 CONSUMER_NAME = "voucher-service"
 
-voucher_consumer = ConsumerSpec(
-    name=CONSUMER_NAME,
-    topics=[TRAINING_TOPIC, CERTIFICATION_TOPIC, SUBSIDY_TOPIC],
-    handlers={
-        "training.enrolled.v1": lifecycle.on_training_enrolled,
-        "training.enrolment_rejected.v1": lifecycle.on_enrolment_rejected,
-        "training.dropped.v1": lifecycle.on_training_dropped,
-        "training.started.v1": lifecycle.on_started,
-        "training.completed.v1": lifecycle.on_completed,
-        "certificate.issued.v1": lifecycle.on_certificate_issued,
-        "certificate.revoked.v1": lifecycle.on_certificate_revoked,
-        "subsidy.claim_paid.v1": lifecycle.on_claim_paid,
-    },
-    before_commit=lifecycle.end_of_batch,  # the batch's starts, completions, certificates and events, set-based
-)
+async def _rejected(session, envelope) -> None:  # type: ignore[no-untyped-def]
+    await lifecycle.on_enrolment_rejected(session, envelope)
+    await notifications.on_enrolment_rejected(session, envelope)
+
+
+async def _certificate(session, envelope) -> None:  # type: ignore[no-untyped-def]
+    await lifecycle.on_certificate_issued(session, envelope)
+    await notifications.on_certificate_issued(session, envelope)
+
+
+async def _paid(session, envelope) -> None:  # type: ignore[no-untyped-def]
+    await lifecycle.on_claim_paid(session, envelope)
+    await notifications.on_claim_paid(session, envelope)
+
+
+async def _end_of_batch(session) -> None:  # type: ignore[no-untyped-def]
+    await lifecycle.end_of_batch(session)
+    await notifications.end_of_batch(session)  # after the bindings: they queue voucher.bound's message
+
+
+async def _end_of_batch_quiet(session) -> None:  # type: ignore[no-untyped-def]
+    await lifecycle.end_of_batch(session)
+    notifications.discard(session)
+
+
+def lifecycle_consumer(notify: bool = True) -> ConsumerSpec:
+    """With `notify`, the events it consumes also queue the worker's subscribe messages (handlers/notifications)."""
+    return ConsumerSpec(
+        name=CONSUMER_NAME,
+        topics=[TRAINING_TOPIC, CERTIFICATION_TOPIC, SUBSIDY_TOPIC],
+        handlers={
+            "training.enrolled.v1": lifecycle.on_training_enrolled,
+            "training.enrolment_rejected.v1": _rejected if notify else lifecycle.on_enrolment_rejected,
+            "training.dropped.v1": lifecycle.on_training_dropped,
+            "training.started.v1": lifecycle.on_started,
+            "training.completed.v1": lifecycle.on_completed,
+            "certificate.issued.v1": _certificate if notify else lifecycle.on_certificate_issued,
+            "certificate.revoked.v1": lifecycle.on_certificate_revoked,
+            "subsidy.claim_paid.v1": _paid if notify else lifecycle.on_claim_paid,
+        },
+        # the batch's starts, completions, certificates and events; then its messages (or none)
+        before_commit=_end_of_batch if notify else _end_of_batch_quiet,
+    )
+
+
+voucher_consumer = lifecycle_consumer()
 
 NOTIFICATION_CONSUMER = "voucher-notifications"
 
-# Its own consumer group: the lifecycle consumer above never waits for a message to be queued (docs/voucher-service.md).
+# The service's own topic, for voucher.issued: issuing (a claim, a roster of hundreds) stays as it was.
 notification_consumer = ConsumerSpec(
     name=NOTIFICATION_CONSUMER,
-    topics=[VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC, SUBSIDY_TOPIC],
-    handlers={
-        "voucher.issued.v1": notifications.on_voucher_issued,
-        "voucher.bound.v1": notifications.on_voucher_bound,
-        "training.enrolment_rejected.v1": notifications.on_enrolment_rejected,
-        "certificate.issued.v1": notifications.on_certificate_issued,
-        "subsidy.claim_paid.v1": notifications.on_claim_paid,
-    },
+    topics=[VOUCHER_TOPIC],
+    handlers={"voucher.issued.v1": notifications.on_voucher_issued},
     before_commit=notifications.end_of_batch,
 )

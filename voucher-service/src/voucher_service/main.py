@@ -15,7 +15,7 @@ from voucher_service.adapters.wechat import build_wechat
 from voucher_service.api import auth, vouchers, workers
 from voucher_service.config import VoucherSettings
 from voucher_service.rotate_keys import ENCRYPTED_COLUMNS
-from voucher_service.consumers import notification_consumer, voucher_consumer
+from voucher_service.consumers import lifecycle_consumer, notification_consumer
 from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
 from voucher_service.handlers.vouchers import sweep_expired
 
@@ -23,7 +23,7 @@ from voucher_service.handlers.vouchers import sweep_expired
 def create(settings: VoucherSettings | None = None) -> FastAPI:
     settings = settings or VoucherSettings()
     wechat = build_wechat(settings)  # WeChat's server API (login, subscribe messages)
-    consumers = [voucher_consumer]
+    consumers = [lifecycle_consumer(notify=settings.notifications_enabled)]
     periodic = [PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)]
     if settings.notifications_enabled:
         consumers.append(notification_consumer)

@@ -42,6 +42,7 @@ from skillkit.locks import lock_key, take_locks
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
+from voucher_service.handlers import notifications
 from voucher_service.adapters.upsert import insert_or_skip_statement
 from voucher_service.domain import validity
 
@@ -161,7 +162,8 @@ async def write_deferred(session: AsyncSession) -> None:
 
 
 async def end_of_batch(session: AsyncSession) -> None:
-    """The consumer's before_commit: the queued transitions, then the batch's events in one INSERT."""
+    """The consumer's before_commit: the queued transitions, then the batch's events in one INSERT (the consumer
+    spec then writes the subscribe messages the batch queued, voucher_service.consumers)."""
     await write_deferred(session)
     await outbox.write_deferred(session)
 
@@ -235,10 +237,12 @@ async def _bind_all(session: AsyncSession, bindings: dict[uuid.UUID, tuple[Train
         correlation_token, causation_token = correlation_id_var.set(correlation), causation_id_var.set(causation)
         try:
             if key in bound:
-                _emit(session, VoucherBound(
+                payload = VoucherBound(
                     voucher_id=str(key), person_key=event.person_key, enrolment_id=event.enrolment_id,
                     class_id=event.class_id, institution_id=event.institution_id, bound_at=now,
-                ), event.person_key, str(key))
+                )
+                _emit(session, payload, event.person_key, str(key))
+                notifications.queue_bound(session, payload)
             else:
                 await _not_bound(session, key, event)
         finally:

@@ -1,14 +1,17 @@
 """Subscribe messages to workers, driven by events: an outbox of messages and a sender loop.
 
-The notification consumer (its own consumer group, so the lifecycle consumer never waits for it and a message
-that cannot be built never dead-letters a lifecycle event) only queues rows in `notifications`: per batch, one
-SELECT finds the WeChat openids of the batch's persons (workers who never logged in through the mini-program get
-nothing) and one INSERT … ON CONFLICT DO NOTHING writes the messages, keyed by (event id, template), so a
-redelivered event adds nothing. The sender loop (a periodic job) leases due rows, sends them through the WeChat
-adapter outside any transaction, and records the result: sent, refused (the worker gave no agreement for the
-template: WeChat's 43101, not retried), failed (a permanent error, or out of attempts), or pending again after a
-backoff (WeChat busy or unreachable). A crash between WeChat's answer and the record sends that message again: at
-least once, which WeChat's per-agreement quota bounds.
+Messages are queued, never sent, where the events are handled: the lifecycle consumer queues those of the events
+it consumes anyway (an enrolment refused, a certificate, an allowance paid) and of the bindings it makes
+(voucher.bound), in its own transaction — no second fetch of those topics, no second inbox row per event — and a
+small consumer group of its own reads the service's own topic for voucher.issued (the claim and the roster stay as
+they were). Per batch, one SELECT finds the WeChat openids of the batch's persons (workers who never logged in
+through the mini-program get nothing) and one INSERT … ON CONFLICT DO NOTHING writes the messages, keyed by
+(event id, template) — the CloudEvent id, or the binding for voucher.bound — so a redelivered event adds nothing.
+The sender loop (a periodic job) leases due rows, sends them through the WeChat adapter outside any transaction, and
+records the result: sent, refused (the worker gave no agreement for the template: WeChat's 43101, not retried),
+failed (a permanent error, or out of attempts), or pending again after a backoff (WeChat busy or unreachable). A
+crash between WeChat's answer and the record sends that message again: at least once, which WeChat's per-agreement
+quota bounds.
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ async def on_voucher_issued(session: AsyncSession, envelope: Envelope) -> None:
     _queue(session, envelope.id, content.voucher_issued(envelope.data))
 
 
-async def on_voucher_bound(session: AsyncSession, envelope: Envelope) -> None:
-    _queue(session, envelope.id, content.enrolment_bound(envelope.data))
+def queue_bound(session: AsyncSession, payload: Any) -> None:
+    """Called where the lifecycle consumer binds a voucher (it emits voucher.bound there): keyed by the binding."""
+    _queue(session, f"voucher-bound:{payload.voucher_id}:{payload.enrolment_id}", content.enrolment_bound(payload))
 
 
 async def on_enrolment_rejected(session: AsyncSession, envelope: Envelope) -> None:
@@ -59,6 +63,11 @@ async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> No
 async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.data.claim_type == "living_allowance":  # S4: the only subsidy paid to the worker
         _queue(session, envelope.id, content.allowance_paid(envelope.data))
+
+
+def discard(session: AsyncSession) -> None:
+    """Notifications turned off: what the batch queued is dropped."""
+    session.info.pop(QUEUE, None)
 
 
 async def end_of_batch(session: AsyncSession) -> None:
