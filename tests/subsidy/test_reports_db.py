@@ -79,7 +79,7 @@ async def test_T1_to_T5_progress(county):
     assert (county_rate["numerator"], county_rate["denominator"], county_rate["rate_percent"],
             county_rate["reached"]) == (5, 14, "35.7", True)
     # T5: C1 (inclusive) 1 of 3 certified is below 50 %; C3 (order) 1 of 2 is exactly 50 % and reaches it
-    assert (body["t5_classes"], body["t5_classes_reached"]) == (2, 1)
+    assert (body["t5_classes"], body["t5_classes_reached"], body["t5_below_total"]) == (2, 1, 1)
     assert [(c["class_id"], c["institution_name"], c["numerator"], c["denominator"], c["rate_percent"])
             for c in body["t5_below"]] == [("C1", "临县技工学校", 1, 3, "33.3")]
 
@@ -253,3 +253,17 @@ async def test_answers_are_kept_until_the_next_refresh(county):
     assert [(g["key"], g["count"], g["amount"]) for g in after["groups"]] == [
         ("declared", 1, "1900.00"), ("paid", 5, "2620.00"), ("waiting", 1, "0.00")]
     assert stages((await get(county, "/v1/reports/funnel", year=YEAR))["total"])[-1] == 3
+
+
+async def test_pages_and_the_vendored_echarts_are_served_by_the_service(ss):
+    dashboard = await ss.client.get("/dashboard")
+    assert dashboard.status_code == 200 and dashboard.headers["content-type"].startswith("text/html")
+    assert "运营看板" in dashboard.text and '<script src="/static/vendor/echarts.min.js">' in dashboard.text
+    assert "http" not in dashboard.text.split("<body>")[0].replace('http-equiv', '')  # nothing loaded from outside
+    disclosure = await ss.client.get("/disclosure")
+    assert disclosure.status_code == 200 and "公示" in disclosure.text
+    echarts = await ss.client.get("/static/vendor/echarts.min.js")
+    assert echarts.status_code == 200 and "javascript" in echarts.headers["content-type"]
+    assert len(echarts.content) > 1_000_000
+    licence = await ss.client.get("/static/vendor/ECHARTS-LICENSE")
+    assert "Apache License" in licence.text

@@ -53,7 +53,7 @@ def observe_targets(body: dict[str, Any]) -> None:
         if t["rate_percent"] is not None:
             TARGET_VALUE.labels(t["rule_id"], key).set(float(t["rate_percent"]))
         TARGET_GOAL.labels(t["rule_id"], key).set(float(t["threshold_percent"]))
-    T5_CLASSES_BELOW.set(len(body["t5_below"]))
+    T5_CLASSES_BELOW.set(body["t5_below_total"])
 
 
 async def refresh(session: AsyncSession, workforce: dict[str, int], year: int) -> None:

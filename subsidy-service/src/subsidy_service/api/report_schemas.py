@@ -51,7 +51,8 @@ class TargetsOut(BaseModel):
     t4_townships: list[TownshipHolding]
     t5_classes: int = Field(description="order and inclusive classes with trainees")
     t5_classes_reached: int
-    t5_below: list[ClassShare] = Field(description="classes below 50 % certified (T5), flagged for review")
+    t5_below_total: int = Field(description="classes below 50 % certified (T5)")
+    t5_below: list[ClassShare] = Field(description="the classes furthest below 50 % certified (T5), at most 200")
 
 
 class Stages(BaseModel):

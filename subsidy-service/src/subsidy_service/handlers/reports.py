@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,9 +27,12 @@ from subsidy_service.domain.targets import (
     T5_KINDS,
     TARGETS,
     count_progress,
+    rate,
     rate_progress,
+    reached,
 )
 
+T5_LISTED = 200
 STAGE_LABELS = {"issued": "发券", "bound": "绑定", "completed": "结业", "evaluated": "考核合格", "certified": "取证",
                 "eligible": "可兑现", "paid": "已支付"}
 STATE_LABELS = {"waiting": "等待中", "eligible": "可兑现", "held": "暂缓（待复核）", "rejected": "不予兑现", "void": "作废",
@@ -83,13 +87,16 @@ async def targets(session: AsyncSession, f: q.Filters, workforce: dict[str, int]
                                                                           T4_HOLDING))})
     county_holders = sum(t["numerator"] for t in townships if t["workforce_configured"])
     county_workforce = sum(t["denominator"] for t in townships)
-    classes = [
+    # T5: whether a class reaches 50 % is an exact comparison; only the classes below are described in full
+    below_rows = [c for c in shares if not reached(rate(c["certified"], c["trainees"]), T5_CERTIFIED_SHARE)]
+    below_rows.sort(key=lambda c: (Fraction(c["certified"], c["trainees"]), c["class_id"]))
+    below = [
         {"class_id": c["class_id"], "institution_id": c["institution_id"],
          "institution_name": names.get(c["institution_id"] or ""), "kind": c["kind"],
          "kind_label": kind_label(c["kind"]),
          **_rate("T5", f"{kind_label(c['kind'])}培训班取证率",
                  rate_progress(c["certified"], c["trainees"], T5_CERTIFIED_SHARE))}
-        for c in shares
+        for c in below_rows[:T5_LISTED]
     ]
     return {
         "year": f.year,
@@ -100,9 +107,12 @@ async def targets(session: AsyncSession, f: q.Filters, workforce: dict[str, int]
                                                                 counts["caregivers"], T3_CERTIFICATION)),
         "t4_county": _rate("T4", "全县持证率", rate_progress(county_holders, county_workforce, T4_HOLDING)),
         "t4_townships": townships,
-        "t5_classes": len(classes),
-        "t5_classes_reached": sum(1 for c in classes if c["reached"]),
-        "t5_below": [c for c in classes if not c["reached"]],
+        "t5_classes": len(shares),
+        "t5_classes_reached": len(shares) - len(below_rows),
+        # the classes furthest below first, at most T5_LISTED of them (a county has hundreds of classes, a province
+        # thousands: the page lists what needs review first; the count says how many there are)
+        "t5_below_total": len(below_rows),
+        "t5_below": below,
     }
 
 

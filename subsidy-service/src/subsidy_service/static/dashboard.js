@@ -50,7 +50,7 @@ function renderTargets(t) {
     kpi("kpi-t3e", "T3", "护工就业率", pct(t.t3_employment.rate_percent), t.t3_employment.numerator + "/" + t.t3_employment.denominator + " · 目标 ≥ " + t.t3_employment.threshold_percent + "%", t.t3_employment.reached),
     kpi("kpi-t3c", "T3", "护工取证率", pct(t.t3_certification.rate_percent), t.t3_certification.numerator + "/" + t.t3_certification.denominator + " · 目标 ≥ " + t.t3_certification.threshold_percent + "%", t.t3_certification.reached),
     kpi("kpi-t4", "T4", "全县持证率", pct(t.t4_county.rate_percent), t.t4_county.numerator + "/" + t.t4_county.denominator + " · 目标 ≥ " + t.t4_county.threshold_percent + "%", t.t4_county.reached),
-    kpi("kpi-t5", "T5", "取证率达标班级", t.t5_classes_reached + "/" + t.t5_classes, "低于 50% 的班级 " + t.t5_below.length + " 个", t.t5_below.length === 0));
+    kpi("kpi-t5", "T5", "取证率达标班级", t.t5_classes_reached + "/" + t.t5_classes, "低于 50% 的班级 " + t.t5_below_total + " 个", t.t5_below_total === 0));
   fill(document.querySelector("#t5-table tbody"), t.t5_below.map(c => el("tr", {"data-testid": "t5-" + c.class_id},
     el("td", {}, c.class_id), el("td", {}, c.institution_name || c.institution_id || "—"), el("td", {}, c.kind_label),
     el("td", {class: "num"}, c.numerator + "/" + c.denominator), el("td", {class: "num no"}, pct(c.rate_percent)))));
