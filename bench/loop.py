@@ -162,6 +162,7 @@ class ClassPlan:
     id: str | None = None
     evaluation_id: str | None = None
     outcome: dict[str, Any] | None = None
+    start: date | None = None  # the class's first day (set when it opens)
 
     @property
     def earns_evaluation_subsidy(self) -> bool:
@@ -220,6 +221,9 @@ class Tokens:
 
     def bureau(self) -> dict[str, str]:
         return self._token("bureau", self.bureau_subject)
+
+    def admin(self) -> dict[str, str]:
+        return self._token("admin", "platform-admin")
 
     def training_org(self, institution_id: str) -> dict[str, str]:
         return self._token("training_org", f"org-staff:{institution_id}", institution_id)
@@ -449,6 +453,20 @@ class LoopDriver:
         # guesses, learnt from the first classes on
         self.voucher_known = Propagation(delay=1.0)
         self.enrolments_bound = Propagation(delay=1.0)
+        # No back-dated training: a class starts today and its days are recorded with the training service's clock
+        # moved forward to the class's last day (development and test settings only), then back. Whatever the
+        # training service dates by that clock — opening and approving a class, enrolling — waits while another
+        # class's days are being recorded, so that nothing is dated in the moved time by accident.
+        self.calendar = asyncio.Lock()
+
+    async def training_write(self, method: str, url: str, headers: dict[str, str], **kw: Any) -> Any:
+        """A training-service write dated by its clock, never while another class's days are recorded."""
+        async with self.calendar:
+            return await self.api.call(method, url, headers, **kw)
+
+    async def move_training_clock(self, moment: datetime | None) -> None:
+        await self.api.call("PUT", f"{self.e.training}/v1/clock", self.t.admin(),
+                            json={"now": moment.isoformat() if moment else None})
 
     # bureau staff -------------------------------------------------------------------------------------------
 
@@ -504,11 +522,11 @@ class LoopDriver:
 
     async def open_class(self, plan: ClassPlan) -> None:
         assert plan.institution.id is not None
-        today = county_today()
-        start = today - timedelta(days=plan.planned_days)  # the class's days are behind us; its last day is today
+        start = county_today()  # the class starts today; its days are recorded with the clock moved forward
         body: dict[str, Any] = {
             "name": plan.name, "kind": plan.kind, "occupation_code": plan.occupation_code, "level": plan.level,
-            "start_date": start.isoformat(), "end_date": today.isoformat(), "planned_days": plan.planned_days,
+            "start_date": start.isoformat(), "end_date": (start + timedelta(days=plan.planned_days)).isoformat(),
+            "planned_days": plan.planned_days,
             "capacity": max(len(plan.trainees), 1), "venue": f"{plan.institution.name}实训室",
             "teachers": ["李老师", "赵老师"], "teaching_plan_ref": f"TP-{plan.name}", "assessment_plan_ref": f"AP-{plan.name}",
         }
@@ -528,11 +546,12 @@ class LoopDriver:
                 "contact_name": "刘经理", "contact_phone": "13800000002"})
             plan.enterprise_id = body["enterprise_id"] = registered["id"]
         org = self.t.training_org(plan.institution.id)
-        created = await self.api.call("POST", f"{self.e.training}/v1/classes", org, json=body)
+        created = await self.training_write("POST", f"{self.e.training}/v1/classes", org, json=body)
         plan.id = created["id"]
+        plan.start = start
         if created["status"] == "pending_approval":  # S2: the bureau approves (审核备案) the order class
-            await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/decision", self.t.bureau(),
-                                json={"approved": True})
+            await self.training_write("POST", f"{self.e.training}/v1/classes/{plan.id}/decision", self.t.bureau(),
+                                      json={"approved": True})
 
     async def until(self, done: Callable[[], Awaitable[bool]], what: Callable[[], str], *, first: float = 0.05,
                     cap: float = 0.5, learn: Propagation | None = None, since: float | None = None) -> None:
@@ -568,7 +587,7 @@ class LoopDriver:
 
         async def enrolled() -> bool:
             try:
-                body = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments", org, json={
+                body = await self.training_write("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments", org, json={
                     "voucher_code": trainee.voucher_code, "trainee_name": trainee.name, "id_number": trainee.id_number,
                 })
             except ApiError as exc:
@@ -590,8 +609,8 @@ class LoopDriver:
 
         async def all_enrolled() -> bool:
             content = _csv(["券码", "姓名", "身份证号"], [[t.voucher_code, t.name, t.id_number] for t in pending.values()])
-            report = await self.api.call("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments/bulk", org,
-                                         files={"file": ("报名.csv", content, "text/csv")})
+            report = await self.training_write("POST", f"{self.e.training}/v1/classes/{plan.id}/enrolments/bulk",
+                                               org, files={"file": ("报名.csv", content, "text/csv")})
             for enrolment in report["enrolments"]:
                 pending.pop(enrolment["voucher_id"]).enrolment_id = enrolment["id"]
             other = [e for e in report["row_errors"] if e["code"] != "voucher_unknown"]
@@ -644,20 +663,28 @@ class LoopDriver:
         return report
 
     async def attendance_and_completion(self, plan: ClassPlan) -> None:
+        """The class's days, from its first (the day its trainees were enrolled and bound) on, recorded on its last
+        day: the training service's clock is moved there for the uploads, then back (no back-dated training)."""
         org = self.t.training_org(plan.institution.id or "")
-        start = county_today() - timedelta(days=plan.planned_days)
+        start = plan.start or county_today()
         rows = []
         for t in plan.trainees:
             for day in range(t.attended_days):
                 moment = datetime.combine(start + timedelta(days=day), dtime(8, 55), COUNTY_TZ)
                 rows.append([t.enrolment_id, "face", moment.isoformat()])
-        if rows:
-            await self.upload(f"{self.e.training}/v1/classes/{plan.id}/check-ins/bulk", org, "签到.csv",
-                              _csv(["enrolment_id", "method", "checked_at"], rows))
         completions = [[t.enrolment_id, "是" if t.passed else "否", "85" if t.passed else "45", "88" if t.passed else "40"]
                        for t in plan.trainees]
-        await self.upload(f"{self.e.training}/v1/classes/{plan.id}/completions/bulk", org, "结业.csv",
-                          _csv(["enrolment_id", "passed", "theory_score", "practical_score"], completions))
+        async with self.calendar:
+            await self.move_training_clock(datetime.combine(start + timedelta(days=plan.planned_days), dtime(18),
+                                                            COUNTY_TZ))
+            try:
+                if rows:
+                    await self.upload(f"{self.e.training}/v1/classes/{plan.id}/check-ins/bulk", org, "签到.csv",
+                                      _csv(["enrolment_id", "method", "checked_at"], rows))
+                await self.upload(f"{self.e.training}/v1/classes/{plan.id}/completions/bulk", org, "结业.csv",
+                                  _csv(["enrolment_id", "passed", "theory_score", "practical_score"], completions))
+            finally:
+                await self.move_training_clock(None)
 
     async def follow_up_and_outcome(self, plan: ClassPlan) -> None:
         org = self.t.training_org(plan.institution.id or "")
@@ -906,7 +933,9 @@ def platform_running(database_urls: dict[str, str], *, log_dir: Path | None = No
     """Tansu + the four services (uvicorn, one process each) + the province simulator; all stopped on exit."""
     from skillkit.platform import Platform
 
-    env = {"SKILLS_LOG_LEVEL": "WARNING", **(extra_env or {})}
+    # SKILLS_MOVABLE_CLOCK: the training service's clock may be moved (PUT /v1/clock) to record a class's days in
+    # seconds; every service reads it, only the training service has it (production refuses it).
+    env = {"SKILLS_LOG_LEVEL": "WARNING", "SKILLS_MOVABLE_CLOCK": "true", **(extra_env or {})}
     province: ProvinceSimulator | None = None
     for attempt in range(3):
         platform = Platform(database_urls, port_offset=free_port_offset(), log_dir=log_dir, extra_env=env)

@@ -21,13 +21,14 @@ import asyncio
 import json
 import statistics
 import uuid
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
 
 from bench.common import PhaseMeter
 from skillkit.contracts.province import RealnameSubmitted
 from skillkit.contracts.voucher import VoucherBound, VoucherIssued
+from skillkit.county import COUNTY_TZ
 from skillkit.db import utcnow
 from skillkit.events import build_event, parse_event
 from skillkit.testing.harness import running_service
@@ -70,7 +71,7 @@ async def one_class(ts, w: World, serial: int, n: int, meter: PhaseMeter) -> Non
 
     async def open_class() -> None:
         nonlocal base
-        start = today() - timedelta(days=DAYS + 1)
+        start = today()  # no back-dated training: the class starts today, its days are recorded on its last day
         c = await w.open_class(start_date=start.isoformat(), end_date=(start + timedelta(days=DAYS + 1)).isoformat(),
                                planned_days=DAYS, capacity=n)
         state["class"] = c
@@ -113,7 +114,7 @@ async def one_class(ts, w: World, serial: int, n: int, meter: PhaseMeter) -> Non
         assert await ts.runtime.processors[VOUCHER_CONSUMER].apply_batch(bound) == n
 
     async def check_ins() -> None:
-        start = today() - timedelta(days=DAYS + 1)
+        start = today()
         rows = [f"{state['enrolments'][v['voucher_id']]},face,{at_local(start + timedelta(days=d))}"
                 for v in vouchers for d in range(DAYS)]
         r = await ts.client.post(f"{base}/check-ins/bulk", files=csv_file("签到.csv", "enrolment_id,method,checked_at", rows),
@@ -148,8 +149,13 @@ async def one_class(ts, w: World, serial: int, n: int, meter: PhaseMeter) -> Non
         class_id=state["class"]["id"], institution_id=w.institution_id, bound_at=utcnow()), v["person_key"])
         for v in vouchers)
     await meter.phase("voucher.bound ×N", bind)
-    await meter.phase("check-ins bulk", check_ins)
-    await meter.phase("completions bulk", completions)
+    # the class's days are recorded on its last evening: the (test settings') clock is moved there, then back
+    ts.app.state.clock.move_to(datetime.combine(today() + timedelta(days=DAYS), time(18), COUNTY_TZ))
+    try:
+        await meter.phase("check-ins bulk", check_ins)
+        await meter.phase("completions bulk", completions)
+    finally:
+        ts.app.state.clock.reset()
     await meter.phase("outcome", outcome)
     answers.extend(await _answers(ts, state["class"]["id"]))
     await meter.phase("province answers", answer)
@@ -172,7 +178,8 @@ async def _answers(ts, class_id: str) -> list:
 async def main(n: int, classes: int, warmup: int, profile: str | None) -> None:
     url = await create_pg_database("cpu")
     try:
-        settings = TrainingSettings(environment="test", database_url=url, run_relay=False, run_consumers=False)
+        settings = TrainingSettings(environment="test", database_url=url, run_relay=False, run_consumers=False,
+                                    movable_clock=True)
         async with running_service(create, settings, "training_service.migrations") as ts:
             async with ts.sessionmaker() as session:
                 await import_occupations(session)

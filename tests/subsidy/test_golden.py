@@ -358,6 +358,8 @@ CASES = [
     Case("bound_after_validity_rejected", lambda: chain(valid_until=datetime(2023, 5, 1, tzinfo=timezone.utc)),
          {TR: ("rejected", "500.00", ("S1",)), EV: ("rejected", "400.00", ("S8",))},
          reason={TR: "bound_outside_validity", EV: "bound_outside_validity"}),
+    Case("completed_before_the_binding_rejected", lambda: chain(bound_at=datetime(2023, 6, 16, tzinfo=timezone.utc)),
+         {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "completed_before_binding"}),
     Case("completed_after_validity_rejected", lambda: chain(valid_until=datetime(2023, 6, 10, tzinfo=timezone.utc)),
          {TR: ("rejected", "500.00", ("S1",))}, reason={TR: "completed_outside_validity"}),
     Case("dropped_trainee_rejected", dropped_out, {TR: ("rejected", "0.00", ())}, reason={TR: "dropped"}),

@@ -19,6 +19,7 @@ async def training_service(database_factory) -> AsyncIterator[ServiceUnderTest]:
         database_url=await database_factory("training"),
         run_relay=False,
         run_consumers=False,
+        movable_clock=True,  # no back-dated training: tests enrol at a past class's start (support.World.enrol)
     )
     async with running_service(create, settings, "training_service.migrations") as service:
         yield service
@@ -26,6 +27,7 @@ async def training_service(database_factory) -> AsyncIterator[ServiceUnderTest]:
 
 @pytest.fixture
 async def ts(training_service: ServiceUnderTest) -> AsyncIterator[ServiceUnderTest]:
+    training_service.app.state.clock.reset()
     await training_service.wipe(Base.metadata)
     async with training_service.sessionmaker() as session:
         await import_occupations(session)
@@ -43,6 +45,7 @@ async def training_service_on_broker(database_factory, broker) -> AsyncIterator[
         run_relay=True,
         run_consumers=True,
         consumer_max_attempts=2,
+        movable_clock=True,
     )
     async with running_service(create, settings, "training_service.migrations") as service:
         yield service

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 import secrets
 import uuid
 from datetime import date, datetime, time, timedelta, timezone
@@ -18,6 +19,7 @@ from skillkit.events import EventPayload, build_event, parse_event
 from skillkit.pii import person_key
 from skillkit.settings import DEV_PERSON_KEY_SECRET
 
+from training_service.adapters.models import Enrolment
 from training_service.consumers import PROVINCE_CONSUMER, VOUCHER_CONSUMER
 
 CAREGIVER = "4-10-01-05"  # 养老护理员
@@ -150,16 +152,39 @@ class World:
             voucher_token.VoucherToken(v["voucher_id"], v["code"], v["kind"], v["person_key"], v["valid_until"]),
         )
 
-    async def enrol(self, class_id: str, number: str, v: dict, headers: dict | None = None, **overrides):
+    async def enrol(self, class_id: str, number: str, v: dict, headers: dict | None = None, at_start: bool = False,
+                    **overrides):
+        """`at_start`: as on the class's first day when that is past (no back-dated training: the days a trainee may
+        be checked in on start with the enrolment), by moving the service's clock there for the request."""
         body = {"voucher_code": v["code"], "trainee_name": "张三", "id_number": number}
         body.update(overrides)
-        return await self.ts.client.post(f"/v1/classes/{class_id}/enrolments", json=body, headers=headers or self.org)
+        if not at_start:
+            return await self.ts.client.post(f"/v1/classes/{class_id}/enrolments", json=body,
+                                             headers=headers or self.org)
+        async with self.at_class_start(class_id):
+            return await self.ts.client.post(f"/v1/classes/{class_id}/enrolments", json=body,
+                                             headers=headers or self.org)
+
+    @asynccontextmanager
+    async def at_class_start(self, class_id: str):
+        clock = self.ts.app.state.clock
+        c = await self.ts.client.get(f"/v1/classes/{class_id}", headers=self.bureau)
+        start = date.fromisoformat(c.json()["start_date"]) if c.status_code == 200 else today()
+        if start < today():
+            clock.move_to(datetime.combine(start, time(8, 0), COUNTY_TZ))
+        try:
+            yield
+        finally:
+            clock.reset()
 
     async def bind(self, enrolment: dict, v: dict, class_id: str) -> None:
+        """voucher.bound, dated when the enrolment was made (the voucher service answers within seconds)."""
+        async with self.ts.sessionmaker() as session:
+            made = await session.scalar(select(Enrolment.created_at).where(Enrolment.id == uuid.UUID(enrolment["id"])))
         await feed(
             self.ts,
             VoucherBound(voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=enrolment["id"],
-                         class_id=class_id, institution_id=self.institution_id, bound_at=utcnow()),
+                         class_id=class_id, institution_id=self.institution_id, bound_at=made or utcnow()),
             v["person_key"],
         )
 
@@ -174,7 +199,7 @@ class World:
     async def active_trainee(self, class_id: str, seq: int = 1, kind: str = "inclusive") -> tuple[dict, dict]:
         number = resident_id(seq)
         v = await self.voucher(number, kind)
-        r = await self.enrol(class_id, number, v)
+        r = await self.enrol(class_id, number, v, at_start=True)
         assert r.status_code == 201, r.text
         await self.bind(r.json(), v, class_id)
         return r.json(), v
@@ -186,12 +211,16 @@ class World:
         for seq in seqs:
             number = resident_id(seq)
             v = await self.voucher(number)
-            r = await self.enrol(class_id, number, v)
+            r = await self.enrol(class_id, number, v, at_start=True)
             assert r.status_code == 201, r.text
             enrolled.append((r.json(), v))
+        async with self.ts.sessionmaker() as session:
+            made = dict((await session.execute(select(Enrolment.id, Enrolment.created_at).where(
+                Enrolment.id.in_([uuid.UUID(e["id"]) for e, _ in enrolled])))).all())
         batch = [parse_event(build_event(
             VoucherBound(voucher_id=v["voucher_id"], person_key=v["person_key"], enrolment_id=e["id"],
-                         class_id=class_id, institution_id=self.institution_id, bound_at=utcnow()),
+                         class_id=class_id, institution_id=self.institution_id,
+                         bound_at=made.get(uuid.UUID(e["id"]), utcnow())),
             source="/tests", partition_key=v["person_key"])[2]) for e, v in enrolled]
         assert await self.ts.runtime.processors[VOUCHER_CONSUMER].apply_batch(batch) == len(batch)
         return enrolled

@@ -35,7 +35,8 @@ async def _employ(w, e, **overrides):
 async def test_S2_order_class_outcome_rates(ts):
     w = await World(ts).setup()
     c = await w.open_class(kind="order", order=ORDER)
-    await ts.client.post(f"/v1/classes/{c['id']}/decision", json={"approved": True}, headers=w.bureau)
+    async with w.at_class_start(c["id"]):  # approved before the class's first day (no back-dated training)
+        await ts.client.post(f"/v1/classes/{c['id']}/decision", json={"approved": True}, headers=w.bureau)
     trainees = [await w.active_trainee(c["id"], seq=i, kind="order") for i in range(5)]
     (e1, _), (e2, _), (e3, _), (e4, _), (e5, _) = trainees
     for e in (e1, e2, e3):

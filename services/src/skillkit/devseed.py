@@ -92,9 +92,9 @@ def seed(urls: Urls = Urls(), settings: ServiceSettings | None = None) -> dict[s
             body["name"])
         seeded["institutions"].append(institution)
         org = mint_token(settings, Role.TRAINING_ORG, "seed-teacher", org_id=institution["id"])
-        # 5 planned days from five days ago to two days ahead: the days behind us can be attended and completed
-        # today (a class may complete before its last day), and the class is open, so workers find it
-        start, end = today - timedelta(days=5), today + timedelta(days=2)
+        # 5 planned days from today to six days ahead: the class is open, so workers find it, and a trainee enrolled
+        # today may be checked in on its days (no back-dated training: not on a day before the enrolment)
+        start, end = today, today + timedelta(days=6)
         occupation = body["occupation_codes"][0]
         klass = {"name": f"{today:%m月%d日}开班 · {'养老护理员' if occupation == CAREGIVER else '中式烹调师'}普惠制培训班",
                  "kind": "inclusive", "occupation_code": occupation, "level": 5, "start_date": start.isoformat(),

@@ -196,7 +196,9 @@ def main(argv: list[str] | None = None) -> None:
     broker_port = int(os.environ.get("SKILLS_TANSU_PORT", "9092")) + args.port_offset
     platform = Platform(urls, kafka_bootstrap=os.environ.get("SKILLS_KAFKA_BOOTSTRAP"), log_dir=var,
                         broker_port=broker_port, port_offset=args.port_offset,
-                        extra_env={"SKILLS_WECHAT_API_BASE": wechat_url})
+                        # development: the training service's clock may be moved to record a class's days in
+                        # seconds (PUT /v1/clock; production refuses a movable clock)
+                        extra_env={"SKILLS_WECHAT_API_BASE": wechat_url, "SKILLS_MOVABLE_CLOCK": "true"})
     tools = [DevTool("wechat-fake", ["voucher_service.wechat_fake", "--port", str(WECHAT_FAKE_PORT + args.port_offset)],
                      var)]
     signal.signal(signal.SIGTERM, _interrupt)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from skillkit import sealed
 from skillkit.settings import DEV_SECRET_PREFIX, ServiceSettings
@@ -25,6 +25,9 @@ class TrainingSettings(ServiceSettings):
     completion_min_attendance_share: Decimal = Field(default=Decimal("0.80"), ge=0, le=1)
     # Follow-up window after completion (employment, business licence: S2, S6).
     follow_up_months: int = 6
+    # A movable clock (PUT /v1/clock) for the demo, the end-to-end test and the benchmarks, which run a multi-day
+    # class in seconds; production refuses it at start-up.
+    movable_clock: bool = False
     # S6: how often the licence windows that have passed are closed (their final rates reported).
     s6_window_close_every_seconds: float = Field(default=3600, gt=0)
     # P1: send trainees, classes, attendance and completions to the province real-name system.
@@ -42,6 +45,12 @@ class TrainingSettings(ServiceSettings):
     province_resend_every_seconds: float = Field(default=300, gt=0)
     # Imported into the occupation catalogue at start-up (None: the CSV shipped in the package).
     occupations_csv: str | None = None
+
+    @model_validator(mode="after")
+    def _no_movable_clock_in_production(self) -> "TrainingSettings":
+        if self.environment == "production" and self.movable_clock:
+            raise ValueError("production refuses a movable clock (movable_clock)")
+        return self
 
     def development_values(self) -> dict[str, str]:
         # The dev key verifies tokens signed with the dev seed, which is in the source: anyone could forge them.

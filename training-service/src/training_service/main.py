@@ -7,9 +7,12 @@ from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.audit import audit_router
+from skillkit.clock import Clock
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
+from training_service import clock as training_clock
 from training_service.adapters.catalogue import import_occupations
+from training_service.api import clock as clock_api
 from training_service.adapters.models import kit_tables
 from training_service.api import catalogues, classes, enrolments, enterprises, open_classes, realname
 from training_service.config import TrainingSettings
@@ -52,9 +55,14 @@ def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
     runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic_jobs(settings))
     runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
-    return create_app(
+    # The days recorded are judged against this clock; only development and test settings may move it.
+    clock = Clock(movable=settings.movable_clock)
+    app = create_app(
         runtime,
-        ROUTERS,
+        ROUTERS + ([clock_api.router] if settings.movable_clock else []),
         title="临县技能培训券 · 培训服务 Training service",
         description="Institutions and occupation catalogues (两目录), classes, enrolment by voucher, attendance, completion, follow-up, province real-name feed.",
     )
+    app.state.clock = clock
+    app.add_middleware(training_clock.ClockScope, clock=clock)
+    return app

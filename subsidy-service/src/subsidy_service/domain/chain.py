@@ -19,7 +19,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Mapping
 
-from skillkit.county import day_start
+from skillkit.county import day_start, local_date
 
 from subsidy_service.domain.facts import NOTICE_TYPE, Fact, FactSet
 from subsidy_service.domain.policy import Policies, PolicyTable
@@ -95,6 +95,10 @@ REASONS: dict[str, tuple[str, str]] = {
     "completion_missing": ("尚未结业", "the training is not completed yet"),
     "no_attended_days": ("实际培训天数为 0", "no training day was attended"),
     "completed_outside_validity": ("结业日期超出培训券有效期", "the completion is outside the voucher's validity"),
+    "completed_before_binding": (
+        "结业日期早于培训券绑定日期（补录的培训不予补贴）",
+        "the completion is dated before the voucher was bound (no back-dated training)",
+    ),
     "not_passed": ("创业培训考核未合格", "the trainee did not pass the entrepreneurship course (S6)"),
     "certificate_missing": (
         "尚未取得与培训工种对应的证书",
@@ -511,6 +515,10 @@ def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: 
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("no_attended_days"), note))
         elif c.voucher is not None and day_start(p.completed_on) >= c.voucher.payload.valid_until:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("completed_outside_validity"), note))
+        elif c.bound is not None and p.completed_on < local_date(c.bound.payload.bound_at):
+            # no back-dated training (the training service refuses such days; this holds the chain to it too)
+            links.append(Link("completion", BROKEN, _ids(c.completed, c.bound), Reason.of("completed_before_binding"),
+                              note))
         elif c.voucher is not None and c.voucher.payload.kind.value == "entrepreneurship" and not p.passed:
             links.append(Link("completion", BROKEN, _ids(c.completed), Reason.of("not_passed"), note))
         else:

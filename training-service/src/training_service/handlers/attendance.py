@@ -23,6 +23,7 @@ from skillkit.contracts.province import AttendanceLine
 from skillkit.contracts.training import TrainingStarted
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.problems import Problem
 
 from training_service.adapters.locks import lock_enrolments
@@ -59,6 +60,15 @@ def check_in_day(training_class: TrainingClass, enrolment: Enrolment | None, dat
             422, "check_in_out_of_dates",
             f"{day} is outside the class dates {training_class.start_date} to {training_class.end_date}",
         )
+    # No back-dated training: a day before the trainee was enrolled and bound, or before the bureau approved the
+    # class (S2 order classes, S1 classes outside 3–10 days), was not a subsidised training day.
+    enrolled = max(local_date(enrolment.created_at), local_date(enrolment.bound_at) if enrolment.bound_at else date.min)
+    if day < enrolled:
+        raise Problem(422, "check_in_before_enrolment",
+                      f"{day} is before the trainee was enrolled and bound ({enrolled}): no back-dated training")
+    if training_class.decided_at is not None and day < local_date(training_class.decided_at):
+        raise Problem(422, "check_in_before_approval",
+                      f"{day} is before the bureau approved the class ({local_date(training_class.decided_at)})")
     return day
 
 
@@ -186,7 +196,7 @@ async def check_in(
     """Daily check-in; a second check-in the same day returns the first one (200) and counts once."""
     training_class = await class_for(session, principal, class_id)
     enrolment = await session.get(Enrolment, data.enrolment_id)
-    day = check_in_day(training_class, enrolment, data, utcnow())
+    day = check_in_day(training_class, enrolment, data, clock.now())
     assert enrolment is not None
     of_the_day = select(CheckIn).where(CheckIn.enrolment_id == enrolment.id, CheckIn.day == day)
     existing = await session.scalar(of_the_day)

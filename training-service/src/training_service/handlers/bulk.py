@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import COUNTY_TZ
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
@@ -136,7 +137,7 @@ async def bulk_check_ins(
     trainees = await ClassTrainees.load(session, settings, class_id)
     seen = {(row.enrolment_id, row.day) for row in await session.execute(
         select(CheckIn.enrolment_id, CheckIn.day).where(CheckIn.class_id == class_id))}
-    now = utcnow()
+    now = clock.now()
     new: list[tuple[RosterRow, NewCheckIn]] = []
     errors: list[BulkRowError] = []
     for row in rows:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.pii import cipher_for, mask_resident_id, normalise_resident_id, person_key
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
@@ -83,7 +84,7 @@ async def bulk_enrol(
 ) -> BulkEnrolment:
     training_class = await class_for(session, principal, class_id)
     rows = await read_roster(filename, content, ENROLMENT_COLUMNS, set(ENROLMENT_COLUMNS))
-    now = utcnow()
+    now = clock.now()
     await check_class_takes_enrolment(session, training_class, now)  # I3, S2, class state: the whole file
     errors: list[BulkRowError] = []
 

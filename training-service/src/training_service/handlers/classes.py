@@ -13,6 +13,7 @@ from skillkit.contracts.training import ClassApproved, ClassOpened
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.county import policy_year_of
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.problems import Problem, not_found
 
 from training_service.adapters.models import Occupation, OccupationLevel, TrainingClass
@@ -49,7 +50,7 @@ async def open_class(
     elif data.kind == VoucherKind.ORDER:
         raise Problem(422, "level_required", "S2: an order class names its level (its subsidised-day limit)")
     unusual_days = check_class_plan(data.kind, data.start_date, data.end_date, data.planned_days,
-                                    level.min_training_days if level else None, plan_year=policy_year_of(utcnow()),
+                                    level.min_training_days if level else None, plan_year=policy_year_of(clock.now()),
                                     days_reason=data.days_reason)
     enterprise = await enterprise_for_class(session, data.enterprise_id)  # S5
     order = data.order
@@ -138,7 +139,7 @@ async def decide_class(
     training_class.status = "open" if data.approved else "rejected"
     training_class.decision_reason = data.reason
     training_class.decided_by = principal.subject  # P10
-    training_class.decided_at = utcnow()
+    training_class.decided_at = clock.now()  # check-ins before this day are refused
     await outbox.add(
         session,
         ClassApproved(class_id=str(training_class.id), approved=data.approved, reason=data.reason,

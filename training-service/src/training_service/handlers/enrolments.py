@@ -29,6 +29,7 @@ from skillkit.contracts.voucher import (
 )
 from skillkit.county import day_start, local_date
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.events import Envelope
 from skillkit.pii import PiiCipher, blind_index, cipher_for, normalise_resident_id, person_key
 from skillkit.problems import Problem
@@ -157,7 +158,7 @@ async def enrol(
     session: AsyncSession, settings: TrainingSettings, principal: Principal, class_id: uuid.UUID, data: EnrolmentIn
 ) -> Enrolment:
     training_class = await class_for(session, principal, class_id)
-    now = utcnow()
+    now = clock.now()
     await check_class_takes_enrolment(session, training_class, now)
     number = normalise_resident_id(data.id_number, local_date(now))
     trainee_key = person_key(number, settings.person_key_secret)

@@ -22,6 +22,7 @@ from skillkit.contracts.training import (
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from training_service import clock
 from skillkit.problems import Problem
 
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
@@ -53,7 +54,7 @@ def completion_events(
         raise Problem(409, "enrolment_already_completed", "the trainee's completion is already recorded")
     if enrolment.status != "active":
         raise Problem(409, "enrolment_not_active", f"the enrolment is {enrolment.status}; only active trainees complete")
-    now = utcnow()
+    now = clock.now()
     today = local_date(now)
     days = attendance.days
     # A completion closes the training it counts: not before the last day attended, nor after the class's last day
@@ -150,7 +151,7 @@ async def _follow_up_target(
 def _check_window(settings: TrainingSettings, training_class: TrainingClass, enrolment: Enrolment, day, what: str) -> None:
     assert enrolment.completed_on is not None
     last = add_months(enrolment.completed_on, settings.follow_up_months)
-    if day > local_date(utcnow()):
+    if day > local_date(clock.now()):
         raise Problem(422, f"{what}_in_future", f"{what} date {day} is in the future")
     if not training_class.start_date <= day <= last:
         raise Problem(
@@ -233,7 +234,7 @@ async def report_outcome(
     if unfinished:
         raise Problem(409, "class_has_unfinished_trainees",
                       f"{len(unfinished)} trainees are still pending or active: complete or drop them first")
-    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(utcnow()))
+    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(clock.now()))
     await _write_outcome(session, training_class, payload, principal.subject)
     if not payload.follow_up_open:
         await record(session, principal, "class.report_outcome", "training_class", str(training_class.id),  # P10
@@ -291,14 +292,14 @@ async def _report_again(session: AsyncSession, settings: TrainingSettings, train
     enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
                                                                 Enrolment.status != "rejected"))).all()
     await session.flush()
-    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(utcnow()))
+    payload = await _outcome_payload(session, settings, training_class, enrolments, local_date(clock.now()))
     await _write_outcome(session, training_class, payload, principal.subject)
 
 
 async def close_due_s6_windows(sessionmaker, settings: TrainingSettings) -> int:
     """Periodic (S6): entrepreneurship classes whose licence window has passed report their final rates and close.
     Returns how many classes it closed."""
-    today = local_date(utcnow())
+    today = local_date(clock.now())
     closed = 0
     async with sessionmaker() as session:
         classes = (await session.scalars(
