@@ -267,3 +267,17 @@ async def test_pages_and_the_vendored_echarts_are_served_by_the_service(ss):
     assert len(echarts.content) > 1_000_000
     licence = await ss.client.get("/static/vendor/ECHARTS-LICENSE")
     assert "Apache License" in licence.text
+
+
+async def test_the_refresh_job_computes_the_dashboards_opening_view(county):
+    from subsidy_service.api.reports import filters as report_filters, warm
+
+    cache = county.app.state.report_cache
+    cache._items.clear()
+    await warm(county.sessionmaker, cache, WORKFORCE)
+    f = report_filters(2024, None)  # the newest year of the county
+    assert {key for key in cache._items} == {
+        ("filters",), ("targets", f), ("funnel", f, None), ("funnel", f, "month"), ("funnel", f, "kind"),
+        ("funnel", f, "township"), ("money", f, "rule")}
+    issued = cache._items[("funnel", f, None)][1]["total"]["issued"]
+    assert issued == 1 == (await get(county, "/v1/reports/funnel", year=2024))["total"]["issued"]

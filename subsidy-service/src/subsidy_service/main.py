@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.exc import IntegrityError
@@ -49,9 +50,15 @@ async def seed_policy_tables(runtime: ServiceRuntime) -> None:
 def create(settings: SubsidySettings | None = None) -> FastAPI:
     settings = settings or SubsidySettings()
     lag_reader = LagReader(settings.kafka_bootstrap)
+    report_cache = reports.ReportCache()
+
+    async def refresh_reports(sessionmaker: Any) -> None:
+        await refresh_job(sessionmaker)  # the read models catch up, then the dashboard's opening view is computed
+        await reports.warm(sessionmaker, report_cache, settings.report_township_workforce)
+
     runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
                              periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job),
-                                       PeriodicJob("report-refresh", settings.report_refresh_seconds, refresh_job),
+                                       PeriodicJob("report-refresh", settings.report_refresh_seconds, refresh_reports),
                                        PeriodicJob("report-metrics", settings.report_metrics_seconds,
                                                    metrics_job(settings.report_township_workforce, lag_reader))])
     app = create_app(
@@ -64,7 +71,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
     app.state.clock = Clock(movable=settings.environment != "production")
     # Reports, the dashboard and the disclosure page (issue 14)
     app.state.lag_reader = lag_reader
-    app.state.report_cache = reports.ReportCache()
+    app.state.report_cache = report_cache
     app.state.disclosure_limiter = SharedWindowLimiter(
         "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
         lambda: runtime.sessionmaker, settings.blind_index_secret)
