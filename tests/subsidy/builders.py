@@ -158,7 +158,7 @@ def chain(
             class_end=start + timedelta(days=30)), clock),
         fact(VoucherBound(
             voucher_id=voucher, person_key=person, enrolment_id=enrolment, class_id=klass,
-            institution_id=institution, bound_at=bound_at or datetime(year, 5, 20, tzinfo=timezone.utc)), clock),
+            institution_id=institution, bound_at=bound_at or _bound_before(year, completed_on)), clock),
     ]
     if kind == "order" and approved is None:
         approved = True
@@ -186,6 +186,15 @@ def chain(
     if outcome is not None:
         facts.append(outcome_fact(klass, institution, kind, clock, **outcome))
     return facts
+
+
+def _bound_before(year: int, completed_on: date) -> datetime:
+    """20 May, or for a training completed by then a day inside the voucher's validity before its completion (no
+    back-dated training: a completion before the binding is refused)."""
+    may = datetime(year, 5, 20, tzinfo=timezone.utc)
+    if completed_on > may.date():
+        return may
+    return datetime(year, 1, 10, 12, tzinfo=timezone.utc) + (completed_on - date(year, 1, 10)) / 2
 
 
 def outcome_fact(klass: str, institution: str, kind: str, clock: Clock, *, completed: int = 10,
