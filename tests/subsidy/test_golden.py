@@ -160,6 +160,18 @@ def orphan_certificate(free_student: bool) -> list:
 
 
 OUTCOME_80 = dict(completed=10, employed=8)
+STAGED = {"XM-STAGED": {"daily_rate": "120", "cap": "2000", "stages": [
+    {"code": "enrolment_verified", "share": "0.30"}, {"code": "completion", "share": "0.50"},
+    {"code": "employment", "share": "0.20", "employment_months": 6}]}}
+
+
+def employed(months: int) -> list:
+    from skillkit.contracts.training import TrainingEmploymentRecorded
+
+    clock = Clock()
+    return [fact(TrainingEmploymentRecorded(enrolment_id="E1", voucher_id="V1", person_key="P1",
+                                            employer="太原市康养服务有限公司", employed_on=date(2023, 7, 1),
+                                            contract_months=months), clock)]
 CASES = [
     # S1 inclusive: 100 per day, at most 1,000 (3, 10, 11 days)
     Case("S1_1_day", lambda: chain(days=1), {TR: ("eligible", "100.00", ("S1",))}),
@@ -222,6 +234,20 @@ CASES = [
     Case("S3_project_rate_capped", lambda: chain(kind="project", days=20, project="XM-2023-01"),
          {TR: ("eligible", "2000.00", ("S3",))},
          tables=lambda: [table_2023(s3__projects={"XM-2023-01": {"daily_rate": "120", "cap": "2000"}})]),
+    # S3 staged settlement: a claim line per stage when its condition is met (30 % / 50 % / 20 % of 10 × 120)
+    Case("S3_stages_all_met", lambda: chain(kind="project", days=10, project="XM-STAGED") + employed(12),
+         {"training:V1:S3-1": ("eligible", "360.00", ("S3",)), "training:V1:S3-2": ("eligible", "600.00", ("S3",)),
+          "training:V1:S3-3": ("eligible", "240.00", ("S3",)), TR: None},
+         tables=lambda: [table_2023(s3__projects=STAGED)]),
+    Case("S3_enrolment_stage_paid_before_completion", lambda: chain(kind="project", days=None, planned_days=10,
+                                                                    project="XM-STAGED", cert_type=None),
+         {"training:V1:S3-1": ("eligible", "360.00", ("S3",)), "training:V1:S3-2": ("waiting", "600.00", ("S3",)),
+          "training:V1:S3-3": ("waiting", "240.00", ("S3",))},
+         tables=lambda: [table_2023(s3__projects=STAGED)], reason={"training:V1:S3-2": "completion_missing"}),
+    Case("S3_employment_stage_waits_for_a_long_enough_contract",
+         lambda: chain(kind="project", days=10, project="XM-STAGED") + employed(3),
+         {"training:V1:S3-2": ("eligible", "600.00", ("S3",)), "training:V1:S3-3": ("waiting", "240.00", ("S3",))},
+         tables=lambda: [table_2023(s3__projects=STAGED)], reason={"training:V1:S3-3": "employment_missing"}),
     # S4 living allowance: 15 per day, E3 only, paid to the worker
     Case("S4_poverty_alleviated_worker_7_days", lambda: chain(days=7, e3=True),
          {TR: ("eligible", "700.00", ("S1",)), LA: ("eligible", "105.00", ("S4",))}),

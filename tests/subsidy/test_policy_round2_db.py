@@ -139,3 +139,45 @@ async def test_S5_claim_is_payable_to_the_enterprise_which_declares_it(ss):
     institution = ss.headers("training_org", sub="org-1", org="I1")
     r = await ss.client.post("/v1/declarations", headers=institution, json={"year": year, "quarter": quarter})
     assert (r.status_code, r.json()["line_count"]) == (201, 0)  # the institution no longer claims S5
+
+
+async def test_S3_staged_settlement_each_stage_its_own_claim_line_when_met(ss):
+    """The bureau defines a project's stages (shares summing to 100 %); each stage becomes a claim line of its own,
+    through the real consumer: enrolment verified, completion, employment recorded (training.employment_recorded)."""
+    from datetime import date
+
+    from skillkit.contracts.training import TrainingEmploymentRecorded
+
+    from tests.subsidy.builders import fact
+
+    bureau = ss.headers("bureau", sub="bureau-li")
+    stages = [{"code": "enrolment_verified", "share": "0.30"}, {"code": "completion", "share": "0.50"},
+              {"code": "employment", "share": "0.20", "employment_months": 6}]
+    bad = await ss.client.put("/v1/policy-tables/2023", headers=bureau, json={"s3": {"projects": {"XM-1": {
+        "daily_rate": "120", "cap": "2000", "stages": [{**stages[0], "share": "0.40"}, *stages[1:]]}}}})
+    assert (bad.status_code, bad.json()["code"]) == (422, "validation_failed")
+    r = await ss.client.put("/v1/policy-tables/2023", headers=bureau, json={"s3": {"projects": {"XM-1": {
+        "daily_rate": "120", "cap": "2000", "stages": stages}}}})
+    assert r.status_code == 200, r.text
+    clock = Clock()
+    everything = chain(kind="project", days=10, project="XM-1", clock=clock)
+    await feed(ss, [f for f in everything if f.kind not in ("completed", "certificate")])
+    rows = await claims(ss)
+    assert {k: (c.state, c.amount) for k, c in rows.items() if k.startswith("training")} == {
+        "training:V1:S3-1": ("eligible", Decimal("360.00")), "training:V1:S3-2": ("waiting", Decimal("600.00")),
+        "training:V1:S3-3": ("waiting", Decimal("240.00")),
+        # the claim the voucher had before its class (and so its project's stages) was known is superseded
+        "training:V1:main": ("void", Decimal("0.00"))}
+    assert rows["training:V1:main"].reason_code == "claim_superseded"
+    assert rows["training:V1:S3-1"].lines[0]["text"] == (
+        "S3: 项目 XM-1：10 天 × 120 = 1200.00（按计划培训天数）；第 1 阶段（报名核验）30%：1200.00 × 0.3 = 360.00")
+    await feed(ss, [f for f in everything if f.kind in ("completed", "certificate")])
+    rows = await claims(ss)
+    assert (rows["training:V1:S3-2"].state, rows["training:V1:S3-3"].reason_code) == ("eligible", "employment_missing")
+    await feed(ss, [fact(TrainingEmploymentRecorded(enrolment_id="E1", voucher_id="V1", person_key="P1",
+                                                    employer="太原市康养服务有限公司", employed_on=date(2023, 7, 1),
+                                                    contract_months=12), clock)])
+    rows = await claims(ss)
+    assert [(rows[f"training:V1:S3-{n}"].state, rows[f"training:V1:S3-{n}"].amount) for n in (1, 2, 3)] == [
+        ("eligible", Decimal("360.00")), ("eligible", Decimal("600.00")), ("eligible", Decimal("240.00"))]
+    assert rows["training:V1:S3-3"].lines[0]["text"].endswith("第 3 阶段（就业）20%：1200.00 − 960.00 = 240.00")

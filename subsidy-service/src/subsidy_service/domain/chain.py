@@ -31,6 +31,7 @@ from subsidy_service.domain.rules import (
     s1_inclusive,
     s2_order,
     s3_project,
+    s3_stage_parts,
     s4_living_allowance,
     s5_enterprise,
     s6_parts,
@@ -45,6 +46,9 @@ OK, MISSING, BROKEN, NOT_REQUIRED = "ok", "missing", "broken", "not_required"
 
 TRAINING, LIVING, EVALUATION = "training", "living_allowance", "evaluation"
 MAIN, S6_FIRST, S6_REST = "main", "S6-80", "S6-20"
+S3_FIRST = "S3-1"  # S3 staged settlement: parts S3-1 … S3-n, one per stage of the project
+# The links an S3 stage needs (RULES.md S3 分时段阶段性结算; the stages themselves are the project's table).
+S3_STAGE_LINKS = {"enrolment_verified": ("voucher", "binding", "enrolment", "realname")}
 
 LINK_LABELS = {
     "voucher": "培训券",
@@ -118,6 +122,14 @@ REASONS: dict[str, tuple[str, str]] = {
     "enterprise_not_named": (
         "企业在岗职工培训班未登记所属企业（S5 由企业申领）",
         "the on-the-job class names no registered enterprise; S5 is claimed by the enterprise",
+    ),
+    "employment_missing": (
+        "尚未登记就业（劳动合同不少于 {0} 个月，S3 就业阶段）",
+        "no employment recorded yet with a contract of at least {0} months (S3 employment stage)",
+    ),
+    "claim_superseded": (
+        "该补贴已由新的结算方式取代（如 S3 分阶段结算）",
+        "the claim was superseded (e.g. by the project's S3 staged settlement)",
     ),
     "e4_limit": ("本年度已享受同类培训补贴（E4）", "this person already has this year's {0} training subsidy (E4)"),
     "e5_limit": ("同一等级已享受过评价补贴（E5）", "an evaluation subsidy at this level was already granted (E5)"),
@@ -313,6 +325,7 @@ def evaluate_person(
         for draft in _training_claims(person_key, chain, facts, policies, pinned):
             result.claims[draft.key] = draft
     _contest_e4(result.claims, locked)
+    _follow_first_stage(result.claims, locked)
     for voucher_id, chain in chain_links.items():
         living = _living_allowance(person_key, chain, policies, pinned, result.claims)
         if living is not None:
@@ -355,7 +368,7 @@ def _chain_table(c: _Chain, enrolment_id: str | None, facts: FactSet, policies: 
     key = claim_key(TRAINING, c.voucher_id, S6_FIRST if v.kind.value == "entrepreneurship" else MAIN)
     completed = facts.get("completed", enrolment_id) if enrolment_id else None
     on = completed.payload.completed_on if completed is not None and completed.payload.voucher_id == c.voucher_id else None
-    return policies.resolve(v.policy_year, pinned.get(key), on)
+    return policies.resolve(v.policy_year, pinned.get(key) or pinned.get(claim_key(TRAINING, c.voucher_id, S3_FIRST)), on)
 
 
 def _evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: Policies,
@@ -643,14 +656,27 @@ def _training_claims(
     v = c.voucher.payload
     kind = v.kind.value
     parts = (S6_FIRST, S6_REST) if kind == "entrepreneurship" else (MAIN,)
+    on = c.completed.payload.completed_on if c.completed else None
+    stages = _s3_stages(c, policies, pinned, on) if kind == "project" else ()
+    if stages:  # S3 staged settlement: one claim line per stage of the project
+        parts = tuple(f"S3-{number}" for number in range(1, len(stages) + 1))
     drafts = []
     for part in parts:
         key = claim_key(TRAINING, c.voucher_id, part)
-        on = c.completed.payload.completed_on if c.completed else None
         table = policies.resolve(v.policy_year, pinned.get(key), on)
-        links = list(c.links)
-        computed = _training_amount(c, table, part) if table is not None else None
+        stage = stages[int(part[3:]) - 1] if stages else None
+        needed = S3_STAGE_LINKS.get(stage.code) if stage is not None else None
+        links = [link for link in c.links if needed is None or link.name in needed]
+        computed = None
+        if table is not None:
+            computed = _s3_stage_amount(c, table, part) if stage is not None else _training_amount(c, table, part)
         state, reason, missing = _state_from(links)
+        if stage is not None and stage.code == "employment" and state == ELIGIBLE:
+            employed = facts.get("employed", c.enrolled.key) if c.enrolled is not None else None
+            months = employed.payload.contract_months if employed is not None else None
+            if months is None or months < stage.employment_months:
+                reason = Reason.of("employment_missing", stage.employment_months)
+                state, missing = WAITING, (reason,)
         if table is None:
             missing = missing + (Reason.of("no_policy_table"),)
             if state == ELIGIBLE:
@@ -680,8 +706,8 @@ def _training_claims(
         slot = None
         if part == MAIN and kind == "inclusive":
             slot = "inclusive"
-        elif part == MAIN and kind in ("project", "order"):
-            slot = "project_or_order"
+        elif part in (MAIN, S3_FIRST) and kind in ("project", "order"):
+            slot = "project_or_order"  # a staged project holds its E4 slot with its first stage
         completed_on = c.completed.payload.completed_on if c.completed else date.max
         drafts.append(
             ClaimDraft(
@@ -708,6 +734,25 @@ def _training_claims(
             )
         )
     return drafts
+
+
+def _s3_stages(c: _Chain, policies: Policies, pinned: Mapping[str, tuple[int, int]], on: date | None) -> tuple:
+    """The stages of the class's project, from the table its first stage is (or would be) computed with."""
+    if c.voucher is None or c.klass is None:
+        return ()
+    table = policies.resolve(c.voucher.payload.policy_year, pinned.get(claim_key(TRAINING, c.voucher_id, S3_FIRST)), on)
+    return table.s3.rate(c.klass.payload.project_reference).stages if table is not None else ()
+
+
+def _s3_stage_amount(c: _Chain, table: PolicyTable, part: str) -> Computed | None:
+    """A stage's share: on the attended (paid) days once completed, on the class's planned days before."""
+    if c.klass is None:
+        return None
+    klass = c.klass.payload
+    planned = c.completed is None
+    parts = s3_stage_parts(table, klass.planned_days if planned else _paid_days(c), klass.project_reference, planned)
+    number = int(part[3:])
+    return parts[number - 1] if number <= len(parts) else None
 
 
 def _training_payee(c: _Chain) -> tuple[str, str | None]:
@@ -786,6 +831,17 @@ def _contest_e4(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:
     )
 
 
+def _follow_first_stage(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:
+    """S3 staged settlement: the later stages follow their first stage's E4 refusal (one project subsidy a year)."""
+    for key, draft in list(claims.items()):
+        if draft.claim_type != TRAINING or not draft.part.startswith("S3-") or draft.part == S3_FIRST:
+            continue
+        first = claims.get(claim_key(TRAINING, draft.subject_id, S3_FIRST))
+        if (first is not None and first.reason is not None and first.reason.code == "e4_limit"
+                and key not in locked and draft.state in (ELIGIBLE, HELD, WAITING)):
+            claims[key] = replace(draft, state=REJECTED, reason=first.reason, missing=())
+
+
 def _contest_e5(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:
     """E5: an evaluation subsidy once per person per certificate level."""
     _contest(
@@ -823,7 +879,7 @@ def _living_allowance(
         missing = missing + (Reason.of("no_policy_table"),)
         if state == ELIGIBLE:
             state, reason = WAITING, Reason.of("no_policy_table")
-    training = claims.get(claim_key(TRAINING, c.voucher_id)) or claims.get(claim_key(TRAINING, c.voucher_id, S6_FIRST))
+    training = _lead_claim(claims, c.voucher_id)
     if state in (ELIGIBLE, WAITING) and training is not None and training.reason is not None and training.reason.code in ("e4_limit", "review_rejected"):
         state, reason, missing = REJECTED, Reason.of("training_claim_rejected", training.reason.code), ()
     computed = s4_living_allowance(table, _paid_days(c)) if (table and c.completed) else None
@@ -948,9 +1004,18 @@ def _misuse(c: _Chain) -> Reason | None:
 
 
 
+def _lead_claim(claims: Mapping[str, ClaimDraft], voucher_id: str) -> ClaimDraft | None:
+    """The voucher's training claim that holds its E4 slot: main, S6's first part, or S3's first stage."""
+    for part in (MAIN, S6_FIRST, S3_FIRST):
+        draft = claims.get(claim_key(TRAINING, voucher_id, part))
+        if draft is not None:
+            return draft
+    return None
+
+
 def _limits_link(c: _Chain, claims: Mapping[str, ClaimDraft]) -> Link:
     """Link 6: E4 per year, and the institution still in good standing (I3)."""
-    draft = claims.get(claim_key(TRAINING, c.voucher_id)) or claims.get(claim_key(TRAINING, c.voucher_id, S6_FIRST))
+    draft = _lead_claim(claims, c.voucher_id)
     if draft is None:
         return Link("limits", MISSING if c.voucher is None else OK, reason=Reason.of("voucher_missing") if c.voucher is None else None)
     if draft.reason is not None and draft.reason.code in ("e4_limit", "review_rejected"):

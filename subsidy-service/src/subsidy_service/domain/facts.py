@@ -51,6 +51,8 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "training.enrolment_rejected.v1": ("enrolment_rejected", ("enrolment_id",)),
     "training.completed.v1": ("completed", ("enrolment_id",)),
     "training.dropped.v1": ("dropped", ("enrolment_id",)),
+    # S3 staged settlement: an employment stage is met by the trainee's recorded employment
+    "training.employment_recorded.v1": ("employed", ("enrolment_id",)),
     # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see `Fact.key`);
     # so is the version the answer names (P1 corrections): each version's answer is a fact of its own, and the
     # chain follows the newest version (an older version's answer arriving late never replaces a newer one's)

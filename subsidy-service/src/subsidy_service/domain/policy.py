@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_serializer, model_validator
 
 NonNegMoney = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
 Share = Annotated[Decimal, Field(ge=0, le=1, max_digits=6, decimal_places=4)]
@@ -56,10 +56,53 @@ class S2Order(_Section):
         return class_limit if class_limit is not None else self.default_subsidised_day_limit
 
 
+class S3Stage(_Section):
+    """A stage of a project's settlement (分时段阶段性结算): its condition and its share of the per-person amount.
+    enrolment_verified: the enrolment filed, bound and accepted by the province (P1); completion: the whole chain
+    (voucher, completion, certificate); employment: that, and the trainee's employment recorded with a contract of
+    at least `employment_months` months."""
+
+    code: Literal["enrolment_verified", "completion", "employment"]
+    share: Share
+    employment_months: int | None = Field(default=None, ge=1, le=60)
+
+    @model_validator(mode="after")
+    def _months(self) -> "S3Stage":
+        if (self.code == "employment") != (self.employment_months is not None):
+            raise ValueError("employment_months is given for the employment stage and only for it")
+        return self
+
+
+class ProjectRate(DailyRate):
+    """A project's rate, cap and (optionally) its stages, whose shares sum to 100 %."""
+
+    stages: tuple[S3Stage, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_empty_stages(self, handler: Any) -> dict[str, Any]:
+        # a project settled at once is stored and shown as before stages existed
+        data = handler(self)
+        if not data.get("stages"):
+            data.pop("stages", None)
+        return data
+
+    @model_validator(mode="after")
+    def _stages(self) -> "ProjectRate":
+        if self.stages:
+            if sum((s.share for s in self.stages), Decimal(0)) != 1:
+                raise ValueError("S3 stage shares must sum to 100 %")
+            if len({s.code for s in self.stages}) != len(self.stages):
+                raise ValueError("S3 stages are distinct")
+        return self
+
+
 class S3Project(_Section):
     rule_id: Literal["S3"] = "S3"
-    default: DailyRate = DailyRate(daily_rate=Decimal("100"), cap=Decimal("1000"))
-    projects: dict[str, DailyRate] = Field(default_factory=dict)  # project_reference -> rate
+    default: ProjectRate = ProjectRate(daily_rate=Decimal("100"), cap=Decimal("1000"))
+    projects: dict[str, ProjectRate] = Field(default_factory=dict)  # project_reference -> rate (and stages)
+
+    def rate(self, project_reference: str | None) -> ProjectRate:
+        return self.projects.get(project_reference or "", self.default)
 
 
 class S4LivingAllowance(_Section):

@@ -112,9 +112,34 @@ def s2_order(
 
 def s3_project(table: PolicyTable, days: int, project_reference: str | None) -> Computed:
     """S3: rates configurable per project; the table's default where the project has none."""
-    rate = table.s3.projects.get(project_reference or "", table.s3.default)
+    rate = table.s3.rate(project_reference)
     named = f"项目 {project_reference}：" if project_reference and project_reference in table.s3.projects else ""
     return daily("S3", days, rate, prefix=named)
+
+
+S3_STAGE_LABELS = {"enrolment_verified": "报名核验", "completion": "结业取证", "employment": "就业"}
+
+
+def s3_stage_parts(table: PolicyTable, days: int, project_reference: str | None,
+                   planned: bool = False) -> tuple[Computed, ...]:
+    """S3 staged settlement (分时段阶段性结算): the project's per-person amount split by its stages' shares, each
+    rounded half-up to the fen and the last stage the exact remainder (so they sum to the whole). `planned`: before
+    the completion the amount rests on the class's planned days (the training's actual days replace them after)."""
+    rate = table.s3.rate(project_reference)
+    full = s3_project(table, days, project_reference)
+    base = full.lines[0].text + ("（按计划培训天数）" if planned else "")
+    parts, paid = [], ZERO
+    for number, stage in enumerate(rate.stages, start=1):
+        label = f"第 {number} 阶段（{S3_STAGE_LABELS[stage.code]}）{show(stage.share * 100)}%"
+        if number == len(rate.stages):
+            amount = full.amount - paid
+            text = f"{base}；{label}：{full.amount} − {paid} = {amount}"
+        else:
+            amount = fen(full.amount * stage.share)
+            text = f"{base}；{label}：{full.amount} × {show(stage.share)} = {amount}"
+        paid += amount
+        parts.append(Computed(amount, (Line("S3", text, amount),)))
+    return tuple(parts)
 
 
 def s4_living_allowance(table: PolicyTable, days: int) -> Computed:

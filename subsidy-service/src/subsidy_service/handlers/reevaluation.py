@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Iterable
 
 from prometheus_client import Counter
@@ -19,7 +20,8 @@ from skillkit.events import EventPayload
 
 from subsidy_service.adapters import claim_rows, store
 from subsidy_service.adapters.outbox import outbox
-from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, PersonResult, evaluate_person
+from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, PersonResult, Reason, evaluate_person
+from subsidy_service.domain.rules import Line
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
 from subsidy_service.domain.settlement import SETTLEMENT_STATES, UNPAID_FROZEN, ClaimState
@@ -139,6 +141,11 @@ def _diff_claims(existing: dict[str, Row], result: PersonResult, recovered: set[
             continue
         if (row.quota_slot, row.level_slot) != (draft.quota_slot, draft.level_slot) and (row.quota_slot or row.level_slot):
             writes.slot_releases.append(dict(row_id=row.id, quota_slot=None, level_slot=None))
+    for key, row in sorted(existing.items()):
+        # A claim the facts no longer yield (a project's single claim once its S3 stages are known) is void, unless
+        # the payment flow already holds it.
+        if key not in result.claims and row.state not in FROZEN and row.state != VOID:
+            _changed_claim(row, _superseded(row), now, writes, events)
     for key, draft in sorted(result.claims.items()):
         row = existing.get(key)
         if row is None:
@@ -147,6 +154,17 @@ def _diff_claims(existing: dict[str, Row], result: PersonResult, recovered: set[
             _frozen_claim(row, draft, recovered, now, writes, events)
         else:
             _changed_claim(row, draft, now, writes, events)
+
+
+def _superseded(row: Row) -> ClaimDraft:
+    return ClaimDraft(
+        claim_type=row.claim_type, subject_id=row.subject_id, part=row.part, person_key=row.person_key,
+        voucher_id=row.voucher_id, certificate_id=row.certificate_id, institution_id=row.institution_id,
+        payee_type=row.payee_type, payee_id=row.payee_id, kind=row.kind, policy_year=row.policy_year,
+        table_year=row.table_year, table_version=row.table_version, amount=row.amount,
+        lines=tuple(Line(entry["rule_id"], entry["text"], Decimal(entry["amount"])) for entry in row.lines or ()),
+        state=VOID, reason=Reason.of("claim_superseded"),
+    )
 
 
 def _new_claim(draft: ClaimDraft, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
