@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from pydantic import Field
+
 from skillkit.settings import ServiceSettings
 
 
@@ -21,6 +23,9 @@ class CertificationSettings(ServiceSettings):
     verify_rate_window_seconds: float = 60.0
     # T4: county certificate-holding rate of the workforce, target 32 %.
     holding_rate_target: Decimal = Decimal("0.32")
+    # P3 培训一人，评价一人: a trainee completed this many days ago and not yet a candidate of an evaluation of the
+    # class's occupation is reported (GET /v1/reports/unevaluated; configurable, the plan sets no number).
+    unevaluated_after_days: int = Field(default=30, ge=0, le=366)
     # The consumer only keeps the workers projection (candidate matching, E7, T4), read when an evaluation registers
     # its candidates, days after the worker was registered; an unknown person is recorded and cleared when the
     # registration arrives. So its broker fetch waits up to 500 ms (aiokafka's default; the kit's is 50). On Kafka a

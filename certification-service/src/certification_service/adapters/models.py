@@ -165,6 +165,24 @@ class KnownWorker(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class TrainingCompletion(Base):
+    """P3 培训一人，评价一人: the training service's trainees (training.enrolled: class, institution, occupation, level;
+    training.completed: the completion day), so that every completed trainee is evaluated and those who are not are
+    reported. Each event fills its own columns, so they may arrive in any order."""
+
+    __tablename__ = "training_completions"
+
+    enrolment_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    person_key: Mapped[str] = mapped_column(String(64), index=True)
+    class_id: Mapped[str | None] = mapped_column(String(36))
+    institution_id: Mapped[str | None] = mapped_column(String(36), index=True)  # the training institution
+    occupation_code: Mapped[str | None] = mapped_column(String(20))
+    level: Mapped[int | None] = mapped_column(Integer)
+    completed_on: Mapped[date | None] = mapped_column(Date, index=True)
+    passed: Mapped[bool | None] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class TownshipWorkforce(Base):
     """T4: the workforce size (从业人员) of each township, set by the bureau."""
 

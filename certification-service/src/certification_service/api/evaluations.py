@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, UploadFile
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from skillkit.app import Session
@@ -18,6 +20,7 @@ from certification_service.adapters.models import Candidate, Evaluation
 from certification_service.api.schemas import CandidateIn, CandidateOut, EvaluationIn, EvaluationOut, ResultIn, UploadOut
 from certification_service.api.views import candidate_view, evaluation_view, upload_view
 from certification_service.handlers.candidates import register_candidate, register_roster
+from certification_service.handlers.completions import awaiting
 from certification_service.handlers.evaluations import (
     get_candidate,
     get_evaluation,
@@ -199,3 +202,28 @@ def _org_uuid_or_none(principal: Principal) -> uuid.UUID | None:
         return uuid.UUID(str(principal.org_id))
     except ValueError:
         return None
+
+
+class CompletedTraineeOut(BaseModel):
+    """A trainee who completed training in the evaluation's occupation (P3): register them as a candidate (their
+    name and ID number are taken at the evaluation; the topics carry only the person key)."""
+
+    enrolment_id: str
+    class_id: str | None
+    training_institution_id: str | None
+    level: int | None
+    completed_on: date
+    passed: bool | None
+    registered: bool  # already a candidate of this evaluation
+
+
+@router.get("/{evaluation_id}/completed-trainees", response_model=list[CompletedTraineeOut],
+            summary="P3 培训一人，评价一人: the completed trainees of the evaluation's occupation, to register them")
+async def completed_trainees(
+    session: Session, evaluation_id: uuid.UUID, principal: Annotated[Principal, require_roles(*READERS)],
+) -> list[CompletedTraineeOut]:
+    evaluation = await get_evaluation(session, principal, evaluation_id)
+    return [CompletedTraineeOut(enrolment_id=row.enrolment_id, class_id=row.class_id,
+                                training_institution_id=row.institution_id, level=row.level,
+                                completed_on=row.completed_on, passed=row.passed, registered=registered)
+            for row, registered in await awaiting(session, evaluation)]
