@@ -244,8 +244,14 @@ class Api:
     connection per request; aiohttp's C parser and plain asyncio transport cost a fraction of that."""
 
     def __init__(self, endpoints: Endpoints, tokens: Tokens | None = None, *, concurrency: int = 32,
-                 timeout: float = 60) -> None:
+                 timeout: float = 60, replicas: dict[str, list[str]] | None = None) -> None:
+        """`replicas`: a service's base URL (as in `endpoints`) -> the base URLs of all its replicas. Requests are
+        spread over them in turn, and a retry after a transport error goes to the next one (what a load balancer
+        in front of replicas does when one dies: the chaos test, bench/chaos.py)."""
         self.endpoints = endpoints
+        self.replicas = {base: list(urls) for base, urls in (replicas or {}).items()}
+        self._turn = 0
+        self._down: dict[str, float] = {}  # replica base URL -> until when it is passed over (monotonic)
         self.tokens = tokens or Tokens()
         self.concurrency = concurrency
         self.timeout = timeout
@@ -282,7 +288,10 @@ class Api:
             headers["Idempotency-Key"] = str(uuid.uuid4())
         route = f"{method} {_route(url)}"
         attempts = 6
+        given = url
         for attempt in range(attempts):
+            if self.replicas:
+                url = self._on_replica(given)
             try:
                 async with self.gate:
                     self.requests += 1
@@ -292,6 +301,8 @@ class Api:
                         status = response.status
                         raw = await response.read()
             except TRANSPORT_ERRORS:
+                if self.replicas:
+                    self._down[url.split("/v1/", 1)[0]] = time.monotonic() + 1.0  # try the other replicas first
                 if attempt == attempts - 1:
                     raise
                 self.retried += 1
@@ -314,6 +325,16 @@ class Api:
         if status >= 400:
             raise ApiError(method, url, status, body)
         return body
+
+    def _on_replica(self, url: str) -> str:
+        for base, urls in self.replicas.items():
+            if url.startswith(base):
+                self._turn += 1
+                now = time.monotonic()
+                turn = [urls[(self._turn + k) % len(urls)] for k in range(len(urls))]
+                chosen = next((u for u in turn if self._down.get(u, 0) <= now), turn[0])
+                return chosen + url[len(base):]
+        return url
 
     async def pages(self, url: str, headers: dict[str, str], params: dict[str, Any] | None = None) -> list[Any]:
         items: list[Any] = []

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from skillkit.app import create_app
 from skillkit.audit import audit_router
 from skillkit.clock import Clock
+from skillkit.locks import lock_key, take_locks
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from training_service import clock as training_clock
@@ -29,10 +30,13 @@ class TrainingRuntime(ServiceRuntime):
         await super().start()
         assert self.sessionmaker is not None
         async with self.sessionmaker() as session:
-            await import_occupations(session, self.settings.occupations_csv)  # type: ignore[attr-defined]
+            # Replicas starting together import one after the other (issue 18): without the lock the second's
+            # INSERTs met the first's at flush (a unique violation) or their UPDATEs deadlocked, and it crashed.
+            await take_locks(session, [(lock_key("training"), lock_key("occupations-import"), True)])
             try:
+                await import_occupations(session, self.settings.occupations_csv)  # type: ignore[attr-defined]
                 await session.commit()
-            except IntegrityError:  # another replica imported the same rows at the same moment
+            except IntegrityError:  # SQLite (no advisory lock): another process imported the same rows just now
                 await session.rollback()
 
 
