@@ -165,6 +165,8 @@ class ReplicatedPlatform(Platform):
         urls = {s.name: database_urls[s.name.split("#")[0]] for s in services}
         super().__init__(urls, services=services, port_offset=offset, log_dir=log_dir,
                          extra_env={"SKILLS_LOG_LEVEL": "WARNING", "SKILLS_LEADER_CHECK_SECONDS": "1",
+                                    # the training service's clock is moved to record a class's days (bench/loop.py)
+                                    "SKILLS_MOVABLE_CLOCK": "true",
                                     # P1: the province's answers are on the broker only (no outbox of ours holds
                                     # them); those the broker lost come back through the resend job, run by the
                                     # training service's leader — here after 20 s instead of 6 h
@@ -314,6 +316,7 @@ class Controller:
         self.replayed = 0
         self.healed = 0
         self.healing: asyncio.Task[None] | None = None
+        self.driver: LoopDriver | None = None
         self.runtimes = {name: service_runtime(name) for name in databases}  # tables for the replay, built now
         self._locks = defaultdict(asyncio.Lock)  # per service: one replica down at a time
         quiet_kafka_logs()
@@ -349,7 +352,22 @@ class Controller:
 
     async def kill_and_restart(self, name: str) -> None:
         async with self._locks[name.split("#")[0]]:
-            await self._kill_and_restart(name)
+            if name.startswith("training-service") and self.driver is not None:
+                # a training process forgets its moved clock when it restarts: never while a class's days are
+                # being recorded with it (the driver's calendar lock), and back up before they are again
+                async with self.driver.calendar:
+                    await self._kill_and_restart(name)
+                    await self._wait_healthy(name)
+            else:
+                await self._kill_and_restart(name)
+
+    async def _wait_healthy(self, name: str) -> None:
+        service = next(s for s in self.platform.services if s.name == name)
+        deadline = time.monotonic() + 120
+        while not await asyncio.to_thread(self.platform.healthy, service):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} did not become healthy after its restart")
+            await asyncio.sleep(0.2)
 
     async def _kill_and_restart(self, name: str) -> None:
         service = next(s for s in self.platform.services if s.name == name)
@@ -439,6 +457,7 @@ async def drive(config: ChaosConfig, platform: ReplicatedPlatform, databases: di
             platform.endpoints().certification: platform.replica_urls()["certification-service"],
             platform.endpoints().subsidy: platform.replica_urls()["subsidy-service"]}) as api:
         driver = LoopDriver(api, deadline_s=300, bulk=True)
+        controller.driver = driver
         await driver.setup(county)
         started = time.monotonic()
         controller.started = started

@@ -281,8 +281,10 @@ class Api:
         await self.close()
 
     async def call(self, method: str, url: str, headers: dict[str, str], *, json: Any = None,
-                   files: dict[str, tuple[str, bytes, str]] | None = None, params: dict[str, Any] | None = None) -> Any:
-        """`files`: field -> (file name, content, content type), sent as multipart/form-data."""
+                   files: dict[str, tuple[str, bytes, str]] | None = None, params: dict[str, Any] | None = None,
+                   pinned: bool = False) -> Any:
+        """`files`: field -> (file name, content, content type), sent as multipart/form-data. `pinned`: to this
+        URL's process, never another replica (a replica's own state, e.g. its clock)."""
         headers = dict(headers)
         if method == "POST" or method == "PUT":
             headers["Idempotency-Key"] = str(uuid.uuid4())
@@ -290,7 +292,7 @@ class Api:
         attempts = 6
         given = url
         for attempt in range(attempts):
-            if self.replicas:
+            if self.replicas and not pinned:
                 url = self._on_replica(given)
             try:
                 async with self.gate:
@@ -486,8 +488,10 @@ class LoopDriver:
             return await self.api.call(method, url, headers, **kw)
 
     async def move_training_clock(self, moment: datetime | None) -> None:
-        await self.api.call("PUT", f"{self.e.training}/v1/clock", self.t.admin(),
-                            json={"now": moment.isoformat() if moment else None})
+        """Each training process has its own clock: with replicas (bench/chaos.py) every one is moved."""
+        for base in self.api.replicas.get(self.e.training, [self.e.training]):
+            await self.api.call("PUT", f"{base}/v1/clock", self.t.admin(), pinned=True,
+                                json={"now": moment.isoformat() if moment else None})
 
     # bureau staff -------------------------------------------------------------------------------------------
 
