@@ -136,6 +136,7 @@ DETAILS_ZH: dict[str, str] = {
     "interest_enrolled": "培训机构已为你报名，如需退出请联系机构",
     "check_in_before_enrolment": "签到日期早于学员报名绑定之日，不得补录培训",
     "check_in_before_approval": "签到日期早于培训班获局方审批之日，不得补录培训",
+    "outside_working_age": "培训券只发给劳动年龄内的劳动者（默认 16–60 岁）",
     "days_reason_not_needed": "只有计划天数超出 3–10 天的普惠制培训班需填写天数理由（S1）",
     "enterprise_exists": "该统一社会信用代码的企业已登记",
     "enterprise_unknown": "企业在岗职工培训班所属企业尚未登记（S5）",

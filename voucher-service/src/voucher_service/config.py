@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from skillkit.settings import ServiceSettings
 from skillkit.voucher_token import DEV_QR_SIGNING_SEED
@@ -23,6 +23,13 @@ class VoucherSettings(ServiceSettings):
     qr_signing_seed: str = DEV_QR_SIGNING_SEED
     # Validity of a self-claimed voucher when no issuing batch says otherwise (configurable per batch).
     default_validity_days: int = 180
+    # Working age on the day a voucher is issued (issue 13; the plan names no ages: configurable).
+    working_age_min: int = Field(default=16, ge=0, le=100)
+    working_age_max: int = Field(default=60, ge=0, le=100)
+
+    @property
+    def working_age(self) -> tuple[int, int]:
+        return self.working_age_min, self.working_age_max
     expiry_sweep_seconds: float = 60.0
     # The lifecycle consumer's broker fetch waits up to 200 ms for records (the kit's default is 50). On Kafka a fetch
     # returns as soon as a record arrives, so this only spaces out the empty fetches of a quiet consumer; on Tansu

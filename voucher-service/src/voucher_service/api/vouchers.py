@@ -58,7 +58,7 @@ async def claim(
         worker = await worker_of_account(session, principal)
         voucher = await handlers.issue_voucher(
             session, worker, body.kind, channel="claim", issued_by=principal.subject,
-            validity_days=settings.default_validity_days,
+            validity_days=settings.default_validity_days, working_age=settings.working_age,
         )
         return _view(request, voucher)
 
@@ -85,6 +85,7 @@ async def issue_on_behalf(
         voucher = await handlers.issue_on_behalf(
             session, principal, worker, body.kind,
             validity_days=batch.validity_days if batch else settings.default_validity_days, batch=batch,
+            working_age=settings.working_age,
         )
         return _view(request, voucher)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from skillkit.contracts.vocab import VoucherKind, WorkerCategory as C
 
@@ -57,6 +58,19 @@ def check_eligibility(kind: VoucherKind, categories: set[C]) -> KindRule:
         needed = ", ".join(sorted(rule.eligible))
         raise NotEligible(rule.rule_id, f"{rule.rule_id}: a {kind} voucher needs one of the categories: {needed}")
     return rule
+
+
+def age_on(birth: date, day: date) -> int:
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def check_working_age(birth: date, day: date, working_age: tuple[int, int]) -> None:
+    """Vouchers are for the workforce: working age (16–60 by default, configurable; the plan names no ages) on the
+    day of issue."""
+    low, high = working_age
+    age = age_on(birth, day)
+    if not low <= age <= high:
+        raise NotEligible("E1", f"a voucher is issued to workers of working age ({low}–{high}); this worker is {age}")
 
 
 def living_allowance_eligible(categories: set[C]) -> bool:

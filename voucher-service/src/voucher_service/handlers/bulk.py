@@ -28,7 +28,7 @@ from skillkit.contracts.vocab import VoucherKind, WorkerCategory
 from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.events import EventPayload
-from skillkit.pii import blind_index, normalise_resident_id
+from skillkit.pii import birth_date_of, blind_index, normalise_resident_id
 from skillkit.problems import Problem
 from skillkit.roster import RosterRow, read_roster
 
@@ -43,6 +43,7 @@ from voucher_service.handlers.vouchers import (
     E4Conflict,
     eligible_rule,
     new_voucher_values,
+    working_age_or_problem,
     voucher_issued,
 )
 from voucher_service.handlers.workers import new_worker_values, worker_registered
@@ -182,6 +183,7 @@ def _issuable(
         held = {WorkerCategory(c) for c in categories}
         try:
             rule = eligible_rule(kind, held)
+            working_age_or_problem(birth_date_of(number), local_date(now), settings.working_age)
         except Problem as exc:
             result.row_errors.append({"line": row.line, "errors": [f"{exc.code}: {exc.detail}"]})
             continue

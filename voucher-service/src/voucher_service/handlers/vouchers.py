@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -13,6 +13,7 @@ from skillkit.audit import record
 from skillkit.auth import Principal
 from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
 from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
+from skillkit.county import local_date
 from skillkit.db import utcnow
 from skillkit.problems import Problem, not_found
 
@@ -21,7 +22,13 @@ from voucher_service.adapters.outbox import outbox
 from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.domain import validity
 from voucher_service.domain.codes import new_code
-from voucher_service.domain.eligibility import KindRule, NotEligible, check_eligibility, living_allowance_eligible
+from voucher_service.domain.eligibility import (
+    KindRule,
+    NotEligible,
+    check_eligibility,
+    check_working_age,
+    living_allowance_eligible,
+)
 
 VOUCHERS = Voucher.__table__
 # E4's unique key (uq_vouchers_e4_quota), the arbiter of every issue.
@@ -51,10 +58,12 @@ async def issue_voucher(
     validity_days: int,
     batch: IssuingBatch | None = None,
     now: datetime | None = None,
+    working_age: tuple[int, int] = (16, 60),
 ) -> Voucher:
-    """Checks eligibility and E4, writes the voucher and its `voucher.issued` event."""
+    """Checks eligibility, working age and E4, writes the voucher and its `voucher.issued` event."""
     categories = {WorkerCategory(c) for c in worker.categories}
     rule = eligible_rule(kind, categories)
+    working_age_or_problem(worker.birth_date, local_date(now or utcnow()), working_age)
     values = new_voucher_values(worker.id, worker.person_key, kind, rule, channel=channel, issued_by=issued_by,
                                 validity_days=validity_days, batch=batch, now=now)
     # E4 in the database: a concurrent claim for the same slot inserts nothing instead of aborting the
@@ -74,6 +83,13 @@ async def issue_voucher(
     await outbox.add(session, voucher_issued(values, categories), partition_key=worker.person_key,
                      subject=str(voucher.id))
     return voucher
+
+
+def working_age_or_problem(birth: date, day: date, working_age: tuple[int, int]) -> None:
+    try:
+        check_working_age(birth, day, working_age)
+    except NotEligible as exc:
+        raise Problem(422, "outside_working_age", exc.message) from exc
 
 
 def eligible_rule(kind: VoucherKind, categories: set[WorkerCategory]) -> KindRule:
@@ -181,10 +197,11 @@ async def issue_on_behalf(
     *,
     validity_days: int,
     batch: IssuingBatch | None,
+    working_age: tuple[int, int] = (16, 60),
 ) -> Voucher:
     """Staff issue a voucher for a worker (兜底服务, P2): the issue, and the decision in the audit trail (P10)."""
     voucher = await issue_voucher(session, worker, kind, channel="on_behalf", issued_by=principal.subject,
-                                  validity_days=validity_days, batch=batch)
+                                  validity_days=validity_days, batch=batch, working_age=working_age)
     await record(session, principal, "voucher.issue_on_behalf", "voucher", str(voucher.id), after=dict(
         worker_id=worker.id, kind=kind, code=voucher.code, policy_year=voucher.policy_year,
         valid_until=voucher.valid_until, batch_id=voucher.batch_id, status=voucher.status))
