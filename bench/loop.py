@@ -230,6 +230,9 @@ class Tokens:
     def worker(self, account: str) -> dict[str, str]:
         return self._token("worker", account)
 
+    def finance(self) -> dict[str, str]:
+        return self._token("finance", "finance:李会计")
+
 
 class Api:
     """One keep-alive client (aiohttp) for all four services; POSTs carry an Idempotency-Key and are retried with
