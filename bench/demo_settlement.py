@@ -1,10 +1,10 @@
 """`make demo`, part 2 (兑现, issue 20): the county pays what is payable through the subsidy service's REST API.
 
 After the loop (bench/demo.py), for the current quarter in county time:
-1. every payee of an eligible claim registers its bank account (institutions and the evaluation centre
-   themselves, the bureau on the workers' behalf, S4);
-2. each institution and the evaluation centre opens and submits its declaration (申报, P4); the bureau declares the
-   workers' living allowances (declarant `worker`);
+1. every payee of an eligible claim registers its bank account (institutions, the evaluation centre and the
+   enterprise themselves, the bureau on the workers' behalf, S4);
+2. each institution, the evaluation centre and the enterprise (S5) opens and submits its declaration (申报, P4);
+   the bureau declares the workers' living allowances (declarant `worker`);
 3. bureau staff verify (验收): approve the unflagged lines, decide every flagged line (rejected with the flag's
    reason when the flag says the claim cannot be paid as it stands — province real-name rejection or no verdict,
    payee suspended, paid twice — approved as checked otherwise), check every sampled line's evidence, verify;
@@ -35,7 +35,8 @@ FUND_LABELS = {"skills_special": "职业技能专账资金", "employment_subsidy
 ENTRY_LABELS = {"allocation": "下达 allocation", "reserve": "预留 reserve", "release": "释放 release",
                 "pay": "支付 pay", "reverse": "退票冲回 reverse", "recover": "追回 recover",
                 "unrecover": "追回冲回 unrecover"}
-DECLARANT_LABELS = {"institution": "培训机构", "evaluation_institution": "评价机构", "worker": "劳动者（县局代报）"}
+DECLARANT_LABELS = {"institution": "培训机构", "evaluation_institution": "评价机构", "enterprise": "企业（S5）",
+                    "worker": "劳动者（县局代报）"}
 
 
 @dataclass
@@ -66,6 +67,8 @@ def quarter_of(moment: datetime) -> tuple[int, int]:
 def payee_names(county: County) -> dict[tuple[str, str], str]:
     names = {("institution", i.id or ""): i.name for i in county.institutions}
     names["evaluation_institution", county.evaluation_institution.id or ""] = county.evaluation_institution.name
+    names.update({("enterprise", p.enterprise_id): p.enterprise["name"] for p in county.classes
+                  if p.enterprise_id and p.enterprise})
     for t in county.trainees:
         if t.worker_id:
             names["worker", t.worker_id] = t.name  # the account holder's real name: the service checks its mask
@@ -109,6 +112,8 @@ async def settle(api: Api, county: County, claims: list[dict[str, Any]], now: da
             return tokens.training_org(payee_id)
         if payee_type == "evaluation_institution":
             return tokens.evaluation_org(payee_id)
+        if payee_type == "enterprise":
+            return tokens.enterprise(payee_id)  # S5: the enterprise declares its own on-the-job claims
         return tokens.bureau()  # 兜底: the bureau acts for the workers (S4)
 
     for n, (payee_type, payee_id) in enumerate(payees, start=1):
