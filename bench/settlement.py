@@ -86,6 +86,7 @@ class Config:
     payees: int = 50
     sample_share: Decimal = Decimal("0.05")
     check_per_line: bool = False
+    analyze_between: bool = True  # ANALYZE between steps (untimed): what autovacuum does in the days between them
     profile: Path | None = None  # cProfile of the timed steps, one .prof per step
 
 
@@ -232,10 +233,14 @@ async def seed(service: Any, config: Config, cipher: PiiCipher) -> dict[str, Any
         await fund_handlers.allocate(session, FINANCE, YEAR, "employment_subsidy", total - first + 1000,
                                      "吕财社〔2023〕2号", None, NOW)
         await session.commit()
+    await analyze(service)
+    return {"expected_total": total}
+
+
+async def analyze(service: Any) -> None:
     async with service.runtime.engine.connect() as conn:
         await conn.execution_options(isolation_level="AUTOCOMMIT")
         await conn.execute(text("ANALYZE"))
-    return {"expected_total": total}
 
 
 # --- measuring -----------------------------------------------------------------------------------------------
@@ -301,6 +306,17 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
     maker = service.sessionmaker
     steps: dict[str, Step] = {}
     statements = Statements(service.runtime.engine)
+    analyze_s = 0.0
+
+    async def between_steps() -> None:
+        """The steps of a quarter are days apart, and autovacuum analyses the tables changed by one before the
+        next: the planner then knows how many claims are `declared` or `verified`. Without it, right after a step
+        that moved 100,000 claims, it estimates one row and picks nested loops that never end (BENCHMARKS.md)."""
+        nonlocal analyze_s
+        if config.analyze_between:
+            started = time.perf_counter()
+            await analyze(service)
+            analyze_s += time.perf_counter() - started
     measure_with = config.profile, statements, database
 
     with measured("declare", steps, *measure_with) as d:
@@ -317,6 +333,7 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
                 await submit_declaration(session, owner, declaration_ids[-1], NOW)
                 await session.commit()
         d.update(declarations=len(declaration_ids), lines=lines)
+    await between_steps()
 
     with measured("verify", steps, *measure_with) as d:
         approved = checked = 0
@@ -346,6 +363,7 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
                 await verify_declaration(session, BUREAU, declaration_id, NOW)
                 await session.commit()
         d.update(approved_lines=approved, sampled_checked=checked, sample_checks_s=round(checks_s, 2))
+    await between_steps()
 
     with measured("approve", steps, *measure_with) as d:
         async with maker() as session:
@@ -354,6 +372,7 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
             d.update(total=str(batch.total), transfers=batch.transfer_count, claims=batch.claim_count,
                      draws=[{"code": x["code"], "amount": x["amount"]} for x in batch.draws])
             await session.commit()
+    await between_steps()
 
     with measured("export", steps, *measure_with) as d:
         async with maker() as session:
@@ -380,13 +399,15 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
     peak = max(s.peak_rss_mib for s in steps.values())
     return {
         "config": {"claims": config.claims, "payees": config.payees, "sample_share": str(config.sample_share),
-                   "check_per_line": config.check_per_line, "year": YEAR, "quarter": QUARTER},
+                   "check_per_line": config.check_per_line, "analyze_between": config.analyze_between,
+                   "year": YEAR, "quarter": QUARTER},
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_before": [round(x, 1) for x in load_before],
                     "load_average_after": [round(x, 1) for x in os.getloadavg()]},
         "baseline": {"seed_s": round(seed_s, 2), "select_claims_s": round(select_s, 2)},
         "steps": {name: asdict(step) for name, step in steps.items()},
         "bank_answer_build_s": round(bank_s, 2),
+        "analyze_between_s": round(analyze_s, 2),
         "total_s": total_s,
         "cpu_s": round(sum(s.cpu_seconds for s in steps.values()), 2),
         "db_cpu_s": round(sum(s.db_cpu_seconds for s in steps.values()), 2),
@@ -444,8 +465,9 @@ def render(report: dict[str, Any]) -> str:
                  f"{report['peak_rss_mib']:>14}  "
                  f"(target < {t['seconds']:.0f} s: {'met' if t['seconds_met'] else 'MISSED'}; "
                  f"< {t['rss_mib']:.0f} MB peak RSS: {'met' if t['rss_met'] else 'MISSED'}); process max RSS "
-                 f"{report['process_max_rss_mib']} MiB; bank answer built in {report['bank_answer_build_s']} s "
-                 "(not counted)")
+                 f"{report['process_max_rss_mib']} MiB; not counted: the bank's answer built in "
+                 f"{report['bank_answer_build_s']} s, ANALYZE between steps "
+                 + (f"{report['analyze_between_s']} s" if c["analyze_between"] else "off"))
     k = report["checks"]
     lines.append(f"checks: claims {k['claim_states']}, payments {k['payment_states']}, batch {k['batch_state']} "
                  f"total {k['batch_total']} (seeded {report['expected_total']}), funds paid {k['funds_paid']} "
@@ -467,11 +489,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="evidence sample share (default 0.05, the service's default)")
     parser.add_argument("--check-per-line", action="store_true",
                         help="one transaction per sampled-line check, as the API does")
+    parser.add_argument("--no-analyze", action="store_true",
+                        help="no ANALYZE between steps (as if the steps followed each other within minutes)")
     parser.add_argument("--statements", action="store_true", help="print each step's slowest statements")
     parser.add_argument("--profile", type=Path, help="write a cProfile .prof per step into this directory")
     parser.add_argument("--json", type=Path, help="also write the report as JSON to this file")
     args = parser.parse_args(argv)
-    report = asyncio.run(run(Config(args.claims, args.payees, args.sample_share, args.check_per_line, args.profile)))
+    report = asyncio.run(run(Config(args.claims, args.payees, args.sample_share, args.check_per_line,
+                                    not args.no_analyze, args.profile)))
     report["config"]["show_statements"] = args.statements
     print(render(report))
     if args.json:
