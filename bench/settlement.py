@@ -464,8 +464,9 @@ def render(report: dict[str, Any]) -> str:
     lines.append(f"{'total':<10}{report['total_s']:>9}{report['cpu_s']:>8}{report['db_cpu_s']:>10}{'':>8}"
                  f"{report['peak_rss_mib']:>14}  "
                  f"(target < {t['seconds']:.0f} s: {'met' if t['seconds_met'] else 'MISSED'}; "
-                 f"< {t['rss_mib']:.0f} MB peak RSS: {'met' if t['rss_met'] else 'MISSED'}); process max RSS "
-                 f"{report['process_max_rss_mib']} MiB; not counted: the bank's answer built in "
+                 f"< {t['rss_mib']:.0f} MB peak RSS: {'met' if t['rss_met'] else 'MISSED'}); "
+                 f"process max RSS (the baseline SELECT included) {report['process_max_rss_mib']} MiB; "
+                 f"not counted: the bank's answer built in "
                  f"{report['bank_answer_build_s']} s, ANALYZE between steps "
                  + (f"{report['analyze_between_s']} s" if c["analyze_between"] else "off"))
     k = report["checks"]
