@@ -99,6 +99,7 @@ class Step:
     statements: int
     detail: dict[str, Any] = field(default_factory=dict)
     top_statements: list[tuple[str, int, float]] = field(default_factory=list)  # (statement, count, seconds)
+    db_cpu_lower_bound: bool = False  # a backend exited during the step: its share is missing
 
 
 class Statements:
@@ -131,19 +132,25 @@ class Statements:
         return sum(d[1] for d in diff), [(k, n, round(t, 2)) for k, n, t in sorted(diff, key=lambda d: -d[2])[:6]]
 
 
-def database_cpu(database: str) -> float:
-    """CPU seconds (user + system) of the PostgreSQL backends connected to this database. The pool keeps its
-    connections, so the difference over a step is the database's work for that step, whatever the neighbours run."""
-    total = 0.0
+def database_cpu(database: str) -> dict[int, float]:
+    """CPU seconds (user + system) of each PostgreSQL backend connected to this database, by pid. A step's database
+    CPU is the growth of the backends alive at its end (a backend that exits during the step takes its share with
+    it: the figure is then a lower bound, marked in the report)."""
+    found: dict[int, float] = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
             cmdline = " ".join(proc.info["cmdline"] or [])
             if cmdline.startswith("postgres:") and f" {database} " in f"{cmdline} ":
                 times = proc.cpu_times()
-                total += times.user + times.system
+                found[proc.pid] = times.user + times.system
         except psutil.Error:
             continue
-    return total
+    return found
+
+
+def cpu_growth(before: dict[int, float], after: dict[int, float]) -> tuple[float, bool]:
+    """(CPU seconds the backends spent between the two snapshots, whether a backend exited meanwhile)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items()), bool(set(before) - set(after))
 
 
 def amount_of(i: int) -> Decimal:
@@ -260,13 +267,13 @@ def measured(name: str, steps: dict[str, Step], profile_dir: Path | None, statem
         if profiler:
             profiler.disable()
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
-    db_cpu = database_cpu(database) - db_cpu
+    db_cpu, lost = cpu_growth(db_cpu, database_cpu(database))
     if profiler and profile_dir:
         profile_dir.mkdir(parents=True, exist_ok=True)
         profiler.dump_stats(profile_dir / f"settlement-{name}.prof")
     count, top = statements.since(before)
     steps[name] = Step(round(seconds, 2), rss.mib("bench"), round(cpu_seconds, 2), round(db_cpu, 2), count, detail,
-                       top)
+                       top, db_cpu_lower_bound=lost)
 
 
 async def baseline_select(service: Any) -> tuple[float, int]:
@@ -458,7 +465,8 @@ def render(report: dict[str, Any]) -> str:
     ]
     for name, s in report["steps"].items():
         detail = ", ".join(f"{k} {v}" for k, v in s["detail"].items() if k != "draws")
-        lines.append(f"{name:<10}{s['seconds']:>9}{s['cpu_seconds']:>8}{s['db_cpu_seconds']:>10}{s['statements']:>8}"
+        db = f"{'≥' if s['db_cpu_lower_bound'] else ''}{s['db_cpu_seconds']}"
+        lines.append(f"{name:<10}{s['seconds']:>9}{s['cpu_seconds']:>8}{db:>10}{s['statements']:>8}"
                      f"{s['peak_rss_mib']:>14}  {detail}")
     t = report["target"]
     lines.append(f"{'total':<10}{report['total_s']:>9}{report['cpu_s']:>8}{report['db_cpu_s']:>10}{'':>8}"
