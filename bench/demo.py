@@ -10,7 +10,10 @@ uvicorn process per service, the province real-name simulator), it
 3. runs eleven classes through the loop with the REST APIs (bench/loop.py): enrolment by voucher code,
    attendance, completion, follow-up, the class outcome, evaluation and certificates;
 4. waits for the subsidy service and prints, per payee, the claim lines (rule ids and arithmetic), the
-   workers' living allowances, what is not payable and why, and the totals per payee.
+   workers' living allowances, what is not payable and why, and the totals per payee;
+5. pays the county through the subsidy service's REST API (bench/demo_settlement.py, issue 20): bank accounts,
+   the quarter's declarations, bureau verification, finance allocations, one payment batch, the bank file out and
+   the bank's result file back; then prints what was declared and paid and the per-fund ledger.
 Everything it started is stopped at the end (also on Ctrl-C); the temporary folder is removed unless --keep.
 """
 
@@ -45,6 +48,7 @@ from bench.loop import (
     resident_id,
     sqlite_urls,
 )
+from bench.demo_settlement import Settlement, settle, settlement_report
 from skillkit.pii import mask_name
 
 TOWNSHIPS = ("临泉镇", "白文镇", "城庄镇", "兔坂镇", "安业乡")
@@ -244,7 +248,8 @@ def report(county: County, claims: list[dict[str, Any]], summary: dict[str, Any]
 # --- main ------------------------------------------------------------------------------------------------------
 
 
-async def drive(county: County, platform: Any, deadline_s: float) -> tuple[list[dict[str, Any]], dict[str, Any], int]:
+async def drive(county: County, platform: Any, deadline_s: float
+                ) -> tuple[list[dict[str, Any]], dict[str, Any], Settlement, int]:
     async with Api(Endpoints.of(platform), concurrency=16) as api:
         driver = LoopDriver(api, deadline_s=deadline_s)
         started = time.monotonic()
@@ -266,7 +271,11 @@ async def drive(county: County, platform: Any, deadline_s: float) -> tuple[list[
               f"({api.requests} REST requests in total, {api.server_errors} server errors retried)")
         claims = await driver.all_claims()
         summary = await api.call("GET", f"{api.endpoints.subsidy}/v1/claims/summary", api.tokens.bureau())
-        return claims, summary, api.requests
+        paying = time.monotonic()
+        settlement = await settle(api, county, claims)
+        print(f"  {settlement.year} Q{settlement.quarter} declared, verified and paid through the subsidy service in "
+              f"{time.monotonic() - paying:.0f} s")
+        return claims, summary, settlement, api.requests
 
 
 async def wait_settled(driver: LoopDriver, county: County, settled: Any, deadline_s: float) -> None:
@@ -304,8 +313,9 @@ def main(argv: list[str] | None = None) -> None:
                               seed=f"demo-{args.seed}") as platform:
             print(f"  platform up in {time.monotonic() - started:.0f} s: "
                   + ", ".join(f"{s.name} {s.url}" for s in platform.services))
-            claims, summary, _ = asyncio.run(drive(county, platform, args.deadline))
+            claims, summary, settlement, _ = asyncio.run(drive(county, platform, args.deadline))
         print(report(county, claims, summary))
+        print(settlement_report(settlement))
         print(f"\nDone in {time.monotonic() - started:.0f} s; every process stopped.")
     finally:
         if not args.keep:

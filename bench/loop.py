@@ -234,6 +234,12 @@ class Tokens:
     def worker(self, account: str) -> dict[str, str]:
         return self._token("worker", account)
 
+    def finance(self) -> dict[str, str]:
+        return self._token("finance", "finance:李会计")
+
+    def enterprise(self, enterprise_id: str) -> dict[str, str]:
+        return self._token("enterprise", f"enterprise-staff:{enterprise_id}", enterprise_id)
+
 
 class Api:
     """One keep-alive client (aiohttp) for all four services; POSTs carry an Idempotency-Key and are retried with

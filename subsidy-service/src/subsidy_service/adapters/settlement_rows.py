@@ -133,7 +133,7 @@ async def lock_claims(session: AsyncSession, claim_ids: Sequence[uuid.UUID]) -> 
     """Row locks on these claims in id order (PostgreSQL), the order a re-evaluation takes them in."""
     if session.bind.dialect.name != "postgresql" or not claim_ids:
         return
-    for part in chunks(sorted(claim_ids), 50000):
+    for part in chunks(sorted(claim_ids)):
         await session.execute(
             select(claims_t.c.id).where(claims_t.c.id.in_(part)).order_by(claims_t.c.id).with_for_update()
         )

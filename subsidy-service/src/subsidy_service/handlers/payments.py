@@ -312,12 +312,12 @@ async def _apply(session: AsyncSession, principal: Principal, batch: PaymentBatc
     await rows.set_claim_states(session, [p.claim_id for p in paid], [ClaimState.APPROVED],
                                 {"state": ClaimState.PAID, "paid_at": now, "paid_by": principal.subject,
                                  "updated_at": now})
-    if paid:
+    for part in rows.chunks(paid):  # in chunks: 100,000 events built at once held ~260 MB (bench/settlement.py)
         await outbox.add_many(session, [(
             ClaimPaid(claim_id=str(p.claim_id), claim_type=p.claim_type, voucher_id=p.voucher_id,
                       person_key=p.person_key, amount=p.amount, paid_at=now, batch_id=str(batch.id),
                       batch_reference=batch.reference),
-            p.person_key, str(p.claim_id)) for p in paid])
+            p.person_key, str(p.claim_id)) for p in part])
     for status, from_state in (("failed", ClaimState.APPROVED), ("returned", ClaimState.PAID)):
         group = by_state.get(status, [])
         late = [p.claim_id for p in group if now >= deadline(p.policy_year)]
