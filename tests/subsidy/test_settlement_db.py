@@ -512,3 +512,41 @@ async def test_P4_a_declaration_racing_a_revocation_loses_nothing(ss):
         for n in (2, 3):
             valid = found[f"training:R{round_}V{n}:main"]
             assert (valid.state, valid.id in on_lines) == ("declared", True)
+
+
+async def test_P4_lines_page_by_number_and_sampled_lines_are_checked_in_bulk(ss):
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1", "EV1")
+    d = await declare(ss, "I1")
+    bureau = ss.headers("bureau")
+    first = (await ss.client.get(f"/v1/declarations/{d['id']}/lines?limit=2", headers=bureau)).json()
+    rest = (await ss.client.get(f"/v1/declarations/{d['id']}/lines?limit=2&cursor={first['next_cursor']}",
+                                headers=bureau)).json()
+    assert ([l["line_no"] for l in first["items"]], [l["line_no"] for l in rest["items"]], rest["next_cursor"]) == (
+        [1, 2], [3], None)
+    r = await ss.client.get(f"/v1/declarations/{d['id']}/lines?cursor=abc", headers=bureau)
+    assert (r.status_code, r.json()["code"]) == (400, "cursor_invalid")
+    sampled = [l for l in first["items"] + rest["items"] if l["sampled"]]
+    unsampled = [l for l in first["items"] + rest["items"] if not l["sampled"]]
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/evidence-checks", headers=bureau,
+                             json={"checks": [{"line_id": unsampled[0]["id"], "note": "x"}]})
+    assert (r.status_code, r.json()["code"]) == (409, "line_not_sampled")
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/evidence-checks", headers=bureau,
+                             json={"checks": [{"line_id": l["id"], "note": "已核对"} for l in sampled]})
+    assert (r.status_code, r.json()) == (200, {"checked_lines": 1})
+    await ss.client.post(f"/v1/declarations/{d['id']}/approve-unflagged", headers=bureau)
+    r = await ss.client.post(f"/v1/declarations/{d['id']}/verify", headers=bureau)
+    assert (r.status_code, r.json()["state"]) == (200, "verified")
+
+
+async def test_I3_an_active_evaluation_institution_is_not_flagged_suspended(ss):
+    from tests.subsidy.builders import evaluation_institution
+
+    clock = Clock()
+    await feed(ss, chain(clock=clock, **D) + [evaluation_institution("EV1", "approved", clock)])
+    await known_institutions(ss, "EV1")
+    d = await declare(ss, "EV1", "evaluation_org")
+    [line] = await all_lines(ss, d["id"])
+    assert (line["claim_type"], line["amount"], line["flags"]) == ("evaluation", "400.00", [])
+    await feed(ss, [evaluation_institution("EV1", "suspended", clock)])
+    assert (await claims(ss))["evaluation:CERT1:main"].state == "declared"  # frozen: the suspension holds nothing

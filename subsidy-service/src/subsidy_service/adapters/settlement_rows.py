@@ -85,7 +85,8 @@ async def class_certificate_counts(session: AsyncSession, class_ids: Iterable[st
 
 
 async def suspended_institutions(session: AsyncSession, institution_ids: Iterable[str]) -> set[str]:
-    """I3: training institutions with a suspension fact, evaluation institutions whose filing is not active."""
+    """I3: training institutions with a suspension fact, evaluation institutions suspended or revoked (the chain's
+    own test, `domain/chain.py`)."""
     wanted = sorted({i for i in institution_ids if i})
     if not wanted:
         return set()
@@ -96,7 +97,7 @@ async def suspended_institutions(session: AsyncSession, institution_ids: Iterabl
             .where(facts_t.c.kind.in_(("suspended", "evaluation_institution")), facts_t.c.key.in_(part))
         )
         for kind, key, data in rows.all():
-            if kind == "suspended" or (data or {}).get("status") not in (None, "active"):
+            if kind == "suspended" or (data or {}).get("status") in ("suspended", "revoked"):
                 found.add(key)
     return found
 
@@ -163,3 +164,24 @@ def active_line_of_claims(claim_ids: Sequence[uuid.UUID]) -> Any:
 
 def pending_condition() -> Any:
     return or_(lines_t.c.decision == "pending", and_(lines_t.c.sampled, lines_t.c.sample_checked_at.is_(None)))
+
+
+async def claims_unchanged_since_declaration(session: AsyncSession, claim_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """The claims among these still declared with their frozen amount (primary-key lookups)."""
+    found: set[uuid.UUID] = set()
+    for part in chunks(sorted(claim_ids)):
+        rows = await session.execute(select(claims_t.c.id, claims_t.c.state, claims_t.c.recomputed_amount)
+                                     .where(claims_t.c.id.in_(part)))
+        found.update(i for i, state, recomputed in rows.all() if state == "declared" and recomputed is None)
+    return found
+
+
+async def claim_states(session: AsyncSession, claim_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Claim rows by id (primary-key lookups), for the settlement steps that filter on the state in Python."""
+    found: dict[uuid.UUID, Any] = {}
+    for part in chunks(sorted(claim_ids)):
+        rows = await session.execute(select(claims_t.c.id, claims_t.c.state, claims_t.c.claim_type,
+                                            claims_t.c.policy_year, claims_t.c.person_key, claims_t.c.voucher_id)
+                                     .where(claims_t.c.id.in_(part)))
+        found.update((row.id, row) for row in rows.all())
+    return found

@@ -20,16 +20,24 @@ from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
 from subsidy_service.api.exports import xlsx_response
 from subsidy_service.api.settlement_schemas import (
+    CheckedOut,
     CountOut,
     DecisionIn,
     DeclarationIn,
     DeclarationOut,
     EvidenceCheckIn,
+    EvidenceChecksIn,
     LineOut,
 )
 from subsidy_service.domain.settlement import WORKER_DECLARANT, flag
 from subsidy_service.handlers.declarations import open_declaration, submit_declaration, withdraw_declaration
-from subsidy_service.handlers.verification import approve_unflagged, check_sample, decide_line, verify_declaration
+from subsidy_service.handlers.verification import (
+    approve_unflagged,
+    check_sample,
+    check_samples,
+    decide_line,
+    verify_declaration,
+)
 
 router = APIRouter(prefix="/v1/declarations", tags=["declarations 申报与验收"])
 STAFF = (Role.BUREAU, Role.ADMIN, Role.AUDITOR, Role.FINANCE)
@@ -148,7 +156,14 @@ async def lines_(session: Session, declaration_id: uuid.UUID,
     stmt = select(DeclarationLine).where(DeclarationLine.declaration_id == d.id)
     if sampled is not None:
         stmt = stmt.where(DeclarationLine.sampled == sampled)
-    rows, next_cursor = await paginate(session, stmt, DeclarationLine.line_no, DeclarationLine.id, cursor, limit)
+    # Lines page by their number (unique in a declaration): the cursor is the last number seen.
+    if cursor:
+        if not cursor.isdigit():
+            raise Problem(400, "cursor_invalid", "the cursor is not one this endpoint gave")
+        stmt = stmt.where(DeclarationLine.line_no > int(cursor))
+    rows = list(await session.scalars(stmt.order_by(DeclarationLine.line_no).limit(limit + 1)))
+    next_cursor = str(rows[limit - 1].line_no) if len(rows) > limit else None
+    rows = rows[:limit]
     claims = {c.id: c for c in await session.scalars(
         select(Claim).where(Claim.id.in_([r.claim_id for r in rows if r.claim_id])))}
     items = [line_view(r, claims.get(r.claim_id)) for r in rows]
@@ -210,6 +225,17 @@ async def evidence(request: Request, session: Session, declaration_id: uuid.UUID
     async def action() -> LineOut:
         line = await check_sample(session, principal, declaration_id, line_id, body.note, now(request))
         return line_view(line, await session.get(Claim, line.claim_id))
+
+    return await run_command(request, session, principal, action, status_code=200)
+
+
+@router.post("/{declaration_id}/evidence-checks", response_model=CheckedOut,
+             summary="验收: record several sampled lines' evidence checks at once")
+async def evidence_many(request: Request, session: Session, declaration_id: uuid.UUID, body: EvidenceChecksIn,
+                        principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
+    async def action() -> CheckedOut:
+        return CheckedOut(checked_lines=await check_samples(session, principal, declaration_id,
+                                                            [(c.line_id, c.note) for c in body.checks], now(request)))
 
     return await run_command(request, session, principal, action, status_code=200)
 

@@ -106,8 +106,21 @@ class EvidenceCheckIn(_In):
     note: str = Field(min_length=1, max_length=500, examples=["已核对签到表与监控录像"])
 
 
+class EvidenceLineIn(_In):
+    line_id: uuid.UUID
+    note: str = Field(min_length=1, max_length=500)
+
+
+class EvidenceChecksIn(_In):
+    checks: list[EvidenceLineIn] = Field(min_length=1, max_length=1000)
+
+
 class CountOut(BaseModel):
     approved_lines: int
+
+
+class CheckedOut(BaseModel):
+    checked_lines: int
 
 
 class AllocationIn(_In):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -45,6 +46,21 @@ payments_t = ClaimPayment.__table__
 transfers_t = Transfer.__table__
 
 
+@dataclass(frozen=True)
+class _Line:
+    """An approved declaration line whose claim is verified: what a batch pays."""
+
+    id: uuid.UUID
+    claim_id: uuid.UUID
+    payee_type: str
+    payee_id: str
+    amount: Decimal
+    claim_type: str
+    policy_year: int
+    person_key: str
+    voucher_id: str | None
+
+
 def _no_funds(shortfalls: list[Any]) -> Problem:
     detail = "; ".join(f"{'/'.join(s.fund_codes)}: needs {money(s.needed)}, available {money(s.available)}, "
                        f"short {money(s.missing)}" for s in shortfalls)
@@ -65,18 +81,21 @@ async def approve_batch(session: AsyncSession, principal: Principal, declaration
             raise Problem(409, "declaration_not_verified", f"declaration {d.id} is {d.state}; only verified "
                           "declarations are approved for payment")
     ids = [d.id for d in declarations]
-    found = (await session.execute(
-        select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.recovery_id, lines_t.c.payee_type, lines_t.c.payee_id,
-               lines_t.c.amount, claims_t.c.claim_type, claims_t.c.policy_year, claims_t.c.person_key,
-               claims_t.c.voucher_id)
-        .select_from(lines_t.join(claims_t, claims_t.c.id == lines_t.c.claim_id))
+    approved_lines = (await session.execute(
+        select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.payee_type, lines_t.c.payee_id, lines_t.c.amount)
         .where(lines_t.c.declaration_id.in_(ids), lines_t.c.decision == "approved", lines_t.c.active,
-               claims_t.c.state == ClaimState.VERIFIED)
-        .order_by(lines_t.c.claim_id)
+               lines_t.c.claim_id.is_not(None))
     )).all()
+    # The claims are locked, then read by id and filtered here (a join on a state just changed misleads the planner).
+    await rows.lock_claims(session, [line.claim_id for line in approved_lines])
+    claims = await rows.claim_states(session, [line.claim_id for line in approved_lines])
+    found = sorted((
+        _Line(line.id, line.claim_id, line.payee_type, line.payee_id, line.amount, claim.claim_type, claim.policy_year,
+              claim.person_key, claim.voucher_id)
+        for line in approved_lines if (claim := claims[line.claim_id]).state == ClaimState.VERIFIED
+    ), key=lambda line: line.claim_id)
     if not found:
         raise Problem(422, "batch_empty", "no verified, unpaid line in these declarations")
-    await rows.lock_claims(session, [line.claim_id for line in found])
 
     funds = await funds_locked(session, {line.policy_year for line in found})
     by_year: dict[int, list[Any]] = defaultdict(list)

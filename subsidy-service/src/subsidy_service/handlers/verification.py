@@ -15,7 +15,6 @@ from skillkit.contracts.subsidy import DeclarationVerified
 from skillkit.problems import Problem, not_found
 
 from subsidy_service.adapters import settlement_rows as rows
-from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
 from subsidy_service.domain.settlement import ClaimState
@@ -69,15 +68,15 @@ async def approve_unflagged(session: AsyncSession, principal: Principal, declara
                             now: datetime) -> int:
     """Approves every pending line without a flag; returns how many."""
     declaration = await _submitted(session, declaration_id)
+    pending = [(line_id, claim_id) for line_id, claim_id, flags in (await session.execute(
+        select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.flags).where(
+            lines_t.c.declaration_id == declaration.id, lines_t.c.decision == "pending",
+            lines_t.c.claim_id.is_not(None))
+    )).all() if not flags]
     # A line whose claim changed after declaration (voided, or another amount) is flagged when read: never bulk.
-    claims_t = Claim.__table__
-    pending = list((await session.execute(
-        select(lines_t.c.id, lines_t.c.claim_id, lines_t.c.flags)
-        .select_from(lines_t.join(claims_t, claims_t.c.id == lines_t.c.claim_id))
-        .where(lines_t.c.declaration_id == declaration.id, lines_t.c.decision == "pending",
-               claims_t.c.state == ClaimState.DECLARED, claims_t.c.recomputed_amount.is_(None))
-    )).all())
-    chosen = [(line_id, claim_id) for line_id, claim_id, flags in pending if not flags]
+    # (The claims are read by id and filtered here: a join on the state just changed misleads the planner.)
+    unchanged = await rows.claims_unchanged_since_declaration(session, [claim_id for _, claim_id in pending])
+    chosen = [(line_id, claim_id) for line_id, claim_id in pending if claim_id in unchanged]
     claim_ids = [claim_id for _, claim_id in chosen]
     await rows.lock_claims(session, claim_ids)
     for part in rows.chunks([line_id for line_id, _ in chosen]):
@@ -130,3 +129,24 @@ async def verify_declaration(session: AsyncSession, principal: Principal, declar
     await audit.record(session, principal, "declaration.verify", "declaration", str(declaration.id),
                        before=before, after=snapshot(declaration) | {"approved": approved, "rejected": rejected})
     return declaration
+
+
+async def check_samples(session: AsyncSession, principal: Principal, declaration_id: uuid.UUID,
+                        checks: list[tuple[uuid.UUID, str]], now: datetime) -> int:
+    """Records several sampled lines' evidence checks at once (one decision of the bureau, one audit entry)."""
+    declaration = await _submitted(session, declaration_id)
+    ids = [line_id for line_id, _ in checks]
+    found = {line_id: sampled for line_id, sampled in (await session.execute(
+        select(lines_t.c.id, lines_t.c.sampled).where(lines_t.c.declaration_id == declaration.id,
+                                                       lines_t.c.id.in_(ids)))).all()}
+    for line_id in ids:
+        if line_id not in found:
+            raise not_found("declaration_line", line_id)
+        if not found[line_id]:
+            raise Problem(409, "line_not_sampled", f"line {line_id} is not in the evidence sample")
+    for line_id, note in checks:
+        await session.execute(update(lines_t).where(lines_t.c.id == line_id).values(
+            sample_checked_by=principal.subject, sample_checked_at=now, sample_note=note))
+    await audit.record(session, principal, "declaration.check_evidence", "declaration", str(declaration.id),
+                       after={"lines": [str(i) for i in ids]})
+    return len(ids)
