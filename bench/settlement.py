@@ -19,8 +19,9 @@ consumers and periodic jobs off):
    the role the API would give (skillkit.auth.Principal), one transaction per API call:
    - declare: per payee, a training_org user opens the 2023 Q3 declaration (gathers and freezes the claims) and
      submits it (the evidence sample is drawn on submission);
-   - verify: per declaration, bureau staff approve the unflagged lines, check every sampled line (one
-     transaction per declaration: `--check-per-line` makes it one per check, as the API does), and verify it;
+   - verify: per declaration, bureau staff approve the unflagged lines, check every sampled line (in one call,
+     `POST …/evidence-checks`; `--check-per-line` makes it one call per line, `…/lines/{id}/evidence-check`), and
+     verify it;
    - approve: finance approves one payment batch over every declaration (funds reserved in P6 order);
    - export: the bank payment file (`handlers.payments.payment_file`) written as CSV (`bank_files.to_csv`);
    - import: the bank's result file, every line paid (built with `bank_files.answer_rows` — the bank's work,
@@ -66,7 +67,7 @@ from subsidy_service.handlers import funds as fund_handlers
 from subsidy_service.handlers import payees as payee_handlers
 from subsidy_service.handlers.declarations import open_declaration, submit_declaration
 from subsidy_service.handlers.payments import approve_batch, import_answer, payment_file
-from subsidy_service.handlers.verification import approve_unflagged, check_sample, verify_declaration
+from subsidy_service.handlers.verification import approve_unflagged, check_sample, check_samples, verify_declaration
 from subsidy_service.main import create
 
 TARGET_SECONDS = 60.0
@@ -359,10 +360,9 @@ async def _quarter(service: Any, settings: SubsidySettings, config: Config, data
                     async with maker() as session:
                         await check_sample(session, BUREAU, declaration_id, line_id, "材料齐全", NOW)
                         await session.commit()
-            else:
+            else:  # POST …/evidence-checks: the declaration's sampled lines in one call
                 async with maker() as session:
-                    for line_id in sampled:
-                        await check_sample(session, BUREAU, declaration_id, line_id, "材料齐全", NOW)
+                    await check_samples(session, BUREAU, declaration_id, [(i, "材料齐全") for i in sampled], NOW)
                     await session.commit()
             checked += len(sampled)
             checks_s += time.perf_counter() - checks_started

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit import audit
@@ -144,9 +144,10 @@ async def check_samples(session: AsyncSession, principal: Principal, declaration
             raise not_found("declaration_line", line_id)
         if not found[line_id]:
             raise Problem(409, "line_not_sampled", f"line {line_id} is not in the evidence sample")
-    for line_id, note in checks:
-        await session.execute(update(lines_t).where(lines_t.c.id == line_id).values(
-            sample_checked_by=principal.subject, sample_checked_at=now, sample_note=note))
+    await session.execute(
+        update(lines_t).where(lines_t.c.id == bindparam("line")).values(
+            sample_checked_by=principal.subject, sample_checked_at=now, sample_note=bindparam("note")),
+        [{"line": line_id, "note": note} for line_id, note in checks])
     await audit.record(session, principal, "declaration.check_evidence", "declaration", str(declaration.id),
                        after={"lines": [str(i) for i in ids]})
     return len(ids)
