@@ -18,7 +18,7 @@ class CertificationSettings(ServiceSettings):
     # A score at or above the pass mark passes (both theory and practical, where given).
     pass_mark: Decimal = Decimal("60")
     # Public certificate check: at most this many requests per client address in each window (counted in the
-    # database, shared by every replica: adapters/ratelimit.py).
+    # database, shared by every replica: skillkit/ratelimit.py).
     verify_rate_limit: int = 20
     verify_rate_window_seconds: float = 60.0
     # T4: county certificate-holding rate of the workforce, target 32 %.

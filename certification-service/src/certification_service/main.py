@@ -6,11 +6,11 @@ from fastapi import FastAPI
 
 from skillkit.app import create_app
 from skillkit.audit import audit_router
+from skillkit.ratelimit import SharedWindowLimiter
 from skillkit.runtime import ServiceRuntime
 
-from certification_service.adapters.models import kit_tables
+from certification_service.adapters.models import RateLimitHit, kit_tables
 from certification_service.api import certificates, evaluations, institutions, public, reports
-from certification_service.adapters.ratelimit import SharedWindowLimiter
 from certification_service.config import CertificationSettings
 from certification_service.rotate_keys import ENCRYPTED_COLUMNS
 from certification_service.consumers import consumers
@@ -40,7 +40,7 @@ def create(settings: CertificationSettings | None = None) -> FastAPI:
         ),
     )
     app.state.verify_limiter = SharedWindowLimiter(
-        "certificate-checks", settings.verify_rate_limit, settings.verify_rate_window_seconds,
+        RateLimitHit.__table__, "certificate-checks", settings.verify_rate_limit, settings.verify_rate_window_seconds,
         lambda: runtime.sessionmaker, settings.blind_index_secret,
     )
     return app

@@ -11,13 +11,14 @@ from sqlalchemy.exc import IntegrityError
 from skillkit.app import create_app
 from skillkit.audit import add_audit_table, audit_router
 from skillkit.clock import Clock
+from skillkit.ratelimit import SharedWindowLimiter
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from subsidy_service.adapters import report_models, settlement_models  # noqa: F401  (their tables on the metadata)
 from subsidy_service.adapters.kafka_lag import LagReader
-from subsidy_service.adapters.ratelimit import SharedWindowLimiter
 from subsidy_service.adapters.report_refresh import refresh_job
 from subsidy_service.adapters.models import kit_tables
+from subsidy_service.adapters.report_models import RateLimitHit
 from subsidy_service.adapters.store import ensure_default_tables
 from subsidy_service.api import chains, claims, declarations, disclosure, me, pages, payments, policy, reports
 from subsidy_service.config import SubsidySettings
@@ -73,7 +74,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
     app.state.lag_reader = lag_reader
     app.state.report_cache = report_cache
     app.state.disclosure_limiter = SharedWindowLimiter(
-        "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
+        RateLimitHit.__table__, "disclosure", settings.disclosure_rate_limit, settings.disclosure_rate_window_seconds,
         lambda: runtime.sessionmaker, settings.blind_index_secret)
     app.state.disclosure_cache = disclosure.TtlCache(settings.disclosure_cache_seconds)
     pages.mount(app)

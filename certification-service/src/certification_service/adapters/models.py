@@ -201,7 +201,7 @@ class RateLimitHit(Base):
     __tablename__ = "rate_limit_hits"
 
     bucket: Mapped[str] = mapped_column(String(40), primary_key=True)
-    # HMAC of the client address (adapters/ratelimit.py): no address is stored.
+    # HMAC of the client address (skillkit/ratelimit.py): no address is stored.
     client: Mapped[str] = mapped_column(String(64), primary_key=True)
     window_no: Mapped[int] = mapped_column(Integer, primary_key=True)  # floor(epoch seconds / window)
     hits: Mapped[int] = mapped_column(Integer)

@@ -1,6 +1,7 @@
-"""A fixed-window request limiter per client, counted in the service's database so that every replica shares it.
+"""A fixed-window request limiter per client, counted in the service's database so that every replica shares it
+(the certification service's public certificate check, the subsidy service's disclosure pages).
 
-The same limiter as the certification service's public certificate check (issue 16): one upsert per
+Issue 16: the in-memory limiter counted per process, so N replicas allowed N times the limit. One upsert per
 request (`INSERT … ON CONFLICT DO UPDATE SET hits = hits + 1 RETURNING hits`) counts atomically across
 processes. A fixed window lets a client spend its limit at the end of one window and again at the start of the
 next (at most twice the limit within one window's length); that is the price of one row per client and window.
@@ -13,19 +14,18 @@ import hmac
 import time
 from typing import Callable
 
-from sqlalchemy import delete
+from sqlalchemy import Table, delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from subsidy_service.adapters.report_models import RateLimitHit
-
-_table = RateLimitHit.__table__
-
 
 class SharedWindowLimiter:
+    """`table`: the service's rate-limit table (bucket, client, window_no primary key; hits)."""
+
     def __init__(
         self,
+        table: Table,
         bucket: str,
         limit: int,
         window_seconds: float,
@@ -33,6 +33,7 @@ class SharedWindowLimiter:
         address_key: str,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        self._table = table
         self.bucket = bucket
         self.limit = limit
         self.window = window_seconds
@@ -49,17 +50,17 @@ class SharedWindowLimiter:
         assert maker is not None, "the limiter is used before the service started"
         async with maker() as session, session.begin():
             insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-            statement = insert(_table).values(bucket=self.bucket, client=self._pseudonym(client),
+            statement = insert(self._table).values(bucket=self.bucket, client=self._pseudonym(client),
                                               window_no=window_no, hits=1)
             statement = statement.on_conflict_do_update(
-                index_elements=[_table.c.bucket, _table.c.client, _table.c.window_no],
-                set_={"hits": _table.c.hits + 1},
-            ).returning(_table.c.hits)
+                index_elements=[self._table.c.bucket, self._table.c.client, self._table.c.window_no],
+                set_={"hits": self._table.c.hits + 1},
+            ).returning(self._table.c.hits)
             hits = (await session.execute(statement)).scalar_one()
             if window_no != self._purged_window:  # once per window and process: forget the windows before
                 self._purged_window = window_no
-                await session.execute(delete(_table).where(_table.c.bucket == self.bucket,
-                                                           _table.c.window_no < window_no))
+                await session.execute(delete(self._table).where(self._table.c.bucket == self.bucket,
+                                                           self._table.c.window_no < window_no))
         if hits > self.limit:
             return max(0.0, (window_no + 1) * self.window - now)
         return None
