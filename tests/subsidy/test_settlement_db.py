@@ -46,6 +46,17 @@ async def three_trainees(ss, institution: str = "I1", days: int = 5, prefix: str
                              days=days, clock=clock, **D))
 
 
+async def approved_batch_of_three(ss) -> tuple[dict, dict]:
+    """I1's three 500.00 trainees declared, verified and approved in a batch over a 5,000.00 skills account."""
+    await three_trainees(ss, "I1")
+    await known_institutions(ss, "I1")
+    await register_account(ss, "I1")
+    await allocate(ss, YEAR, "skills_special", "5000.00")
+    d = await declare(ss, "I1")
+    await verify_all(ss, d["id"])
+    return d, (await approve(ss, d["id"])).json()
+
+
 async def funds(ss) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
     async with ss.sessionmaker() as session:
         return {f.code: (f.allocated, f.reserved, f.paid) for f in await session.scalars(select(Fund))}
@@ -150,13 +161,7 @@ async def test_P6_two_batches_racing_for_the_last_yuan_one_is_refused_with_the_s
 
 
 async def test_P6_failed_line_releases_its_reservation_and_returns_for_the_next_batch(ss):
-    await three_trainees(ss, "I1")
-    await known_institutions(ss, "I1")
-    await register_account(ss, "I1")
-    await allocate(ss, YEAR, "skills_special", "5000.00")
-    d = await declare(ss, "I1")
-    await verify_all(ss, d["id"])
-    batch = (await approve(ss, d["id"])).json()
+    d, batch = await approved_batch_of_three(ss)
     header, lines = await export(ss, batch["id"])
     r = await import_result(ss, batch["id"], bank_answer(header[7], lines, {1: ("failed", "户名不符")}))
     assert (r.status_code, r.json()["failed"], r.json()["failed_amount"]) == (200, 1, "1500.00")
@@ -170,13 +175,7 @@ async def test_P6_failed_line_releases_its_reservation_and_returns_for_the_next_
 
 
 async def test_P6_bank_file_with_wrong_totals_or_reference_is_refused_and_changes_nothing(ss):
-    await three_trainees(ss, "I1")
-    await known_institutions(ss, "I1")
-    await register_account(ss, "I1")
-    await allocate(ss, YEAR, "skills_special", "5000.00")
-    d = await declare(ss, "I1")
-    await verify_all(ss, d["id"])
-    batch = (await approve(ss, d["id"])).json()
+    d, batch = await approved_batch_of_three(ss)
     header, lines = await export(ss, batch["id"])
     wrong_amount = [[*lines[0][:3], "1400.00", *lines[0][4:]]]
     r = await import_result(ss, batch["id"], bank_answer(header[7], wrong_amount))
@@ -242,13 +241,7 @@ async def test_P4_a_void_after_declaration_shows_on_the_frozen_line(ss):
 
 
 async def test_P4_recovery_is_offset_on_the_next_declaration_and_settled_when_paid(ss):
-    await three_trainees(ss, "I1")
-    await known_institutions(ss, "I1")
-    await register_account(ss, "I1")
-    await allocate(ss, YEAR, "skills_special", "5000.00")
-    d = await declare(ss, "I1")
-    await verify_all(ss, d["id"])
-    batch = (await approve(ss, d["id"])).json()
+    d, batch = await approved_batch_of_three(ss)
     header, lines = await export(ss, batch["id"])
     await import_result(ss, batch["id"], bank_answer(header[7], lines))
     await feed(ss, [certificate_revoked("P1", "CERT1", Clock())])  # after payment: 追回 500.00
@@ -284,13 +277,7 @@ async def test_P4_recovery_is_offset_on_the_next_declaration_and_settled_when_pa
 
 
 async def test_P4_recovery_settled_by_a_refund_finance_records(ss):
-    await three_trainees(ss, "I1")
-    await known_institutions(ss, "I1")
-    await register_account(ss, "I1")
-    await allocate(ss, YEAR, "skills_special", "5000.00")
-    d = await declare(ss, "I1")
-    await verify_all(ss, d["id"])
-    batch = (await approve(ss, d["id"])).json()
+    d, batch = await approved_batch_of_three(ss)
     header, lines = await export(ss, batch["id"])
     await import_result(ss, batch["id"], bank_answer(header[7], lines))
     await feed(ss, [certificate_revoked("P2", "CERT2", Clock())])
@@ -471,13 +458,7 @@ async def test_BOLA_payees_funds_and_batches_are_not_anyones(ss):
 
 
 async def test_P6_bank_file_as_xlsx_reads_back_with_the_header_totals(ss):
-    await three_trainees(ss, "I1")
-    await known_institutions(ss, "I1")
-    await register_account(ss, "I1")
-    await allocate(ss, YEAR, "skills_special", "5000.00")
-    d = await declare(ss, "I1")
-    await verify_all(ss, d["id"])
-    batch = (await approve(ss, d["id"])).json()
+    d, batch = await approved_batch_of_three(ss)
     r = await ss.client.post(f"/v1/payment-batches/{batch['id']}/bank-file?format=xlsx", headers=ss.headers("finance"))
     rows = list(load_workbook(io.BytesIO(r.content), read_only=True).active.iter_rows(values_only=True))
     assert rows[0] == ("付款账号", "付款户名", "总金额", "总笔数", "币种", "用途", "期望日期", "业务参考号")
