@@ -171,7 +171,8 @@ class ReplicatedPlatform(Platform):
                                     # them); those the broker lost come back through the resend job, run by the
                                     # training service's leader — here after 20 s instead of 6 h
                                     "SKILLS_PROVINCE_ANSWER_TIMEOUT_SECONDS": "20",
-                                    "SKILLS_PROVINCE_RESEND_EVERY_SECONDS": "5"})
+                                    "SKILLS_PROVINCE_RESEND_EVERY_SECONDS": "5",
+                                    "SKILLS_PROVINCE_MAX_ATTEMPTS": "20"})
         self.replicas = replicas
 
     def start(self) -> None:
@@ -397,6 +398,13 @@ class Controller:
         await asyncio.sleep(1.0)
         await asyncio.to_thread(broker.start)
         self.note("broker restart", "tansu", f"pid {pid} killed; restarted empty as pid {broker._proc.pid}")
+        if self.province is not None:
+            # The province's system is outside: it reconnects to the broker the way it does. The simulator's own
+            # consumer (no rewind check) would keep a position beyond the recreated topic's end and skip the
+            # re-sent records until they were escalated (found in a 2,000-chain run): it is restarted instead.
+            self.province.stop()
+            self.province.start()
+            self.note("restart", "province-simulator", "reconnects after the broker restart")
         # The runbook's replay (deploy/runbooks/broker-outage.md): what may have been published but not consumed
         since = killed_at - timedelta(seconds=self.config.replay_window_s)
         marked = 0
