@@ -129,6 +129,13 @@ async def test_S5_claim_is_payable_to_the_enterprise_which_declares_it(ss):
     other = ss.headers("enterprise", sub="ent-user-2", org="ENT2")
     r = await ss.client.get("/v1/payees/enterprise/ENT1/accounts", headers=other)
     assert (r.status_code, r.json()["code"]) == (404, "payee_not_found")
+    own = (await ss.client.get("/v1/claims", headers=enterprise)).json()["items"]
+    assert [(c["payee_id"], c["amount"]) for c in own] == [("ENT1", "300.00")]
+    assert (await ss.client.get("/v1/claims", headers=other)).json()["items"] == []
+    r = await ss.client.get(f"/v1/claims/{claim.id}", headers=other)
+    assert (r.status_code, r.json()["code"]) == (404, "claim_not_found")
+    summary = (await ss.client.get("/v1/claims/summary", headers=enterprise)).json()
+    assert (summary["scope"], [(t["state"], t["amount"]) for t in summary["totals"]]) == ("ENT1", [("eligible", "300.00")])
     year, quarter = current_quarter()
     for y in range(2023, year + 1):
         await allocate(ss, y, "employment_subsidy", "100000.00")

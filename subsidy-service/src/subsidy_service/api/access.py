@@ -32,6 +32,8 @@ def claim_scope(principal: Principal) -> list[Any]:
         return [Claim.institution_id == principal.org_id]
     if principal.role == Role.EVALUATION_ORG:
         return [Claim.claim_type == "evaluation", Claim.payee_id == principal.org_id]
+    if principal.role == Role.ENTERPRISE:  # S5: the enterprise's own on-the-job training claims
+        return [Claim.payee_type == "enterprise", Claim.payee_id == principal.org_id]
     return []
 
 
@@ -42,6 +44,8 @@ def may_see_claim(principal: Principal, claim: Claim, worker_key: str | None = N
         return claim.institution_id == principal.org_id
     if principal.role == Role.EVALUATION_ORG:
         return claim.claim_type == "evaluation" and claim.payee_id == principal.org_id
+    if principal.role == Role.ENTERPRISE:
+        return claim.payee_type == "enterprise" and claim.payee_id == principal.org_id
     if principal.role == Role.WORKER:
         return worker_key is not None and claim.person_key == worker_key
     return False

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/v1", tags=["claims 补贴申领"])
 ClaimState = Literal["waiting", "eligible", "held", "rejected", "void", "declared", "verified", "approved", "paid",
                      "refused", "expired"]
 ClaimType = Literal["training", "living_allowance", "evaluation"]
-READERS = (*STAFF_READERS, Role.TRAINING_ORG, Role.EVALUATION_ORG)
+READERS = (*STAFF_READERS, Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE)
 
 
 @router.get("/claims", response_model=Page[ClaimOut], summary="Claims, filtered, oldest first, cursor-paged")
@@ -79,7 +79,7 @@ async def claims_summary(
                       amount=Decimal(str(total)).quantize(Decimal("0.01")))
         for s, t, n, total in (await session.execute(stmt)).all()
     ]
-    scope = principal.org_id if principal.role in (Role.TRAINING_ORG, Role.EVALUATION_ORG) else "all"
+    scope = principal.org_id if principal.role in (Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE) else "all"
     return ClaimSummary(scope=scope or "all", totals=totals)
 
 
