@@ -502,6 +502,13 @@ async def drive(config: ChaosConfig, platform: ReplicatedPlatform, databases: di
             await asyncio.gather(chaos, watching, return_exceptions=True)
             await controller.stop()
             await echo.stop()
+        # A kill the cancelled controller had not yet followed by its restart leaves that process down: start it
+        # (CI saw the subsidy primary's port refused right after the run).
+        for service in platform.services:
+            if platform.processes[service.name].poll() is not None:
+                platform.start_service(service)
+                controller.note("restart", service.name, "killed as the run ended, before its restart")
+        await asyncio.to_thread(platform.wait_healthy, 180)
         await driver.wait_quiet(platform.endpoints().subsidy, 2.0)
         first, marked, last = await reconcile_and_heal(databases, grace_seconds=0, wait_seconds=180,
                                                        runtimes=controller.runtimes)
