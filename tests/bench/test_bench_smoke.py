@@ -54,8 +54,9 @@ async def test_voucher_claim_benchmark_runs_end_to_end() -> None:
         assert part["rows"] == {"vouchers": 13, "voucher_issued_events": 13}
         assert TIMING_KEYS <= part.keys()
         assert all(part[key] > 0 for key in TIMING_KEYS)
-        # CPU time comes in clock ticks (10 ms): seven requests of the no-op baseline can take less than one
-        assert part["server_cpu_ms_per_request"] >= 0 and part["client_cpu_ms_per_request"] >= 0
+        # CPU time comes in clock ticks (10 ms): seven requests can take less than one, so 0.0 is a true reading and
+        # only the figures' presence and type are checked (their size is a measurement, for BENCHMARKS.md)
+        assert {type(part["server_cpu_ms_per_request"]), type(part["client_cpu_ms_per_request"])} == {float}
     assert report["ratio"] > 0
     assert set(report["target"]) == {"ratio_min", "p99_ms_max", "at_clients", "ratio_met", "p99_met"}
     assert (report["target"]["ratio_min"], report["target"]["p99_ms_max"], report["target"]["at_clients"]) == (
