@@ -18,13 +18,13 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import Counter
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.contracts.topics import TOPIC_PRODUCERS, dead_letter_topic, max_event_bytes
 from skillkit.db import UTCDateTime, is_postgres, utcnow
 from skillkit.events import Envelope, InvalidEvent, causation_id_var, correlation_id_var, parse_event, registry
+from skillkit.inserts import insert_or_skip_statement
 from skillkit.outbox import TYPE_HEADER, wrote_events
 from skillkit.tables import KitTables
 
@@ -58,10 +58,7 @@ class EventProcessor:
         self.handlers = handlers
         self._sessionmaker = sessionmaker
         self._inbox = tables.inbox
-        self._sqlite_claim = (
-            sqlite.insert(self._inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
-            .returning(self._inbox.c.event_id)
-        )
+        self._sqlite_claim = insert_or_skip_statement("sqlite", self._inbox, ["consumer", "event_id"], ["event_id"])
         self._after_events_written = after_events_written
         self._before_commit = before_commit
 

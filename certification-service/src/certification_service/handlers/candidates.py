@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.inserts import insert_or_skip
 from skillkit.pii import blind_index, cipher_for, normalise_resident_id, person_key
 from skillkit.problems import Problem
 from skillkit.roster import read_roster
 
-from certification_service.adapters.bulk import insert_new
 from certification_service.adapters.models import Candidate, Evaluation, KnownWorker
 from certification_service.config import CertificationSettings
 from certification_service.domain.evaluations import CandidateIn, check_free_student_evaluation, check_graduation_year
@@ -172,7 +172,8 @@ async def register_all(
     columns = Candidate.__table__.columns.keys()
     # ON CONFLICT DO NOTHING: a registration a concurrent request slipped past the checks above is refused
     # for its row only (the unique constraints of one evaluation + person and of E7's person + year).
-    inserted = await insert_new(session, Candidate.__table__, [{c: getattr(n, c) for c in columns} for n in new])
+    inserted = set((await insert_or_skip(session, Candidate.__table__, [{c: getattr(n, c) for c in columns} for n in new],
+                                         returning=("id",))).scalars()) if new else set()
     return [
         o
         if isinstance(o, Problem) or o.id in inserted

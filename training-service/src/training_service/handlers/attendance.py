@@ -23,13 +23,13 @@ from skillkit.contracts.province import AttendanceLine
 from skillkit.contracts.training import TrainingStarted
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.inserts import insert_or_skip
 from training_service import clock
 from skillkit.problems import Problem
 
 from training_service.adapters.locks import lock_enrolments
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
-from training_service.adapters.sql import insert_ignoring
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import CheckInIn
 from training_service.handlers import province
@@ -139,8 +139,8 @@ async def record_check_ins(
                  method=n.data.method, staff_id=n.data.staff_id if n.data.method == "staff" else None,
                  checked_at=n.data.checked_at, evidence_ref=n.data.evidence_ref, recorded_by=principal.subject,
                  created_at=now) for n in new]
-    inserted = {(row.enrolment_id, row.day) for row in await insert_ignoring(
-        session, CheckIn.__table__, rows, ("enrolment_id", "day"), conflict=("enrolment_id", "day"))}
+    inserted = {(row.enrolment_id, row.day) for row in await insert_or_skip(
+        session, CheckIn.__table__, rows, ("enrolment_id", "day"), returning=("enrolment_id", "day"))}
     recorded = [n for n in new if (n.enrolment.id, n.day) in inserted]
     lines: dict[date, list[AttendanceLine]] = defaultdict(list)
     for n in recorded:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from skillkit.auth import Principal
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.inserts import insert_or_skip
 from training_service import clock
 from skillkit.pii import cipher_for, mask_resident_id, normalise_resident_id, person_key
 from skillkit.problems import Problem
@@ -27,7 +28,6 @@ from skillkit.roster import RosterRow, read_roster
 from training_service.adapters.models import LIVE, Enrolment, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import outbox
 from training_service.handlers.interests import confirm_many
-from training_service.adapters.sql import insert_ignoring
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import BulkRowError, EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
@@ -165,8 +165,10 @@ async def _take_seats(session: AsyncSession, training_class: TrainingClass, want
 async def _insert(session: AsyncSession, enrolments: list[Enrolment]) -> set[uuid.UUID]:
     """Multi-row INSERT; a row whose voucher got a live enrolment concurrently (unique voucher/live slot) is
     skipped, not an error for the whole file. Returns the ids inserted."""
+    if not enrolments:
+        return set()
     rows = [{k: getattr(e, k) for k in _ENROLMENT_COLUMNS} for e in enrolments]
-    return {row.id for row in await insert_ignoring(session, _ENROLMENTS, rows, ("id",))}
+    return set((await insert_or_skip(session, _ENROLMENTS, rows, returning=("id",))).scalars())
 
 
 _ENROLMENTS = Enrolment.__table__

@@ -31,12 +31,12 @@ from skillkit.county import day_start, local_date
 from skillkit.db import utcnow
 from training_service import clock
 from skillkit.events import Envelope
+from skillkit.inserts import dialect_insert
 from skillkit.pii import PiiCipher, blind_index, cipher_for, normalise_resident_id, person_key
 from skillkit.problems import Problem
 
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import Event, outbox
-from training_service.adapters.sql import dialect_insert
 from training_service.config import TrainingSettings
 from training_service.domain.bodies import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code

@@ -27,6 +27,7 @@ from skillkit.auth import Principal
 from skillkit.contracts.vocab import VoucherKind, WorkerCategory
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.inserts import insert_or_skip
 from skillkit.events import EventPayload
 from skillkit.pii import birth_date_of, blind_index, normalise_resident_id
 from skillkit.problems import Problem
@@ -34,7 +35,6 @@ from skillkit.roster import RosterRow, read_roster
 
 from voucher_service.adapters.models import IssuingBatch, Worker
 from voucher_service.adapters.outbox import outbox
-from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.config import VoucherSettings
 from voucher_service.domain.worker import NewWorker
 from voucher_service.handlers.vouchers import (
@@ -210,14 +210,14 @@ async def _write(session: AsyncSession, lines: list[_Line]) -> set[uuid.UUID]:
     workers = sorted((line.new_worker for line in lines if line.new_worker is not None),
                      key=lambda worker: worker["id_blind_index"])
     if workers:
-        written = await insert_or_skip(session, WORKERS, workers, ["id_blind_index"], returning="id")
+        written = await insert_or_skip(session, WORKERS, workers, ["id_blind_index"], returning=("id",))
         if len(written.all()) != len(workers):
             # Another request registered one of these people after the lookup above: nothing of this
             # upload is kept (the command rolls back) and the same file can simply be sent again.
             raise Problem(409, "roster_registered_concurrently",
                           "a person on this roster was registered by another request meanwhile; upload it again")
     vouchers = sorted((line.voucher for line in lines), key=lambda voucher: voucher["person_key"])
-    issued = set((await insert_or_skip(session, VOUCHERS, vouchers, E4_KEY, returning="id")).scalars())
+    issued = set((await insert_or_skip(session, VOUCHERS, vouchers, E4_KEY, returning=("id",))).scalars())
     for line in lines:
         # A new person's first line always gets its slot (no voucher can hold it yet): anything else would
         # leave a worker without the voucher of its line.

@@ -38,12 +38,12 @@ from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
 from skillkit.db import is_postgres, utcnow
 from skillkit.events import Envelope, EventPayload, causation_id_var, correlation_id_var
+from skillkit.inserts import insert_or_skip_statement
 from skillkit.locks import lock_key, take_locks
 
 from voucher_service.adapters.models import PersonCertificate, Voucher
 from voucher_service.adapters.outbox import outbox
 from voucher_service.handlers import notifications
-from voucher_service.adapters.upsert import insert_or_skip_statement
 from voucher_service.domain import validity
 
 V = Voucher.__table__
@@ -306,7 +306,7 @@ async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> No
     """Remembers the certificate (for a completion still to come) and certifies completed vouchers of its
     occupation. A redelivered certificate is not written again (a revocation seen since stays)."""
     event: CertificateIssued = envelope.payload
-    _defer(session, insert_or_skip_statement(session, C, ["certificate_id"]), dict(
+    _defer(session, insert_or_skip_statement(session.bind.dialect.name, C, ["certificate_id"]), dict(
         certificate_id=event.certificate_id, person_key=event.person_key, occupation_code=event.occupation_code,
         revoked=False), event.person_key)
     _defer(session, _CERTIFY, dict(p_person_key=event.person_key, p_occupation_code=event.occupation_code,

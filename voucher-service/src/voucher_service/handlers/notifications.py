@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.db import utcnow
 from skillkit.events import Envelope
+from skillkit.inserts import insert_or_skip_statement
 
 from voucher_service.adapters.models import Notification, Voucher, WeChatAccount, Worker
-from voucher_service.adapters.upsert import insert_or_skip_statement
 from voucher_service.adapters.wechat import WeChatClient, WeChatError, WeChatUnavailable
 from voucher_service.config import VoucherSettings
 from voucher_service.domain import notifications as content
@@ -93,7 +93,7 @@ async def write_messages(session: AsyncSession, queued: list[tuple[str, content.
                  next_attempt_at=now, last_error=None, created_at=now, sent_at=None)
             for event_id, m in queued if m.person_key in recipients]
     if rows:
-        await session.execute(insert_or_skip_statement(session, Notification.__table__, ("event_id", "template")),
+        await session.execute(insert_or_skip_statement(session.bind.dialect.name, Notification.__table__, ("event_id", "template")),
                               rows)
     return len(rows)
 

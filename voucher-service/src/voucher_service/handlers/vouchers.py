@@ -15,11 +15,11 @@ from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCatego
 from skillkit.contracts.voucher import VoucherExpired, VoucherIssued, VoucherRevoked
 from skillkit.county import local_date
 from skillkit.db import utcnow
+from skillkit.inserts import insert_or_skip
 from skillkit.problems import Problem, not_found
 
 from voucher_service.adapters.models import IssuingBatch, Voucher, Worker
 from voucher_service.adapters.outbox import outbox
-from voucher_service.adapters.upsert import insert_or_skip
 from voucher_service.domain import validity
 from voucher_service.domain.codes import new_code
 from voucher_service.domain.eligibility import (
@@ -68,7 +68,7 @@ async def issue_voucher(
                                 validity_days=validity_days, batch=batch, now=now)
     # E4 in the database: a concurrent claim for the same slot inserts nothing instead of aborting the
     # transaction, and is then answered with the voucher that won.
-    inserted = (await insert_or_skip(session, VOUCHERS, values, E4_KEY, returning="id")).scalar()
+    inserted = (await insert_or_skip(session, VOUCHERS, values, E4_KEY, returning=("id",))).scalar()
     if inserted is None:
         existing = await session.scalar(
             select(Voucher).where(
