@@ -32,6 +32,7 @@ from skillkit.consumer import EventProcessor, Handler, KafkaConsumerRunner
 from skillkit.contracts.topics import ALL_TOPICS, dead_letter_topic
 from skillkit.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from skillkit.outbox import OutboxRelay
+from skillkit.retention import retention_job
 from skillkit.settings import ServiceSettings
 from skillkit.tables import KitTables
 
@@ -142,7 +143,8 @@ class ServiceRuntime:
         self.settings = settings
         self.tables = tables
         self.consumer_specs = consumers
-        self.periodic = periodic or []
+        # Every service also runs the kit's retention of its event tables (skillkit.retention).
+        self.periodic = [*(periodic or []), PeriodicJob(*retention_job(settings, tables))]
         self.engine: AsyncEngine | None = None
         self.sessionmaker: async_sessionmaker[AsyncSession] | None = None
         self.read_sessionmaker: async_sessionmaker[AsyncSession] | None = None

@@ -67,6 +67,16 @@ class ServiceSettings(BaseSettings):
     consumer_linger_ms: int = 100
     # ... and stop waiting as soon as this long passes without a new record (the burst is over).
     consumer_linger_gap_ms: int = 10
+    # Retention of the kit's event tables (skillkit.retention, docs/deployment.md "Event tables"): published outbox
+    # rows and inbox rows older than these are deleted by the leader every `event_retention_every_seconds`, in
+    # batches of `event_retention_batch_size`. The inbox must outlive every way an event can be delivered again:
+    # a replay from a producer's outbox (`outbox_retention_days`) and a consumer reading a partition from its
+    # start (`broker_retention_days`, what the topics keep: 8760 h in docker-compose.yml); 0 keeps rows forever.
+    outbox_retention_days: int = Field(default=400, ge=0)
+    inbox_retention_days: int = Field(default=430, ge=0)
+    broker_retention_days: int = Field(default=365, ge=1)
+    event_retention_every_seconds: float = 3600.0
+    event_retention_batch_size: int = Field(default=5000, ge=1)
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "linxian-skills"
@@ -99,6 +109,17 @@ class ServiceSettings(BaseSettings):
             except ValueError:
                 raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or network") from None
         return value
+
+    @model_validator(mode="after")
+    def _inbox_outlives_replays(self) -> "ServiceSettings":
+        # An inbox row deleted while its event can still arrive again would let the event be applied twice.
+        if self.inbox_retention_days:
+            longest = max(self.broker_retention_days, self.outbox_retention_days or math.inf)
+            if self.inbox_retention_days <= longest:
+                raise ValueError(f"inbox_retention_days ({self.inbox_retention_days}) must exceed the longest replay "
+                                 f"window: broker_retention_days ({self.broker_retention_days}) and "
+                                 f"outbox_retention_days ({self.outbox_retention_days or 'forever'})")
+        return self
 
     @model_validator(mode="after")
     def _previous_keys_are_keys(self) -> "ServiceSettings":

@@ -44,6 +44,8 @@ def add_kit_tables(metadata: MetaData) -> KitTables:
         Column("event_type", String(100), nullable=False),
         Column("processed_at", UTCDateTime, nullable=False),
     )
+    # The retention job's range (skillkit.retention); ix_outbox_unpublished serves the outbox's.
+    Index("ix_inbox_processed", inbox.c.processed_at)
     idempotency = Table(
         "idempotency_keys",
         metadata,
