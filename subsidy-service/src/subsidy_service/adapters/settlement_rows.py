@@ -86,7 +86,7 @@ async def class_certificate_counts(session: AsyncSession, class_ids: Iterable[st
 
 async def suspended_institutions(session: AsyncSession, institution_ids: Iterable[str]) -> set[str]:
     """I3: training institutions with a suspension fact, evaluation institutions suspended or revoked (the chain's
-    own test, `domain/chain.py`)."""
+    own test, `domain/chain/`)."""
     wanted = sorted({i for i in institution_ids if i})
     if not wanted:
         return set()

@@ -58,7 +58,7 @@ FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     # chain follows the newest version (an older version's answer arriving late never replaces a newer one's)
     "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id", "version")),
     # the province's own messages on a line it answered (trained elsewhere after the fact, withdrawn): a fact of
-    # the same kind, weighed with the answers on that line (see chain.py, the real-name link)
+    # the same kind, weighed with the answers on that line (see domain/chain/realname.py)
     "province.realname.notified.v1": ("realname", ("notice_id",)),
     "certificate.issued.v1": ("certificate", ("certificate_id",)),
     "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),

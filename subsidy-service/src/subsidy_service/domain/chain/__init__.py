@@ -1,0 +1,25 @@
+"""The chain (ARCHITECTURE.md "The chain") and the claims it yields — one pure function, `evaluate_person`.
+
+`evaluate_person(person_key, facts, policies)` re-evaluates every chain of one person from the facts alone and
+returns the chains (links, event ids, what is missing or broke, in Chinese and English) and the claims (amount,
+lines citing rules, state). Because it looks only at the set of facts (each fact keyed by its natural id, the
+newest version winning), any arrival order, delay or duplication of the events gives the same result.
+
+Claim states computed here: waiting (chain incomplete) → eligible; held (I3, awaiting the bureau's review);
+rejected / void with a reason. Later states (declared … paid) are set by the payment flow; such claims are
+passed in as `locked` and keep their E4 / E5 slot.
+
+One module per job: `vocabulary` (states, link names, reasons), `working` (a chain's state while evaluated),
+`links` and `realname` (the links), `rates` (a class's rates), `states` (a claim's state from its links, I3),
+`training`, `living`, `evaluation` (the claims of each type), `contests` (E4 / E5), `results` (what is
+returned) and `person` (`evaluate_person`, which runs them in order).
+"""
+
+from subsidy_service.domain.chain.person import evaluate_person
+from subsidy_service.domain.chain.results import ChainView, ClaimDraft, PersonResult, claim_key
+from subsidy_service.domain.chain.vocabulary import ELIGIBLE, HELD, REJECTED, VOID, WAITING, Link, Reason
+
+__all__ = [
+    "ELIGIBLE", "HELD", "REJECTED", "VOID", "WAITING", "ChainView", "ClaimDraft", "Link", "PersonResult", "Reason",
+    "claim_key", "evaluate_person",
+]
