@@ -107,6 +107,8 @@ class Trainee:
     licensed: bool = False  # business licence within six months (S6)
     mobile: str = "13900000000"
     account: str = field(default_factory=lambda: str(uuid.uuid4()))
+    # issue 13: the evidence township staff check the categories against, and a founder's licence date (E2)
+    licence_issued_on: date | None = None
     # filled in as the loop runs
     worker_id: str | None = None
     voucher_id: str | None = None
@@ -120,6 +122,16 @@ class Trainee:
     @property
     def living_allowance(self) -> bool:
         return bool(E3_CATEGORIES & set(self.categories))
+
+    @property
+    def evidence_reference(self) -> str:
+        return f"{self.township}便民服务中心核验 {self.id_number[-4:]}"
+
+    def licence_date(self) -> str:
+        """E2: a founder's business licence, by default issued 90 days before today (well within the year)."""
+        if "new_business_founder" not in self.categories:
+            return ""
+        return (self.licence_issued_on or county_today() - timedelta(days=90)).isoformat()
 
 
 @dataclass
@@ -527,6 +539,11 @@ class LoopDriver:
             "township": trainee.township, "categories": trainee.categories,
         })
         trainee.worker_id = worker["id"]
+        # issue 13: township staff confirm the declared categories on evidence (the subsidy waits for it)
+        await self.api.call("POST", f"{self.e.voucher}/v1/workers/{worker['id']}/category-reviews", self.t.bureau(),
+                            json={"categories": trainee.categories, "status": "confirmed",
+                                  "evidence_reference": trainee.evidence_reference,
+                                  "licence_issued_on": trainee.licence_date() or None})
         voucher = await self.api.call("POST", f"{self.e.voucher}/v1/vouchers/claim", headers, json={"kind": kind})
         trainee.voucher_id = voucher["id"]
         trainee.voucher_code = voucher["display_code"]
@@ -538,9 +555,11 @@ class LoopDriver:
         batch = await self.api.call("POST", f"{self.e.voucher}/v1/batches", bureau, json={
             "name": f"{plan.name}发券批次", "kind": plan.kind, "validity_days": 120, "class_reference": plan.name,
         })
-        rows = [[t.name, t.id_number, t.mobile, t.township, ";".join(t.categories)] for t in plan.trainees]
+        # with the evidence the categories were checked against, so they are confirmed (issue 13)
+        rows = [[t.name, t.id_number, t.mobile, t.township, ";".join(t.categories), t.evidence_reference,
+                 t.licence_date()] for t in plan.trainees]
         report = await self.upload(f"{self.e.voucher}/v1/batches/{batch['id']}/roster", bureau, "花名册.csv",
-                                   _csv(["姓名", "身份证号", "手机号", "乡镇", "人员类别"], rows))
+                                   _csv(["姓名", "身份证号", "手机号", "乡镇", "人员类别", "证明材料", "发照日期"], rows))
         answered = time.monotonic()
         if report["issued"] != len(plan.trainees):
             raise RuntimeError(f"roster of {plan.name}: {report['issued']} of {len(plan.trainees)} issued")

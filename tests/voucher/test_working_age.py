@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from skillkit.county import local_date
 from skillkit.db import utcnow
 from voucher_service.adapters.models import Voucher
+from voucher_service.config import VoucherSettings
 from voucher_service.domain.eligibility import NotEligible, age_on, check_working_age
 
 from tests.voucher.helpers import registered_worker
@@ -67,3 +68,24 @@ def test_working_age_is_configurable():
     check_working_age(date(1960, 1, 1), date(2026, 12, 6), (16, 66))
     with pytest.raises(NotEligible):
         check_working_age(date(1960, 1, 1), date(2026, 12, 6), (16, 60))
+
+
+async def test_working_age_on_a_roster_reports_the_line(vs):
+    staff = vs.headers("bureau", sub="staff-1")
+    batch = (await vs.client.post("/v1/batches", json={"name": "普惠班", "kind": "inclusive", "validity_days": 90},
+                                  headers=staff)).json()
+    roster = "\n".join(["姓名,身份证号,手机号,乡镇,人员类别",
+                        f"王五,{resident_id(birth=born(30))},13800000001,临泉镇,rural_migrant",
+                        f"赵六,{resident_id(birth=born(61))},13800000002,临泉镇,rural_migrant"]).encode()
+    r = await vs.client.post(f"/v1/batches/{batch['id']}/roster", files={"file": ("roster.csv", roster)},
+                             headers=staff)
+    assert r.status_code == 201, r.text
+    assert (r.json()["issued"], [(e["line"], e["errors"][0].split(":")[0]) for e in r.json()["row_errors"]]) == (
+        1, [(3, "outside_working_age")])
+    assert await vouchers(vs) == 1
+
+
+def test_working_age_settings_must_be_a_range():
+    assert VoucherSettings(environment="test", working_age_max=65).working_age == (16, 65)
+    with pytest.raises(ValueError):
+        VoucherSettings(environment="test", working_age_min=61, working_age_max=60)

@@ -71,6 +71,12 @@ class VoucherSettings(ServiceSettings):
         return {"wechat_api_base": DEV_WECHAT_API_BASE, "wechat_appid": DEV_APPID, "wechat_secret": DEV_SECRET}
 
     @model_validator(mode="after")
+    def _working_age_is_a_range(self) -> "VoucherSettings":
+        if self.working_age_min > self.working_age_max:
+            raise ValueError("working_age_min must not exceed working_age_max")
+        return self
+
+    @model_validator(mode="after")
     def _no_fake_wechat_in_production(self) -> "VoucherSettings":
         if self.environment == "production" and self.wechat_transport != "http":
             raise ValueError("production refuses the in-process fake WeChat (wechat_transport)")

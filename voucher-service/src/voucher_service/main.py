@@ -37,7 +37,7 @@ def create(settings: VoucherSettings | None = None) -> FastAPI:
     runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
     app = create_app(
         runtime,
-        [auth.router, workers.router, vouchers.router, audit_router()],  # audit: P10
+        [auth.router, workers.router, workers.rosters, vouchers.router, audit_router()],  # audit: P10
         title="临县技能培训券 · 发券服务 Voucher service",
         description="Workers (劳动者), electronic training vouchers, eligibility (E1–E4), QR codes, expiry.",
     )

@@ -59,6 +59,39 @@ WORKER_CATEGORY_LABELS = {
 }
 
 
+class CategoryReviewStatus(StrEnum):
+    """Issue 13: a category the worker declared is `claimed` until staff or the owning office's roster decide."""
+
+    CLAIMED = "claimed"
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+
+
+CATEGORY_REVIEW_STATUS_LABELS = {
+    CategoryReviewStatus.CLAIMED: "本人申报，待核实",
+    CategoryReviewStatus.CONFIRMED: "已核实",
+    CategoryReviewStatus.REJECTED: "核实未通过",
+}
+
+
+class CategoryOffice(StrEnum):
+    """The offices whose registers confirm categories in bulk (issue 13); staff confirm one by one as `staff`."""
+
+    RURAL_REVITALISATION = "rural_revitalisation"  # 县乡村振兴局：脱贫人口、监测户名单
+    EMPLOYMENT_SERVICE = "employment_service"  # 县人社局就业服务中心：失业登记、就业困难人员认定、转移就业台账
+    EDUCATION = "education"  # 县教育局：毕业生名单
+    MARKET_REGULATION = "market_regulation"  # 县市场监管局：营业执照登记
+
+
+CATEGORY_OFFICE_LABELS = {
+    CategoryOffice.RURAL_REVITALISATION: "县乡村振兴局",
+    CategoryOffice.EMPLOYMENT_SERVICE: "县人社局就业服务中心",
+    CategoryOffice.EDUCATION: "县教育局",
+    CategoryOffice.MARKET_REGULATION: "县市场监管局",
+}
+STAFF_SOURCE = "staff"  # a confirmation by township or bureau staff on evidence they saw
+
+
 class EntrepreneurshipCourse(StrEnum):
     SYB = "SYB"  # 创办企业
     IYB = "IYB"  # 改善企业

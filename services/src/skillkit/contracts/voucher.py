@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from skillkit.contracts.topics import VOUCHER_TOPIC
-from skillkit.contracts.vocab import BindingRejection, RevocationReason, VoucherKind, WorkerCategory
+from skillkit.contracts.vocab import (
+    BindingRejection,
+    CategoryReviewStatus,
+    RevocationReason,
+    VoucherKind,
+    WorkerCategory,
+)
 from skillkit.events import EventPayload, registry
 
 
@@ -28,6 +34,25 @@ class WorkerAccountLinked(EventPayload):
     worker_id: str
     person_key: str
     account_subject: str
+
+
+@registry.register(
+    "worker.category_reviewed.v1", VOUCHER_TOPIC,
+    "A worker's category (E1–E3) was confirmed or rejected on evidence: by staff, or by the owning office's roster "
+    "(issue 13); the newest review of a (person, category) stands",
+)
+class WorkerCategoryReviewed(EventPayload):
+    worker_id: str
+    person_key: str
+    category: WorkerCategory
+    status: CategoryReviewStatus  # confirmed | rejected
+    source: str  # "staff" or the office whose roster confirmed it (CategoryOffice)
+    evidence_reference: str
+    # E2: the founder's business licence issue date (new_business_founder only); the subsidy chain checks it
+    # against the enrolment date
+    licence_issued_on: date | None = None
+    reviewed_by: str
+    reviewed_at: datetime
 
 
 @registry.register("voucher.issued.v1", VOUCHER_TOPIC, "An electronic training voucher was issued (发券)")

@@ -41,6 +41,24 @@ class Worker(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CategoryReview(Base):
+    """Issue 13: the evidence behind a worker's category — confirmed or rejected by staff (`source` staff) or by the
+    roster of the office that keeps its register (`source` the office). A category of `workers.categories` without a
+    row here is only claimed. One row per (worker, category): the newest review stands (each one is an event and,
+    for staff, an audit entry)."""
+
+    __tablename__ = "category_reviews"
+
+    worker_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("workers.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[str] = mapped_column(String(20))  # confirmed | rejected
+    source: Mapped[str] = mapped_column(String(40))
+    evidence_reference: Mapped[str] = mapped_column(String(200))
+    licence_issued_on: Mapped[date | None] = mapped_column(Date)  # E2, new_business_founder only
+    reviewed_by: Mapped[str] = mapped_column(String(200))
+    reviewed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class IssuingBatch(Base):
     """A batch of vouchers issued together; its validity window applies to each voucher (P5-capped)."""
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Annotated
+from datetime import date, datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from skillkit.contracts.vocab import RevocationReason, VoucherKind, WorkerCategory
+from skillkit.contracts.vocab import CategoryOffice, CategoryReviewStatus, RevocationReason, VoucherKind, WorkerCategory
 from skillkit.names import display_name
 
+from voucher_service.domain.worker import EvidenceReference
 from voucher_service.domain.worker import NewWorker as WorkerIn  # noqa: F401  (the request body)
 
 
@@ -129,4 +130,47 @@ class BulkIssueOut(BaseModel):
     issued: int
     rejected: int
     vouchers: list[VoucherOut]
+    row_errors: list[BulkRowError]
+
+
+class CategoryReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [
+        {"categories": ["poverty_alleviated_labour"], "status": "confirmed",
+         "evidence_reference": "临县脱贫人口信息系统 档案号 LX2021-0412", "note": "乡镇便民服务中心核对户口簿"},
+        {"categories": ["new_business_founder"], "status": "confirmed", "evidence_reference": "营业执照 92141124MA0XXXXXXX",
+         "licence_issued_on": "2026-05-18"}]})
+
+    categories: list[WorkerCategory] = Field(min_length=1, max_length=12)
+    status: Literal[CategoryReviewStatus.CONFIRMED, CategoryReviewStatus.REJECTED]
+    evidence_reference: EvidenceReference  # what the decision rests on (a file number, a register's entry)
+    licence_issued_on: date | None = Field(default=None, description="E2: the business licence's issue date, "
+                                                                     "required to confirm new_business_founder")
+    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] | None = None
+
+
+class CategoryStateOut(BaseModel):
+    category: WorkerCategory
+    label: str
+    status: CategoryReviewStatus
+    status_label: str
+    source: str | None = Field(description="`staff`, or the office whose roster confirmed it; null while claimed")
+    source_label: str | None
+    evidence_reference: str | None
+    licence_issued_on: date | None
+    reviewed_by: str | None
+    reviewed_at: datetime | None
+
+
+class WorkerCategoriesOut(BaseModel):
+    worker_id: uuid.UUID
+    categories: list[CategoryStateOut]
+
+
+class CategoryRosterOut(BaseModel):
+    office: CategoryOffice
+    category: WorkerCategory
+    reference: str
+    confirmed: int
+    unchanged: int = Field(description="lines the register had already confirmed the same way: nothing written")
+    rejected: int
     row_errors: list[BulkRowError]

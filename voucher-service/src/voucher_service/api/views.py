@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from skillkit.contracts.vocab import VOUCHER_KIND_LABELS, VoucherKind
+from skillkit.contracts.vocab import (
+    CATEGORY_OFFICE_LABELS,
+    CATEGORY_REVIEW_STATUS_LABELS,
+    STAFF_SOURCE,
+    VOUCHER_KIND_LABELS,
+    WORKER_CATEGORY_LABELS,
+    CategoryOffice,
+    VoucherKind,
+)
 from skillkit.pii import PiiCipher, mask_mobile, mask_resident_id
 
 from voucher_service.adapters.models import Voucher, Worker
-from voucher_service.api.schemas import VoucherOut, WorkerOut
+from voucher_service.api.schemas import CategoryStateOut, VoucherOut, WorkerCategoriesOut, WorkerOut
 from voucher_service.domain.codes import display_code
+from voucher_service.handlers.categories import CategoryState
 
 STATUS_LABELS = {
     "issued": "已发放",
@@ -38,6 +47,19 @@ def worker_view(worker: Worker, cipher: PiiCipher, *, own: bool) -> WorkerOut:
         on_behalf=worker.on_behalf,
         created_at=worker.created_at,
     )
+
+
+def categories_view(worker: Worker, states: list[CategoryState]) -> WorkerCategoriesOut:
+    def source_label(source: str | None) -> str | None:
+        if source is None:
+            return None
+        return "乡镇或人社局工作人员核实" if source == STAFF_SOURCE else CATEGORY_OFFICE_LABELS[CategoryOffice(source)] + "名单"
+
+    return WorkerCategoriesOut(worker_id=worker.id, categories=[CategoryStateOut(
+        category=s.category, label=WORKER_CATEGORY_LABELS[s.category], status=s.status,
+        status_label=CATEGORY_REVIEW_STATUS_LABELS[s.status], source=s.source, source_label=source_label(s.source),
+        evidence_reference=s.evidence_reference, licence_issued_on=s.licence_issued_on, reviewed_by=s.reviewed_by,
+        reviewed_at=s.reviewed_at) for s in states])
 
 
 def voucher_view(voucher: Voucher | SimpleNamespace, qr_token: str) -> VoucherOut:

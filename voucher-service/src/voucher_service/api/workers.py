@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response, UploadFile
 from sqlalchemy import select
 
 from skillkit.app import Session
@@ -16,11 +16,25 @@ from skillkit.pii import cipher_for
 from skillkit.problems import not_found
 
 from voucher_service.adapters.models import Worker
-from voucher_service.api.schemas import MobileRevealIn, MobileRevealOut, RegistrationReferredOut, WorkerIn, WorkerOut
-from voucher_service.api.views import worker_view
+from skillkit.contracts.vocab import CategoryOffice, WorkerCategory
+
+from voucher_service.api.schemas import (
+    CategoryReviewIn,
+    CategoryRosterOut,
+    MobileRevealIn,
+    MobileRevealOut,
+    RegistrationReferredOut,
+    WorkerCategoriesOut,
+    WorkerIn,
+    WorkerOut,
+)
+from voucher_service.api.views import categories_view, worker_view
+from voucher_service.handlers.categories import category_states, import_roster, review_categories
 from voucher_service.handlers.workers import Referred, register_worker, reveal_mobile, worker_of_account
 
 router = APIRouter(prefix="/v1/workers", tags=["workers 劳动者"])
+rosters = APIRouter(prefix="/v1/category-rosters", tags=["workers 劳动者"])
+STAFF = (Role.BUREAU, Role.ADMIN)  # township staff use bureau accounts (no township role in the kit)
 
 
 @router.post(
@@ -61,6 +75,15 @@ async def me(
 ) -> WorkerOut:
     worker = await worker_of_account(session, principal)
     return worker_view(worker, cipher_for(request.app.state.settings), own=True)
+
+
+@router.get("/me/categories", response_model=WorkerCategoriesOut,
+            summary="The calling worker's categories: claimed, confirmed or rejected (issue 13)")
+async def my_categories(
+    session: Session, principal: Annotated[Principal, require_roles(Role.WORKER)]
+) -> WorkerCategoriesOut:
+    worker = await worker_of_account(session, principal)
+    return categories_view(worker, await category_states(session, worker))
 
 
 @router.get("", response_model=Page[WorkerOut], summary="List workers, optionally by township")
@@ -110,3 +133,56 @@ async def reveal(
     mobile = await reveal_mobile(session, request.app.state.settings, principal, worker_id, body.reason)
     await session.commit()
     return MobileRevealOut(worker_id=worker_id, mobile=mobile)
+
+
+@router.get("/{worker_id}/categories", response_model=WorkerCategoriesOut,
+            summary="A worker's categories: claimed, confirmed or rejected, with the evidence (issue 13)")
+async def worker_categories(
+    session: Session, worker_id: uuid.UUID,
+    _: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN, Role.AUDITOR)],
+) -> WorkerCategoriesOut:
+    worker = await session.get(Worker, worker_id)
+    if worker is None:
+        raise not_found("worker", worker_id)
+    return categories_view(worker, await category_states(session, worker))
+
+
+@router.post("/{worker_id}/category-reviews", response_model=WorkerCategoriesOut,
+             summary="Township or bureau staff confirm or reject a worker's categories on evidence (issue 13, P10)")
+async def review(
+    request: Request, session: Session, worker_id: uuid.UUID, body: CategoryReviewIn,
+    principal: Annotated[Principal, require_roles(*STAFF)],
+) -> Response:
+    async def action() -> WorkerCategoriesOut:
+        states = await review_categories(session, principal, worker_id, body.categories, body.status,
+                                         body.evidence_reference, body.licence_issued_on, body.note)
+        worker = await session.get(Worker, worker_id)
+        assert worker is not None
+        return categories_view(worker, states)
+
+    return await run_command(request, session, principal, action, status_code=200)
+
+
+@rosters.post("", status_code=201, response_model=CategoryRosterOut,
+              summary="A roster from the office that keeps a category's register confirms it in bulk (issue 13)")
+async def upload_category_roster(
+    request: Request,
+    session: Session,
+    file: UploadFile,
+    office: Annotated[CategoryOffice, Form(description="the office whose register the roster is")],
+    category: Annotated[WorkerCategory, Form(description="the category the roster confirms")],
+    reference: Annotated[str, Form(min_length=2, max_length=200,
+                                   description="the register's name and date; a line's own 证明编号 overrides it")],
+    principal: Annotated[Principal, require_roles(*STAFF)],
+) -> Response:
+    settings = request.app.state.settings
+    content = await file.read()
+
+    async def action() -> CategoryRosterOut:
+        result = await import_roster(session, settings, principal, office, category, reference.strip(),
+                                     file.filename or "", content)
+        return CategoryRosterOut(office=office, category=category, reference=reference.strip(),
+                                 confirmed=result.confirmed, unchanged=result.unchanged,
+                                 rejected=len(result.row_errors), row_errors=result.row_errors)
+
+    return await run_command(request, session, principal, action)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -9,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from skillkit.contracts.vocab import WorkerCategory
 from skillkit.names import PersonName
 
+EvidenceReference = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=200)]
 MainlandMobile = Annotated[str, StringConstraints(pattern=r"^1[3-9]\d{9}$")]
 
 
@@ -33,6 +35,11 @@ class NewWorker(BaseModel):
     mobile: MainlandMobile
     township: Annotated[str, StringConstraints(min_length=2, max_length=50)]
     categories: list[WorkerCategory] = Field(min_length=1, max_length=12)
+    # Issue 13, staff only: the document the categories were checked against (a poverty-alleviation file number, an
+    # unemployment registration …); with it the registration confirms them, without it they are only claimed.
+    evidence_reference: EvidenceReference | None = None
+    # E2: the business licence's issue date, with the evidence, when the categories include new_business_founder
+    licence_issued_on: date | None = None
 
 
 def same_name(submitted: str, registered: str) -> bool:

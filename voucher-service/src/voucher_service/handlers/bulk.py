@@ -46,6 +46,7 @@ from voucher_service.handlers.vouchers import (
     working_age_or_problem,
     voucher_issued,
 )
+from voucher_service.handlers.categories import registration_reviews, reviewed_event, write_reviews
 from voucher_service.handlers.workers import new_worker_values, worker_registered
 
 ROSTER_COLUMNS = {
@@ -54,7 +55,11 @@ ROSTER_COLUMNS = {
     "mobile": "手机号",
     "township": "乡镇",
     "categories": "人员类别",
+    # issue 13: with an evidence reference, a worker the roster registers has their categories confirmed
+    "evidence_reference": ("证明材料", "证明编号"),
+    "licence_issued_on": ("发照日期", "营业执照签发日期"),  # E2, founders
 }
+REQUIRED_COLUMNS = {"name", "id_number", "mobile", "township", "categories"}
 CATEGORY_SEPARATORS = (";", "；", "|", "、")
 WORKERS = Worker.__table__
 # Built once (every upload runs it): the workers registered under the roster's blind indexes.
@@ -79,6 +84,7 @@ class _Line:
     voucher: dict[str, Any]
     categories: set[WorkerCategory]
     new_worker: dict[str, Any] | None  # the row this line registers, if the person is new
+    reviews: list[dict[str, Any]]  # the new worker's categories confirmed on the line's evidence (issue 13)
 
 
 def _categories(raw: str) -> list[str]:
@@ -88,7 +94,9 @@ def _categories(raw: str) -> list[str]:
 
 
 def _worker_in(row: RosterRow) -> NewWorker:
-    values = dict(row.values)
+    values = {code: value for code, value in row.values.items() if value}  # an empty optional cell: not given
+    if "licence_issued_on" in values:
+        values["licence_issued_on"] = values["licence_issued_on"][:10]  # an .xlsx date cell reads with its time
     return NewWorker.model_validate({**values, "categories": _categories(values.get("categories", ""))})
 
 
@@ -105,13 +113,14 @@ async def issue_roster(
     filename: str,
     content: bytes,
 ) -> BulkResult:
-    rows = await read_roster(filename, content, ROSTER_COLUMNS, required=set(ROSTER_COLUMNS))
+    rows = await read_roster(filename, content, ROSTER_COLUMNS, required=REQUIRED_COLUMNS)
     result = BulkResult()
     now = utcnow()
     checked = _checked(rows, settings, local_date(now), result)
     existing = await _known_workers(session, {index for *_, index in checked})
     lines = _issuable(checked, existing, settings, principal, batch, now, result)
     issued = await _write(session, lines)
+    await write_reviews(session, [r for line in lines if line.voucher["id"] in issued for r in line.reviews])
     await _report_e4_conflicts(session, [line for line in lines if line.voucher["id"] not in issued], result)
     events: list[tuple[EventPayload, str, str | None]] = []
     for line in lines:
@@ -120,6 +129,7 @@ async def issue_roster(
         person = line.voucher["person_key"]
         if line.new_worker is not None:
             events.append((worker_registered(line.new_worker), person, str(line.new_worker["id"])))
+            events += [(reviewed_event(r, person), person, str(line.new_worker["id"])) for r in line.reviews]
         events.append((voucher_issued(line.voucher, line.categories), person, str(line.voucher["id"])))
         # The row as written, for the response; a plain object, as an ORM one costs its instrumentation for a row
         # nothing reads again. A new voucher has no enrolment, class or revocation yet.
@@ -175,6 +185,7 @@ def _issuable(
     for row, data, number, index in checked:  # each number once (`_checked`)
         known = existing.get(index)
         new_worker = None
+        reviews: list[dict[str, Any]] = []
         if known is not None:
             worker_id, person, categories = known.id, known.person_key, known.categories
         else:
@@ -182,6 +193,9 @@ def _issuable(
             worker_id, person, categories = new_worker["id"], new_worker["person_key"], new_worker["categories"]
         held = {WorkerCategory(c) for c in categories}
         try:
+            if new_worker is not None:  # a registered worker keeps their categories as registered
+                reviews = registration_reviews(local_date(now), new_worker, data.evidence_reference,
+                                               data.licence_issued_on)
             rule = eligible_rule(kind, held)
             working_age_or_problem(birth_date_of(number), local_date(now), settings.working_age)
         except Problem as exc:
@@ -189,7 +203,7 @@ def _issuable(
             continue
         voucher = new_voucher_values(worker_id, person, kind, rule, channel="bulk", issued_by=principal.subject,
                                      validity_days=batch.validity_days, batch=batch, now=now)
-        lines.append(_Line(row.line, voucher, held, new_worker))
+        lines.append(_Line(row.line, voucher, held, new_worker, reviews))
     return lines
 
 

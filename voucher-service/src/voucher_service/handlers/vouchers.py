@@ -58,7 +58,7 @@ async def issue_voucher(
     validity_days: int,
     batch: IssuingBatch | None = None,
     now: datetime | None = None,
-    working_age: tuple[int, int] = (16, 60),
+    working_age: tuple[int, int],  # the settings' (working_age_min, working_age_max): never a literal here
 ) -> Voucher:
     """Checks eligibility, working age and E4, writes the voucher and its `voucher.issued` event."""
     categories = {WorkerCategory(c) for c in worker.categories}
@@ -197,7 +197,7 @@ async def issue_on_behalf(
     *,
     validity_days: int,
     batch: IssuingBatch | None,
-    working_age: tuple[int, int] = (16, 60),
+    working_age: tuple[int, int],  # the settings' (working_age_min, working_age_max): never a literal here
 ) -> Voucher:
     """Staff issue a voucher for a worker (兜底服务, P2): the issue, and the decision in the audit trail (P10)."""
     voucher = await issue_voucher(session, worker, kind, channel="on_behalf", issued_by=principal.subject,

@@ -28,6 +28,7 @@ from skillkit.problems import Problem, not_found
 
 from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
+from voucher_service.handlers.categories import registration_reviews, reviewed_event, write_reviews
 from voucher_service.domain.worker import NewWorker, same_name
 from voucher_service.config import VoucherSettings
 
@@ -60,6 +61,9 @@ async def register_worker(
     number. So an account learns about one number at most, and only by registering it as its own."""
     number = normalise_resident_id(data.id_number, local_date(utcnow()))
     index = blind_index(number, settings.blind_index_secret)
+    if principal.role == Role.WORKER and (data.evidence_reference or data.licence_issued_on):
+        raise Problem(422, "evidence_reference_staff_only",
+                      "categories are confirmed by staff or the owning office's roster: the app only declares them")
     existing = await session.scalar(select(Worker).where(Worker.id_blind_index == index))
     if principal.role != Role.WORKER:
         if existing is not None:
@@ -99,13 +103,19 @@ async def _new_worker(
     *, self_service: bool,
 ) -> Worker:
     values = new_worker_values(settings, principal, data, number, index, self_service=self_service)
+    reviews = registration_reviews(local_date(values["created_at"]), values, data.evidence_reference,
+                                   data.licence_issued_on)
     worker = Worker(**values)
     session.add(worker)
     await session.flush()
-    await outbox.add(session, worker_registered(values), partition_key=worker.person_key, subject=str(worker.id))
+    await write_reviews(session, reviews)
+    await outbox.add_many(session, [(worker_registered(values), worker.person_key, str(worker.id))] + [
+        (reviewed_event(r, worker.person_key), worker.person_key, str(worker.id)) for r in reviews])
     if not self_service:  # staff assert the categories that make the worker eligible (E1, E2): P10
+        evidence = dict(evidence_reference=data.evidence_reference, licence_issued_on=data.licence_issued_on,
+                        confirmed=True) if reviews else {}  # issue 13: the categories confirmed on this evidence
         await record(session, principal, "worker.register_on_behalf", "worker", str(worker.id),
-                     after=dict(township=worker.township, categories=worker.categories))
+                     after=dict(township=worker.township, categories=worker.categories, **evidence))
     return worker
 
 
