@@ -161,9 +161,13 @@ async def test_chain_shows_every_link_with_its_events(loop_run) -> None:
         assert chain["status"] == "complete"
         assert chain["enrolment_id"] == t.enrolment_id and chain["certificate_id"] == t.certificate_id
         links = {link["name"]: link for link in chain["links"]}
+        # issue 13: an order class's training rests on a category, confirmed by township staff in the loop (E1)
+        gate = ["category"] if chain["kind"] == "order" else []
         assert list(links) == ["voucher", "binding", "enrolment", "realname", "completion", "certificate",
-                               "class_outcome", "limits"]
-        for name in ("voucher", "binding", "enrolment", "realname", "completion", "certificate"):
+                               "class_outcome", *gate, "limits"]
+        if gate:
+            assert links["category"]["note"] == f"已核实：城镇登记失业人员（{t.evidence_reference}）"
+        for name in ("voucher", "binding", "enrolment", "realname", "completion", "certificate", *gate):
             assert links[name]["status"] == "ok", links[name]
             assert links[name]["event_ids"], name
         assert links["completion"]["note"] == f"实际培训 {t.attended_days} 天"

@@ -25,6 +25,7 @@ from skillkit.contracts.voucher import (
     VoucherIssued,
     VoucherRevoked,
     WorkerAccountLinked,
+    WorkerCategoryReviewed,
     WorkerRegistered,
 )
 from skillkit.events import Envelope
@@ -133,18 +134,20 @@ def chain(
     free_student: bool = False,
     enterprise: str | None = "ENT1",  # S5: the enterprise an on-the-job class names (its payee)
     days_reason: str | None = None,  # S1: an inclusive class outside 3–10 days (needs approval)
+    confirmed: bool = True,  # issue 13: the worker's categories confirmed by staff (else only claimed)
+    categories: list[str] | None = None,  # declared at issue: 脱贫劳动力 with e3, else 农村转移就业劳动者
 ) -> list[Fact]:
     """Every event of one chain (person, voucher, enrolment, class, certificate), complete unless told. The
     trainee record's answer comes as a one-line trainee sheet (`realname_sheet=False`: a single-record
     answer). Pure tests turn the events into facts with `as_facts`."""
     clock = clock or Clock()
+    categories = categories or (["poverty_alleviated_labour"] if e3 else ["rural_migrant"])
     facts = [
         fact(VoucherIssued(
             voucher_id=voucher, code="ABCD2345", worker_id=f"W-{person}", person_key=person, kind=kind,
             policy_year=year, valid_from=datetime(year, 1, 10, tzinfo=timezone.utc),
             valid_until=valid_until or datetime(year + 1, 3, 31, 16, tzinfo=timezone.utc), channel="claim",
-            categories=["poverty_alleviated_labour"] if e3 else ["rural_migrant"], living_allowance_eligible=e3,
-            issued_by="staff-1"), clock),
+            categories=categories, living_allowance_eligible=e3, issued_by="staff-1"), clock),
         fact(ClassOpened(
             class_id=klass, institution_id=institution, kind=kind, course=course, occupation_code=occupation,
             level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=planned_days or max(days or 1, 1),
@@ -185,7 +188,18 @@ def chain(
             institution_id="EV1", evaluation_id="EVAL1", free_student_evaluation=free_student), clock))
     if outcome is not None:
         facts.append(outcome_fact(klass, institution, kind, clock, **outcome))
+    if confirmed:  # last, so that the chain's other events keep their places in the list
+        facts += [category_review(person, category, clock) for category in categories]
     return facts
+
+
+def category_review(person: str, category: str, clock: Clock, *, status: str = "confirmed", source: str = "staff",
+                    licence_issued_on: date | None = None, at: datetime | None = None) -> Fact:
+    """Issue 13: staff (or an office's roster) decided a category of the person on evidence."""
+    return fact(WorkerCategoryReviewed(
+        worker_id=f"W-{person}", person_key=person, category=category, status=status, source=source,
+        evidence_reference=f"档案 {person}-{category}", licence_issued_on=licence_issued_on, reviewed_by="township-li",
+        reviewed_at=T0), clock, at=at)
 
 
 def _bound_before(year: int, completed_on: date) -> datetime:

@@ -31,7 +31,7 @@ async def test_worker_sees_own_chain_with_links_and_event_ids(ss):
     assert (body["status"], body["status_label"], body["kind_label"]) == ("waiting", "待补全", "普惠制培训券")
     links = {link["name"]: link for link in body["links"]}
     assert list(links) == ["voucher", "binding", "enrolment", "realname", "completion", "certificate",
-                           "class_outcome", "limits"]
+                           "class_outcome", "allowance_category", "limits"]
     assert links["voucher"]["event_ids"] == [facts[1].event_id]
     assert (links["realname"]["status"], links["realname"]["zh"], links["realname"]["en"]) == (
         "missing", "尚待省培训实名制系统确认", "awaiting the province real-name system's verdict (P1)")

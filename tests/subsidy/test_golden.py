@@ -24,6 +24,7 @@ from tests.subsidy.builders import (
     enrolment_rejected,
     certificate,
     certificate_revoked,
+    category_review,
     chain,
     dropped,
     evaluation_institution,
@@ -160,6 +161,16 @@ def orphan_certificate(free_student: bool) -> list:
 
 
 OUTCOME_80 = dict(completed=10, employed=8)
+
+
+def founder(licence_issued_on: date) -> list:
+    """E2: a founder (and nothing else) on an SYB course, enrolled on 2023-03-01 (the builders' clock), licence
+    confirmed with its issue date."""
+    clock = Clock()
+    facts = chain(kind="entrepreneurship", course="SYB", days=10, cert_type="entrepreneurship_training",
+                  outcome=dict(attended=10, passed=10, licensed=2), categories=["new_business_founder"],
+                  confirmed=False, clock=clock)
+    return facts + [category_review("P1", "new_business_founder", clock, licence_issued_on=licence_issued_on)]
 STAGED = {"XM-STAGED": {"daily_rate": "120", "cap": "2000", "stages": [
     {"code": "enrolment_verified", "share": "0.30"}, {"code": "completion", "share": "0.50"},
     {"code": "employment", "share": "0.20", "employment_months": 6}]}}
@@ -412,6 +423,23 @@ CASES = [
          {EV: ("eligible", "400.00", ("S8",))}),
     Case("I3_suspended_institution_held", lambda: chain(days=5) + [suspended("I1", Clock())],
          {TR: ("held", "500.00", ("S1", "I3"))}, reason={TR: "institution_suspended"}),
+    # Issue 13, eligibility on evidence: a claimed category holds the money that rests on it
+    Case("E3_allowance_waits_for_the_category_confirmed", lambda: chain(days=5, e3=True, confirmed=False),
+         {TR: ("eligible", "500.00", ("S1",)), LA: ("waiting", "75.00", ("S4",))}, reason={LA: "category_unconfirmed"}),
+    Case("E3_allowance_rejected_category", lambda: chain(days=5, e3=True, confirmed=False) + [
+        category_review("P1", "poverty_alleviated_labour", Clock(), status="rejected")],
+         {TR: ("eligible", "500.00", ("S1",)), LA: ("rejected", "75.00", ("S4",))}, reason={LA: "category_rejected"}),
+    Case("E1_order_waits_for_the_category_confirmed", lambda: chain(kind="order", days=14, outcome=OUTCOME_80,
+                                                                    confirmed=False),
+         {TR: ("waiting", "1900.00", ("S2",))}, reason={TR: "category_unconfirmed"}),
+    Case("E1_project_stage_waits_for_the_category_confirmed", lambda: chain(kind="project", days=5, confirmed=False),
+         {TR: ("waiting", "500.00", ("S3",))}, reason={TR: "category_unconfirmed"}),
+    Case("E2_founder_licence_under_a_year_at_enrolment", lambda: founder(date(2022, 3, 2)),
+         {"training:V1:S6-80": ("eligible", "1440.00", ("S6",)), "training:V1:S6-20": ("eligible", "360.00", ("S6",))}),
+    Case("E2_founder_licence_a_year_old_at_enrolment", lambda: founder(date(2022, 3, 1)),
+         {"training:V1:S6-80": ("rejected", "1440.00", ("S6", "E2")),
+          "training:V1:S6-20": ("rejected", "360.00", ("S6", "E2"))},
+         reason={"training:V1:S6-80": "founder_licence_not_within_year"}),
     Case("I3_reviewed_and_approved", lambda: with_review(True), {TR: ("eligible", "500.00", ("S1",))}),
     Case("I3_reviewed_and_refused", lambda: with_review(False), {TR: ("rejected", "500.00", ("S1", "I3"))},
          reason={TR: "review_rejected"}),

@@ -98,8 +98,8 @@ async def test_older_restatement_never_overwrites_a_newer_fact(ss):
 async def test_class_outcome_arriving_first_is_applied_when_the_enrolment_arrives(ss):
     clock = Clock()
     facts = chain(kind="order", days=14, clock=clock, outcome=dict(completed=10, employed=8))
-    outcome = facts[-1]
-    await feed(ss, [outcome] + facts[:-1])
+    outcome = next(f for f in facts if f.kind == "class_outcome")
+    await feed(ss, [outcome] + [f for f in facts if f is not outcome])
     assert (await claims(ss))["training:V1:main"].amount == Decimal("1900.00")
 
 

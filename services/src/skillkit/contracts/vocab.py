@@ -59,6 +59,20 @@ WORKER_CATEGORY_LABELS = {
 }
 
 
+# The category groups of the eligibility rules, shared by the voucher service (at issue) and the subsidy chain (on
+# evidence, issue 13).
+# E1: the six categories (六类人员); 脱贫劳动力 (working-age members of 脱贫人口) count as 脱贫人口.
+E1_SIX_CATEGORIES = frozenset({
+    WorkerCategory.POVERTY_ALLEVIATED, WorkerCategory.POVERTY_ALLEVIATED_LABOUR, WorkerCategory.GRADUATING_COLLEGE,
+    WorkerCategory.SCHOOL_LEAVER, WorkerCategory.RURAL_MIGRANT, WorkerCategory.URBAN_UNEMPLOYED,
+    WorkerCategory.EMPLOYMENT_DIFFICULTY,
+})
+# E2: entrepreneurship training adds returning entrepreneurs and founders with a licence under a year old.
+E2_ENTREPRENEURSHIP = E1_SIX_CATEGORIES | {WorkerCategory.RETURNING_ENTREPRENEUR, WorkerCategory.NEW_BUSINESS_FOUNDER}
+# E3: only these groups receive the S4 living allowance.
+E3_LIVING_ALLOWANCE = frozenset({WorkerCategory.POVERTY_ALLEVIATED_LABOUR, WorkerCategory.MONITORED_HOUSEHOLD})
+
+
 class CategoryReviewStatus(StrEnum):
     """Issue 13: a category the worker declared is `claimed` until staff or the owning office's roster decide."""
 

@@ -38,6 +38,8 @@ REVIEW_TYPE = "subsidy.claim_reviewed"
 FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
     "worker.registered.v1": ("worker", ("person_key",)),
     "worker.account_linked.v1": ("account", ("person_key", "account_subject")),
+    # issue 13: a category confirmed or rejected on evidence; the newest review of a (person, category) stands
+    "worker.category_reviewed.v1": ("category", ("person_key", "category")),
     "voucher.issued.v1": ("voucher", ("voucher_id",)),
     "voucher.bound.v1": ("bound", ("voucher_id", "enrolment_id")),
     "voucher.binding_rejected.v1": ("binding_rejected", ("voucher_id", "enrolment_id")),

@@ -5,25 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from skillkit.contracts.vocab import VoucherKind, WorkerCategory as C
-
-# E1: the six categories (六类人员) may take inclusive, project and order training.
-# 脱贫劳动力 (poverty-alleviated labour) are working-age members of 脱贫人口 and count as such.
-E1_SIX_CATEGORIES = frozenset(
-    {
-        C.POVERTY_ALLEVIATED,
-        C.POVERTY_ALLEVIATED_LABOUR,
-        C.GRADUATING_COLLEGE,
-        C.SCHOOL_LEAVER,
-        C.RURAL_MIGRANT,
-        C.URBAN_UNEMPLOYED,
-        C.EMPLOYMENT_DIFFICULTY,
-    }
+from skillkit.contracts.vocab import (
+    E1_SIX_CATEGORIES,
+    E2_ENTREPRENEURSHIP,
+    E3_LIVING_ALLOWANCE,
+    VoucherKind,
+    WorkerCategory as C,
 )
-# E2: entrepreneurship training adds returning entrepreneurs and founders with a licence under a year old.
-E2_ENTREPRENEURSHIP = E1_SIX_CATEGORIES | {C.RETURNING_ENTREPRENEUR, C.NEW_BUSINESS_FOUNDER}
-# E3: only these groups receive the S4 living allowance.
-E3_LIVING_ALLOWANCE = frozenset({C.POVERTY_ALLEVIATED_LABOUR, C.MONITORED_HOUSEHOLD})
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ rejected / void with a reason. Later states (declared … paid) are set by the p
 passed in as `locked` and keep their E4 / E5 slot.
 
 One module per job: `vocabulary` (states, link names, reasons), `working` (a chain's state while evaluated),
-`links` and `realname` (the links), `rates` (a class's rates), `states` (a claim's state from its links, I3),
+`links`, `realname` and `categories` (the links), `rates` (a class's rates), `states` (a claim's state from its links, I3),
 `training`, `living`, `evaluation` (the claims of each type), `contests` (E4 / E5), `results` (what is
 returned) and `person` (`evaluate_person`, which runs them in order).
 """

@@ -1,6 +1,7 @@
 """The links of one voucher's chain (ARCHITECTURE.md "The chain"): voucher, binding, enrolment, real-name,
 completion, certificate, class outcome — each ok, missing, broken or not required, with the events behind it and
-the reason. The limits link (E4, I3) comes after the claims (`person.py`)."""
+the reason; then the categories on evidence (E1–E3, `categories.py`). The limits link (E4, I3) comes after the
+claims (`person.py`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Mapping
 
 from skillkit.county import day_start, local_date
 
+from subsidy_service.domain.chain.categories import allowance_category_link, category_link
 from subsidy_service.domain.chain.rates import employment_rate, licence_rate, pass_rate
 from subsidy_service.domain.chain.realname import realname_link
 from subsidy_service.domain.chain.results import claim_key
@@ -216,4 +218,8 @@ def evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: P
             links.append(Link("class_outcome", OK, event_ids(c.outcome), note=note))
     else:
         links.append(Link("class_outcome", NOT_REQUIRED))
+
+    # 8. categories on evidence (issue 13): E1 / E2 for the training subsidy of the kinds that rest on one, E3 for
+    # the allowance
+    links.extend(link for link in (category_link(c, facts), allowance_category_link(c, facts)) if link is not None)
     return c

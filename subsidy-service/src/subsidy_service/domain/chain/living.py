@@ -21,8 +21,9 @@ def living_allowance(
     pinned: Mapping[str, tuple[int, int]],
     claims: Mapping[str, ClaimDraft],
 ) -> ClaimDraft | None:
-    """S4 for E3 persons only: 15 yuan per attended day, paid to the worker."""
-    if c.voucher is None or not c.voucher.payload.living_allowance_eligible:
+    """S4 for E3 persons only (declared at issue or confirmed since: the chain then has the E3 link), 15 yuan per
+    attended day, paid to the worker."""
+    if c.voucher is None or not any(link.name == "allowance_category" for link in c.links):
         return None
     v = c.voucher.payload
     key = claim_key(LIVING, c.voucher_id)
@@ -30,7 +31,7 @@ def living_allowance(
     # The mission's chain: a valid voucher, a completion and a certificate — unless the table relaxes it, which
     # the claim then records with the version and who published it. The class outcome (employment or pass rate)
     # is the institution's result and does not gate the worker's allowance for the days trained.
-    needed = {"voucher", "binding", "enrolment", "realname", "completion", "certificate"}
+    needed = {"voucher", "binding", "enrolment", "realname", "completion", "certificate", "allowance_category"}
     relaxed: tuple[Line, ...] = ()
     if table is not None and not table.s4.requires_certificate:
         needed.discard("certificate")

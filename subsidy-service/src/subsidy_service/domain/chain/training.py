@@ -10,6 +10,7 @@ from subsidy_service.domain.chain.rates import employment_rate, licence_rate
 from subsidy_service.domain.chain.results import ClaimDraft, claim_key
 from subsidy_service.domain.chain.states import state_from, with_suspension
 from subsidy_service.domain.chain.vocabulary import (
+    ALLOWANCE_ONLY_LINKS,
     ELIGIBLE,
     MAIN,
     REJECTED,
@@ -57,7 +58,8 @@ def training_claims(
         table = policies.resolve(v.policy_year, pinned.get(key), on)
         stage = stages[int(part[3:]) - 1] if stages else None
         needed = S3_STAGE_LINKS.get(stage.code) if stage is not None else None
-        links = [link for link in c.links if needed is None or link.name in needed]
+        links = [link for link in c.links
+                 if (needed is None or link.name in needed) and link.name not in ALLOWANCE_ONLY_LINKS]
         computed = None
         if table is not None:
             computed = _s3_stage_amount(c, table, part) if stage is not None else _training_amount(c, table, part)

@@ -12,7 +12,9 @@ TRAINING, LIVING, EVALUATION = "training", "living_allowance", "evaluation"
 MAIN, S6_FIRST, S6_REST = "main", "S6-80", "S6-20"
 S3_FIRST = "S3-1"  # S3 staged settlement: parts S3-1 … S3-n, one per stage of the project
 # The links an S3 stage needs (RULES.md S3 分时段阶段性结算; the stages themselves are the project's table).
-S3_STAGE_LINKS = {"enrolment_verified": ("voucher", "binding", "enrolment", "realname")}
+S3_STAGE_LINKS = {"enrolment_verified": ("voucher", "binding", "enrolment", "realname", "category")}
+# The E3 link gates the S4 allowance only, never the training subsidy of the same voucher.
+ALLOWANCE_ONLY_LINKS = frozenset({"allowance_category"})
 
 LINK_LABELS = {
     "voucher": "培训券",
@@ -23,6 +25,8 @@ LINK_LABELS = {
     "certificate": "证书",
     "class_outcome": "班级成效",
     "limits": "限额与机构",
+    "category": "人员类别核实",
+    "allowance_category": "生活费补贴人员类别核实",
 }
 
 # Breaks that void the claims (the voucher or the certificate itself is gone); other breaks reject.
@@ -112,6 +116,16 @@ REASONS: dict[str, tuple[str, str]] = {
         "证书无对应的电子培训券（E6），且非中职学生免费评价（E7）",
         "no electronic training voucher leads to this certificate (E6) and it is no free student evaluation (E7)",
     ),
+    "category_unconfirmed": (
+        "人员类别（{0}）为本人申报，尚待乡镇或人社局工作人员、主管部门名单核实（{2}）",
+        "the category ({1}) is only claimed: it awaits confirmation by township or bureau staff or the owning "
+        "office's roster ({2})",
+    ),
+    "category_rejected": ("人员类别（{0}）经核实不符（{2}）", "the category ({1}) was rejected on evidence ({2})"),
+    "founder_licence_not_within_year": (
+        "营业执照签发于 {0}，报名时（{1}）已满一年，不属于创业初期创业者（E2）",
+        "the business licence was issued on {0}, a year or more before the enrolment on {1} (E2)",
+    ),
     "training_claim_rejected": ("对应的培训补贴未获兑现（{0}）", "the voucher's training subsidy is refused ({0})"),
 }
 
@@ -124,6 +138,7 @@ RULE_OF_REASON = {
     "institution_suspended": "I3",
     "evaluation_institution_suspended": "I3",
     "review_rejected": "I3",
+    "founder_licence_not_within_year": "E2",
 }
 
 
