@@ -103,6 +103,16 @@ def test_E2_founder_licence_is_checked_at_the_enrolment_date():
     assert after.claims["training:V1:S6-80"].reason.code == "founder_licence_not_within_year"
 
 
+def test_E2_a_confirmed_founder_not_yet_enrolled_waits_for_the_enrolment():
+    clock = Clock()
+    facts = [f for f in chain(kind="entrepreneurship", course="SYB", days=None, cert_type=None, realname=None,
+                              categories=["new_business_founder"], confirmed=False, clock=clock)
+             if f.kind == "voucher"]
+    review = category_review("P1", "new_business_founder", clock, licence_issued_on=date(2022, 12, 1))
+    gate = link(evaluated(facts + [review]), "category")
+    assert (gate.status, gate.reason.code, gate.event_ids) == ("missing", "enrolment_missing", (review.event_id,))
+
+
 @pytest.fixture
 async def subsidy_on_broker(database_factory, broker) -> AsyncIterator[ServiceUnderTest]:
     settings = SubsidySettings(

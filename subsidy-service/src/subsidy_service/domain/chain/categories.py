@@ -83,7 +83,9 @@ def _link(name: str, rule_id: str, needed: frozenset[WorkerCategory], c: Working
                          for f in confirmed)
         return Link(name, OK, event_ids(*confirmed), note=f"已核实：{words}")
     undecided = declared - set(reviews)
-    if undecided or founder_waits or not reviews:
+    if founder_waits and not undecided:  # confirmed, but the licence's age is measured at the enrolment
+        return Link(name, MISSING, event_ids(*reviews.values()), Reason.of("enrolment_missing"))
+    if undecided or not reviews:
         zh, en = _labels(undecided or (declared or needed))
         return Link(name, MISSING, event_ids(*reviews.values()), Reason.of("category_unconfirmed", zh, en, rule_id))
     if stale_licence is not None:
