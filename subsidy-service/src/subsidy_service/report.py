@@ -19,11 +19,12 @@ from skillkit.db import make_engine, make_sessionmaker
 from subsidy_service.adapters.models import Claim
 from subsidy_service.api.views import CLAIM_TYPE_LABELS, STATE_LABELS
 from subsidy_service.config import SubsidySettings
+from subsidy_service.domain.chain import ClaimState
 
 PAYEE_LABELS = {"institution": "培训机构", "worker": "劳动者", "evaluation_institution": "评价机构", "enterprise": "企业"}
 
 
-async def payable_report(session: AsyncSession, *, state: str = "eligible", year: int | None = None) -> str:
+async def payable_report(session: AsyncSession, *, state: str = ClaimState.ELIGIBLE, year: int | None = None) -> str:
     stmt = select(Claim).where(Claim.state == state).order_by(Claim.payee_type, Claim.payee_id, Claim.created_at)
     if year is not None:
         stmt = stmt.where(Claim.policy_year == year)
@@ -57,7 +58,7 @@ async def payable_report(session: AsyncSession, *, state: str = "eligible", year
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="What is payable to whom and why")
     parser.add_argument("--year", type=int)
-    parser.add_argument("--state", default="eligible", choices=sorted(STATE_LABELS))
+    parser.add_argument("--state", default=ClaimState.ELIGIBLE, choices=sorted(ClaimState))
     args = parser.parse_args(argv)
 
     async def run() -> str:

@@ -10,11 +10,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 from skillkit.db import UTCDateTime
 
 from subsidy_service.adapters.models import Base, Claim
+from subsidy_service.domain.chain import ClaimState
 
 # The disclosure's paid claims per quarter (P7) and money per payment quarter: an index of paid claims only, so it
 # costs nothing until a claim is paid (a bank result file), never on the chain's hot path.
 Index("ix_claims_paid", Claim.__table__.c.policy_year, Claim.__table__.c.paid_at,
-      postgresql_where=text("state = 'paid'"), sqlite_where=text("state = 'paid'"))
+      postgresql_where=text(f"state = '{ClaimState.PAID}'"), sqlite_where=text(f"state = '{ClaimState.PAID}'"))
 
 
 class RateLimitHit(Base):

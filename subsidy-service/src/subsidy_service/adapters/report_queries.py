@@ -23,7 +23,7 @@ from datetime import date, datetime, time, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Text, and_, case, cast, func, select
+from sqlalchemy import Text, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.county import COUNTY_TZ
@@ -31,6 +31,7 @@ from skillkit.county import COUNTY_TZ
 from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person
 from subsidy_service.adapters.report_models import ReportHolder, ReportVoucher
 from subsidy_service.adapters.settlement_models import Fund, FundEntry, Payee
+from subsidy_service.domain.chain import ClaimState
 
 chains = ChainRow.__table__
 claims = Claim.__table__
@@ -42,7 +43,6 @@ payees = Payee.__table__
 rv = ReportVoucher.__table__  # the read model (adapters/report_refresh.py)
 holders = ReportHolder.__table__
 
-ELIGIBLE_OR_LATER = ("eligible", "declared", "verified", "approved", "paid")
 # the claim that pays the training of a voucher: `main`, or the first S6 part (the second follows the licence rate)
 TRAINING_PARTS = ("main", "S6-80")
 UNKNOWN = "未知"
@@ -282,7 +282,7 @@ async def class_details(session: AsyncSession, class_ids: list[str]) -> dict[str
 # ---- disclosure (P7) -------------------------------------------------------------------------------------------
 
 def _paid_in(year: int, quarter: int | None) -> list[Any]:
-    where = [claims.c.state == "paid", claims.c.policy_year == year]
+    where = [claims.c.state == ClaimState.PAID, claims.c.policy_year == year]
     if quarter is not None:
         start, end = quarter_bounds(year, quarter)
         where += [claims.c.paid_at >= start, claims.c.paid_at < end]

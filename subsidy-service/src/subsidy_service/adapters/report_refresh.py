@@ -26,7 +26,8 @@ from skillkit.db import utcnow
 
 from subsidy_service.adapters.models import ChainRow, Claim, FactRow, Person
 from subsidy_service.adapters.report_models import ReportHolder, ReportVoucher, ReportWatermark
-from subsidy_service.adapters.report_queries import ELIGIBLE_OR_LATER, TRAINING_PARTS, local_month
+from subsidy_service.adapters.report_queries import TRAINING_PARTS, local_month
+from subsidy_service.domain.chain import ELIGIBLE_OR_LATER, ClaimState
 
 chains, claims, facts, persons = ChainRow.__table__, Claim.__table__, FactRow.__table__, Person.__table__
 vouchers_t, holders_t = ReportVoucher.__table__, ReportHolder.__table__
@@ -51,7 +52,7 @@ def _voucher_rows(dialect: str) -> Any:
                chains.c.class_id, chains.c.kind, _flag(chains.c.enrolment_id.is_not(None)),
                _flag(completed.c.id.is_not(None)), _flag(and_(completed.c.id.is_not(None), passed.is_(True))),
                _flag(chains.c.certificate_id.is_not(None)), _flag(claim.c.state.in_(ELIGIBLE_OR_LATER)),
-               _flag(claim.c.state == "paid"))
+               _flag(claim.c.state == ClaimState.PAID))
         .select_from(
             chains.outerjoin(persons, persons.c.person_key == chains.c.person_key)
             .outerjoin(completed, and_(completed.c.kind == "completed", completed.c.key == chains.c.enrolment_id))

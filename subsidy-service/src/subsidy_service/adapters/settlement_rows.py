@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from subsidy_service.adapters.models import ChainRow, Claim, FactRow
 from subsidy_service.adapters.settlement_models import DeclarationLine
+from subsidy_service.domain.chain import ELIGIBLE_OR_LATER, ClaimState
 from subsidy_service.domain.settlement import WORKER_DECLARANT
 
 claims_t = Claim.__table__
@@ -22,7 +23,6 @@ chains_t = ChainRow.__table__
 facts_t = FactRow.__table__
 lines_t = DeclarationLine.__table__
 
-LIVE_STATES = ("eligible", "declared", "verified", "approved", "paid")
 CHUNK = 5000  # ids per statement where a list parameter is expanded (SQLite has a bound-parameter limit)
 
 
@@ -42,7 +42,7 @@ async def declarable(session: AsyncSession, declarant: tuple[str, str], before: 
     stmt = (
         select(claims_t, chains_t.c.class_id, chains_t.c.enrolment_id, chains_t.c.links.label("chain_links"))
         .select_from(claims_t.outerjoin(chains_t, chains_t.c.voucher_id == claims_t.c.voucher_id))
-        .where(claims_t.c.state == "eligible", claims_t.c.eligible_at < before, *of_declarant(*declarant))
+        .where(claims_t.c.state == ClaimState.ELIGIBLE, claims_t.c.eligible_at < before, *of_declarant(*declarant))
         .order_by(claims_t.c.id)
     )
     if session.bind.dialect.name == "postgresql":
@@ -56,7 +56,7 @@ async def unfinished_order_classes(session: AsyncSession, declarant: tuple[str, 
         select(chains_t.c.class_id).distinct()
         .select_from(claims_t.join(chains_t, chains_t.c.voucher_id == claims_t.c.voucher_id))
         .where(claims_t.c.kind == "order", claims_t.c.claim_type == "training",
-               claims_t.c.state.in_(("waiting", "held")), *of_declarant(*declarant))
+               claims_t.c.state.in_((ClaimState.WAITING, ClaimState.HELD)), *of_declarant(*declarant))
     )
     return {row for row in (await session.scalars(stmt)) if row}
 
@@ -112,7 +112,7 @@ async def other_live_claims(session: AsyncSession, claims: Sequence[Any]) -> set
         rows = await session.execute(
             select(claims_t.c.id, claims_t.c.person_key, claims_t.c.claim_type, claims_t.c.part, claims_t.c.kind,
                    claims_t.c.policy_year, claims_t.c.rule_ids)
-            .where(claims_t.c.person_key.in_(part), claims_t.c.state.in_(LIVE_STATES))
+            .where(claims_t.c.person_key.in_(part), claims_t.c.state.in_(ELIGIBLE_OR_LATER))
         )
         for row in rows.all():
             others[row.person_key].append(row)
@@ -172,7 +172,7 @@ async def claims_unchanged_since_declaration(session: AsyncSession, claim_ids: S
     for part in chunks(sorted(claim_ids)):
         rows = await session.execute(select(claims_t.c.id, claims_t.c.state, claims_t.c.recomputed_amount)
                                      .where(claims_t.c.id.in_(part)))
-        found.update(i for i, state, recomputed in rows.all() if state == "declared" and recomputed is None)
+        found.update(i for i, state, recomputed in rows.all() if state == ClaimState.DECLARED and recomputed is None)
     return found
 
 

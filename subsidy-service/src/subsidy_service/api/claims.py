@@ -20,12 +20,11 @@ from subsidy_service.adapters.models import Claim, Recovery
 from subsidy_service.api.access import STAFF_READERS, claim_scope, may_see_claim
 from subsidy_service.api.schemas import AmountByState, ClaimOut, ClaimSummary, RecoveryOut, ReviewIn
 from subsidy_service.api.views import STATE_LABELS, claim_view, recovery_view
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.handlers.claims import review_claim
 
 router = APIRouter(prefix="/v1", tags=["claims 补贴申领"])
 
-ClaimState = Literal["waiting", "eligible", "held", "rejected", "void", "declared", "verified", "approved", "paid",
-                     "refused", "expired"]
 ClaimType = Literal["training", "living_allowance", "evaluation"]
 READERS = (*STAFF_READERS, Role.TRAINING_ORG, Role.EVALUATION_ORG, Role.ENTERPRISE)
 

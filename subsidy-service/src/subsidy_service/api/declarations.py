@@ -29,6 +29,7 @@ from subsidy_service.api.settlement_schemas import (
     EvidenceChecksIn,
     LineOut,
 )
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.domain.settlement import WORKER_DECLARANT, flag
 from subsidy_service.handlers.declarations import open_declaration, submit_declaration, withdraw_declaration
 from subsidy_service.handlers.verification import (
@@ -88,9 +89,9 @@ def declaration_view(d: Declaration, held_back: list[str] | None = None) -> Decl
 
 
 def line_view(line: DeclarationLine, claim: Claim | None) -> LineOut:
-    changed = claim is not None and (claim.state == "void" or (
+    changed = claim is not None and (claim.state == ClaimState.VOID or (
         claim.recomputed_amount is not None and claim.recomputed_amount != line.amount))
-    flags = list(line.flags) + ([flag("changed_after_declaration", claim.reason_code if claim.state == "void" else
+    flags = list(line.flags) + ([flag("changed_after_declaration", claim.reason_code if claim.state == ClaimState.VOID else
                                       f"{line.amount} → {claim.recomputed_amount}")] if changed else [])
     return LineOut(
         id=line.id, line_no=line.line_no, claim_id=line.claim_id, recovery_id=line.recovery_id,
@@ -100,7 +101,7 @@ def line_view(line: DeclarationLine, claim: Claim | None) -> LineOut:
         decision=line.decision, decision_reason=line.decision_reason, decided_by=line.decided_by,
         sampled=line.sampled, sample_checked=line.sample_checked_at is not None,
         claim_state=claim.state if claim else None, changed_after_declaration=changed,
-        current_amount=claim.recomputed_amount if changed and claim and claim.state != "void" else None,
+        current_amount=claim.recomputed_amount if changed and claim and claim.state != ClaimState.VOID else None,
     )
 
 

@@ -16,10 +16,11 @@ from subsidy_service.adapters.models import ChainRow, Claim, FactRow
 from subsidy_service.api.access import worker_person_key
 from subsidy_service.api.schemas import AllowanceOut, CertificateOut, ChainOut
 from subsidy_service.api.views import chain_view, claim_view
+from subsidy_service.domain.chain import ClaimState
 
 router = APIRouter(prefix="/v1/me", tags=["me 我的"])
 Worker = Annotated[Principal, require_roles(Role.WORKER)]
-NOT_PAYABLE = ("rejected", "void")
+NOT_PAYABLE = (ClaimState.REJECTED, ClaimState.VOID)
 
 
 @router.get("/vouchers", response_model=list[ChainOut], summary="My vouchers, each with its chain and claims")
@@ -58,6 +59,6 @@ async def my_allowances(session: Session, principal: Worker) -> AllowanceOut:
     claims = list(await session.scalars(
         select(Claim).where(Claim.person_key == key, Claim.claim_type == "living_allowance").order_by(Claim.created_at)
     ))
-    paid = sum((c.amount for c in claims if c.state == "paid"), Decimal("0.00"))
-    awaited = sum((c.amount for c in claims if c.state not in NOT_PAYABLE and c.state != "paid"), Decimal("0.00"))
+    paid = sum((c.amount for c in claims if c.state == ClaimState.PAID), Decimal("0.00"))
+    awaited = sum((c.amount for c in claims if c.state not in NOT_PAYABLE and c.state != ClaimState.PAID), Decimal("0.00"))
     return AllowanceOut(awaited=awaited, paid=paid, claims=[claim_view(c) for c in claims])

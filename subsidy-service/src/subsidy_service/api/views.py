@@ -15,19 +15,20 @@ from subsidy_service.api.schemas import (
     ReasonOut,
     RecoveryOut,
 )
+from subsidy_service.domain.chain import ClaimState
 
 STATE_LABELS = {
-    "waiting": "待补全",
-    "eligible": "可兑现",
-    "held": "待复核",
-    "rejected": "不予兑现",
-    "void": "已作废",
-    "declared": "已申报",
-    "verified": "已验收",
-    "approved": "已审批",
-    "paid": "已支付",
-    "refused": "验收不通过",
-    "expired": "逾期未兑现",
+    ClaimState.WAITING: "待补全",
+    ClaimState.ELIGIBLE: "可兑现",
+    ClaimState.HELD: "待复核",
+    ClaimState.REJECTED: "不予兑现",
+    ClaimState.VOID: "已作废",
+    ClaimState.DECLARED: "已申报",
+    ClaimState.VERIFIED: "已验收",
+    ClaimState.APPROVED: "已审批",
+    ClaimState.PAID: "已支付",
+    ClaimState.REFUSED: "验收不通过",
+    ClaimState.EXPIRED: "逾期未兑现",
 }
 CLAIM_TYPE_LABELS = {"training": "培训补贴", "living_allowance": "生活费补贴", "evaluation": "评价补贴"}
 CHAIN_STATUS_LABELS = {"complete": "链条完整", "waiting": "待补全", "held": "待复核", "broken": "链条中断"}

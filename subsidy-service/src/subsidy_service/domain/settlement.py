@@ -8,33 +8,16 @@ import random
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from enum import StrEnum
 from typing import Iterable, Sequence
 
 from skillkit.county import day_start, p5_deadline
 
+from subsidy_service.domain.chain import ClaimState
+
 FEN = Decimal("0.01")
 
-
-class ClaimState(StrEnum):
-    """A claim's states after eligibility (ARCHITECTURE.md, "Settlement")."""
-
-    ELIGIBLE = "eligible"
-    DECLARED = "declared"  # frozen on a payee's declaration (P4)
-    VERIFIED = "verified"  # line approved by the bureau (验收); also back here when a payment failed or was returned
-    REFUSED = "refused"  # line rejected by the bureau, with its reason
-    APPROVED = "approved"  # in a payment batch, money reserved (P6)
-    PAID = "paid"
-    EXPIRED = "expired"  # not paid by the P5 deadline
-
-
-# States the chain evaluation no longer recomputes (the amount and table version stay as frozen).
-SETTLEMENT_STATES = frozenset({ClaimState.DECLARED, ClaimState.VERIFIED, ClaimState.APPROVED, ClaimState.PAID,
-                               ClaimState.REFUSED, ClaimState.EXPIRED})
-# Frozen but not yet paid: a void of the chain still voids them (and their declaration line shows the change).
-UNPAID_FROZEN = frozenset({ClaimState.DECLARED, ClaimState.VERIFIED, ClaimState.APPROVED})
 # P5: what expires when the deadline passes (an approved claim's money is already with the bank).
-EXPIRING = ("waiting", "held", ClaimState.ELIGIBLE, ClaimState.DECLARED, ClaimState.VERIFIED)
+EXPIRING = (ClaimState.WAITING, ClaimState.HELD, ClaimState.ELIGIBLE, ClaimState.DECLARED, ClaimState.VERIFIED)
 
 WORKER_DECLARANT = ("worker", "county")  # S4: the county declares the living allowance on the workers' behalf
 

@@ -13,7 +13,7 @@ from skillkit.problems import Problem, not_found
 
 from subsidy_service.adapters import locks
 from subsidy_service.adapters.models import Claim
-from subsidy_service.domain.chain import HELD
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.domain.facts import REVIEW_TYPE, ClaimReview, Fact
 from subsidy_service.handlers.projection import apply_facts
 
@@ -32,7 +32,7 @@ async def review_claim(
 ) -> Claim:
     """I3: work delivered before a suspension becomes payable only after this review (P10: who decided)."""
     claim = await _claim_locked(session, claim_id)
-    if claim.state != HELD:
+    if claim.state != ClaimState.HELD:
         raise Problem(409, "claim_not_held", f"claim {claim_id} is {claim.state}; only a held claim is reviewed")
     if not approved and not reason:
         raise Problem(422, "review_reason_required", "refusing a claim needs a reason")

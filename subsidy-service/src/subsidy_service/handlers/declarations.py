@@ -22,9 +22,9 @@ from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Recovery
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.domain.settlement import (
     T5_CERTIFICATE_SHARE,
-    ClaimState,
     certificate_rate_below,
     flag,
     money,
@@ -78,7 +78,7 @@ async def open_declaration(session: AsyncSession, principal: Principal, declaran
     lines = await _frozen_lines(session, declaration, claims, now)
     lines += await _offset_lines(session, declaration, declarant, start_no=len(lines) + 1)
     await rows.insert_lines(session, lines)
-    await rows.set_claim_states(session, [l["claim_id"] for l in lines if l["claim_id"]], ["eligible"],
+    await rows.set_claim_states(session, [l["claim_id"] for l in lines if l["claim_id"]], [ClaimState.ELIGIBLE],
                                 {"state": ClaimState.DECLARED, "updated_at": now})
     declaration.line_count = len(lines)
     declaration.amount = money(sum((l["amount"] for l in lines), Decimal(0)))
@@ -218,7 +218,7 @@ async def withdraw_declaration(session: AsyncSession, principal: Principal, decl
         DeclarationLine.declaration_id == declaration.id, DeclarationLine.claim_id.is_not(None))))
     await rows.lock_claims(session, claim_ids)
     await session.execute(update(lines_t).where(lines_t.c.declaration_id == declaration.id).values(active=False))
-    await rows.set_claim_states(session, claim_ids, [ClaimState.DECLARED], {"state": "eligible", "updated_at": now})
+    await rows.set_claim_states(session, claim_ids, [ClaimState.DECLARED], {"state": ClaimState.ELIGIBLE, "updated_at": now})
     declaration.state = "withdrawn"
     await audit.record(session, principal, "declaration.withdraw", "declaration", str(declaration.id),
                        before=before, after=snapshot(declaration))

@@ -36,7 +36,8 @@ from subsidy_service.adapters.settlement_models import (
     PaymentBatch,
     Transfer,
 )
-from subsidy_service.domain.settlement import P6_ORDER, ClaimState, deadline, draw, money
+from subsidy_service.domain.chain import ClaimState
+from subsidy_service.domain.settlement import P6_ORDER, deadline, draw, money
 from subsidy_service.handlers.funds import funds_locked, move
 from subsidy_service.handlers.payees import current_account
 

@@ -15,9 +15,9 @@ from skillkit.problems import Problem
 
 from subsidy_service.adapters import locks, store
 from subsidy_service.adapters.models import Claim, PolicyTableRow
-from subsidy_service.domain.chain import ELIGIBLE
+from subsidy_service.domain.chain import FROZEN, ClaimState
 from subsidy_service.domain.policy import PolicyTable, PolicyTableChange, default_table, overlay
-from subsidy_service.handlers.reevaluation import FROZEN, reevaluate
+from subsidy_service.handlers.reevaluation import reevaluate
 
 
 async def put_table(
@@ -55,7 +55,7 @@ async def put_table(
     # version it was computed with), are re-evaluated; earlier years are never touched.
     persons = sorted(set(await session.scalars(
         select(Claim.person_key).where(
-            Claim.policy_year >= year, Claim.state.not_in((ELIGIBLE, *FROZEN))
+            Claim.policy_year >= year, Claim.state.not_in((ClaimState.ELIGIBLE, *FROZEN))
         ).distinct()
     )))
     await locks.lock_persons(session, persons)

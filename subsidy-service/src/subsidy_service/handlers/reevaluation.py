@@ -20,19 +20,14 @@ from skillkit.events import EventPayload
 
 from subsidy_service.adapters import claim_rows, store
 from subsidy_service.adapters.outbox import outbox
-from subsidy_service.domain.chain import ELIGIBLE, VOID, ChainView, ClaimDraft, PersonResult, Reason, evaluate_person
+from subsidy_service.domain.chain import FROZEN, UNPAID_FROZEN, ChainView, ClaimDraft, ClaimState, PersonResult, Reason, evaluate_person
 from subsidy_service.domain.rules import Line
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
-from subsidy_service.domain.settlement import SETTLEMENT_STATES, UNPAID_FROZEN, ClaimState
 
 CLAIM_TRANSITIONS = Counter(
     "subsidy_claim_transitions_total", "Claims entering a state (new claims included)", ["claim_type", "state"]
 )
-
-# States after eligibility that the settlement flow sets; their amount and table version are frozen.
-FROZEN = SETTLEMENT_STATES
-PAID = ClaimState.PAID
 
 Event = tuple[EventPayload, str, str]  # (payload, partition key, subject) for Outbox.add_many
 
@@ -57,8 +52,8 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     writes.chains = [_chain_row(view) for _, view in sorted(views.items())]
     recovered = await claim_rows.recovered(conn, [
         row.id for key in keys for k, row in existing.get(key, {}).items()
-        if row.state == PAID and not row.recovery_pending and k in results[key].claims
-        and results[key].claims[k].state == VOID
+        if row.state == ClaimState.PAID and not row.recovery_pending and k in results[key].claims
+        and results[key].claims[k].state == ClaimState.VOID
     ])
     for key in keys:
         _diff_claims(existing.get(key, {}), results[key], recovered, now, writes, events)
@@ -72,7 +67,7 @@ def _evaluate(person_key: str, facts: FactSet, tables: Policies, existing: dict[
     pinned = {
         k: (c.table_year, c.table_version)
         for k, c in existing.items()
-        if (c.state == ELIGIBLE or c.state in FROZEN) and c.table_year is not None and c.table_version is not None
+        if (c.state == ClaimState.ELIGIBLE or c.state in FROZEN) and c.table_year is not None and c.table_version is not None
     }
     return evaluate_person(person_key, facts, tables, locked=locked, pinned=pinned)
 
@@ -144,7 +139,7 @@ def _diff_claims(existing: dict[str, Row], result: PersonResult, recovered: set[
     for key, row in sorted(existing.items()):
         # A claim the facts no longer yield (a project's single claim once its S3 stages are known) is void, unless
         # the payment flow already holds it.
-        if key not in result.claims and row.state not in FROZEN and row.state != VOID:
+        if key not in result.claims and row.state not in FROZEN and row.state != ClaimState.VOID:
             _changed_claim(row, _superseded(row), now, writes, events)
     for key, draft in sorted(result.claims.items()):
         row = existing.get(key)
@@ -163,7 +158,7 @@ def _superseded(row: Row) -> ClaimDraft:
         payee_type=row.payee_type, payee_id=row.payee_id, kind=row.kind, policy_year=row.policy_year,
         table_year=row.table_year, table_version=row.table_version, amount=row.amount,
         lines=tuple(Line(entry["rule_id"], entry["text"], Decimal(entry["amount"])) for entry in row.lines or ()),
-        state=VOID, reason=Reason.of("claim_superseded"),
+        state=ClaimState.VOID, reason=Reason.of("claim_superseded"),
     )
 
 
@@ -171,11 +166,11 @@ def _new_claim(draft: ClaimDraft, now: datetime, writes: claim_rows.Writes, even
     values = dict(
         id=uuid.uuid4(), claim_type=draft.claim_type, subject_id=draft.subject_id, part=draft.part,
         created_at=now, updated_at=now, recovery_pending=False, paid_at=None, paid_by=None,
-        eligible_at=now if draft.state == ELIGIBLE else None, **_values(draft),
+        eligible_at=now if draft.state == ClaimState.ELIGIBLE else None, **_values(draft),
     )
     writes.claim_inserts.append(values)
     CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
-    if draft.state == ELIGIBLE:
+    if draft.state == ClaimState.ELIGIBLE:
         events.append(_eligible(values))
 
 
@@ -188,10 +183,10 @@ def _changed_claim(row: Row, draft: ClaimDraft, now: datetime, writes: claim_row
     if old_state != draft.state:
         CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
     full = dict(id=row.id, claim_type=row.claim_type, subject_id=row.subject_id, part=row.part, **values)
-    if draft.state == ELIGIBLE and (old_state != ELIGIBLE or old_amount != draft.amount):
+    if draft.state == ClaimState.ELIGIBLE and (old_state != ClaimState.ELIGIBLE or old_amount != draft.amount):
         eligible_at = now
         events.append(_eligible(full))
-    elif old_state == ELIGIBLE and draft.state != ELIGIBLE or (draft.state == VOID and old_state != VOID):
+    elif old_state == ClaimState.ELIGIBLE and draft.state != ClaimState.ELIGIBLE or (draft.state == ClaimState.VOID and old_state != ClaimState.VOID):
         events.append(_voided(full, draft))
     writes.claim_updates.append(dict(row_id=row.id, updated_at=now, eligible_at=eligible_at, **values))
 
@@ -201,19 +196,19 @@ def _frozen_claim(row: Row, draft: ClaimDraft, recovered: set[Any], now: datetim
     """A declared / paid claim keeps its amount (another amount computed now is kept beside it, for the bureau:
     "changed after declaration"). Revoked before payment: void. After payment: 追回. Refused and expired claims
     are final."""
-    if draft.state != VOID:
+    if draft.state != ClaimState.VOID:
         recomputed = draft.amount if draft.amount != row.amount else None
         if row.state in UNPAID_FROZEN and recomputed != row.recomputed_amount:
             writes.recomputes.append(dict(row_id=row.id, recomputed_amount=recomputed, updated_at=now))
         return
     if row.state in UNPAID_FROZEN:
         writes.frozen_voids.append(dict(
-            row_id=row.id, state=VOID, reason_code=draft.reason.code, reason_zh=draft.reason.zh,
+            row_id=row.id, state=ClaimState.VOID, reason_code=draft.reason.code, reason_zh=draft.reason.zh,
             reason_en=draft.reason.en, quota_slot=None, level_slot=None, updated_at=now,
         ))
         events.append(_voided(row._asdict(), draft))
         return
-    if row.state != PAID or row.recovery_pending or row.id in recovered:
+    if row.state != ClaimState.PAID or row.recovery_pending or row.id in recovered:
         return  # opened once per claim
     recovery_id = uuid.uuid4()
     writes.recoveries.append(dict(

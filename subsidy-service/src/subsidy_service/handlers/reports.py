@@ -16,6 +16,7 @@ from skillkit.db import utcnow
 from skillkit.events import registry
 
 from subsidy_service.adapters import report_queries as q
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.domain.settlement import FUND_KINDS
 from subsidy_service.domain.targets import (
     T1_TRAINEES,
@@ -35,8 +36,10 @@ from subsidy_service.domain.targets import (
 T5_LISTED = 200
 STAGE_LABELS = {"issued": "发券", "bound": "绑定", "completed": "结业", "evaluated": "考核合格", "certified": "取证",
                 "eligible": "可兑现", "paid": "已支付"}
-STATE_LABELS = {"waiting": "等待中", "eligible": "可兑现", "held": "暂缓（待复核）", "rejected": "不予兑现", "void": "作废",
-                "declared": "已申报", "verified": "已验收", "approved": "已审批", "paid": "已支付", "expired": "逾期失效"}
+STATE_LABELS = {ClaimState.WAITING: "等待中", ClaimState.ELIGIBLE: "可兑现", ClaimState.HELD: "暂缓（待复核）",
+                ClaimState.REJECTED: "不予兑现", ClaimState.VOID: "作废", ClaimState.DECLARED: "已申报",
+                ClaimState.VERIFIED: "已验收", ClaimState.APPROVED: "已审批", ClaimState.PAID: "已支付",
+                ClaimState.EXPIRED: "逾期失效"}
 RULE_LABELS = {"S1": "普惠制培训补贴", "S2": "订单式培训补贴", "S3": "项目制培训补贴", "S4": "生活费补贴",
                "S5": "企业在岗职工培训补贴", "S6": "创业培训补贴", "S7": "吕梁山护工培训补贴", "S8": "技能评价补贴",
                "E4": "年度限额", "E5": "同等级限一次", "E6": "无券不兑现", "E7": "中职学生免费评价", "E8": "组织外出务工培训",

@@ -17,7 +17,7 @@ from skillkit.problems import Problem, not_found
 from subsidy_service.adapters import settlement_rows as rows
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
-from subsidy_service.domain.settlement import ClaimState
+from subsidy_service.domain.chain import ClaimState
 from subsidy_service.handlers.declarations import declaration_locked, snapshot
 
 lines_t = DeclarationLine.__table__

@@ -18,7 +18,8 @@ from subsidy_service.adapters import settlement_rows as rows
 from subsidy_service.adapters.models import Claim
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import DeadlineNotice
-from subsidy_service.domain.settlement import EXPIRING, ClaimState, deadline, declarant_of, expired_years, warnings_due
+from subsidy_service.domain.chain import ClaimState
+from subsidy_service.domain.settlement import EXPIRING, deadline, declarant_of, expired_years, warnings_due
 
 log = logging.getLogger("subsidy_service.deadline")
 claims_t = Claim.__table__

@@ -5,7 +5,7 @@ returns the chains (links, event ids, what is missing or broke, in Chinese and E
 lines citing rules, state). Because it looks only at the set of facts (each fact keyed by its natural id, the
 newest version winning), any arrival order, delay or duplication of the events gives the same result.
 
-Claim states computed here: waiting (chain incomplete) → eligible; held (I3, awaiting the bureau's review);
+Claim states (`ClaimState`) computed here: waiting (chain incomplete) → eligible; held (I3, awaiting the bureau's review);
 rejected / void with a reason. Later states (declared … paid) are set by the payment flow; such claims are
 passed in as `locked` and keep their E4 / E5 slot.
 
@@ -17,9 +17,9 @@ returned) and `person` (`evaluate_person`, which runs them in order).
 
 from subsidy_service.domain.chain.person import evaluate_person
 from subsidy_service.domain.chain.results import ChainView, ClaimDraft, PersonResult, claim_key
-from subsidy_service.domain.chain.vocabulary import ELIGIBLE, HELD, REJECTED, VOID, WAITING, Link, Reason
+from subsidy_service.domain.chain.vocabulary import ELIGIBLE_OR_LATER, FROZEN, UNPAID_FROZEN, ClaimState, Link, Reason
 
 __all__ = [
-    "ELIGIBLE", "HELD", "REJECTED", "VOID", "WAITING", "ChainView", "ClaimDraft", "Link", "PersonResult", "Reason",
-    "claim_key", "evaluate_person",
+    "ELIGIBLE_OR_LATER", "FROZEN", "UNPAID_FROZEN", "ChainView", "ClaimDraft", "ClaimState", "Link", "PersonResult",
+    "Reason", "claim_key", "evaluate_person",
 ]

@@ -7,18 +7,7 @@ from dataclasses import replace
 from typing import Mapping
 
 from subsidy_service.domain.chain.results import ClaimDraft, claim_key
-from subsidy_service.domain.chain.vocabulary import (
-    ELIGIBLE,
-    EVALUATION,
-    HELD,
-    MAIN,
-    REJECTED,
-    S3_FIRST,
-    S6_FIRST,
-    TRAINING,
-    WAITING,
-    Reason,
-)
+from subsidy_service.domain.chain.vocabulary import EVALUATION, MAIN, S3_FIRST, S6_FIRST, TRAINING, ClaimState, Reason
 
 
 def _contest(claims: dict[str, ClaimDraft], slot_of, locked: frozenset[str], loser_reason) -> None:
@@ -29,15 +18,15 @@ def _contest(claims: dict[str, ClaimDraft], slot_of, locked: frozenset[str], los
         if slot is not None:
             groups.setdefault(slot, []).append(draft)
     for slot, drafts in groups.items():
-        contenders = [d for d in drafts if d.key in locked or d.state in (ELIGIBLE, HELD)]
+        contenders = [d for d in drafts if d.key in locked or d.state in (ClaimState.ELIGIBLE, ClaimState.HELD)]
         contenders.sort(key=lambda d: (d.key not in locked, d.order, d.key))
         winner = contenders[0].key if contenders else None
         for d in drafts:
             if d.key == winner:
                 continue
-            if d.state in (ELIGIBLE, HELD) and d.key not in locked:
+            if d.state in (ClaimState.ELIGIBLE, ClaimState.HELD) and d.key not in locked:
                 reason = loser_reason(d)
-                claims[d.key] = replace(d, state=REJECTED, reason=reason, missing=(), quota_slot=None, level_slot=None)
+                claims[d.key] = replace(d, state=ClaimState.REJECTED, reason=reason, missing=(), quota_slot=None, level_slot=None)
             else:
                 claims[d.key] = replace(claims[d.key], quota_slot=None, level_slot=None)
 
@@ -59,8 +48,8 @@ def follow_first_stage(claims: dict[str, ClaimDraft], locked: frozenset[str]) ->
             continue
         first = claims.get(claim_key(TRAINING, draft.subject_id, S3_FIRST))
         if (first is not None and first.reason is not None and first.reason.code == "e4_limit"
-                and key not in locked and draft.state in (ELIGIBLE, HELD, WAITING)):
-            claims[key] = replace(draft, state=REJECTED, reason=first.reason, missing=())
+                and key not in locked and draft.state in (ClaimState.ELIGIBLE, ClaimState.HELD, ClaimState.WAITING)):
+            claims[key] = replace(draft, state=ClaimState.REJECTED, reason=first.reason, missing=())
 
 
 def contest_e5(claims: dict[str, ClaimDraft], locked: frozenset[str]) -> None:

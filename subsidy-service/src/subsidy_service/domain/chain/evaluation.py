@@ -7,18 +7,7 @@ from typing import Mapping
 
 from subsidy_service.domain.chain.results import ClaimDraft, claim_key
 from subsidy_service.domain.chain.states import reviewed
-from subsidy_service.domain.chain.vocabulary import (
-    BROKEN,
-    ELIGIBLE,
-    EVALUATION,
-    MAIN,
-    OK,
-    REJECTED,
-    USE_LINKS,
-    VOID,
-    WAITING,
-    Reason,
-)
+from subsidy_service.domain.chain.vocabulary import BROKEN, EVALUATION, MAIN, OK, USE_LINKS, ClaimState, Reason
 from subsidy_service.domain.chain.working import WorkingChain
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
@@ -59,27 +48,27 @@ def evaluation_claims(
         voucher_id = used[0] if used else None
         missing: tuple[Reason, ...] = ()
         if cert.key in revoked:
-            state, reason = VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
+            state, reason = ClaimState.VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
         elif leading and not live and not p.free_student_evaluation:
             # the only vouchers leading to this certificate were revoked: their claims are void
             gone = chains[leading[0]].revoked
-            state, reason = VOID, Reason.of("voucher_revoked", gone.payload.reason.value)
+            state, reason = ClaimState.VOID, Reason.of("voucher_revoked", gone.payload.reason.value)
         elif table is None:
-            state, reason = WAITING, Reason.of("no_policy_table")
+            state, reason = ClaimState.WAITING, Reason.of("no_policy_table")
             missing = (reason,)
         elif computed is None:
-            state, reason = REJECTED, Reason.of("s8_no_amount")
+            state, reason = ClaimState.REJECTED, Reason.of("s8_no_amount")
         elif voucher_id is None and not p.free_student_evaluation:
             broken = [_misuse(chains[vid]) for vid in live]
             if broken and all(broken):
-                state, reason = REJECTED, broken[0]
+                state, reason = ClaimState.REJECTED, broken[0]
             else:
-                state, reason = WAITING, Reason.of("evaluation_no_voucher")
+                state, reason = ClaimState.WAITING, Reason.of("evaluation_no_voucher")
                 missing = (reason,)
         else:
-            state, reason = ELIGIBLE, None
+            state, reason = ClaimState.ELIGIBLE, None
         evaluator = facts.get("evaluation_institution", p.institution_id)
-        if state == ELIGIBLE and evaluator is not None and evaluator.payload.status in ("suspended", "revoked"):
+        if state == ClaimState.ELIGIBLE and evaluator is not None and evaluator.payload.status in ("suspended", "revoked"):
             state, reason = reviewed(key, facts, Reason.of("evaluation_institution_suspended"))
         lines = computed.lines if computed else ()
         if p.free_student_evaluation and computed is not None:

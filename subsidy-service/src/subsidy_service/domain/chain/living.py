@@ -8,7 +8,7 @@ from subsidy_service.domain.chain.contests import lead_claim
 from subsidy_service.domain.chain.results import ClaimDraft, claim_key
 from subsidy_service.domain.chain.states import state_from
 from subsidy_service.domain.chain.training import paid_days
-from subsidy_service.domain.chain.vocabulary import ELIGIBLE, LIVING, MAIN, REJECTED, WAITING, Reason
+from subsidy_service.domain.chain.vocabulary import LIVING, MAIN, ClaimState, Reason
 from subsidy_service.domain.chain.working import WorkingChain, institution_of
 from subsidy_service.domain.policy import Policies
 from subsidy_service.domain.rules import ZERO, Line, s4_living_allowance
@@ -40,11 +40,11 @@ def living_allowance(
     state, reason, missing = state_from([link for link in c.links if link.name in needed])
     if table is None:
         missing = missing + (Reason.of("no_policy_table"),)
-        if state == ELIGIBLE:
-            state, reason = WAITING, Reason.of("no_policy_table")
+        if state == ClaimState.ELIGIBLE:
+            state, reason = ClaimState.WAITING, Reason.of("no_policy_table")
     training = lead_claim(claims, c.voucher_id)
-    if state in (ELIGIBLE, WAITING) and training is not None and training.reason is not None and training.reason.code in ("e4_limit", "review_rejected"):
-        state, reason, missing = REJECTED, Reason.of("training_claim_rejected", training.reason.code), ()
+    if state in (ClaimState.ELIGIBLE, ClaimState.WAITING) and training is not None and training.reason is not None and training.reason.code in ("e4_limit", "review_rejected"):
+        state, reason, missing = ClaimState.REJECTED, Reason.of("training_claim_rejected", training.reason.code), ()
     computed = s4_living_allowance(table, paid_days(c)) if (table and c.completed) else None
     return ClaimDraft(
         claim_type=LIVING,

@@ -10,7 +10,7 @@ from subsidy_service.domain.chain.links import evaluate_chain
 from subsidy_service.domain.chain.living import living_allowance
 from subsidy_service.domain.chain.results import ChainView, ClaimDraft, PersonResult
 from subsidy_service.domain.chain.training import training_claims
-from subsidy_service.domain.chain.vocabulary import BROKEN, HELD, MISSING, OK, Link, Reason
+from subsidy_service.domain.chain.vocabulary import BROKEN, MISSING, OK, ClaimState, Link, Reason
 from subsidy_service.domain.chain.working import WorkingChain, event_ids, institution_of
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
@@ -79,7 +79,7 @@ def _limits_link(c: WorkingChain, claims: Mapping[str, ClaimDraft]) -> Link:
     if draft.reason is not None and draft.reason.code in ("e4_limit", "review_rejected"):
         return Link("limits", BROKEN, event_ids(c.voucher), draft.reason)
     if c.suspended is not None:
-        if draft.state == HELD:
+        if draft.state == ClaimState.HELD:
             return Link("limits", OK, event_ids(c.suspended), Reason.of("institution_suspended"))
         return Link("limits", OK, event_ids(c.suspended), note="机构暂停前已交付的培训，局方已复核")
     return Link("limits", OK)

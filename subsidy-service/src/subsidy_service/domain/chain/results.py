@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from subsidy_service.domain.chain.vocabulary import BROKEN, MAIN, MISSING, OK, RULE_OF_REASON, Link, Reason
+from subsidy_service.domain.chain.vocabulary import BROKEN, MAIN, MISSING, OK, RULE_OF_REASON, ClaimState, Link, Reason
 from subsidy_service.domain.rules import Line
 
 
@@ -26,7 +26,7 @@ class ClaimDraft:
     table_version: int | None
     amount: Decimal
     lines: tuple[Line, ...]
-    state: str
+    state: ClaimState
     reason: Reason | None = None
     missing: tuple[Reason, ...] = ()
     quota_slot: str | None = None  # E4

@@ -11,15 +11,13 @@ from subsidy_service.domain.chain.results import ClaimDraft, claim_key
 from subsidy_service.domain.chain.states import state_from, with_suspension
 from subsidy_service.domain.chain.vocabulary import (
     ALLOWANCE_ONLY_LINKS,
-    ELIGIBLE,
     MAIN,
-    REJECTED,
     S3_FIRST,
     S3_STAGE_LINKS,
     S6_FIRST,
     S6_REST,
     TRAINING,
-    WAITING,
+    ClaimState,
     Reason,
 )
 from subsidy_service.domain.chain.working import WorkingChain, institution_of
@@ -64,17 +62,17 @@ def training_claims(
         if table is not None:
             computed = _s3_stage_amount(c, table, part) if stage is not None else _training_amount(c, table, part)
         state, reason, missing = state_from(links)
-        if stage is not None and stage.code == "employment" and state == ELIGIBLE:
+        if stage is not None and stage.code == "employment" and state == ClaimState.ELIGIBLE:
             employed = facts.get("employed", c.enrolled.key) if c.enrolled is not None else None
             months = employed.payload.contract_months if employed is not None else None
             if months is None or months < stage.employment_months:
                 reason = Reason.of("employment_missing", stage.employment_months)
-                state, missing = WAITING, (reason,)
+                state, missing = ClaimState.WAITING, (reason,)
         if table is None:
             missing = missing + (Reason.of("no_policy_table"),)
-            if state == ELIGIBLE:
-                state, reason = WAITING, Reason.of("no_policy_table")
-        if part == S6_REST and state == ELIGIBLE and table is not None:
+            if state == ClaimState.ELIGIBLE:
+                state, reason = ClaimState.WAITING, Reason.of("no_policy_table")
+        if part == S6_REST and state == ClaimState.ELIGIBLE and table is not None:
             # S6's second part: eligible the moment licences reach the gate, whether or not the six-month window
             # is still open; short of it, it waits while the window is open and is refused once it closed.
             licence = licence_rate(c.outcome)
@@ -85,15 +83,15 @@ def training_claims(
                 if outcome is not None and outcome.follow_up_open:
                     closes = outcome.follow_up_closes_on.isoformat() if outcome.follow_up_closes_on else "—"
                     reason = Reason.of("licence_follow_up_open", shown, pct(gate), closes)
-                    state, missing = WAITING, (reason,)
+                    state, missing = ClaimState.WAITING, (reason,)
                 else:
                     reason = Reason.of("licence_rate_below", shown, pct(gate))
-                    state, missing = REJECTED, ()
-        if state == ELIGIBLE and computed is None:
-            state, reason = WAITING, Reason.of("outcome_missing")
+                    state, missing = ClaimState.REJECTED, ()
+        if state == ClaimState.ELIGIBLE and computed is None:
+            state, reason = ClaimState.WAITING, Reason.of("outcome_missing")
         payee_type, payee_id = _training_payee(c)
-        if kind == "enterprise" and c.klass is not None and payee_id is None and state == ELIGIBLE:
-            state, reason = WAITING, Reason.of("enterprise_not_named")
+        if kind == "enterprise" and c.klass is not None and payee_id is None and state == ClaimState.ELIGIBLE:
+            state, reason = ClaimState.WAITING, Reason.of("enterprise_not_named")
             missing = (reason,)
         state, reason = with_suspension(state, reason, c, key, facts)
         slot = None

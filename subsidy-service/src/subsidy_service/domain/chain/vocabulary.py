@@ -1,11 +1,40 @@
-"""The chain's vocabulary: claim states, link statuses, claim types and parts, the links' labels, and every
-reason a link or a claim gives (Chinese and English), with the rule behind it."""
+"""The chain's vocabulary: claim states (the one definition, used by every layer), link statuses, claim types
+and parts, the links' labels, and every reason a link or a claim gives (Chinese and English), with the rule behind
+it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
-WAITING, ELIGIBLE, HELD, REJECTED, VOID = "waiting", "eligible", "held", "rejected", "void"
+
+class ClaimState(StrEnum):
+    """A claim's states (ARCHITECTURE.md "The chain", "Settlement"): the chain computes the first five; the
+    settlement flow sets the others."""
+
+    WAITING = "waiting"  # the chain is incomplete
+    ELIGIBLE = "eligible"
+    HELD = "held"  # I3: awaiting the bureau's review
+    REJECTED = "rejected"
+    VOID = "void"
+    DECLARED = "declared"  # frozen on a payee's declaration (P4)
+    VERIFIED = "verified"  # line approved by the bureau (验收); also back here when a payment failed or was returned
+    APPROVED = "approved"  # in a payment batch, money reserved (P6)
+    PAID = "paid"
+    REFUSED = "refused"  # line rejected by the bureau, with its reason
+    EXPIRED = "expired"  # not paid by the P5 deadline
+
+
+# States after eligibility that the settlement flow sets: the chain evaluation no longer recomputes them (their
+# amount and table version stay as frozen; they keep their E4 / E5 slot).
+FROZEN = frozenset({ClaimState.DECLARED, ClaimState.VERIFIED, ClaimState.APPROVED, ClaimState.PAID,
+                    ClaimState.REFUSED, ClaimState.EXPIRED})
+# Frozen but not yet paid: a void of the chain still voids them (and their declaration line shows the change).
+UNPAID_FROZEN = frozenset({ClaimState.DECLARED, ClaimState.VERIFIED, ClaimState.APPROVED})
+# Eligible and on its way to payment, or paid: a live claim (E4 across declarations, the reports' "eligible" stage).
+ELIGIBLE_OR_LATER = (ClaimState.ELIGIBLE, ClaimState.DECLARED, ClaimState.VERIFIED, ClaimState.APPROVED,
+                     ClaimState.PAID)
+
 OK, MISSING, BROKEN, NOT_REQUIRED = "ok", "missing", "broken", "not_required"
 
 TRAINING, LIVING, EVALUATION = "training", "living_allowance", "evaluation"
