@@ -3,11 +3,16 @@
 Handlers never commit. The command runner commits once, together with the idempotency record, so a
 retried POST (mobile networks retry) gets the very same response and changes nothing twice.
 Same key + same body -> the stored response; same key + another body -> 422.
+
+A route that changes state is written as its action alone, under `@command` (below the route decorator): its
+body runs inside `run_command`, and what it returns (a view, or an `Outcome`) is the response.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
@@ -90,6 +95,35 @@ async def run_command(
     if wrote_events(session):
         runtime.notify_outbox()
     return Response(body, status_code=status_code, media_type="application/json")
+
+
+def command(endpoint: Callable[..., Awaitable[Any]] | None = None, *, status_code: int = 201) -> Any:
+    """The route as a command: `@router.post(...)` over `@command` (or `@command(status_code=200)`) over an async
+    endpoint with parameters named `request`, `session` and `principal` (FastAPI fills them as before). The whole
+    body is the action `run_command` runs — a check that refuses the request rolls back with the rest, and a retry
+    whose key was already answered gets that answer — so the route holds no closure of its own."""
+
+    def decorate(endpoint: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Response]]:
+        signature = inspect.signature(endpoint)
+        missing = {"request", "session", "principal"} - set(signature.parameters)
+        if missing:
+            raise TypeError(f"command {endpoint.__qualname__} lacks the parameters {sorted(missing)}")
+
+        @functools.wraps(endpoint)
+        async def route(**kwargs: Any) -> Response:
+            return await run_command(kwargs["request"], kwargs["session"], kwargs["principal"],
+                                     lambda: endpoint(**kwargs), status_code=status_code)
+
+        # FastAPI reads the parameters from here (and resolves their names in the endpoint's module, __wrapped__)
+        route.__signature__ = signature.replace(return_annotation=Response)  # type: ignore[attr-defined]
+        route.__command__ = True  # type: ignore[attr-defined]  # skillkit.openapi_docs: Idempotency-Key
+        return route
+
+    return decorate(endpoint) if endpoint is not None else decorate
+
+
+def is_command(endpoint: Any) -> bool:
+    return getattr(endpoint, "__command__", False)
 
 
 def _encode(result: Any) -> bytes:

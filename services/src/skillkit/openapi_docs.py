@@ -22,6 +22,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from skillkit.auth import PUBLIC, declared_roles
+from skillkit.commands import is_command
 from skillkit.problems import Problem
 
 PROJECT_MODULES = ("skillkit", "voucher_service", "training_service", "certification_service", "subsidy_service")
@@ -68,7 +69,7 @@ def _annotate(app: FastAPI, schema: dict[str, Any]) -> None:
         if not route.path.startswith("/v1"):
             continue
         roles = _roles(route)
-        idempotent = _calls(route.endpoint, "run_command")
+        idempotent = is_command(route.endpoint)
         codes = sorted(_codes(route.endpoint) | _kit_codes(route, roles, idempotent))
         for method in route.methods:
             operation = schema["paths"].get(route.path, {}).get(method.lower())
@@ -146,11 +147,6 @@ def _source_tree(func: Callable[..., Any]) -> ast.AST | None:
     if isinstance(definition, (ast.FunctionDef, ast.AsyncFunctionDef)):
         return ast.Module(body=definition.body, type_ignores=[])
     return tree
-
-
-def _calls(func: Callable[..., Any], name: str) -> bool:
-    tree = _source_tree(func)
-    return tree is not None and any(isinstance(n, ast.Call) and _name(n.func) == name for n in ast.walk(tree))
 
 
 def _name(node: ast.AST) -> str | None:

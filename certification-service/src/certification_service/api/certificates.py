@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.pagination import Page, paginate
 
 from certification_service.adapters.models import Certificate
@@ -44,18 +44,16 @@ READERS = (Role.EVALUATION_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR, Role.FINA
     response_model=CertificateOut,
     summary="Issue the certificate of a candidate who passed (I2 filing, I3 standing, once per person/occupation/level)",
 )
+@command
 async def issue(
     request: Request,
     session: Session,
     body: CertificateIn,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> CertificateOut:
     settings = request.app.state.settings
 
-    async def action() -> CertificateOut:
-        return certificate_view(await issue_one(session, principal, body.candidate_id), settings)
-
-    return await run_command(request, session, principal, action)
+    return certificate_view(await issue_one(session, principal, body.candidate_id), settings)
 
 
 @batch_router.post(
@@ -63,29 +61,27 @@ async def issue(
     response_model=BatchIssueOut,
     summary="Issue the certificates of every candidate of the evaluation who passed and has none yet",
 )
+@command
 async def issue_batch(
     request: Request,
     session: Session,
     evaluation_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> Outcome:
     settings = request.app.state.settings
 
-    async def action() -> Outcome:
-        issued, refused = await issue_for_evaluation(session, principal, evaluation_id)
-        return Outcome(
-            BatchIssueOut(
-                issued=len(issued),
-                refused=len(refused),
-                certificates=[certificate_view(c, settings) for c in issued],
-                refusals=[
-                    RefusedCandidate(candidate_id=c.id, name=c.name, code=p.code, detail=p.detail) for c, p in refused
-                ],
-            ),
-            200,
-        )
-
-    return await run_command(request, session, principal, action)
+    issued, refused = await issue_for_evaluation(session, principal, evaluation_id)
+    return Outcome(
+        BatchIssueOut(
+            issued=len(issued),
+            refused=len(refused),
+            certificates=[certificate_view(c, settings) for c in issued],
+            refusals=[
+                RefusedCandidate(candidate_id=c.id, name=c.name, code=p.code, detail=p.detail) for c, p in refused
+            ],
+        ),
+        200,
+    )
 
 
 @router.get("", response_model=Page[CertificateOut], summary="List certificates (an institution sees those it issued)")
@@ -129,16 +125,14 @@ async def get_one(
     response_model=CertificateOut,
     summary="Revoke a certificate (fraud, error); emits certificate.revoked for the subsidy service",
 )
+@command
 async def revoke(
     request: Request,
     session: Session,
     certificate_id: uuid.UUID,
     body: RevokeIn,
     principal: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN)],
-) -> Response:
+) -> Outcome:
     settings = request.app.state.settings
 
-    async def action() -> Outcome:
-        return Outcome(certificate_view(await revoke_certificate(session, principal, certificate_id, body), settings), 200)
-
-    return await run_command(request, session, principal, action)
+    return Outcome(certificate_view(await revoke_certificate(session, principal, certificate_id, body), settings), 200)

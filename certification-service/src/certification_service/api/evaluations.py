@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.pagination import Page, paginate
 from skillkit.pii import cipher_for
 
@@ -37,18 +37,16 @@ READERS = (Role.EVALUATION_ORG, Role.BUREAU, Role.ADMIN, Role.AUDITOR)
 
 
 @router.post("", status_code=201, response_model=EvaluationOut, summary="Schedule an evaluation the institution is filed for (I2)")
+@command
 async def schedule(
     request: Request,
     session: Session,
     body: EvaluationIn,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> EvaluationOut:
     settings = request.app.state.settings
 
-    async def action() -> EvaluationOut:
-        return evaluation_view(await schedule_evaluation(session, settings, principal, body), settings)
-
-    return await run_command(request, session, principal, action)
+    return evaluation_view(await schedule_evaluation(session, settings, principal, body), settings)
 
 
 @router.get("", response_model=Page[EvaluationOut], summary="List evaluations (an institution sees its own)")
@@ -87,20 +85,18 @@ async def get_one(
     response_model=CandidateOut,
     summary="Register a candidate by resident ID number (unknown persons are recorded and flagged; E7 free evaluation)",
 )
+@command
 async def add_candidate(
     request: Request,
     session: Session,
     evaluation_id: uuid.UUID,
     body: CandidateIn,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> CandidateOut:
     settings = request.app.state.settings
     cipher = cipher_for(settings)
 
-    async def action() -> CandidateOut:
-        return candidate_view(await register_candidate(session, settings, principal, evaluation_id, body), cipher)
-
-    return await run_command(request, session, principal, action)
+    return candidate_view(await register_candidate(session, settings, principal, evaluation_id, body), cipher)
 
 
 @router.post(
@@ -110,22 +106,20 @@ async def add_candidate(
     summary="Register candidates from a roster, CSV or XLSX (姓名, 身份证号; optional E7 columns): bad rows are "
     "reported with their line numbers, the good rows are registered",
 )
+@command
 async def upload_candidates(
     request: Request,
     session: Session,
     evaluation_id: uuid.UUID,
     file: UploadFile,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> UploadOut:
     settings = request.app.state.settings
     content = await file.read()
 
-    async def action() -> UploadOut:
-        evaluation = await writable_evaluation(session, principal, evaluation_id)
-        report = await register_roster(session, settings, principal, evaluation, file.filename or "", content)
-        return upload_view(report)
-
-    return await run_command(request, session, principal, action)
+    evaluation = await writable_evaluation(session, principal, evaluation_id)
+    report = await register_roster(session, settings, principal, evaluation, file.filename or "", content)
+    return upload_view(report)
 
 
 @router.get("/{evaluation_id}/candidates", response_model=Page[CandidateOut], summary="The evaluation's candidates (filter unknown_person=true for persons the voucher service does not know)")
@@ -152,6 +146,7 @@ async def list_candidates(
     response_model=CandidateOut,
     summary="Record one candidate's result (theory and practical scores 0-100, pass/fail)",
 )
+@command
 async def put_result(
     request: Request,
     session: Session,
@@ -159,19 +154,16 @@ async def put_result(
     candidate_id: uuid.UUID,
     body: ResultIn,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> Outcome:
     settings = request.app.state.settings
     cipher = cipher_for(settings)
 
-    async def action() -> Outcome:
-        evaluation = await writable_evaluation(session, principal, evaluation_id)
-        candidate = await get_candidate(session, principal, evaluation_id, candidate_id)
-        await record_result(
-            session, settings, principal, evaluation, candidate, body.theory_score, body.practical_score, body.passed
-        )
-        return Outcome(candidate_view(candidate, cipher), 200)
-
-    return await run_command(request, session, principal, action)
+    evaluation = await writable_evaluation(session, principal, evaluation_id)
+    candidate = await get_candidate(session, principal, evaluation_id, candidate_id)
+    await record_result(
+        session, settings, principal, evaluation, candidate, body.theory_score, body.practical_score, body.passed
+    )
+    return Outcome(candidate_view(candidate, cipher), 200)
 
 
 @router.post(
@@ -179,22 +171,20 @@ async def put_result(
     response_model=UploadOut,
     summary="Bulk results as CSV or XLSX: every bad row is reported with its line number, the good rows are applied",
 )
+@command
 async def upload_results(
     request: Request,
     session: Session,
     evaluation_id: uuid.UUID,
     file: UploadFile,
     principal: Annotated[Principal, require_roles(Role.EVALUATION_ORG)],
-) -> Response:
+) -> Outcome:
     settings = request.app.state.settings
     content = await file.read()
 
-    async def action() -> Outcome:
-        evaluation = await writable_evaluation(session, principal, evaluation_id)
-        report = await apply_upload(session, settings, principal, evaluation, file.filename or "", content)
-        return Outcome(upload_view(report), 200)
-
-    return await run_command(request, session, principal, action)
+    evaluation = await writable_evaluation(session, principal, evaluation_id)
+    report = await apply_upload(session, settings, principal, evaluation, file.filename or "", content)
+    return Outcome(upload_view(report), 200)
 
 
 def _org_uuid_or_none(principal: Principal) -> uuid.UUID | None:

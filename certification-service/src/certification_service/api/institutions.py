@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.pagination import Page, paginate
 
 from certification_service.adapters.models import EvaluationInstitution
@@ -31,50 +31,44 @@ STAFF = (Role.BUREAU, Role.ADMIN)
 
 
 @router.post("", status_code=201, response_model=InstitutionOut, summary="Register an evaluation institution with its filings (I2)")
+@command
 async def register(
     request: Request, session: Session, body: InstitutionIn, principal: Annotated[Principal, require_roles(*STAFF)]
-) -> Response:
+) -> InstitutionOut:
     settings = request.app.state.settings
 
-    async def action() -> InstitutionOut:
-        institution = await register_institution(session, settings, principal, body)
-        return institution_view(institution, await filings_of(session, institution.id), settings)
-
-    return await run_command(request, session, principal, action)
+    institution = await register_institution(session, settings, principal, body)
+    return institution_view(institution, await filings_of(session, institution.id), settings)
 
 
 @router.put("/{institution_id}/filings", response_model=InstitutionOut, summary="Replace the institution's filings (I2)")
+@command(status_code=200)
 async def put_filings(
     request: Request,
     session: Session,
     institution_id: uuid.UUID,
     body: FilingsIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
+) -> InstitutionOut:
     settings = request.app.state.settings
 
-    async def action() -> InstitutionOut:
-        institution = await replace_filings(session, settings, principal, institution_id, body.filings)
-        return institution_view(institution, await filings_of(session, institution.id), settings)
-
-    return await run_command(request, session, principal, action, status_code=200)
+    institution = await replace_filings(session, settings, principal, institution_id, body.filings)
+    return institution_view(institution, await filings_of(session, institution.id), settings)
 
 
 @router.post("/{institution_id}/status", response_model=InstitutionOut, summary="Suspend, revoke or reinstate (I3)")
+@command(status_code=200)
 async def post_status(
     request: Request,
     session: Session,
     institution_id: uuid.UUID,
     body: InstitutionStatusIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
+) -> InstitutionOut:
     settings = request.app.state.settings
 
-    async def action() -> InstitutionOut:
-        institution = await change_status(session, principal, institution_id, body)
-        return institution_view(institution, await filings_of(session, institution.id), settings)
-
-    return await run_command(request, session, principal, action, status_code=200)
+    institution = await change_status(session, principal, institution_id, body)
+    return institution_view(institution, await filings_of(session, institution.id), settings)
 
 
 @router.get("", response_model=Page[InstitutionOut], summary="List evaluation institutions")

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.county import local_date
 from skillkit.db import utcnow
 
@@ -24,18 +24,16 @@ Township = Annotated[str, Path(min_length=2, max_length=50)]
 
 
 @router.put("/workforce/{township}", response_model=WorkforceOut, summary="Set a township's workforce size (T4)")
+@command(status_code=200)
 async def put_workforce(
     request: Request,
     session: Session,
     township: Township,
     body: WorkforceIn,
     principal: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN)],
-) -> Response:
-    async def action() -> WorkforceOut:
-        row = await set_workforce(session, principal, township, body.workforce_size)
-        return WorkforceOut(township=row.township, workforce_size=row.workforce_size, updated_at=row.updated_at)
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> WorkforceOut:
+    row = await set_workforce(session, principal, township, body.workforce_size)
+    return WorkforceOut(township=row.township, workforce_size=row.workforce_size, updated_at=row.updated_at)
 
 
 @router.get(

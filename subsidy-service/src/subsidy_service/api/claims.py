@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.pagination import Page, paginate
 from skillkit.problems import not_found
 
@@ -98,17 +98,15 @@ async def get_claim(
     status_code=200,
     summary="I3: the bureau reviews a claim held because its institution was suspended",
 )
+@command(status_code=200)
 async def review(
     request: Request,
     session: Session,
     claim_id: uuid.UUID,
     body: ReviewIn,
     principal: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN)],
-) -> Response:
-    async def action() -> ClaimOut:
-        return claim_view(await review_claim(session, principal, claim_id, body.approved, body.reason))
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> ClaimOut:
+    return claim_view(await review_claim(session, principal, claim_id, body.approved, body.reason))
 
 
 @router.get("/recoveries", response_model=Page[RecoveryOut], summary="Recoveries (追回) of paid claims, oldest first")

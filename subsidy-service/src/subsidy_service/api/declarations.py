@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.pagination import Page, paginate
 from skillkit.problems import Problem, not_found
 
@@ -107,8 +107,9 @@ def line_view(line: DeclarationLine, claim: Claim | None) -> LineOut:
 
 @router.post("", response_model=DeclarationOut, status_code=201,
              summary="Open a quarter's declaration: gathers and freezes every eligible, undeclared claim (P4)")
+@command
 async def open_(request: Request, session: Session, body: DeclarationIn,
-                principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> Response:
+                principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> DeclarationOut:
     declarant = own_declarant(principal)
     if principal.role in (Role.BUREAU, Role.ADMIN) and body.declarant_type != "worker":
         raise Problem(422, "declarant_type_invalid", "the bureau declares only the workers' allowances (S4): "
@@ -116,12 +117,9 @@ async def open_(request: Request, session: Session, body: DeclarationIn,
     if declarant is None:
         raise Problem(403, "organisation_missing", "the token names no organisation")
 
-    async def action() -> DeclarationOut:
-        d, held_back = await open_declaration(session, principal, declarant, body.year, body.quarter,
-                                              request.app.state.settings.verification_sample_share, now(request))
-        return declaration_view(d, held_back)
-
-    return await run_command(request, session, principal, action)
+    d, held_back = await open_declaration(session, principal, declarant, body.year, body.quarter,
+                                          request.app.state.settings.verification_sample_share, now(request))
+    return declaration_view(d, held_back)
 
 
 @router.get("", response_model=Page[DeclarationOut], summary="Declarations (own, or all for staff), oldest first")
@@ -174,81 +172,69 @@ async def lines_(session: Session, declaration_id: uuid.UUID,
 
 
 async def _declarant_action(request: Request, session: Session, principal: Principal, declaration_id: uuid.UUID,
-                            handler) -> Response:
+                            handler) -> DeclarationOut:
     d = await visible(session, principal, declaration_id)
     if not may_declare(principal, d):
         raise not_found("declaration", declaration_id)  # staff who are not the declarant: no such declaration of theirs
-
-    async def action() -> DeclarationOut:
-        return declaration_view(await handler(session, principal, d.id, now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+    return declaration_view(await handler(session, principal, d.id, now(request)))
 
 
 @router.post("/{declaration_id}/submit", response_model=DeclarationOut, summary="Submit the declaration (payee)")
+@command(status_code=200)
 async def submit(request: Request, session: Session, declaration_id: uuid.UUID,
-                 principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> Response:
+                 principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> DeclarationOut:
     return await _declarant_action(request, session, principal, declaration_id, submit_declaration)
 
 
 @router.post("/{declaration_id}/withdraw", response_model=DeclarationOut,
              summary="Withdraw an open declaration: its claims become declarable again")
+@command(status_code=200)
 async def withdraw(request: Request, session: Session, declaration_id: uuid.UUID,
-                   principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> Response:
+                   principal: Annotated[Principal, require_roles(*DECLARANTS)]) -> DeclarationOut:
     return await _declarant_action(request, session, principal, declaration_id, withdraw_declaration)
 
 
 @router.post("/{declaration_id}/lines/{line_id}/decision", response_model=LineOut,
              summary="验收: approve or reject one line (a rejection needs a reason)")
+@command(status_code=200)
 async def decide(request: Request, session: Session, declaration_id: uuid.UUID, line_id: uuid.UUID, body: DecisionIn,
-                 principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
-    async def action() -> LineOut:
-        line = await decide_line(session, principal, declaration_id, line_id, body.approved, body.reason, now(request))
-        return line_view(line, await session.get(Claim, line.claim_id))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                 principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> LineOut:
+    line = await decide_line(session, principal, declaration_id, line_id, body.approved, body.reason, now(request))
+    return line_view(line, await session.get(Claim, line.claim_id))
 
 
 @router.post("/{declaration_id}/approve-unflagged", response_model=CountOut,
              summary="验收: approve every pending line that carries no flag")
+@command(status_code=200)
 async def approve_all(request: Request, session: Session, declaration_id: uuid.UUID,
-                      principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
-    async def action() -> CountOut:
-        return CountOut(approved_lines=await approve_unflagged(session, principal, declaration_id, now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                      principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> CountOut:
+    return CountOut(approved_lines=await approve_unflagged(session, principal, declaration_id, now(request)))
 
 
 @router.post("/{declaration_id}/lines/{line_id}/evidence-check", response_model=LineOut,
              summary="验收: record that a sampled line's evidence was checked")
+@command(status_code=200)
 async def evidence(request: Request, session: Session, declaration_id: uuid.UUID, line_id: uuid.UUID,
-                   body: EvidenceCheckIn, principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
-    async def action() -> LineOut:
-        line = await check_sample(session, principal, declaration_id, line_id, body.note, now(request))
-        return line_view(line, await session.get(Claim, line.claim_id))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                   body: EvidenceCheckIn, principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> LineOut:
+    line = await check_sample(session, principal, declaration_id, line_id, body.note, now(request))
+    return line_view(line, await session.get(Claim, line.claim_id))
 
 
 @router.post("/{declaration_id}/evidence-checks", response_model=CheckedOut,
              summary="验收: record several sampled lines' evidence checks at once")
+@command(status_code=200)
 async def evidence_many(request: Request, session: Session, declaration_id: uuid.UUID, body: EvidenceChecksIn,
-                        principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
-    async def action() -> CheckedOut:
-        return CheckedOut(checked_lines=await check_samples(session, principal, declaration_id,
-                                                            [(c.line_id, c.note) for c in body.checks], now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                        principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> CheckedOut:
+    return CheckedOut(checked_lines=await check_samples(session, principal, declaration_id,
+                                                        [(c.line_id, c.note) for c in body.checks], now(request)))
 
 
 @router.post("/{declaration_id}/verify", response_model=DeclarationOut,
              summary="验收: the declaration is verified once every line is decided and the sample checked")
+@command(status_code=200)
 async def verify(request: Request, session: Session, declaration_id: uuid.UUID,
-                 principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> Response:
-    async def action() -> DeclarationOut:
-        return declaration_view(await verify_declaration(session, principal, declaration_id, now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                 principal: Annotated[Principal, require_roles(*VERIFIERS)]) -> DeclarationOut:
+    return declaration_view(await verify_declaration(session, principal, declaration_id, now(request)))
 
 
 SHEET_HEADERS = ["序号", "补贴类型", "培训券", "培训班", "实际培训天数", "证书编号", "省实名制", "政策表", "金额", "规则",

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from skillkit import audit
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.pagination import Page, paginate
 from skillkit.pii import PiiCipher
 from skillkit.problems import Problem, not_found
@@ -75,20 +75,18 @@ def account_view(a: PayeeAccount) -> AccountOut:
 
 @router.put("/payees/{payee_type}/{payee_id}/account", response_model=AccountOut, status_code=200,
             summary="Register or change a payee's bank account (name must match the payee; stored encrypted)")
+@command(status_code=200)
 async def put_account(request: Request, session: Session, payee_type: PayeeType, payee_id: str, body: AccountIn,
                       principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, Role.EVALUATION_ORG,
                                                                     Role.ENTERPRISE, Role.WORKER, Role.BUREAU,
-                                                                    Role.ADMIN)]) -> Response:
+                                                                    Role.ADMIN)]) -> AccountOut:
     if not await _may_manage_account(session, principal, payee_type, payee_id):
         raise not_found("payee", f"{payee_type}/{payee_id}")
     cipher = PiiCipher(request.app.state.settings.pii_encryption_key)
 
-    async def action() -> AccountOut:
-        return account_view(await register_account(
-            session, principal, cipher, payee_type, payee_id, body.account_name, body.account_number,
-            body.bank_name, body.bank_city, now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+    return account_view(await register_account(
+        session, principal, cipher, payee_type, payee_id, body.account_name, body.account_number,
+        body.bank_name, body.bank_city, now(request)))
 
 
 @router.get("/payees/{payee_type}/{payee_id}/accounts", response_model=list[AccountOut],
@@ -111,13 +109,11 @@ def fund_view(f: Fund) -> FundOut:
 
 @router.post("/funds/allocations", response_model=FundOut, status_code=201,
              summary="Finance enters an allocation to a year's fund (职业技能专账资金 / 就业补助资金 / 2021年奖励资金)")
+@command
 async def post_allocation(request: Request, session: Session, body: AllocationIn,
-                          principal: Annotated[Principal, require_roles(*FINANCE)]) -> Response:
-    async def action() -> FundOut:
-        return fund_view(await allocate(session, principal, body.year, body.code, body.amount, body.reference,
-                                        body.note, now(request)))
-
-    return await run_command(request, session, principal, action)
+                          principal: Annotated[Principal, require_roles(*FINANCE)]) -> FundOut:
+    return fund_view(await allocate(session, principal, body.year, body.code, body.amount, body.reference,
+                                    body.note, now(request)))
 
 
 @router.get("/funds", response_model=list[FundOut], summary="Funds with allocated / reserved / paid / available")
@@ -182,14 +178,12 @@ def batch_view(b: PaymentBatch, transfers: list[Transfer] | None = None) -> Batc
 
 @router.post("/payment-batches", response_model=BatchOut, status_code=201,
              summary="Approve verified declarations into a payment batch: funds reserved in P6 order, never overdrawn")
+@command
 async def post_batch(request: Request, session: Session, body: BatchIn,
-                     principal: Annotated[Principal, require_roles(*FINANCE)]) -> Response:
-    async def action() -> BatchOut:
-        batch = await approve_batch(session, principal, body.declaration_ids,
-                                    request.app.state.settings.payment_purpose, now(request))
-        return batch_view(batch)
-
-    return await run_command(request, session, principal, action)
+                     principal: Annotated[Principal, require_roles(*FINANCE)]) -> BatchOut:
+    batch = await approve_batch(session, principal, body.declaration_ids,
+                                request.app.state.settings.payment_purpose, now(request))
+    return batch_view(batch)
 
 
 @router.get("/payment-batches", response_model=Page[BatchOut], summary="Payment batches, oldest first")
@@ -229,29 +223,27 @@ async def bank_file(request: Request, session: Session, batch_id: uuid.UUID,
 
 
 async def _import(request: Request, session: Session, principal: Principal, batch_id: uuid.UUID, file: UploadFile,
-                  returns: bool) -> Response:
+                  returns: bool) -> ImportOut:
     content = await file.read(MAX_BANK_FILE + 1)
     if len(content) > MAX_BANK_FILE:
         raise Problem(413, "bank_file_too_large", f"a bank file is at most {MAX_BANK_FILE} bytes")
-
-    async def action() -> ImportOut:
-        return ImportOut(**await import_answer(session, principal, batch_id, file.filename or "", content, returns,
-                                               now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+    return ImportOut(**await import_answer(session, principal, batch_id, file.filename or "", content, returns,
+                                           now(request)))
 
 
 @router.post("/payment-batches/{batch_id}/bank-result", response_model=ImportOut,
              summary="Import the bank's result file: per line paid or failed; the same file twice changes nothing")
+@command(status_code=200)
 async def bank_result(request: Request, session: Session, batch_id: uuid.UUID, file: Annotated[UploadFile, File()],
-                      principal: Annotated[Principal, require_roles(*FINANCE)]) -> Response:
+                      principal: Annotated[Principal, require_roles(*FINANCE)]) -> ImportOut:
     return await _import(request, session, principal, batch_id, file, returns=False)
 
 
 @router.post("/payment-batches/{batch_id}/bank-returns", response_model=ImportOut,
              summary="Import returned payments (退票) reported after success: ledger reversed, claims reopened")
+@command(status_code=200)
 async def bank_returns(request: Request, session: Session, batch_id: uuid.UUID, file: Annotated[UploadFile, File()],
-                       principal: Annotated[Principal, require_roles(*FINANCE)]) -> Response:
+                       principal: Annotated[Principal, require_roles(*FINANCE)]) -> ImportOut:
     return await _import(request, session, principal, batch_id, file, returns=True)
 
 
@@ -273,13 +265,11 @@ async def payment_list(session: Session, batch_id: uuid.UUID,
 
 @router.post("/recoveries/{recovery_id}/refund", response_model=RecoveryOut, status_code=200,
              summary="追回: finance records the payee's refund, closing the recovery")
+@command(status_code=200)
 async def refund(request: Request, session: Session, recovery_id: uuid.UUID, body: RefundIn,
-                 principal: Annotated[Principal, require_roles(*FINANCE)]) -> Response:
-    async def action() -> RecoveryOut:
-        return recovery_view(await refund_recovery(session, principal, recovery_id, body.amount, body.reference,
-                                                   now(request)))
-
-    return await run_command(request, session, principal, action, status_code=200)
+                 principal: Annotated[Principal, require_roles(*FINANCE)]) -> RecoveryOut:
+    return recovery_view(await refund_recovery(session, principal, recovery_id, body.amount, body.reference,
+                                               now(request)))
 
 
 @router.get("/recoveries.xlsx", summary="追回清单 (XLSX)", response_class=Response)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.problems import Problem
 
 from subsidy_service.adapters.models import PolicyTableRow
@@ -53,15 +53,13 @@ async def get_table(
     summary="Publish a new version of a year's table (bureau). Never changes another year's claims.",
     responses={201: {"description": "The year's first table"}},
 )
+@command
 async def put(
     request: Request,
     session: Session,
     year: Year,
     body: PolicyTableIn,
     principal: Annotated[Principal, require_roles(Role.BUREAU, Role.ADMIN)],
-) -> Response:
-    async def action() -> Outcome:
-        row, created = await put_table(session, principal, year, body)
-        return Outcome(policy_view(row), 201 if created else 200)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    row, created = await put_table(session, principal, year, body)
+    return Outcome(policy_view(row), 201 if created else 200)

@@ -11,7 +11,7 @@ from sqlalchemy import String, cast, or_, select
 
 from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.pagination import Page, paginate
 from skillkit.problems import not_found
@@ -102,36 +102,30 @@ async def get_institution(
 
 @router.post("/institutions", status_code=201, response_model=InstitutionOut,
              summary="Register an approved training institution (I1, bureau staff)")
+@command
 async def register(
     request: Request, session: Session, body: InstitutionIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> InstitutionOut:
-        return institution_view(await register_institution(session, principal, body))
-
-    return await run_command(request, session, principal, action)
+) -> InstitutionOut:
+    return institution_view(await register_institution(session, principal, body))
 
 
 @router.patch("/institutions/{institution_id}", response_model=InstitutionOut,
               summary="Change an institution's details or approved kinds and occupations (bureau staff)")
+@command(status_code=200)
 async def change(
     request: Request, session: Session, institution_id: uuid.UUID, body: InstitutionPatch,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> InstitutionOut:
-        return institution_view(await change_institution(session, principal, institution_id, body))
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> InstitutionOut:
+    return institution_view(await change_institution(session, principal, institution_id, body))
 
 
 @router.post("/institutions/{institution_id}/status", response_model=InstitutionOut,
              summary="Approve again, suspend or revoke an institution with a reason (I3, bureau staff)")
+@command
 async def set_status(
     request: Request, session: Session, institution_id: uuid.UUID, body: InstitutionStatusIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await set_institution_status(session, principal, institution_id, body)
-        return Outcome(institution_view(outcome.body), outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await set_institution_status(session, principal, institution_id, body)
+    return Outcome(institution_view(outcome.body), outcome.status_code)

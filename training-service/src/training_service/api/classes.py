@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.pagination import Page, paginate
 from skillkit.pii import cipher_for
@@ -63,13 +63,11 @@ async def enrolment_out(session: AsyncSession, request: Request, enrolment: Enro
 
 @router.post("", status_code=201, response_model=ClassOut,
              summary="Open a class (开班备案); order classes wait for the bureau's approval (S1, S2, I3)")
+@command
 async def open_(
     request: Request, session: Session, body: ClassIn, principal: Annotated[Principal, require_roles(*ORG)]
-) -> Response:
-    async def action() -> ClassOut:
-        return class_view(await open_class(session, request.app.state.settings, principal, body))
-
-    return await run_command(request, session, principal, action)
+) -> ClassOut:
+    return class_view(await open_class(session, request.app.state.settings, principal, body))
 
 
 @router.get("", response_model=Page[ClassOut], summary="Classes; an institution sees only its own")
@@ -106,28 +104,24 @@ async def get_class(
 
 @router.post("/{class_id}/decision", response_model=ClassOut,
              summary="Approve (审核备案) or reject an order class with a reason (S2, bureau staff)")
+@command
 async def decide(
     request: Request, session: Session, class_id: uuid.UUID, body: ClassDecisionIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await decide_class(session, request.app.state.settings, principal, class_id, body)
-        return Outcome(class_view(outcome.body), outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await decide_class(session, request.app.state.settings, principal, class_id, body)
+    return Outcome(class_view(outcome.body), outcome.status_code)
 
 
 @router.post("/{class_id}/enrolments", status_code=201, response_model=EnrolmentOut,
              summary="Enrol a trainee by voucher (scanned QR token or typed code); pending until the voucher binds")
+@command
 async def enrol_(
     request: Request, session: Session, class_id: uuid.UUID, body: EnrolmentIn,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
-    async def action() -> EnrolmentOut:
-        enrolment = await enrol(session, request.app.state.settings, principal, class_id, body)
-        return await enrolment_out(session, request, enrolment)
-
-    return await run_command(request, session, principal, action)
+) -> EnrolmentOut:
+    enrolment = await enrol(session, request.app.state.settings, principal, class_id, body)
+    return await enrolment_out(session, request, enrolment)
 
 
 @router.get("/{class_id}/enrolments", response_model=Page[EnrolmentOut], summary="The class's trainees")
@@ -166,42 +160,36 @@ def check_in_view(record: CheckIn, days: int) -> CheckInOut:
 
 @router.post("/{class_id}/check-ins", status_code=201, response_model=CheckInOut,
              summary="Daily check-in (face, QR or staff-entered); a second one the same day returns the first (200)")
+@command
 async def check_in_(
     request: Request, session: Session, class_id: uuid.UUID, body: CheckInIn,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await check_in(session, request.app.state.settings, principal, class_id, body)
-        record, days = outcome.body
-        return Outcome(check_in_view(record, days), outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await check_in(session, request.app.state.settings, principal, class_id, body)
+    record, days = outcome.body
+    return Outcome(check_in_view(record, days), outcome.status_code)
 
 
 @router.post("/{class_id}/completions", status_code=201, response_model=EnrolmentOut,
              summary="Record a trainee's completion (结业): passed or failed, scores")
+@command
 async def complete_(
     request: Request, session: Session, class_id: uuid.UUID, body: CompletionIn,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
-    async def action() -> EnrolmentOut:
-        enrolment = await complete(session, request.app.state.settings, principal, class_id, body)
-        return await enrolment_out(session, request, enrolment)
-
-    return await run_command(request, session, principal, action)
+) -> EnrolmentOut:
+    enrolment = await complete(session, request.app.state.settings, principal, class_id, body)
+    return await enrolment_out(session, request, enrolment)
 
 
 @router.post("/{class_id}/outcome", response_model=ClassOut,
              summary="Close the follow-up window and report the employment, pass and licence rates (S2, S6)")
+@command
 async def outcome_(
     request: Request, session: Session, class_id: uuid.UUID,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG, *STAFF)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await report_outcome(session, request.app.state.settings, principal, class_id)
-        return Outcome(class_view(outcome.body), outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await report_outcome(session, request.app.state.settings, principal, class_id)
+    return Outcome(class_view(outcome.body), outcome.status_code)
 
 
 BULK_DOC = (
@@ -216,61 +204,53 @@ BULK_DOC = (
                          "a bad row is reported with its line and the code the single enrolment would give (e.g. "
                          "`voucher_unknown` while the voucher's issue has not reached the training service: retry "
                          "that row); the good rows are enrolled (pending until their vouchers bind).")
+@command
 async def bulk_enrol_(
     request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
+) -> BulkEnrolmentOut:
     content = await file.read()
 
-    async def action() -> BulkEnrolmentOut:
-        result = await bulk_enrol(session, request.app.state.settings, principal, class_id, file.filename or "", content)
-        return BulkEnrolmentOut(
-            applied=len(result.enrolments), rejected=len(result.row_errors), row_errors=result.row_errors,
-            enrolments=[enrolment_view(e, masked, 0) for e, masked in result.enrolments],
-        )
-
-    return await run_command(request, session, principal, action)
+    result = await bulk_enrol(session, request.app.state.settings, principal, class_id, file.filename or "", content)
+    return BulkEnrolmentOut(
+        applied=len(result.enrolments), rejected=len(result.row_errors), row_errors=result.row_errors,
+        enrolments=[enrolment_view(e, masked, 0) for e, masked in result.enrolments],
+    )
 
 
 @router.post("/{class_id}/check-ins/bulk", status_code=201, response_model=BulkOut,
              summary="Bulk check-ins: enrolment_id, method (face/qr/staff), staff_id, checked_at", description=BULK_DOC)
+@command
 async def bulk_check_ins_(
     request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
+) -> BulkOut:
     content = await file.read()
 
-    async def action() -> BulkOut:
-        return await bulk_check_ins(session, request.app.state.settings, principal, class_id, file.filename or "", content)
-
-    return await run_command(request, session, principal, action)
+    return await bulk_check_ins(session, request.app.state.settings, principal, class_id, file.filename or "", content)
 
 
 @router.post("/{class_id}/completions/bulk", status_code=201, response_model=BulkOut,
              summary="Bulk completions: enrolment_id, passed, theory_score, practical_score, completed_on",
              description=BULK_DOC)
+@command
 async def bulk_completions_(
     request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
+) -> BulkOut:
     content = await file.read()
 
-    async def action() -> BulkOut:
-        return await bulk_completions(session, request.app.state.settings, principal, class_id, file.filename or "", content)
-
-    return await run_command(request, session, principal, action)
+    return await bulk_completions(session, request.app.state.settings, principal, class_id, file.filename or "", content)
 
 
 @router.post("/{class_id}/follow-ups/bulk", status_code=201, response_model=BulkOut,
              summary="Bulk follow-up: enrolment_id and either employer, employer_credit_code, employed_on, "
                      "contract_months or licence_credit_code, licensed_on", description=BULK_DOC)
+@command
 async def bulk_follow_ups_(
     request: Request, session: Session, class_id: uuid.UUID, file: UploadFile,
     principal: Annotated[Principal, require_roles(*ORG)],
-) -> Response:
+) -> BulkOut:
     content = await file.read()
 
-    async def action() -> BulkOut:
-        return await bulk_follow_ups(session, request.app.state.settings, principal, class_id, file.filename or "", content)
-
-    return await run_command(request, session, principal, action)
+    return await bulk_follow_ups(session, request.app.state.settings, principal, class_id, file.filename or "", content)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 
 from training_service.api.classes import READERS, enrolment_out
 from training_service.api.schemas import DropIn, EmploymentIn, EnrolmentOut, LicenceIn
@@ -29,38 +29,32 @@ async def get_enrolment(
 
 
 @router.post("/{enrolment_id}/drop", response_model=EnrolmentOut, summary="The trainee left before completion")
+@command
 async def drop_(
     request: Request, session: Session, enrolment_id: uuid.UUID, body: DropIn,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await drop(session, principal, enrolment_id, body)
-        return Outcome(await enrolment_out(session, request, outcome.body), 200)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await drop(session, principal, enrolment_id, body)
+    return Outcome(await enrolment_out(session, request, outcome.body), 200)
 
 
 @router.post("/{enrolment_id}/employment", response_model=EnrolmentOut,
              summary="Follow-up: the trainee was employed (within six months of completion)")
+@command
 async def employment(
     request: Request, session: Session, enrolment_id: uuid.UUID, body: EmploymentIn,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await record_employment(session, request.app.state.settings, principal, enrolment_id, body)
-        return Outcome(await enrolment_out(session, request, outcome.body), 200)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await record_employment(session, request.app.state.settings, principal, enrolment_id, body)
+    return Outcome(await enrolment_out(session, request, outcome.body), 200)
 
 
 @router.post("/{enrolment_id}/business-licence", response_model=EnrolmentOut,
              summary="Follow-up: the entrepreneurship trainee obtained a business licence (S6)")
+@command
 async def licence(
     request: Request, session: Session, enrolment_id: uuid.UUID, body: LicenceIn,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG)],
-) -> Response:
-    async def action() -> Outcome:
-        outcome = await record_licence(session, request.app.state.settings, principal, enrolment_id, body)
-        return Outcome(await enrolment_out(session, request, outcome.body), 200)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    outcome = await record_licence(session, request.app.state.settings, principal, enrolment_id, body)
+    return Outcome(await enrolment_out(session, request, outcome.body), 200)

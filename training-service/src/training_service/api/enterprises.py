@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.pagination import Page, paginate
 from skillkit.pii import mask_mobile, mask_name
 from skillkit.problems import not_found
@@ -37,12 +37,10 @@ def enterprise_view(e: Enterprise, principal: Principal) -> EnterpriseOut:
 
 @router.post("", response_model=EnterpriseOut, status_code=201,
              summary="Register an enterprise for on-the-job training (S5; credit code checked)")
+@command
 async def register(request: Request, session: Session, body: EnterpriseIn,
-                   principal: Annotated[Principal, require_roles(*STAFF)]) -> Response:
-    async def action() -> Outcome:
-        return Outcome(enterprise_view(await register_enterprise(session, principal, body), principal), 201)
-
-    return await run_command(request, session, principal, action)
+                   principal: Annotated[Principal, require_roles(*STAFF)]) -> Outcome:
+    return Outcome(enterprise_view(await register_enterprise(session, principal, body), principal), 201)
 
 
 @router.get("", response_model=Page[EnterpriseOut], summary="Registered enterprises, oldest first")

@@ -19,7 +19,7 @@ from sqlalchemy import and_, or_, select
 
 from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.contracts.vocab import SKILL_LEVEL_LABELS, VOUCHER_KIND_LABELS, VoucherKind
 from skillkit.county import local_date
 from skillkit.db import utcnow
@@ -202,14 +202,12 @@ async def _interest_views(session: Any, settings: Any, interests: list[ClassInte
 @router.post("/v1/open-classes/{class_id}/interests", status_code=201, response_model=InterestOut,
              responses={200: {"description": "This account registered interest in the class before: that interest"}},
              summary="Register interest in a class (报名意向, P9); the institution follows up (roles: worker)")
+@command
 async def post_interest(request: Request, session: Session, class_id: uuid.UUID, body: InterestIn,
-                        principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Response:
-    async def action() -> Outcome:
-        outcome = await register_interest(session, request.app.state.settings, principal, class_id, body)
-        views = await _interest_views(session, request.app.state.settings, [outcome.body], full_mobile=False)
-        return Outcome(views[0], outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+                        principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Outcome:
+    outcome = await register_interest(session, request.app.state.settings, principal, class_id, body)
+    views = await _interest_views(session, request.app.state.settings, [outcome.body], full_mobile=False)
+    return Outcome(views[0], outcome.status_code)
 
 
 @router.get("/v1/interests/mine", response_model=Page[InterestOut],
@@ -225,14 +223,12 @@ async def my_interests(request: Request, session: Session,
 
 @router.post("/v1/interests/{interest_id}/withdraw", response_model=InterestOut,
              summary="Withdraw one's interest before the institution enrols (roles: worker)")
+@command
 async def withdraw(request: Request, session: Session, interest_id: uuid.UUID,
-                   principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Response:
-    async def action() -> Outcome:
-        interest = await withdraw_interest(session, principal, interest_id)
-        views = await _interest_views(session, request.app.state.settings, [interest], full_mobile=False)
-        return Outcome(views[0], 200)
-
-    return await run_command(request, session, principal, action)
+                   principal: Annotated[Principal, require_roles(Role.WORKER)]) -> Outcome:
+    interest = await withdraw_interest(session, principal, interest_id)
+    views = await _interest_views(session, request.app.state.settings, [interest], full_mobile=False)
+    return Outcome(views[0], 200)
 
 
 @router.get("/v1/classes/{class_id}/interests", response_model=Page[InterestOut],

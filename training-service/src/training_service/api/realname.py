@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 
 from training_service.api.classes import READERS
 from training_service.api.schemas import (
@@ -59,15 +59,13 @@ async def enrolment_realname(
 @router.post("/v1/enrolments/{enrolment_id}/realname/resubmissions", status_code=201,
              response_model=RealnameVersionOut,
              summary="Correct a rejected or withdrawn line and send it again as the record's next version (P1)")
+@command
 async def resubmit(
     request: Request, session: Session, enrolment_id: uuid.UUID, body: RealnameCorrectionIn,
     principal: Annotated[Principal, require_roles(Role.TRAINING_ORG)],
-) -> Response:
-    async def action() -> Outcome:
-        row = await realname.resubmit(session, request.app.state.settings, principal, enrolment_id, body)
-        return Outcome(_version(realname.version_view(row)), 201)
-
-    return await run_command(request, session, principal, action)
+) -> Outcome:
+    row = await realname.resubmit(session, request.app.state.settings, principal, enrolment_id, body)
+    return Outcome(_version(realname.version_view(row)), 201)
 
 
 @router.get("/v1/realname/health", response_model=RealnameHealthOut,

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from skillkit import voucher_token
 from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, Role, require_roles
-from skillkit.commands import run_command
+from skillkit.commands import command
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.pagination import Page, paginate
 from skillkit.problems import Problem, not_found
@@ -46,50 +46,46 @@ def _view(request: Request, voucher: Voucher | SimpleNamespace) -> VoucherOut:
 
 @router.post("/v1/vouchers/claim", status_code=201, response_model=VoucherOut,
              summary="A worker claims a voucher of a kind (E1–E4)")
+@command
 async def claim(
     request: Request,
     session: Session,
     body: VoucherClaimIn,
     principal: Annotated[Principal, require_roles(Role.WORKER)],
-) -> Response:
+) -> VoucherOut:
     settings = request.app.state.settings
 
-    async def action() -> VoucherOut:
-        worker = await worker_of_account(session, principal)
-        voucher = await handlers.issue_voucher(
-            session, worker, body.kind, channel="claim", issued_by=principal.subject,
-            validity_days=settings.default_validity_days, working_age=settings.working_age,
-        )
-        return _view(request, voucher)
-
-    return await run_command(request, session, principal, action)
+    worker = await worker_of_account(session, principal)
+    voucher = await handlers.issue_voucher(
+        session, worker, body.kind, channel="claim", issued_by=principal.subject,
+        validity_days=settings.default_validity_days, working_age=settings.working_age,
+    )
+    return _view(request, voucher)
 
 
 @router.post("/v1/vouchers", status_code=201, response_model=VoucherOut,
              summary="Staff issue a voucher on a worker's behalf (兜底服务, P2)")
+@command
 async def issue_on_behalf(
     request: Request,
     session: Session,
     body: VoucherIssueIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
+) -> VoucherOut:
     settings = request.app.state.settings
 
-    async def action() -> VoucherOut:
-        worker = await session.get(Worker, body.worker_id)
-        if worker is None:
-            raise not_found("worker", body.worker_id)
-        batch = await handlers.get_batch(session, body.batch_id) if body.batch_id else None
-        if batch is not None and batch.kind != body.kind:
-            raise Problem(422, "batch_kind_mismatch", f"batch {batch.id} issues {batch.kind} vouchers, not {body.kind}")
-        voucher = await handlers.issue_on_behalf(
-            session, principal, worker, body.kind,
-            validity_days=batch.validity_days if batch else settings.default_validity_days, batch=batch,
-            working_age=settings.working_age,
-        )
-        return _view(request, voucher)
-
-    return await run_command(request, session, principal, action)
+    worker = await session.get(Worker, body.worker_id)
+    if worker is None:
+        raise not_found("worker", body.worker_id)
+    batch = await handlers.get_batch(session, body.batch_id) if body.batch_id else None
+    if batch is not None and batch.kind != body.kind:
+        raise Problem(422, "batch_kind_mismatch", f"batch {batch.id} issues {batch.kind} vouchers, not {body.kind}")
+    voucher = await handlers.issue_on_behalf(
+        session, principal, worker, body.kind,
+        validity_days=batch.validity_days if batch else settings.default_validity_days, batch=batch,
+        working_age=settings.working_age,
+    )
+    return _view(request, voucher)
 
 
 @router.get("/v1/vouchers/mine", response_model=list[VoucherOut], summary="The calling worker's vouchers")
@@ -199,65 +195,57 @@ async def verify_token(
 
 @router.post("/v1/vouchers/{voucher_id}/revoke", response_model=VoucherOut,
              summary="Revoke a voucher with a reason (fraud, deceased, ineligible, duplicate)")
+@command(status_code=200)
 async def revoke(
     request: Request,
     session: Session,
     voucher_id: uuid.UUID,
     body: RevokeIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> VoucherOut:
-        return _view(request, await handlers.revoke(session, principal, voucher_id, body.reason, body.note))
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> VoucherOut:
+    return _view(request, await handlers.revoke(session, principal, voucher_id, body.reason, body.note))
 
 
 @router.post("/v1/batches", status_code=201, response_model=BatchOut,
              summary="Open an issuing batch with its validity window (capped by P5)")
+@command
 async def create_batch(
     request: Request, session: Session, body: BatchIn, principal: Annotated[Principal, require_roles(*STAFF)]
-) -> Response:
-    async def action() -> BatchOut:
-        batch = await handlers.create_batch(
-            session, principal, name=body.name, kind=body.kind, validity_days=body.validity_days,
-            channel="bulk", class_reference=body.class_reference,
-        )
-        return BatchOut.model_validate(batch, from_attributes=True)
-
-    return await run_command(request, session, principal, action)
+) -> BatchOut:
+    batch = await handlers.create_batch(
+        session, principal, name=body.name, kind=body.kind, validity_days=body.validity_days,
+        channel="bulk", class_reference=body.class_reference,
+    )
+    return BatchOut.model_validate(batch, from_attributes=True)
 
 
 @router.post("/v1/batches/{batch_id}/roster", status_code=201, response_model=BulkIssueOut,
              summary="Issue a batch's vouchers from a CSV/XLSX roster; bad rows are reported by line")
+@command
 async def upload_roster(
     request: Request,
     session: Session,
     batch_id: uuid.UUID,
     file: UploadFile,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
+) -> BulkIssueOut:
     settings = request.app.state.settings
     content = await file.read()
 
-    async def action() -> BulkIssueOut:
-        batch = await handlers.get_batch(session, batch_id)
-        result = await issue_roster(session, settings, principal, batch, file.filename or "", content)
-        return BulkIssueOut(
-            batch_id=batch.id,
-            issued=len(result.vouchers),
-            rejected=len(result.row_errors),
-            vouchers=[_view(request, v) for v in result.vouchers],
-            row_errors=result.row_errors,
-        )
-
-    return await run_command(request, session, principal, action)
+    batch = await handlers.get_batch(session, batch_id)
+    result = await issue_roster(session, settings, principal, batch, file.filename or "", content)
+    return BulkIssueOut(
+        batch_id=batch.id,
+        issued=len(result.vouchers),
+        rejected=len(result.row_errors),
+        vouchers=[_view(request, v) for v in result.vouchers],
+        row_errors=result.row_errors,
+    )
 
 
 @router.post("/v1/admin/expiry-sweep", summary="Run the expiry sweep now (it also runs periodically)")
+@command(status_code=200)
 async def expiry_sweep(
     request: Request, session: Session, principal: Annotated[Principal, require_roles(Role.ADMIN)]
-) -> Response:
-    async def action() -> dict[str, int]:
-        return {"expired": await handlers.expire_now(session, principal)}
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> dict[str, int]:
+    return {"expired": await handlers.expire_now(session, principal)}

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
-from skillkit.commands import Outcome, run_command
+from skillkit.commands import Outcome, command
 from skillkit.pagination import Page, paginate
 from skillkit.pii import cipher_for
 from skillkit.problems import not_found
@@ -49,24 +49,22 @@ STAFF = (Role.BUREAU, Role.ADMIN)  # township staff use bureau accounts (no town
               "model": RegistrationReferredOut},
     },
 )
+@command
 async def register(
     request: Request,
     session: Session,
     body: WorkerIn,
     principal: Annotated[Principal, require_roles(Role.WORKER, Role.BUREAU, Role.ADMIN)],
-) -> Response:
+) -> Outcome:
     settings = request.app.state.settings
     cipher = cipher_for(settings)
 
-    async def action() -> Outcome:
-        outcome = await register_worker(session, settings, principal, body)
-        if isinstance(outcome.body, Referred):  # 202: the bureau reviews it (issue 16)
-            return outcome
-        # Masked even for the worker registering: the answer is kept in the idempotency table, which must not hold
-        # the mobile in the clear (the worker sees it in full at GET /v1/workers/me).
-        return Outcome(worker_view(outcome.body, cipher, own=False), outcome.status_code)
-
-    return await run_command(request, session, principal, action)
+    outcome = await register_worker(session, settings, principal, body)
+    if isinstance(outcome.body, Referred):  # 202: the bureau reviews it (issue 16)
+        return outcome
+    # Masked even for the worker registering: the answer is kept in the idempotency table, which must not hold
+    # the mobile in the clear (the worker sees it in full at GET /v1/workers/me).
+    return Outcome(worker_view(outcome.body, cipher, own=False), outcome.status_code)
 
 
 @router.get("/me", response_model=WorkerOut, summary="The worker record of the calling account")
