@@ -147,22 +147,21 @@ async def worker_categories(
 
 @router.post("/{worker_id}/category-reviews", response_model=WorkerCategoriesOut,
              summary="Township or bureau staff confirm or reject a worker's categories on evidence (issue 13, P10)")
+@command(status_code=200)
 async def review(
     request: Request, session: Session, worker_id: uuid.UUID, body: CategoryReviewIn,
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
-    async def action() -> WorkerCategoriesOut:
-        states = await review_categories(session, principal, worker_id, body.categories, body.status,
-                                         body.evidence_reference, body.licence_issued_on, body.note)
-        worker = await session.get(Worker, worker_id)
-        assert worker is not None
-        return categories_view(worker, states)
-
-    return await run_command(request, session, principal, action, status_code=200)
+) -> WorkerCategoriesOut:
+    states = await review_categories(session, principal, worker_id, body.categories, body.status,
+                                     body.evidence_reference, body.licence_issued_on, body.note)
+    worker = await session.get(Worker, worker_id)
+    assert worker is not None
+    return categories_view(worker, states)
 
 
 @rosters.post("", status_code=201, response_model=CategoryRosterOut,
               summary="A roster from the office that keeps a category's register confirms it in bulk (issue 13)")
+@command
 async def upload_category_roster(
     request: Request,
     session: Session,
@@ -172,15 +171,12 @@ async def upload_category_roster(
     reference: Annotated[str, Form(min_length=2, max_length=200,
                                    description="the register's name and date; a line's own 证明编号 overrides it")],
     principal: Annotated[Principal, require_roles(*STAFF)],
-) -> Response:
+) -> CategoryRosterOut:
     settings = request.app.state.settings
     content = await file.read()
 
-    async def action() -> CategoryRosterOut:
-        result = await import_roster(session, settings, principal, office, category, reference.strip(),
-                                     file.filename or "", content)
-        return CategoryRosterOut(office=office, category=category, reference=reference.strip(),
-                                 confirmed=result.confirmed, unchanged=result.unchanged,
-                                 rejected=len(result.row_errors), row_errors=result.row_errors)
-
-    return await run_command(request, session, principal, action)
+    result = await import_roster(session, settings, principal, office, category, reference.strip(),
+                                 file.filename or "", content)
+    return CategoryRosterOut(office=office, category=category, reference=reference.strip(),
+                             confirmed=result.confirmed, unchanged=result.unchanged,
+                             rejected=len(result.row_errors), row_errors=result.row_errors)
