@@ -21,6 +21,7 @@ from skillkit.db import utcnow
 from subsidy_service.adapters.models import ChainRow, Claim, Recovery
 from subsidy_service.adapters.sql import member, per_dialect, run
 from subsidy_service.adapters.store import INSERTS
+from subsidy_service.domain.chain import claim_key
 
 chains_t = ChainRow.__table__
 claims_t = Claim.__table__
@@ -95,15 +96,11 @@ async def _upsert_chains(conn: AsyncConnection, chains: list[dict[str, Any]], no
 _INSERT_RECOVERY = insert(recoveries_t)
 
 
-def claim_key_of(row: Row) -> str:
-    return f"{row.claim_type}:{row.subject_id}:{row.part}"
-
-
 async def claims_of(conn: AsyncConnection, person_keys: list[str]) -> dict[str, dict[str, Row]]:
     """person key -> claim key -> the stored claim row."""
     found: dict[str, dict[str, Row]] = defaultdict(dict)
     for row in await run(conn, _CLAIMS_OF, {"persons": person_keys}):
-        found[row.person_key][claim_key_of(row)] = row
+        found[row.person_key][claim_key(row.claim_type, row.subject_id, row.part)] = row
     return found
 
 

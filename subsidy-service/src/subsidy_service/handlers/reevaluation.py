@@ -1,13 +1,12 @@
 """Re-evaluating persons: their facts and their claims are read in one query each for all of them, the pure
-`evaluate_person` runs per person, and only the rows that changed are written, with
-`subsidy.claim_eligible.v1` / `subsidy.claim_voided.v1` / `subsidy.recovery_opened.v1` (one INSERT) on
+`evaluate_person` runs per person, the pure `claim_changes` says what changed, and only those rows are written,
+with `subsidy.claim_eligible.v1` / `subsidy.claim_voided.v1` / `subsidy.recovery_opened.v1` (one INSERT) on
 transitions. The persons must be locked by the caller (`locks.lock`)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Iterable
 
 from prometheus_client import Counter
@@ -20,8 +19,24 @@ from skillkit.events import EventPayload
 
 from subsidy_service.adapters import claim_rows, store
 from subsidy_service.adapters.outbox import outbox
-from subsidy_service.domain.chain import FROZEN, UNPAID_FROZEN, ChainView, ClaimDraft, ClaimState, PersonResult, Reason, evaluate_person
-from subsidy_service.domain.rules import Line
+from subsidy_service.domain.chain import (
+    AddClaim,
+    ChainView,
+    ClaimDraft,
+    ClaimEvent,
+    ClaimState,
+    OpenRecovery,
+    PersonResult,
+    Recompute,
+    ReleaseSlots,
+    UpdateClaim,
+    VoidFrozen,
+    claim_changes,
+    evaluate_person,
+    evaluation_inputs,
+    may_recover,
+    stored_values,
+)
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
 
@@ -51,24 +66,18 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     views = {view.voucher_id: view for key in keys for view in results[key].chains.values()}
     writes.chains = [_chain_row(view) for _, view in sorted(views.items())]
     recovered = await claim_rows.recovered(conn, [
-        row.id for key in keys for k, row in existing.get(key, {}).items()
-        if row.state == ClaimState.PAID and not row.recovery_pending and k in results[key].claims
-        and results[key].claims[k].state == ClaimState.VOID
+        row.id for key in keys for k, row in existing.get(key, {}).items() if may_recover(row, results[key].claims.get(k))
     ])
     for key in keys:
-        _diff_claims(existing.get(key, {}), results[key], recovered, now, writes, events)
+        for change in claim_changes(existing.get(key, {}), results[key].claims, recovered):
+            _write(change, now, writes, events)
     await claim_rows.write(conn, writes)
     if events:
         await outbox.add_many(session, events)
 
 
 def _evaluate(person_key: str, facts: FactSet, tables: Policies, existing: dict[str, Row]) -> PersonResult:
-    locked = frozenset(k for k, c in existing.items() if c.state in FROZEN)
-    pinned = {
-        k: (c.table_year, c.table_version)
-        for k, c in existing.items()
-        if (c.state == ClaimState.ELIGIBLE or c.state in FROZEN) and c.table_year is not None and c.table_version is not None
-    }
+    locked, pinned = evaluation_inputs(existing)
     return evaluate_person(person_key, facts, tables, locked=locked, pinned=pinned)
 
 
@@ -103,70 +112,32 @@ def _chain_row(view: ChainView) -> dict[str, Any]:
     )
 
 
-def _values(draft: ClaimDraft) -> dict[str, Any]:
-    return dict(
-        person_key=draft.person_key,
-        voucher_id=draft.voucher_id,
-        certificate_id=draft.certificate_id,
-        institution_id=draft.institution_id,
-        payee_type=draft.payee_type,
-        payee_id=draft.payee_id,
-        kind=draft.kind,
-        policy_year=draft.policy_year,
-        table_year=draft.table_year,
-        table_version=draft.table_version,
-        amount=draft.amount,
-        lines=[{"rule_id": line.rule_id, "text": line.text, "amount": str(line.amount)} for line in draft.lines],
-        rule_ids=list(draft.rule_ids),
-        state=draft.state,
-        reason_code=draft.reason.code if draft.reason else None,
-        reason_zh=draft.reason.zh if draft.reason else None,
-        reason_en=draft.reason.en if draft.reason else None,
-        missing=[{"code": r.code, "zh": r.zh, "en": r.en} for r in draft.missing],
-        quota_slot=draft.quota_slot,
-        level_slot=draft.level_slot,
-    )
-
-
-def _diff_claims(existing: dict[str, Row], result: PersonResult, recovered: set[Any], now: datetime,
-                 writes: claim_rows.Writes, events: list[Event]) -> None:
-    for key, row in existing.items():
-        draft = result.claims.get(key)
-        if draft is None or row.state in FROZEN:
-            continue
-        if (row.quota_slot, row.level_slot) != (draft.quota_slot, draft.level_slot) and (row.quota_slot or row.level_slot):
-            writes.slot_releases.append(dict(row_id=row.id, quota_slot=None, level_slot=None))
-    for key, row in sorted(existing.items()):
-        # A claim the facts no longer yield (a project's single claim once its S3 stages are known) is void, unless
-        # the payment flow already holds it.
-        if key not in result.claims and row.state not in FROZEN and row.state != ClaimState.VOID:
-            _changed_claim(row, _superseded(row), now, writes, events)
-    for key, draft in sorted(result.claims.items()):
-        row = existing.get(key)
-        if row is None:
-            _new_claim(draft, now, writes, events)
-        elif row.state in FROZEN:
-            _frozen_claim(row, draft, recovered, now, writes, events)
-        else:
-            _changed_claim(row, draft, now, writes, events)
-
-
-def _superseded(row: Row) -> ClaimDraft:
-    return ClaimDraft(
-        claim_type=row.claim_type, subject_id=row.subject_id, part=row.part, person_key=row.person_key,
-        voucher_id=row.voucher_id, certificate_id=row.certificate_id, institution_id=row.institution_id,
-        payee_type=row.payee_type, payee_id=row.payee_id, kind=row.kind, policy_year=row.policy_year,
-        table_year=row.table_year, table_version=row.table_version, amount=row.amount,
-        lines=tuple(Line(entry["rule_id"], entry["text"], Decimal(entry["amount"])) for entry in row.lines or ()),
-        state=ClaimState.VOID, reason=Reason.of("claim_superseded"),
-    )
+def _write(change: Any, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
+    """The rows and events of one change (`domain.chain.changes`)."""
+    if isinstance(change, ReleaseSlots):
+        writes.slot_releases.append(dict(row_id=change.old.id, quota_slot=None, level_slot=None))
+    elif isinstance(change, AddClaim):
+        _new_claim(change.draft, now, writes, events)
+    elif isinstance(change, UpdateClaim):
+        _changed_claim(change, now, writes, events)
+    elif isinstance(change, Recompute):
+        writes.recomputes.append(dict(row_id=change.old.id, recomputed_amount=change.amount, updated_at=now))
+    elif isinstance(change, VoidFrozen):
+        reason = change.draft.reason
+        writes.frozen_voids.append(dict(
+            row_id=change.old.id, state=ClaimState.VOID, reason_code=reason.code, reason_zh=reason.zh,
+            reason_en=reason.en, quota_slot=None, level_slot=None, updated_at=now,
+        ))
+        events.append(_voided(change.old._asdict(), change.draft))
+    elif isinstance(change, OpenRecovery):
+        _recovery(change, now, writes, events)
 
 
 def _new_claim(draft: ClaimDraft, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
     values = dict(
         id=uuid.uuid4(), claim_type=draft.claim_type, subject_id=draft.subject_id, part=draft.part,
         created_at=now, updated_at=now, recovery_pending=False, paid_at=None, paid_by=None,
-        eligible_at=now if draft.state == ClaimState.ELIGIBLE else None, **_values(draft),
+        eligible_at=now if draft.state == ClaimState.ELIGIBLE else None, **stored_values(draft),
     )
     writes.claim_inserts.append(values)
     CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
@@ -174,54 +145,35 @@ def _new_claim(draft: ClaimDraft, now: datetime, writes: claim_rows.Writes, even
         events.append(_eligible(values))
 
 
-def _changed_claim(row: Row, draft: ClaimDraft, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
-    values = _values(draft)
-    if not any(getattr(row, name) != value for name, value in values.items()):
-        return
-    old_state, old_amount = row.state, row.amount
-    eligible_at = row.eligible_at
-    if old_state != draft.state:
+def _changed_claim(change: UpdateClaim, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
+    row, draft = change.old, change.draft
+    if row.state != draft.state:
         CLAIM_TRANSITIONS.labels(draft.claim_type, draft.state).inc()
-    full = dict(id=row.id, claim_type=row.claim_type, subject_id=row.subject_id, part=row.part, **values)
-    if draft.state == ClaimState.ELIGIBLE and (old_state != ClaimState.ELIGIBLE or old_amount != draft.amount):
+    full = dict(id=row.id, claim_type=row.claim_type, subject_id=row.subject_id, part=row.part, **change.values)
+    eligible_at = row.eligible_at
+    if change.event == ClaimEvent.ELIGIBLE:
         eligible_at = now
         events.append(_eligible(full))
-    elif old_state == ClaimState.ELIGIBLE and draft.state != ClaimState.ELIGIBLE or (draft.state == ClaimState.VOID and old_state != ClaimState.VOID):
+    elif change.event == ClaimEvent.VOIDED:
         events.append(_voided(full, draft))
-    writes.claim_updates.append(dict(row_id=row.id, updated_at=now, eligible_at=eligible_at, **values))
+    writes.claim_updates.append(dict(row_id=row.id, updated_at=now, eligible_at=eligible_at, **change.values))
 
 
-def _frozen_claim(row: Row, draft: ClaimDraft, recovered: set[Any], now: datetime, writes: claim_rows.Writes,
-                  events: list[Event]) -> None:
-    """A declared / paid claim keeps its amount (another amount computed now is kept beside it, for the bureau:
-    "changed after declaration"). Revoked before payment: void. After payment: 追回. Refused and expired claims
-    are final."""
-    if draft.state != ClaimState.VOID:
-        recomputed = draft.amount if draft.amount != row.amount else None
-        if row.state in UNPAID_FROZEN and recomputed != row.recomputed_amount:
-            writes.recomputes.append(dict(row_id=row.id, recomputed_amount=recomputed, updated_at=now))
-        return
-    if row.state in UNPAID_FROZEN:
-        writes.frozen_voids.append(dict(
-            row_id=row.id, state=ClaimState.VOID, reason_code=draft.reason.code, reason_zh=draft.reason.zh,
-            reason_en=draft.reason.en, quota_slot=None, level_slot=None, updated_at=now,
-        ))
-        events.append(_voided(row._asdict(), draft))
-        return
-    if row.state != ClaimState.PAID or row.recovery_pending or row.id in recovered:
-        return  # opened once per claim
+def _recovery(change: OpenRecovery, now: datetime, writes: claim_rows.Writes, events: list[Event]) -> None:
+    """追回: a paid claim whose chain broke for good."""
+    row, reason = change.old, change.draft.reason
     recovery_id = uuid.uuid4()
     writes.recoveries.append(dict(
         id=recovery_id, claim_id=row.id, person_key=row.person_key, payee_type=row.payee_type,
-        payee_id=row.payee_id, amount=row.amount, reason_code=draft.reason.code, reason_zh=draft.reason.zh,
-        reason_en=draft.reason.en, state="open", created_at=now,
+        payee_id=row.payee_id, amount=row.amount, reason_code=reason.code, reason_zh=reason.zh,
+        reason_en=reason.en, state="open", created_at=now,
     ))
     writes.recovery_marks.append(dict(row_id=row.id, recovery_pending=True, updated_at=now))
     events.append((
         RecoveryOpened(
             recovery_id=str(recovery_id), claim_id=str(row.id), claim_type=row.claim_type, voucher_id=row.voucher_id,
             certificate_id=row.certificate_id, person_key=row.person_key, payee_type=row.payee_type,
-            payee_id=row.payee_id, amount=row.amount, reason_code=draft.reason.code, reason=draft.reason.en,
+            payee_id=row.payee_id, amount=row.amount, reason_code=reason.code, reason=reason.en,
         ),
         row.person_key,
         str(recovery_id),

@@ -12,14 +12,29 @@ passed in as `locked` and keep their E4 / E5 slot.
 One module per job: `vocabulary` (states, link names, reasons), `working` (a chain's state while evaluated),
 `links`, `realname` and `categories` (the links), `rates` (a class's rates), `states` (a claim's state from its links, I3),
 `training`, `living`, `evaluation` (the claims of each type), `contests` (E4 / E5), `results` (what is
-returned) and `person` (`evaluate_person`, which runs them in order).
+returned), `person` (`evaluate_person`, which runs them in order) and `changes` (the stored claims against a new
+evaluation's drafts: what to add, update, void, recompute or recover).
 """
 
+from subsidy_service.domain.chain.changes import (
+    AddClaim,
+    ClaimEvent,
+    OpenRecovery,
+    Recompute,
+    ReleaseSlots,
+    UpdateClaim,
+    VoidFrozen,
+    claim_changes,
+    evaluation_inputs,
+    may_recover,
+    stored_values,
+)
 from subsidy_service.domain.chain.person import evaluate_person
 from subsidy_service.domain.chain.results import ChainView, ClaimDraft, PersonResult, claim_key
-from subsidy_service.domain.chain.vocabulary import ELIGIBLE_OR_LATER, FROZEN, UNPAID_FROZEN, ClaimState, Link, Reason
+from subsidy_service.domain.chain.vocabulary import ELIGIBLE_OR_LATER, FROZEN, ClaimState, Reason
 
 __all__ = [
-    "ELIGIBLE_OR_LATER", "FROZEN", "UNPAID_FROZEN", "ChainView", "ClaimDraft", "ClaimState", "Link", "PersonResult",
-    "Reason", "claim_key", "evaluate_person",
+    "ELIGIBLE_OR_LATER", "FROZEN", "AddClaim", "ChainView", "ClaimDraft", "ClaimEvent", "ClaimState", "OpenRecovery",
+    "PersonResult", "Recompute", "Reason", "ReleaseSlots", "UpdateClaim", "VoidFrozen", "claim_changes",
+    "claim_key", "evaluate_person", "evaluation_inputs", "may_recover", "stored_values",
 ]
