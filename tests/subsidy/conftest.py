@@ -7,7 +7,8 @@ import pytest
 from skillkit.testing.harness import ServiceUnderTest, running_service
 from subsidy_service.adapters.models import Base
 from subsidy_service.config import SubsidySettings
-from subsidy_service.main import create, seed_policy_tables
+from subsidy_service.jobs.policy_seed import seed_policy_tables
+from subsidy_service.main import create
 
 
 @pytest.fixture(scope="session")
@@ -27,5 +28,5 @@ async def subsidy_service(database_factory) -> AsyncIterator[ServiceUnderTest]:
 async def ss(subsidy_service: ServiceUnderTest) -> AsyncIterator[ServiceUnderTest]:
     """A wiped database with the 2023 policy table seeded again."""
     await subsidy_service.wipe(Base.metadata)
-    await seed_policy_tables(subsidy_service.runtime)
+    await seed_policy_tables(subsidy_service.runtime.sessionmaker)
     yield subsidy_service

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from subsidy_service.adapters.models import Base
 from subsidy_service.domain.chain import evaluate_person
 from subsidy_service.domain.policy import Policies, default_2023
-from subsidy_service.main import seed_policy_tables
+from subsidy_service.jobs.policy_seed import seed_policy_tables
 
 from tests.subsidy.builders import (
     Clock,
@@ -61,7 +61,7 @@ def expected() -> dict:
 
 async def reset(ss) -> None:
     await ss.wipe(Base.metadata)
-    await seed_policy_tables(ss.runtime)
+    await seed_policy_tables(ss.runtime.sessionmaker)
 
 
 @given(order=st.permutations(HISTORY), duplicates=st.lists(st.sampled_from(HISTORY), max_size=5))

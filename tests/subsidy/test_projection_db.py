@@ -14,7 +14,7 @@ from skillkit.testing import plugin
 
 from subsidy_service.adapters import store
 from subsidy_service.adapters.models import Base, ChainRow, Claim, FactRow, Person, Recovery
-from subsidy_service.main import seed_policy_tables
+from subsidy_service.jobs.policy_seed import seed_policy_tables
 
 from tests.subsidy.builders import (
     Clock,
@@ -75,7 +75,7 @@ async def test_any_order_with_duplicates_gives_the_same_claims(ss):
     rng = random.Random(5)
     for _ in range(2):
         await ss.wipe(Base.metadata)
-        await seed_policy_tables(ss.runtime)
+        await seed_policy_tables(ss.runtime.sessionmaker)
         shuffled = facts + rng.sample(facts, 6)
         rng.shuffle(shuffled)
         await feed(ss, shuffled)
@@ -277,19 +277,20 @@ async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
 
     from skillkit.contracts.training import TrainingStarted
     from skillkit.events import registry
+    from subsidy_service.config import SubsidySettings
     from subsidy_service.consumers import CONSUMER_GROUP, consumer_specs
 
     from tests.subsidy.builders import envelope, fact
 
-    [spec] = consumer_specs()
+    [spec] = consumer_specs(SubsidySettings())
     assert spec.name == CONSUMER_GROUP == "subsidy-service"
     assert spec.topics == ["skills.voucher.v1", "skills.training.v1", "skills.certification.v1",
                            "province.realname.inbound.v1"]
-    assert all(registry.get(t).topic in spec.topics for t in spec.handlers)
+    assert all(registry.get(t).topic in spec.topics for t in spec.by_type)
     assert {"voucher.issued.v1", "voucher.bound.v1", "training.completed.v1", "class.outcome_reported.v1",
             "certificate.issued.v1", "certificate.revoked.v1", "province.realname.answered.v1",
             "worker.registered.v1", "worker.account_linked.v1", "institution.suspended.v1",
-            "evaluation_institution.filed.v1"} <= set(spec.handlers)
+            "evaluation_institution.filed.v1"} <= set(spec.by_type)
     started = fact(TrainingStarted(enrolment_id="E1", voucher_id="V1", class_id="C1", person_key="P1",
                                    first_day=datetime(2023, 6, 2).date(),
                                    checked_at=datetime(2023, 6, 2, 1, tzinfo=timezone.utc)), Clock())

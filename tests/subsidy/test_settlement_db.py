@@ -16,7 +16,7 @@ from subsidy_service.adapters.models import Claim, Recovery
 from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund
 from subsidy_service.adapters.models import Base
 from subsidy_service.jobs.deadline import run_deadline
-from subsidy_service.main import seed_policy_tables
+from subsidy_service.jobs.policy_seed import seed_policy_tables
 
 from tests.subsidy.builders import Clock, certificate_revoked, chain
 from tests.subsidy.helpers import claims, feed, outbox_events
@@ -476,7 +476,7 @@ async def test_P4_a_declaration_racing_a_revocation_loses_nothing(ss):
     as if valid, and no valid claim is left eligible while it sits on a declaration."""
     for round_ in range(4):
         await ss.wipe(Base.metadata)
-        await seed_policy_tables(ss.runtime)
+        await seed_policy_tables(ss.runtime.sessionmaker)
         await three_trainees(ss, "I1", prefix=f"R{round_}")
         await known_institutions(ss, "I1")
         year, quarter = current_quarter()

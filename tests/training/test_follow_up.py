@@ -123,7 +123,8 @@ async def test_S6_window_closes_six_months_after_the_class_completion(ts):
     """The periodic job closes a window whose six months have passed (its final report), and nothing before."""
     from sqlalchemy import update
 
-    from training_service.handlers.training import S6_WINDOW_CLOSER, close_due_s6_windows
+    from training_service.handlers.training import S6_WINDOW_CLOSER
+    from training_service.jobs.s6_windows import close_due_s6_windows
 
     w = await World(ts).setup()
     c = await w.open_class(kind="entrepreneurship", course="SYB", occupation_code=ECOMMERCE, level=None)

@@ -380,7 +380,7 @@ async def test_a_certificate_applied_while_the_completion_commits_still_certifie
 
     from skillkit.consumer import EventProcessor
     from skillkit.db import is_postgres
-    from voucher_service.consumers import voucher_consumer
+    from voucher_service.consumers import lifecycle_consumer
     from voucher_service.handlers import lifecycle
 
     async with vs.sessionmaker() as session:
@@ -395,7 +395,7 @@ async def test_a_certificate_applied_while_the_completion_commits_still_certifie
         moved.set()
         await release.wait()  # committed only after the certificate's batch has started
 
-    holding = EventProcessor("holding", voucher_consumer.handlers, vs.sessionmaker, kit_tables,
+    holding = EventProcessor("holding", lifecycle_consumer().by_type, vs.sessionmaker, kit_tables,
                              before_commit=complete_then_hold)
     completion = asyncio.create_task(holding.apply(envelope(completed(voucher))))
     await moved.wait()

@@ -19,7 +19,7 @@ from skillkit.events import build_event, parse_event
 from voucher_service.adapters.models import Notification, Voucher, Worker
 from voucher_service.adapters.wechat import build_wechat
 from voucher_service.consumers import CONSUMER_NAME, NOTIFICATION_CONSUMER
-from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
+from voucher_service.jobs.notifications import queue_expiry_reminders, send_due
 from voucher_service.wechat_fake import openid_of
 
 from tests.voucher.helpers import worker_body

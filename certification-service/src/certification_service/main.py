@@ -13,7 +13,7 @@ from certification_service.adapters.models import RateLimitHit, kit_tables
 from certification_service.api import certificates, evaluations, institutions, public, reports
 from certification_service.config import CertificationSettings
 from certification_service.rotate_keys import ENCRYPTED_COLUMNS
-from certification_service.consumers import consumers
+from certification_service.consumers import consumer_specs
 
 ROUTERS = [
     institutions.router,
@@ -28,8 +28,8 @@ ROUTERS = [
 
 def create(settings: CertificationSettings | None = None) -> FastAPI:
     settings = settings or CertificationSettings()
-    runtime = ServiceRuntime(settings, kit_tables, consumers=consumers)
-    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumer_specs(settings),
+                             encrypted_columns=ENCRYPTED_COLUMNS)  # issue 16: no start while a retired key is in use
     app = create_app(
         runtime,
         ROUTERS,

@@ -6,9 +6,10 @@ One code path for PostgreSQL (asyncpg) and SQLite (aiosqlite). Nothing is built 
 from __future__ import annotations
 
 import uuid
+from contextlib import asynccontextmanager
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, AsyncIterator
 
 from sqlalchemy import DateTime, MetaData, Numeric, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -127,6 +128,16 @@ def _sqlite_begin(connection: Any) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+@asynccontextmanager
+async def transaction(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """One transaction of a periodic job or a start-up hook: committed when the block ends, rolled back when it
+    raises. Requests commit in `skillkit.commands.run_command`, consumers in `skillkit.consumer.EventProcessor`;
+    handlers never commit."""
+    async with sessionmaker() as session:
+        yield session
+        await session.commit()
 
 
 _NO_TRANSACTION = "skills_no_transaction"

@@ -118,7 +118,7 @@ def service_runtime(service: str) -> Any:
 
 
 def groups_of(service: str, runtime: Any) -> list[Group]:
-    return [Group(service, spec.name, frozenset(spec.topics), frozenset(spec.handlers))
+    return [Group(service, spec.name, frozenset(spec.topics), frozenset(spec.by_type))
             for spec in runtime.consumer_specs]
 
 

@@ -31,6 +31,7 @@ from skillkit.bus import ensure_topics, make_producer
 from skillkit.consumer import EventProcessor, Handler, KafkaConsumerRunner
 from skillkit.contracts.topics import ALL_TOPICS, dead_letter_topic
 from skillkit.db import make_engine, make_read_sessionmaker, make_sessionmaker
+from skillkit.events import EventPayload, registry
 from skillkit.outbox import OutboxRelay
 from skillkit.retention import retention_job
 from skillkit.settings import ServiceSettings
@@ -52,11 +53,32 @@ class PeriodicJob:
 
 @dataclass
 class ConsumerSpec:
+    """A consumer group: the topics it reads and a handler per payload class (the contract's pydantic model, e.g.
+    `VoucherIssued`, never its type name spelt out). A class that is not a registered event of one of the topics
+    stops the service from starting."""
+
     name: str  # the consumer group, also the inbox's consumer name
     topics: list[str]
-    handlers: dict[str, Handler] = field(default_factory=dict)
+    handlers: dict[type[EventPayload], Handler] = field(default_factory=dict)
     # Runs once per batch inside its transaction, after the handlers (see EventProcessor).
     before_commit: Callable[[AsyncSession], Awaitable[None]] | None = None
+
+    def __post_init__(self) -> None:
+        for payload in self.handlers:
+            event_type = registry.get(getattr(payload, "__event_type__", ""))
+            if event_type is None or event_type.payload is not payload:
+                raise TypeError(f"consumer {self.name}: {payload!r} is not a registered event payload")
+            if event_type.topic not in self.topics:
+                raise TypeError(f"consumer {self.name}: {event_type.name} comes on {event_type.topic}, "
+                                f"not on its topics {self.topics}")
+
+    @property
+    def by_type(self) -> dict[str, Handler]:
+        """The handlers by event type name, as records name their type (the `ce_type` header)."""
+        return {payload.__event_type__: handler for payload, handler in self.handlers.items()}  # type: ignore[attr-defined]
+
+
+StartHook = Callable[[async_sessionmaker[AsyncSession]], Awaitable[None]]
 
 
 class Leadership:
@@ -139,6 +161,9 @@ class ServiceRuntime:
         tables: KitTables,
         consumers: list[ConsumerSpec],
         periodic: list[PeriodicJob] | None = None,
+        *,
+        encrypted_columns: tuple[Any, ...] = (),
+        on_start: StartHook | None = None,
     ) -> None:
         self.settings = settings
         self.tables = tables
@@ -156,7 +181,10 @@ class ServiceRuntime:
         self.leadership: Leadership | None = None
         # Columns encrypted with the PII key ring (the service's rotate_keys.ENCRYPTED_COLUMNS): the start refuses to go
         # on while a value names a key id the settings do not hold (issue 16: a key is retired only when unused).
-        self.encrypted_columns: tuple[Any, ...] = ()
+        self.encrypted_columns = encrypted_columns
+        # A service's own work at start (an idempotent import or seed, in its own transaction), once the database is
+        # reachable and the relay, consumers and jobs are started: the one place for it (no runtime subclass).
+        self.on_start = on_start
         # (job name, monotonic time) of every periodic run in this process: tests and the chaos controller read it
         self.periodic_runs: list[tuple[str, float]] = []
 
@@ -171,7 +199,7 @@ class ServiceRuntime:
         for spec in self.consumer_specs:
             self.processors[spec.name] = EventProcessor(
                 spec.name,
-                spec.handlers,
+                spec.by_type,
                 self.sessionmaker,
                 self.tables,
                 after_events_written=self.notify_outbox,
@@ -185,6 +213,8 @@ class ServiceRuntime:
             self.leadership.start()
             for job in self.periodic:
                 self._tasks.append(asyncio.create_task(self._every(job), name=f"periodic-{job.name}"))
+        if self.on_start is not None:
+            await self.on_start(self.sessionmaker)
 
     async def _every(self, job: PeriodicJob) -> None:
         assert self.sessionmaker is not None

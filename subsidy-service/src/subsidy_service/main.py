@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.audit import add_audit_table, audit_router
@@ -19,33 +17,12 @@ from subsidy_service.adapters.kafka_lag import LagReader
 from subsidy_service.adapters.report_refresh import refresh_job
 from subsidy_service.adapters.models import kit_tables
 from subsidy_service.adapters.report_models import RateLimitHit
-from subsidy_service.adapters.store import ensure_default_tables
 from subsidy_service.api import chains, claims, declarations, disclosure, me, pages, payments, policy, reports
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import consumer_specs
 from subsidy_service.jobs.deadline import deadline_job
+from subsidy_service.jobs.policy_seed import seed_policy_tables
 from subsidy_service.metrics import metrics_job
-
-log = logging.getLogger("subsidy_service")
-
-
-class SubsidyRuntime(ServiceRuntime):
-    """Seeds the 2023 policy table (RULES.md) at start when the database has none."""
-
-    async def start(self) -> None:
-        await super().start()
-        await seed_policy_tables(self)
-
-
-async def seed_policy_tables(runtime: ServiceRuntime) -> None:
-    assert runtime.sessionmaker is not None
-    async with runtime.sessionmaker() as session:
-        try:
-            if await ensure_default_tables(session):
-                await session.commit()
-                log.info("seeded the 2023 policy table from RULES.md")
-        except IntegrityError:
-            await session.rollback()  # another replica seeded it first
 
 
 def create(settings: SubsidySettings | None = None) -> FastAPI:
@@ -57,7 +34,7 @@ def create(settings: SubsidySettings | None = None) -> FastAPI:
         await refresh_job(sessionmaker)  # the read models catch up, then the dashboard's opening view is computed
         await reports.warm(sessionmaker, report_cache, settings.report_township_workforce)
 
-    runtime = SubsidyRuntime(settings, kit_tables, consumers=consumer_specs(),
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumer_specs(settings), on_start=seed_policy_tables,
                              periodic=[PeriodicJob("p5-deadline", settings.deadline_sweep_seconds, deadline_job),
                                        PeriodicJob("report-refresh", settings.report_refresh_seconds, refresh_reports),
                                        PeriodicJob("report-metrics", settings.report_metrics_seconds,

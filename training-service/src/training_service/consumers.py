@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from functools import partial
 
+from skillkit.contracts.certification import CertificateIssued, EvaluationInstitutionFiled
+from skillkit.contracts.province import RealnameAnswered, RealnameNotified
 from skillkit.contracts.topics import CERTIFICATION_TOPIC, PROVINCE_INBOUND_TOPIC, VOUCHER_TOPIC
+from skillkit.contracts.voucher import (
+    VoucherBindingRejected,
+    VoucherBound,
+    VoucherExpired,
+    VoucherIssued,
+    VoucherRevoked,
+)
 from skillkit.runtime import ConsumerSpec
 
 from training_service.config import TrainingSettings
@@ -24,27 +33,27 @@ def consumer_specs(settings: TrainingSettings) -> list[ConsumerSpec]:
             name=VOUCHER_CONSUMER,
             topics=[VOUCHER_TOPIC],
             handlers={
-                "voucher.issued.v1": on_voucher_issued,
-                "voucher.bound.v1": partial(binding.on_voucher_bound, settings=settings),
-                "voucher.binding_rejected.v1": binding.on_binding_rejected,
-                "voucher.expired.v1": on_voucher_expired,
-                "voucher.revoked.v1": on_voucher_revoked,
+                VoucherIssued: on_voucher_issued,
+                VoucherBound: partial(binding.on_voucher_bound, settings=settings),
+                VoucherBindingRejected: binding.on_binding_rejected,
+                VoucherExpired: on_voucher_expired,
+                VoucherRevoked: on_voucher_revoked,
             },
             before_commit=binding.before_commit,  # the batch's binds; one P1 trainee sheet per class; one outbox INSERT
         ),
         ConsumerSpec(
             name=PROVINCE_CONSUMER,
             topics=[PROVINCE_INBOUND_TOPIC],
-            handlers={"province.realname.answered.v1": province.on_answered,
-                      "province.realname.notified.v1": realname.on_notified},
+            handlers={RealnameAnswered: province.on_answered,
+                      RealnameNotified: realname.on_notified},
             before_commit=province.store_verdicts,  # the batch's verdicts and their lines: a fixed few statements
         ),
         ConsumerSpec(
             name=CERTIFICATION_CONSUMER,
             topics=[CERTIFICATION_TOPIC],
             handlers={
-                "evaluation_institution.filed.v1": certificates.on_institution_filed,
-                "certificate.issued.v1": partial(certificates.on_certificate_issued, settings=settings),
+                EvaluationInstitutionFiled: certificates.on_institution_filed,
+                CertificateIssued: partial(certificates.on_certificate_issued, settings=settings),
             },
             before_commit=certificates.before_commit,  # P1: the certificate records, one outbox INSERT
         ),

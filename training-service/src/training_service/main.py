@@ -3,41 +3,22 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from sqlalchemy.exc import IntegrityError
 
 from skillkit.app import create_app
 from skillkit.audit import audit_router
 from skillkit.clock import Clock
-from skillkit.locks import lock_key, take_locks
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from training_service import clock as training_clock
-from training_service.adapters.catalogue import import_occupations
 from training_service.api import clock as clock_api
 from training_service.adapters.models import kit_tables
 from training_service.api import catalogues, classes, enrolments, enterprises, open_classes, realname
 from training_service.config import TrainingSettings
 from training_service.rotate_keys import ENCRYPTED_COLUMNS
 from training_service.consumers import consumer_specs
-from training_service.handlers.training import close_due_s6_windows
-from training_service.handlers.realname import resend_overdue
-
-
-class TrainingRuntime(ServiceRuntime):
-    """The kit's runtime, plus the occupation catalogue import (idempotent upsert) at start-up."""
-
-    async def start(self) -> None:
-        await super().start()
-        assert self.sessionmaker is not None
-        async with self.sessionmaker() as session:
-            # Replicas starting together import one after the other (issue 18): without the lock the second's
-            # INSERTs met the first's at flush (a unique violation) or their UPDATEs deadlocked, and it crashed.
-            await take_locks(session, [(lock_key("training"), lock_key("occupations-import"), True)])
-            try:
-                await import_occupations(session, self.settings.occupations_csv)  # type: ignore[attr-defined]
-                await session.commit()
-            except IntegrityError:  # SQLite (no advisory lock): another process imported the same rows just now
-                await session.rollback()
+from training_service.jobs.catalogue import import_catalogue
+from training_service.jobs.province_resend import resend_overdue
+from training_service.jobs.s6_windows import close_due_s6_windows
 
 
 ROUTERS = [catalogues.router, enterprises.router, classes.router, enrolments.router, open_classes.router, realname.router,
@@ -57,8 +38,9 @@ def periodic_jobs(settings: TrainingSettings) -> list[PeriodicJob]:
 
 def create(settings: TrainingSettings | None = None) -> FastAPI:
     settings = settings or TrainingSettings()
-    runtime = TrainingRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic_jobs(settings))
-    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic_jobs(settings),
+                             encrypted_columns=ENCRYPTED_COLUMNS,  # issue 16: no start while a retired key is in use
+                             on_start=lambda sessionmaker: import_catalogue(sessionmaker, settings))
     # The days recorded are judged against this clock; only development and test settings may move it.
     clock = Clock(movable=settings.movable_clock)
     app = create_app(

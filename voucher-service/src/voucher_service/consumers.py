@@ -1,8 +1,22 @@
-"""The voucher service's consumer: training, certification and subsidy events that move vouchers."""
+"""The voucher service's consumers: training, certification and subsidy events that move vouchers (and queue the
+worker's messages), and its own voucher.issued for the messages."""
 
+from __future__ import annotations
+
+from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
+from skillkit.contracts.subsidy import ClaimPaid
 from skillkit.contracts.topics import CERTIFICATION_TOPIC, SUBSIDY_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
+from skillkit.contracts.training import (
+    TrainingCompleted,
+    TrainingDropped,
+    TrainingEnrolled,
+    TrainingEnrolmentRejected,
+    TrainingStarted,
+)
+from skillkit.contracts.voucher import VoucherIssued
 from skillkit.runtime import ConsumerSpec
 
+from voucher_service.config import VoucherSettings
 from voucher_service.handlers import lifecycle, notifications
 
 CONSUMER_NAME = "voucher-service"
@@ -38,21 +52,18 @@ def lifecycle_consumer(notify: bool = True) -> ConsumerSpec:
         name=CONSUMER_NAME,
         topics=[TRAINING_TOPIC, CERTIFICATION_TOPIC, SUBSIDY_TOPIC],
         handlers={
-            "training.enrolled.v1": lifecycle.on_training_enrolled,
-            "training.enrolment_rejected.v1": _rejected if notify else lifecycle.on_enrolment_rejected,
-            "training.dropped.v1": lifecycle.on_training_dropped,
-            "training.started.v1": lifecycle.on_started,
-            "training.completed.v1": lifecycle.on_completed,
-            "certificate.issued.v1": _certificate if notify else lifecycle.on_certificate_issued,
-            "certificate.revoked.v1": lifecycle.on_certificate_revoked,
-            "subsidy.claim_paid.v1": _paid if notify else lifecycle.on_claim_paid,
+            TrainingEnrolled: lifecycle.on_training_enrolled,
+            TrainingEnrolmentRejected: _rejected if notify else lifecycle.on_enrolment_rejected,
+            TrainingDropped: lifecycle.on_training_dropped,
+            TrainingStarted: lifecycle.on_started,
+            TrainingCompleted: lifecycle.on_completed,
+            CertificateIssued: _certificate if notify else lifecycle.on_certificate_issued,
+            CertificateRevoked: lifecycle.on_certificate_revoked,
+            ClaimPaid: _paid if notify else lifecycle.on_claim_paid,
         },
         # the batch's starts, completions, certificates and events; then its messages (or none)
         before_commit=_end_of_batch if notify else _end_of_batch_quiet,
     )
-
-
-voucher_consumer = lifecycle_consumer()
 
 NOTIFICATION_CONSUMER = "voucher-notifications"
 
@@ -60,6 +71,12 @@ NOTIFICATION_CONSUMER = "voucher-notifications"
 notification_consumer = ConsumerSpec(
     name=NOTIFICATION_CONSUMER,
     topics=[VOUCHER_TOPIC],
-    handlers={"voucher.issued.v1": notifications.on_voucher_issued},
+    handlers={VoucherIssued: notifications.on_voucher_issued},
     before_commit=notifications.end_of_batch,
 )
+
+
+def consumer_specs(settings: VoucherSettings) -> list[ConsumerSpec]:
+    if not settings.notifications_enabled:
+        return [lifecycle_consumer(notify=False)]
+    return [lifecycle_consumer(notify=True), notification_consumer]

@@ -15,26 +15,23 @@ from voucher_service.adapters.wechat import build_wechat
 from voucher_service.api import auth, vouchers, workers
 from voucher_service.config import VoucherSettings
 from voucher_service.rotate_keys import ENCRYPTED_COLUMNS
-from voucher_service.consumers import lifecycle_consumer, notification_consumer
-from voucher_service.handlers.notifications import queue_expiry_reminders, send_due
-from voucher_service.handlers.vouchers import sweep_expired
+from voucher_service.consumers import consumer_specs
+from voucher_service.jobs.expiry import sweep_expired
+from voucher_service.jobs.notifications import queue_expiry_reminders, send_due
 
 
 def create(settings: VoucherSettings | None = None) -> FastAPI:
     settings = settings or VoucherSettings()
     wechat = build_wechat(settings)  # WeChat's server API (login, subscribe messages)
-    consumers = [lifecycle_consumer(notify=settings.notifications_enabled)]
     periodic = [PeriodicJob("voucher-expiry", settings.expiry_sweep_seconds, sweep_expired)]
     if settings.notifications_enabled:
-        consumers.append(notification_consumer)
-
         async def send(sessionmaker: Any) -> None:
             await send_due(sessionmaker, wechat, settings)
 
         periodic += [PeriodicJob("voucher-expiry-reminders", settings.expiry_reminder_seconds, queue_expiry_reminders),
                      PeriodicJob("notification-sender", settings.notification_send_seconds, send)]
-    runtime = ServiceRuntime(settings, kit_tables, consumers=consumers, periodic=periodic)
-    runtime.encrypted_columns = ENCRYPTED_COLUMNS  # issue 16: no start while a retired key is still in use
+    runtime = ServiceRuntime(settings, kit_tables, consumers=consumer_specs(settings), periodic=periodic,
+                             encrypted_columns=ENCRYPTED_COLUMNS)  # issue 16: no start while a retired key is in use
     app = create_app(
         runtime,
         [auth.router, workers.router, workers.rosters, vouchers.router, audit_router()],  # audit: P10

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.contracts.subsidy import ClaimExpired, DeadlineWarning
-from skillkit.db import utcnow
+from skillkit.db import transaction, utcnow
 
 from subsidy_service.adapters import settlement_rows as rows
 from subsidy_service.adapters.models import Claim
@@ -73,8 +73,7 @@ async def run_deadline(session: AsyncSession, now: datetime) -> dict[str, Any]:
 
 async def deadline_job(sessionmaker: async_sessionmaker[AsyncSession]) -> None:
     """The periodic job (hourly): the deadline passes at a second, the sweep follows within the hour."""
-    async with sessionmaker() as session:
+    async with transaction(sessionmaker) as session:
         done = await run_deadline(session, utcnow())
-        await session.commit()
     if done["expired"] or done["warnings"]:
         log.info("P5 deadline sweep", extra=done)

@@ -12,9 +12,9 @@ import logging
 import uuid
 from datetime import datetime, timedelta
 
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter
 from sqlalchemy import case, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.audit import record
 from skillkit.auth import Principal
@@ -37,13 +37,11 @@ log = logging.getLogger("training_service.realname")
 CORRECTABLE = ("rejected", "withdrawn")
 
 # The ops dashboard's view of the feed (deploy/grafana): re-sends and escalations as they happen, and the versions
-# unanswered by state as of the re-send job's last run (set from `pipeline_health`).
+# unanswered by state as of the re-send job's last run (jobs/province_resend.py).
 RESENT = Counter("province_realname_resent_total", "Province record versions re-sent after the answer timeout",
                  ["record_type"])
 ESCALATED = Counter("province_realname_escalated_total", "Province record versions escalated after the last attempt",
                     ["record_type"])
-UNANSWERED = Gauge("province_realname_unanswered", "Province record versions without an answer, by state",
-                   ["record_type", "state"])
 
 
 def _line_status(enrolment: Enrolment, record_type: str) -> str | None:
@@ -109,44 +107,35 @@ async def resubmit(session: AsyncSession, settings: TrainingSettings, principal:
     return row
 
 
-async def resend_overdue(sessionmaker: async_sessionmaker[AsyncSession], settings: TrainingSettings,
-                         now: datetime | None = None, limit: int = 500) -> tuple[int, int]:
-    """The periodic job: every version unanswered `province_answer_timeout_seconds` after it was last sent is
-    sent again — its kept payload, the same record id and version — until it was sent `province_max_attempts`
-    times; then it is escalated (pipeline health, the class's view) and not sent again. Returns (re-sent,
-    escalated). Rows are taken in id order and skipped when another replica holds them."""
-    now = now or utcnow()
+async def resend_overdue(session: AsyncSession, settings: TrainingSettings, now: datetime,
+                         limit: int = 500) -> tuple[int, int]:
+    """Every version unanswered `province_answer_timeout_seconds` after it was last sent is sent again — its kept
+    payload, the same record id and version — until it was sent `province_max_attempts` times; then it is
+    escalated (pipeline health, the class's view) and not sent again. Returns (re-sent, escalated). Rows are taken
+    in id order and skipped when another replica holds them. The periodic job: jobs/province_resend.py."""
     cutoff = now - timedelta(seconds=settings.province_answer_timeout_seconds)
     resent = escalated = 0
-    async with sessionmaker() as session:
-        rows = (await session.scalars(
-            select(RealnameSubmission)
-            .where(RealnameSubmission.answered_at.is_(None), RealnameSubmission.escalated_at.is_(None),
-                   RealnameSubmission.payload.is_not(None), RealnameSubmission.last_sent_at < cutoff)
-            .order_by(RealnameSubmission.id).limit(limit).with_for_update(skip_locked=True))).all()
-        for row in rows:
-            if row.attempts >= settings.province_max_attempts:
-                row.escalated_at = now
-                escalated += 1
-                ESCALATED.labels(row.record_type).inc()
-                log.warning("a province record is unanswered after every attempt: escalated",
-                            extra={"submission_id": str(row.record_id), "version": row.version,
-                                   "record_type": row.record_type, "class_id": row.class_id,
-                                   "attempts": row.attempts})
-                continue
-            row.attempts += 1
-            row.last_sent_at = now
-            await outbox.add(session, RealnameSubmitted.model_validate(row.payload), partition_key=row.class_id,
-                             subject=str(row.id))
-            resent += 1
-            RESENT.labels(row.record_type).inc()
-        await session.commit()
-        health = await pipeline_health(session, settings, now)
-    for record_type in ("class", "trainee", "attendance", "completion", "certificate"):
-        counts = health["by_record_type"].get(record_type, {"unanswered": 0, "overdue": 0, "escalated": 0})
-        UNANSWERED.labels(record_type, "escalated").set(counts["escalated"])
-        UNANSWERED.labels(record_type, "overdue").set(counts["overdue"])
-        UNANSWERED.labels(record_type, "waiting").set(counts["unanswered"] - counts["overdue"] - counts["escalated"])
+    rows = (await session.scalars(
+        select(RealnameSubmission)
+        .where(RealnameSubmission.answered_at.is_(None), RealnameSubmission.escalated_at.is_(None),
+               RealnameSubmission.payload.is_not(None), RealnameSubmission.last_sent_at < cutoff)
+        .order_by(RealnameSubmission.id).limit(limit).with_for_update(skip_locked=True))).all()
+    for row in rows:
+        if row.attempts >= settings.province_max_attempts:
+            row.escalated_at = now
+            escalated += 1
+            ESCALATED.labels(row.record_type).inc()
+            log.warning("a province record is unanswered after every attempt: escalated",
+                        extra={"submission_id": str(row.record_id), "version": row.version,
+                               "record_type": row.record_type, "class_id": row.class_id,
+                               "attempts": row.attempts})
+            continue
+        row.attempts += 1
+        row.last_sent_at = now
+        await outbox.add(session, RealnameSubmitted.model_validate(row.payload), partition_key=row.class_id,
+                         subject=str(row.id))
+        resent += 1
+        RESENT.labels(row.record_type).inc()
     return resent, escalated
 
 

@@ -296,29 +296,26 @@ async def _report_again(session: AsyncSession, settings: TrainingSettings, train
     await _write_outcome(session, training_class, payload, principal.subject)
 
 
-async def close_due_s6_windows(sessionmaker, settings: TrainingSettings) -> int:
-    """Periodic (S6): entrepreneurship classes whose licence window has passed report their final rates and close.
-    Returns how many classes it closed."""
-    today = local_date(clock.now())
+async def close_due_windows(session: AsyncSession, settings: TrainingSettings, today: date) -> int:
+    """S6: entrepreneurship classes whose licence window has passed report their final rates and close (the
+    periodic job, jobs/s6_windows.py). Returns how many classes it closed."""
     closed = 0
-    async with sessionmaker() as session:
-        classes = (await session.scalars(
-            select(TrainingClass).where(TrainingClass.status == "open",
-                                        TrainingClass.kind == VoucherKind.ENTREPRENEURSHIP)
-            .order_by(TrainingClass.id).with_for_update())).all()
-        for training_class in classes:
-            outcome = training_class.outcome or {}
-            closes_on = outcome.get("follow_up_closes_on")
-            if not outcome.get("follow_up_open") or closes_on is None or date.fromisoformat(closes_on) >= today:
-                continue
-            enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
-                                                                        Enrolment.status != "rejected"))).all()
-            payload = await _outcome_payload(session, settings, training_class, enrolments, today)
-            if payload.follow_up_open:  # a completion corrected later moved the window: still open
-                continue
-            await _write_outcome(session, training_class, payload, S6_WINDOW_CLOSER)
-            await record(session, SYSTEM, "class.report_outcome", "training_class", str(training_class.id),  # P10
-                         before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
-            closed += 1
-        await session.commit()
+    classes = (await session.scalars(
+        select(TrainingClass).where(TrainingClass.status == "open",
+                                    TrainingClass.kind == VoucherKind.ENTREPRENEURSHIP)
+        .order_by(TrainingClass.id).with_for_update())).all()
+    for training_class in classes:
+        outcome = training_class.outcome or {}
+        closes_on = outcome.get("follow_up_closes_on")
+        if not outcome.get("follow_up_open") or closes_on is None or date.fromisoformat(closes_on) >= today:
+            continue
+        enrolments = (await session.scalars(select(Enrolment).where(Enrolment.class_id == training_class.id,
+                                                                    Enrolment.status != "rejected"))).all()
+        payload = await _outcome_payload(session, settings, training_class, enrolments, today)
+        if payload.follow_up_open:  # a completion corrected later moved the window: still open
+            continue
+        await _write_outcome(session, training_class, payload, S6_WINDOW_CLOSER)
+        await record(session, SYSTEM, "class.report_outcome", "training_class", str(training_class.id),  # P10
+                     before=dict(status="open"), after=dict(status="closed", outcome=training_class.outcome))
+        closed += 1
     return closed

@@ -7,7 +7,7 @@ small consumer group of its own reads the service's own topic for voucher.issued
 they were). Per batch, one SELECT finds the WeChat openids of the batch's persons (workers who never logged in
 through the mini-program get nothing) and one INSERT … ON CONFLICT DO NOTHING writes the messages, keyed by
 (event id, template) — the CloudEvent id, or the binding for voucher.bound — so a redelivered event adds nothing.
-The sender loop (a periodic job) leases due rows, sends them through the WeChat adapter outside any transaction, and
+The sender loop (a periodic job, jobs/notifications.py) leases due rows, sends them through the WeChat adapter outside any transaction, and
 records the result: sent, refused (the worker gave no agreement for the template: WeChat's 43101, not retried),
 failed (a permanent error, or out of attempts), or pending again after a backoff (WeChat busy or unreachable). A
 crash between WeChat's answer and the record sends that message again: at least once, which WeChat's per-agreement
@@ -16,24 +16,19 @@ quota bounds.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.db import utcnow
 from skillkit.events import Envelope
 from skillkit.inserts import insert_or_skip_statement
 
 from voucher_service.adapters.models import Notification, Voucher, WeChatAccount, Worker
-from voucher_service.adapters.wechat import WeChatClient, WeChatError, WeChatUnavailable
-from voucher_service.config import VoucherSettings
 from voucher_service.domain import notifications as content
-
-log = logging.getLogger("voucher_service.notifications")
 
 QUEUE = "voucher.notifications"  # session.info key: (event id, Message) of the batch
 
@@ -98,66 +93,18 @@ async def write_messages(session: AsyncSession, queued: list[tuple[str, content.
     return len(rows)
 
 
-async def queue_expiry_reminders(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """Periodic: a reminder 30 and 7 days before an unbound voucher expires (bound vouchers do not expire). The
-    30-day reminder is skipped for a voucher already within 7 days: the 7-day one says it."""
-    now = utcnow()
+async def queue_expiry_reminders(session: AsyncSession, now: datetime) -> int:
+    """A reminder 30 and 7 days before an unbound voucher expires (bound vouchers do not expire). The 30-day
+    reminder is skipped for a voucher already within 7 days: the 7-day one says it. Returns how many were queued."""
     queued: list[tuple[str, content.Message]] = []
-    async with sessionmaker() as session:
-        for days, later_days in zip(content.EXPIRY_REMINDER_DAYS, (*content.EXPIRY_REMINDER_DAYS[1:], 0)):
-            due = await session.execute(
-                select(Voucher.id, Voucher.code, Voucher.person_key, Voucher.valid_until)
-                .join(Worker, Worker.id == Voucher.worker_id)
-                .where(Voucher.status == "issued", Worker.account_subject.is_not(None),
-                       Voucher.valid_until > now + timedelta(days=later_days),
-                       Voucher.valid_until <= now + timedelta(days=days)))
-            queued += [(f"voucher-expiring:{vid}:{days}",
-                        content.voucher_expiring(key, str(vid), code, valid_until, days))
-                       for vid, code, key, valid_until in due]
-        written = await write_messages(session, queued) if queued else 0
-        await session.commit()
-    return written
-
-
-def backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(3600, 5 * 2 ** (attempts - 1)))
-
-
-async def send_due(sessionmaker: async_sessionmaker[AsyncSession], wechat: WeChatClient,
-                   settings: VoucherSettings, batch: int = 50) -> dict[str, int]:
-    """One round of the sender loop: lease due messages, send them, record each result."""
-    now = utcnow()
-    async with sessionmaker() as session:
-        due = (await session.execute(
-            select(Notification).where(Notification.status == "pending", Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at, Notification.id).limit(batch)
-            .with_for_update(skip_locked=True))).scalars().all()
-        # the lease: another replica's loop skips them until it runs out (a crashed sender's rows come back)
-        leased = [(n.id, n.openid, n.template, dict(n.data), n.page, n.attempts) for n in due]
-        for n in due:
-            n.next_attempt_at = now + timedelta(seconds=settings.notification_lease_seconds)
-        await session.commit()
-    results: dict[str, int] = {}
-    for ident, openid, template, data, page, attempts in leased:
-        values: dict[str, Any] = {"attempts": attempts + 1}
-        template_id = settings.wechat_templates.get(template)
-        try:
-            if template_id is None:
-                raise WeChatError(40037, f"no WeChat template id configured for {template}")
-            await wechat.send_subscribe_message(openid, template_id, data, page, settings.wechat_miniprogram_state)
-            values.update(status="sent", sent_at=utcnow(), last_error=None)
-        except (WeChatError, WeChatUnavailable) as exc:
-            transient = isinstance(exc, WeChatUnavailable) or exc.transient
-            if isinstance(exc, WeChatError) and exc.errcode == 43101:
-                values.update(status="refused", last_error=str(exc)[:300])
-            elif transient and attempts + 1 < settings.notification_max_attempts:
-                values.update(next_attempt_at=utcnow() + backoff(attempts + 1), last_error=str(exc)[:300])
-            else:
-                values.update(status="failed", last_error=str(exc)[:300])
-                log.warning("notification failed", extra={"notification": str(ident), "error": str(exc)})
-        async with sessionmaker() as session:
-            await session.execute(update(Notification).where(Notification.id == ident).values(**values))
-            await session.commit()
-        outcome = values.get("status", "retry")
-        results[outcome] = results.get(outcome, 0) + 1
-    return results
+    for days, later_days in zip(content.EXPIRY_REMINDER_DAYS, (*content.EXPIRY_REMINDER_DAYS[1:], 0)):
+        due = await session.execute(
+            select(Voucher.id, Voucher.code, Voucher.person_key, Voucher.valid_until)
+            .join(Worker, Worker.id == Voucher.worker_id)
+            .where(Voucher.status == "issued", Worker.account_subject.is_not(None),
+                   Voucher.valid_until > now + timedelta(days=later_days),
+                   Voucher.valid_until <= now + timedelta(days=days)))
+        queued += [(f"voucher-expiring:{vid}:{days}",
+                    content.voucher_expiring(key, str(vid), code, valid_until, days))
+                   for vid, code, key, valid_until in due]
+    return await write_messages(session, queued) if queued else 0

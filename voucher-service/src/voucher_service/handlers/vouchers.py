@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.audit import record
 from skillkit.auth import Principal
@@ -276,17 +276,3 @@ async def expire_now(session: AsyncSession, principal: Principal) -> int:
     expired = await expire_due(session)
     await record(session, principal, "voucher.expiry_sweep", "voucher_expiry", "sweep", after=dict(expired=expired))
     return expired
-
-
-async def sweep_expired(sessionmaker: async_sessionmaker[AsyncSession]) -> int:
-    """The periodic expiry job: batches of 500 until nothing is due."""
-    total = 0
-    while True:
-        async with sessionmaker() as session:
-            expired = await expire_due(session)
-            await session.commit()
-        total += expired
-        if expired < 500:
-            return total
-
-
