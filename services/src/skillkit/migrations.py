@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 from importlib import resources
-from typing import Any
+from typing import Any, Callable
 
 from alembic import command, context
 from alembic.config import Config
+import sqlalchemy as sa
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
@@ -70,3 +71,30 @@ def main(migrations_package: str, settings: Any, argv: list[str] | None = None) 
         command.revision(config, message=args.message, autogenerate=True)
     else:
         command.upgrade(config, "head")
+
+
+def encrypt_rows(table: sa.TableClause, plain: str, encrypted: str, cipher: Any, *, batch: int = 1000) -> None:
+    """In a revision that moves a personal value to an encrypted column (issue 16): fills `encrypted` with
+    `cipher.encrypt(plain)` for every row whose `encrypted` is still NULL. `table` is the revision's own
+    `sa.table('name', sa.column('id', …), …)` with both columns and an `id` key (typed: it is bound again)."""
+    _convert_rows(table, plain, encrypted, cipher.encrypt, batch)
+
+
+def decrypt_rows(table: sa.TableClause, encrypted: str, plain: str, cipher: Any, *, batch: int = 1000) -> None:
+    """The downgrade of `encrypt_rows`: fills `plain` with `cipher.decrypt(encrypted)` where it is NULL."""
+    _convert_rows(table, encrypted, plain, cipher.decrypt, batch)
+
+
+def _convert_rows(table: sa.TableClause, source: str, target: str, convert: Callable[[Any], Any], batch: int) -> None:
+    """Rows in id order, `batch` at a time: one SELECT of the rows not yet converted, one executemany UPDATE."""
+    from alembic import op
+
+    connection = op.get_bind()
+    key, source_column, target_column = table.c.id, table.c[source], table.c[target]
+    select_batch = sa.select(key, source_column).where(target_column.is_(None)).order_by(key).limit(batch)
+    update_row = sa.update(table).where(key == sa.bindparam("row_id")).values({target: sa.bindparam("value")})
+    while True:
+        rows = connection.execute(select_batch).all()
+        if not rows:
+            return
+        connection.execute(update_row, [{"row_id": row[0], "value": convert(row[1])} for row in rows])

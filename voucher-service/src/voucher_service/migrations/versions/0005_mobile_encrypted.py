@@ -14,6 +14,7 @@ from typing import Sequence, Union
 import sqlalchemy as sa
 from alembic import op
 
+from skillkit.migrations import decrypt_rows, encrypt_rows
 from skillkit.pii import cipher_for
 
 
@@ -22,7 +23,6 @@ down_revision: Union[str, None] = '0004'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
-BATCH = 1000
 _workers = sa.table('workers', sa.column('id', sa.Uuid()), sa.column('mobile', sa.String(11)),
                     sa.column('mobile_encrypted', sa.Text()))
 
@@ -33,25 +33,10 @@ def _cipher():
     return cipher_for(VoucherSettings())
 
 
-def _copy(source: str, target: str, convert) -> None:
-    connection = op.get_bind()
-    source_column, target_column = _workers.c[source], _workers.c[target]
-    while True:
-        rows = connection.execute(
-            sa.select(_workers.c.id, source_column).where(target_column.is_(None)).order_by(_workers.c.id).limit(BATCH)
-        ).all()
-        if not rows:
-            return
-        connection.execute(
-            sa.update(_workers).where(_workers.c.id == sa.bindparam('row_id')).values({target: sa.bindparam('value')}),
-            [{'row_id': row.id, 'value': convert(row[1])} for row in rows],
-        )
-
-
 def upgrade() -> None:
     with op.batch_alter_table('workers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mobile_encrypted', sa.Text(), nullable=True))
-    _copy('mobile', 'mobile_encrypted', _cipher().encrypt)
+    encrypt_rows(_workers, 'mobile', 'mobile_encrypted', _cipher())
     with op.batch_alter_table('workers', schema=None) as batch_op:
         batch_op.alter_column('mobile_encrypted', existing_type=sa.Text(), nullable=False)
         batch_op.drop_column('mobile')
@@ -60,7 +45,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('workers', schema=None) as batch_op:
         batch_op.add_column(sa.Column('mobile', sa.String(length=11), nullable=True))
-    _copy('mobile_encrypted', 'mobile', _cipher().decrypt)
+    decrypt_rows(_workers, 'mobile_encrypted', 'mobile', _cipher())
     with op.batch_alter_table('workers', schema=None) as batch_op:
         batch_op.alter_column('mobile', existing_type=sa.String(length=11), nullable=False)
         batch_op.drop_column('mobile_encrypted')
