@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from skillkit.audit import GENESIS_HASH, _audit, create_audit_log, entry_hash, head, record, verify_chain
 from skillkit.audit_head import publish_head
 from skillkit.auth import Principal, Role
-from skillkit.county import local_date
+from skillkit.county import county_time, local_date
 from skillkit.db import make_engine, make_read_sessionmaker, make_sessionmaker
 from skillkit.testing.harness import run_unguarded
 
@@ -151,8 +151,8 @@ async def test_P10_a_rewrite_of_the_whole_chain_shows_only_against_the_published
     document = json.loads((tmp_path / "audit-head-2026-12-06.json").read_text())
     original = await _rows(engine)
     assert document == published == {
-        "service": "training", "published_at": "2026-12-06T15:59:00+00:00", "entries": 3, "head_id": 3,
-        "head_hash": original[2]["hash"], "head_at": original[2]["at"].isoformat(), "chain_ok": True,
+        "service": "training", "published_at": "2026-12-06T23:59:00+08:00", "entries": 3, "head_id": 3,
+        "head_hash": original[2]["hash"], "head_at": county_time(original[2]["at"]), "chain_ok": True,
         "first_broken_id": None}
 
     # Someone able to drop the guard changes entry 2 and recomputes every hash after it: a consistent chain.

@@ -1,5 +1,6 @@
 """The OpenAPI of every operation states its roles, its problem codes (each with its Chinese detail), the
-Idempotency-Key header where it is honoured, and the GB 11643 / GB 32100 check rules with a valid example."""
+Idempotency-Key header where it is honoured, the GB 11643 / GB 32100 check rules with a valid example, and every
+instant in county time (+08:00)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import importlib
 import pytest
 from stdnum.cn import ric, uscc
 
+from skillkit.county import COUNTY_TIME_EXAMPLE
 from skillkit.openapi_docs import CREDIT_CODE_EXAMPLE, ID_NUMBER_EXAMPLE
 from skillkit.problem_texts import detail_zh
 
@@ -75,3 +77,23 @@ def test_id_number_and_credit_code_rules_with_a_valid_example():
                 if prop_name == "id_number":
                     assert "GB 11643" in prop["description"]
     assert found >= 3
+
+
+def _date_times(node, where=""):
+    if isinstance(node, dict):
+        if node.get("format") == "date-time":
+            yield where, node
+        for key, value in node.items():
+            yield from _date_times(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _date_times(value, f"{where}/{i}")
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_every_instant_in_the_api_is_county_time(name):
+    """Every datetime field of every request and answer is `skillkit.county.CountyTime`: answered as
+    2026-12-06T13:05:00+08:00, which its example shows (a plain `datetime` would answer UTC with a Z)."""
+    found = list(_date_times(openapi(name)))
+    assert found and [where for where, node in found if not node.get("examples", [""])[0].endswith("+08:00")] == []
+    assert COUNTY_TIME_EXAMPLE in [node["examples"][0] for _, node in found]

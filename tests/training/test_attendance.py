@@ -30,11 +30,12 @@ async def test_first_check_in_starts_the_training_and_sends_a_sheet_of_one_line(
     assert r.status_code == 201, r.text
     body = r.json()
     assert (body["day"], body["method"], body["staff_id"], body["attended_days"]) == (day.isoformat(), "staff", "T-007", 1)
+    assert body["checked_at"] == f"{day.isoformat()}T09:00:00+08:00"  # sent as 01:00 UTC, answered in county time
     assert await outbox_payloads(ts, "training.checked_in.v1") == []  # no longer emitted
     [started] = await outbox_payloads(ts, "training.started.v1")
     assert started == {"enrolment_id": e["id"], "voucher_id": v["voucher_id"], "class_id": c["id"],
                        "person_key": v["person_key"], "first_day": day.isoformat(),
-                       "checked_at": body["checked_at"].replace("+00:00", "Z")}
+                       "checked_at": f"{day.isoformat()}T01:00:00Z"}  # the bus keeps UTC
     [sheet] = _sheets(await outbox_payloads(ts, "province.realname.submitted.v1"))  # P1
     assert (sheet["day"], sheet["enrolment_id"], sheet["person_key"]) == (day.isoformat(), None, None)
     assert [(line["enrolment_id"], line["person_key"], line["method"]) for line in sheet["attendance"]] == [
@@ -96,7 +97,9 @@ async def test_check_in_needs_staff_id_and_an_active_enrolment(ts):
     r = await w.check_in(c["id"], e["id"], day, method="staff")
     assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
     r = await w.check_in(c["id"], e["id"], day, checked_at="2026-12-01T09:00:00")  # naive timestamp
-    assert (r.status_code, r.json()["code"]) == (422, "validation_failed")
+    assert (r.status_code, r.json()["code"], r.json()["errors"]) == (422, "validation_failed", [{
+        "location": "body.checked_at", "type": "timezone_aware",
+        "message": "a time needs its offset, e.g. 2026-12-06T13:05:00+08:00 (county time) or 2026-12-06T05:05:00Z (UTC)"}])
     number = resident_id(9)
     v = await w.voucher(number)
     pending = (await w.enrol(c["id"], number, v)).json()

@@ -44,6 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
+from skillkit.county import CountyTime
 from skillkit.db import UTCDateTime, utcnow
 from skillkit.locks import lock_key, take_locks
 from skillkit.pagination import MAX_LIMIT, Page, decode_cursor, encode_cursor
@@ -200,7 +201,7 @@ async def record(
 class AuditHead(BaseModel):
     id: int = Field(description="the last entry's id (ids are gapless: also the number of entries)")
     hash: str = Field(description="the last entry's hash: publish it, and a later rewrite of the chain shows")
-    at: datetime
+    at: CountyTime
 
 
 class AuditVerification(BaseModel):
@@ -208,7 +209,7 @@ class AuditVerification(BaseModel):
     entries: int = Field(description="entries read")
     head_id: int | None = None
     head_hash: str = Field(description="the last entry's stored hash (the genesis hash when there is none)")
-    head_at: datetime | None = None
+    head_at: CountyTime | None = None
     first_broken_id: int | None = Field(None, description="the first entry whose hash or link does not verify")
     detail: str | None = None
 
@@ -306,7 +307,7 @@ def drop_audit_log(op: Any) -> None:
 
 class AuditEntryOut(BaseModel):
     id: int
-    at: datetime
+    at: CountyTime
     actor: str
     role: str
     org_id: str | None

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from skillkit.audit import GENESIS_HASH, verify_chain
-from skillkit.county import local_date
+from skillkit.county import county_time, local_date
 from skillkit.db import make_engine, make_read_sessionmaker, utcnow
 
 async def publish_head(database_url: str, out: Path, service: str, *, now: datetime | None = None) -> dict[str, Any]:
@@ -36,11 +36,11 @@ async def publish_head(database_url: str, out: Path, service: str, *, now: datet
         await engine.dispose()
     document = {
         "service": service,
-        "published_at": now.isoformat(),
+        "published_at": county_time(now),
         "entries": verification.entries,
         "head_id": verification.head_id,
         "head_hash": verification.head_hash if verification.head_id is not None else GENESIS_HASH,
-        "head_at": verification.head_at.isoformat() if verification.head_at else None,
+        "head_at": county_time(verification.head_at) if verification.head_at else None,
         "chain_ok": verification.ok,
         "first_broken_id": verification.first_broken_id,
     }

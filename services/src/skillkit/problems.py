@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from skillkit.county import COUNTY_TIME_EXAMPLE
 from skillkit.problem_texts import detail_zh as catalogue_detail_zh
 
 PROBLEM_JSON = "application/problem+json"
@@ -63,6 +64,10 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         },
     }
 }
+
+# A naive time ("2026-12-06T13:05:00") is refused: without an offset nobody can tell which instant it is.
+NAIVE_TIME_EN = f"a time needs its offset, e.g. {COUNTY_TIME_EXAMPLE} (county time) or 2026-12-06T05:05:00Z (UTC)"
+NAIVE_TIME_ZH = f"时间须带时区，例如 {COUNTY_TIME_EXAMPLE}（北京时间）"
 
 
 class Problem(Exception):
@@ -149,7 +154,7 @@ def install_problem_handlers(app: FastAPI) -> None:
         errors = [
             {
                 "location": ".".join(str(p) for p in err.get("loc", ())),
-                "message": err.get("msg", ""),
+                "message": NAIVE_TIME_EN if err.get("type") == "timezone_aware" else err.get("msg", ""),
                 "type": err.get("type", ""),
             }
             for err in exc.errors()
@@ -158,8 +163,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             return problem_response(request, 400, "malformed_json", "request body is not valid JSON", errors=errors)
         detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors)
         where = "、".join(e["location"] for e in errors)
+        naive = "；" + NAIVE_TIME_ZH if any(e["type"] == "timezone_aware" for e in errors) else ""
         return problem_response(request, 422, "validation_failed", detail, errors=errors,
-                                detail_zh=f"提交的数据不符合要求，请检查：{where}")
+                                detail_zh=f"提交的数据不符合要求，请检查：{where}{naive}")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

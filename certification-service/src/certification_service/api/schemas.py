@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import CertificateType
+from skillkit.county import CountyTime
 
 # Bodies the handlers take live in domain/; re-exported here so the API has one place for its schemas.
 from certification_service.domain.evaluations import CandidateIn, EvaluationIn
@@ -36,8 +37,8 @@ class InstitutionOut(BaseModel):
     status_label: str
     status_reason: str | None
     filings: list[FilingOut]
-    created_at: datetime
-    updated_at: datetime
+    created_at: CountyTime
+    updated_at: CountyTime
 
 
 class EvaluationOut(BaseModel):
@@ -50,7 +51,7 @@ class EvaluationOut(BaseModel):
     certificate_type: CertificateType
     certificate_type_label: str
     scheduled_on: date
-    created_at: datetime
+    created_at: CountyTime
 
 
 class CandidateOut(BaseModel):
@@ -64,8 +65,8 @@ class CandidateOut(BaseModel):
     theory_score: Decimal | None
     practical_score: Decimal | None
     passed: bool | None
-    result_recorded_at: datetime | None
-    created_at: datetime
+    result_recorded_at: CountyTime | None
+    created_at: CountyTime
 
 
 class ResultIn(BaseModel):
@@ -112,7 +113,7 @@ class CertificateOut(BaseModel):
     graduation_year: int | None
     status: Literal["valid", "revoked"]
     revoked_reason: str | None
-    revoked_at: datetime | None
+    revoked_at: CountyTime | None
 
 
 class RefusedCandidate(BaseModel):
@@ -164,4 +165,4 @@ class WorkforceIn(BaseModel):
 class WorkforceOut(BaseModel):
     township: str
     workforce_size: int
-    updated_at: datetime
+    updated_at: CountyTime

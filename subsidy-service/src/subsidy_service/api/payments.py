@@ -14,6 +14,7 @@ from skillkit import audit
 from skillkit.app import Session
 from skillkit.auth import Principal, Role, require_roles
 from skillkit.commands import command
+from skillkit.county import county_time
 from skillkit.pagination import Page, paginate
 from skillkit.pii import PiiCipher
 from skillkit.problems import Problem, not_found
@@ -30,6 +31,7 @@ from subsidy_service.api.settlement_schemas import (
     AllocationIn,
     BatchIn,
     BatchOut,
+    DeadlineRow,
     FundOut,
     ImportOut,
     LedgerEntryOut,
@@ -153,11 +155,11 @@ async def ledger_xlsx(session: Session, _: Annotated[Principal, require_roles(*M
             f = funds[e.fund_id]
             sign = e.amount if e.entry_type in ("allocation", "release", "reverse", "recover") else -e.amount
             yield [e.id, FUND_KINDS[f.code].label, ENTRY_LABELS.get(e.entry_type, e.entry_type), str(e.amount),
-                   str(sign), e.reference, e.created_by, e.created_at.isoformat()]
+                   str(sign), e.reference, e.created_by, county_time(e.created_at)]
 
     chain_head = await audit.head(session)
     preamble = [f"{year}年度 资金台账", "审计日志链头 audit head: " + (
-        f"#{chain_head.id} {chain_head.hash} {chain_head.at.isoformat()}" if chain_head else "—")] + [
+        f"#{chain_head.id} {chain_head.hash} {county_time(chain_head.at)}" if chain_head else "—")] + [
         f"{FUND_KINDS[f.code].label}: 下达 {f.allocated} 预留 {f.reserved} 已付 {f.paid} 可用 {f.allocated - f.reserved - f.paid}"
         for f in sorted(funds.values(), key=lambda f: FUND_KINDS[f.code].order)]
     return await xlsx_response(f"fund-ledger-{year}.xlsx", "资金台账", preamble,
@@ -281,22 +283,23 @@ async def recoveries_xlsx(session: Session, _: Annotated[Principal, require_role
         for r in await session.scalars(select(Recovery).order_by(Recovery.created_at, Recovery.id)):
             yield [str(r.id), str(r.claim_id), r.payee_type, r.payee_id, str(r.amount), r.reason_zh,
                    states.get(r.state, r.state), ways.get(r.settlement, r.settlement), r.settled_reference,
-                   r.settled_at.isoformat() if r.settled_at else None]
+                   county_time(r.settled_at) if r.settled_at else None]
 
     return await xlsx_response("recoveries.xlsx", "追回清单", [],
                                ["追回编号", "补贴编号", "收款方类型", "收款方", "金额", "原因", "状态", "方式", "参考号", "办结时间"],
                                rows())
 
 
-@router.get("/reports/deadline", summary="P5: unpaid claims per policy year and payee, with the deadline")
+@router.get("/reports/deadline", response_model=list[DeadlineRow],
+            summary="P5: unpaid claims per policy year and payee, with the deadline")
 async def deadline_report(request: Request, session: Session,
-                          _: Annotated[Principal, require_roles(*MONEY_READERS)]) -> list[dict]:
+                          _: Annotated[Principal, require_roles(*MONEY_READERS)]) -> list[DeadlineRow]:
     moment = now(request)
     found = (await session.execute(
         select(Claim.policy_year, Claim.payee_type, Claim.payee_id, func.count(), func.sum(Claim.amount))
         .where(Claim.state.in_(EXPIRING)).group_by(Claim.policy_year, Claim.payee_type, Claim.payee_id)
         .order_by(Claim.policy_year, Claim.payee_type, Claim.payee_id))).all()
-    return [{"policy_year": y, "payee_type": t, "payee_id": p, "claims": n,
-             "amount": str(Decimal(a or 0).quantize(Decimal("0.01"))), "deadline": deadline(y).isoformat(),
-             "days_left": max(0, (deadline(y) - moment).days)} for y, t, p, n, a in found]
+    return [DeadlineRow(policy_year=y, payee_type=t, payee_id=p, claims=n, amount=Decimal(a or 0).quantize(Decimal("0.01")),
+                        deadline=deadline(y), days_left=max(0, (deadline(y) - moment).days))
+            for y, t, p, n, a in found]
 

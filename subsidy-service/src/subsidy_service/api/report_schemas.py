@@ -3,10 +3,11 @@ yuan in JSON); rates are percentages as strings with one decimal ("62.5"), compu
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
+
+from skillkit.county import CountyTime
 
 
 class CountTarget(BaseModel):
@@ -128,7 +129,7 @@ class GroupLag(BaseModel):
 class TopicAge(BaseModel):
     consumer: str
     topic: str
-    newest_processed_at: datetime | None
+    newest_processed_at: CountyTime | None
     age_seconds: float | None
 
 
@@ -157,7 +158,7 @@ class FilterOptions(BaseModel):
 class AuditHeadOut(BaseModel):
     head_id: int | None
     head_hash: str
-    head_at: datetime | None
+    head_at: CountyTime | None
 
 
 class DisclosedPayee(BaseModel):
@@ -185,7 +186,7 @@ class DisclosedQuarter(BaseModel):
 
 class DisclosureOut(BaseModel):
     year: int
-    generated_at: datetime
+    generated_at: CountyTime
     audit_head: AuditHeadOut = Field(description="P7/P10: the audit trail's head when the data was read")
     quarters: list[DisclosedQuarter]
     targets: list[CountTarget | RateTarget]

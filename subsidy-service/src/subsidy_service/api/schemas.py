@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from skillkit.county import CountyTime
 
 from subsidy_service.domain.policy import PolicyTableChange
 
@@ -59,10 +61,10 @@ class ClaimOut(BaseModel):
     reason: ReasonOut | None
     missing: list[ReasonOut]
     recovery_pending: bool
-    created_at: datetime
-    updated_at: datetime
-    eligible_at: datetime | None
-    paid_at: datetime | None
+    created_at: CountyTime
+    updated_at: CountyTime
+    eligible_at: CountyTime | None
+    paid_at: CountyTime | None
 
 
 class ChainOut(BaseModel):
@@ -79,7 +81,7 @@ class ChainOut(BaseModel):
     links: list[LinkOut]
     problems: list[ReasonOut]
     claims: list[ClaimOut]
-    updated_at: datetime
+    updated_at: CountyTime
 
 
 class AmountByState(BaseModel):
@@ -122,7 +124,7 @@ class RecoveryOut(BaseModel):
     amount: Decimal
     reason: ReasonOut
     state: str
-    created_at: datetime
+    created_at: CountyTime
 
 
 class ReviewIn(BaseModel):
@@ -140,7 +142,7 @@ class PolicyTableOut(BaseModel):
     effective_from: date
     effective_to: date
     changed_by: str
-    changed_at: datetime
+    changed_at: CountyTime
     note: str | None
     rules: dict[str, Any]
 
@@ -151,5 +153,5 @@ class PolicyTableSummary(BaseModel):
     effective_from: date
     effective_to: date
     changed_by: str
-    changed_at: datetime
+    changed_at: CountyTime
     note: str | None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from skillkit.county import CountyTime
 
 
 
@@ -32,7 +33,7 @@ class AccountOut(BaseModel):
     bank_city: str
     changed_by: str
     changed_role: str
-    changed_at: datetime
+    changed_at: CountyTime
 
 
 class DeclarationIn(_In):
@@ -63,10 +64,10 @@ class DeclarationOut(BaseModel):
     flags: list[FlagOut]
     held_back_order_classes: list[str] = Field(default_factory=list)
     opened_by: str
-    opened_at: datetime
-    submitted_at: datetime | None = None
-    verified_at: datetime | None = None
-    approved_at: datetime | None = None
+    opened_at: CountyTime
+    submitted_at: CountyTime | None = None
+    verified_at: CountyTime | None = None
+    approved_at: CountyTime | None = None
 
 
 class LineOut(BaseModel):
@@ -151,7 +152,7 @@ class LedgerEntryOut(BaseModel):
     recovery_id: uuid.UUID | None
     reference: str | None
     created_by: str
-    created_at: datetime
+    created_at: CountyTime
 
 
 class BatchIn(_In):
@@ -183,10 +184,22 @@ class BatchOut(BaseModel):
     declaration_ids: list[str]
     draws: list[dict[str, Any]]
     approved_by: str
-    approved_at: datetime
-    exported_at: datetime | None
-    settled_at: datetime | None
+    approved_at: CountyTime
+    exported_at: CountyTime | None
+    settled_at: CountyTime | None
     transfers: list[TransferOut] = Field(default_factory=list)
+
+
+class DeadlineRow(BaseModel):
+    """P5: a payee's unpaid claims of one policy year and the instant they expire (county midnight after 31 March)."""
+
+    policy_year: int
+    payee_type: str
+    payee_id: str
+    claims: int
+    amount: Decimal = Field(examples=["1900.00"])
+    deadline: CountyTime = Field(examples=["2027-04-01T00:00:00+08:00"])
+    days_left: int
 
 
 class ImportOut(BaseModel):

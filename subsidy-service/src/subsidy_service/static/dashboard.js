@@ -174,7 +174,7 @@ async function refresh() {
     renderTargets(targets); renderFunnel(funnel); renderSeries(month, kind); renderMoney(money); renderFunds(funds);
     renderPipeline(pipeline);
     await renderDrill(base);
-    document.getElementById("updated").textContent = "更新于 " + new Date().toLocaleString("zh-CN");
+    document.getElementById("updated").textContent = "更新于 " + new Date().toLocaleString("zh-CN", {timeZone: "Asia/Shanghai"});
     document.body.dataset.ready = "true";
   } catch (error) {
     if (error.refused) refuse(error); else throw error;

@@ -38,7 +38,7 @@ async function load() {
   const year = document.getElementById("d-year").value;
   const quarter = document.getElementById("d-quarter").value;
   const d = await get("/v1/public/disclosure", {year, quarter});
-  document.getElementById("generated").textContent = "数据时间 " + new Date(d.generated_at).toLocaleString("zh-CN");
+  document.getElementById("generated").textContent = "数据时间 " + new Date(d.generated_at).toLocaleString("zh-CN", {timeZone: "Asia/Shanghai"});
   document.getElementById("targets").replaceChildren(...d.targets.map(target));
   document.getElementById("audit-id").textContent = d.audit_head.head_id == null ? "0" : d.audit_head.head_id;
   document.getElementById("audit-hash").textContent = d.audit_head.head_hash;

@@ -6,20 +6,21 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict
 
 from skillkit.auth import Principal, Role, require_roles
+from skillkit.county import CountyTime
 
 router = APIRouter(prefix="/v1/clock", tags=["clock (development, test)"])
 
 
 class ClockIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    now: AwareDatetime | None = None  # None: back to real time
+    now: CountyTime | None = None  # None: back to real time
 
 
 class ClockOut(BaseModel):
-    now: AwareDatetime
+    now: CountyTime
 
 
 @router.get("", response_model=ClockOut, summary="The service's time (development, test)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -21,7 +21,7 @@ from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, Role, require_roles
 from skillkit.commands import Outcome, command
 from skillkit.contracts.vocab import SKILL_LEVEL_LABELS, VOUCHER_KIND_LABELS, VoucherKind
-from skillkit.county import local_date
+from skillkit.county import CountyTime, local_date
 from skillkit.db import utcnow
 from skillkit.pagination import Page
 from skillkit.pii import cipher_for, mask_mobile
@@ -84,8 +84,8 @@ class InterestOut(BaseModel):
     status_label: str
     enrolment_id: uuid.UUID | None
     enrolment_status: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: CountyTime
+    updated_at: CountyTime
 
 
 def _catalogue() -> Any:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel
 
 from skillkit.contracts.vocab import VoucherKind
+from skillkit.county import CountyTime
 
 from training_service.domain.bodies import (  # noqa: F401  (re-exported: the API's request bodies)
     BulkOut,
@@ -57,8 +58,8 @@ class InstitutionOut(BaseModel):
     status: str
     status_label: str
     status_reason: str | None
-    created_at: datetime
-    updated_at: datetime
+    created_at: CountyTime
+    updated_at: CountyTime
 
 
 class EnterpriseOut(BaseModel):
@@ -72,7 +73,7 @@ class EnterpriseOut(BaseModel):
     contact_name: str
     contact_phone: str
     created_by: str
-    created_at: datetime
+    created_at: CountyTime
 
 
 # ---- classes ----------------------------------------------------------------------------------------------------
@@ -105,7 +106,7 @@ class ClassOut(BaseModel):
     status_label: str
     decision_reason: str | None
     outcome: dict | None
-    created_at: datetime
+    created_at: CountyTime
     # GET /classes/{id} only (null elsewhere): enrolment status -> count, for pollers (one GROUP BY, no PII).
     enrolment_counts: dict[str, int] | None = None
 
@@ -143,7 +144,7 @@ class EnrolmentOut(BaseModel):
     contract_months: int | None
     licence_credit_code: str | None
     licensed_on: date | None
-    created_at: datetime
+    created_at: CountyTime
 
 
 class CheckInOut(BaseModel):
@@ -153,7 +154,7 @@ class CheckInOut(BaseModel):
     day: date
     method: str
     staff_id: str | None
-    checked_at: datetime
+    checked_at: CountyTime
     evidence_ref: str | None = None
     attended_days: int
 
@@ -178,11 +179,11 @@ class RealnameVersionOut(BaseModel):
     status_label: str
     reason: str | None = None
     detail: str | None = None
-    sent_at: datetime
-    last_sent_at: datetime | None = None
+    sent_at: CountyTime
+    last_sent_at: CountyTime | None = None
     attempts: int
-    answered_at: datetime | None = None
-    escalated_at: datetime | None = None
+    answered_at: CountyTime | None = None
+    escalated_at: CountyTime | None = None
     corrected_by: str | None = None
     note: str | None = None
     class_id: str | None = None
@@ -199,7 +200,7 @@ class RealnameNoticeOut(BaseModel):
     reason: str | None = None
     detail: str | None = None
     other_county_code: str | None = None
-    notified_at: datetime
+    notified_at: CountyTime
 
 
 class RealnameRecordOut(BaseModel):
@@ -239,7 +240,7 @@ class RealnameHealthOut(BaseModel):
     unanswered: int
     overdue: int
     escalated: int
-    oldest_unanswered_sent_at: datetime | None = None
+    oldest_unanswered_sent_at: CountyTime | None = None
     by_record_type: dict[str, RealnameTypeCounts]
     answer_timeout_seconds: float
     max_attempts: int

@@ -11,9 +11,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from skillkit.contracts.vocab import EntrepreneurshipCourse, VoucherKind
+from skillkit.county import CountyTime
 from skillkit.names import PersonName, display_name
 
 Text50 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -209,14 +210,14 @@ class CheckInIn(Strict):
         extra="forbid",
         json_schema_extra={
             "examples": [{"enrolment_id": "7f0c1c1e-1111-4c1a-9a57-1a2b3c4d5e6f", "method": "face",
-                          "checked_at": "2026-12-01T00:55:00Z", "evidence_ref": "FACE-20261201-0001"}]
+                          "checked_at": "2026-12-01T08:55:00+08:00", "evidence_ref": "FACE-20261201-0001"}]
         },
     )
 
     enrolment_id: uuid.UUID
     method: Literal["face", "qr", "staff"]
     staff_id: Text50 | None = None
-    checked_at: AwareDatetime
+    checked_at: CountyTime  # any offset; answered in county time
     # P8: the evidence's reference in the site's training management system (face record, video), sent to the
     # province with the day's attendance sheet.
     evidence_ref: Text300 | None = None

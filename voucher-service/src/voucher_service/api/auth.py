@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from skillkit.app import Session
 from skillkit.auth import PUBLIC, Principal, require_roles
+from skillkit.county import CountyTime
 from skillkit.pii import cipher_for
 
 from voucher_service.api.schemas import WorkerOut
@@ -42,9 +42,9 @@ class TokenOut(BaseModel):
     token_type: str = "Bearer"
     access_token: str
     expires_in: int
-    expires_at: datetime
+    expires_at: CountyTime
     refresh_token: str
-    refresh_expires_at: datetime
+    refresh_expires_at: CountyTime
     subject: str
     openid: str
     # null until the worker registers (POST /v1/workers with their name and ID number; a record staff made for

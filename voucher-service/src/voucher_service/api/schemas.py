@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from skillkit.contracts.vocab import CategoryOffice, CategoryReviewStatus, RevocationReason, VoucherKind, WorkerCategory
+from skillkit.county import CountyTime
 from skillkit.names import display_name
 
 from voucher_service.domain.worker import EvidenceReference
@@ -26,7 +27,7 @@ class WorkerOut(BaseModel):
     township: str
     categories: list[WorkerCategory]
     on_behalf: bool
-    created_at: datetime
+    created_at: CountyTime
 
 
 class RegistrationReferredOut(BaseModel):
@@ -73,8 +74,8 @@ class VoucherOut(BaseModel):
     status: str
     status_label: str
     policy_year: int
-    valid_from: datetime
-    valid_until: datetime
+    valid_from: CountyTime
+    valid_until: CountyTime
     worker_id: uuid.UUID
     batch_id: uuid.UUID | None
     channel: str
@@ -111,7 +112,7 @@ class BatchOut(BaseModel):
     validity_days: int
     channel: str
     class_reference: str | None
-    created_at: datetime
+    created_at: CountyTime
 
 
 class QrVerifyIn(BaseModel):
@@ -158,7 +159,7 @@ class CategoryStateOut(BaseModel):
     evidence_reference: str | None
     licence_issued_on: date | None
     reviewed_by: str | None
-    reviewed_at: datetime | None
+    reviewed_at: CountyTime | None
 
 
 class WorkerCategoriesOut(BaseModel):
