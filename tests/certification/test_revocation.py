@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from certification_service.adapters.models import Certificate
+from skillkit.county import COUNTY_TZ
 
 from tests.certification.helpers import (
     another_certificate_like,
@@ -39,6 +42,20 @@ async def test_revocation_with_reason_emits_certificate_revoked(cs):
     )
     assert (p.institution_id, p.occupation_code, p.level, p.revoked_by) == (institution_id, "4-10-01-05", 5, "staff-1")
     assert p.revoked_at.tzinfo is not None
+
+
+async def test_revoked_at_is_answered_in_county_time(cs):
+    """Issue 15: the database keeps UTC; the answer shows ISO 8601 in county time (+08:00), to the second."""
+    _, cert = await certified(cs)
+    r = await cs.client.post(f"/v1/certificates/{cert['id']}/revoke", json={"reason": "error"}, headers=staff(cs))
+    [event] = await outbox_events(cs, "certificate.revoked.v1")
+    assert r.json()["revoked_at"] == event.payload.revoked_at.astimezone(COUNTY_TZ).isoformat(timespec="seconds")
+    async with cs.sessionmaker() as session:
+        await session.execute(update(Certificate).where(Certificate.id == uuid.UUID(cert["id"])).values(
+            revoked_at=datetime(2026, 12, 6, 5, 5, 0, 900000, tzinfo=timezone.utc)))
+        await session.commit()
+    r = await cs.client.get(f"/v1/certificates/{cert['id']}", headers=staff(cs))
+    assert (r.status_code, r.json()["revoked_at"]) == (200, "2026-12-06T13:05:00+08:00")
 
 
 async def test_revoking_twice_or_with_unknown_reason_changes_nothing(cs):

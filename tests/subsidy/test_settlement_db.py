@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 from openpyxl import load_workbook
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from subsidy_service.adapters.models import Claim, Recovery
-from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund
+from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund, FundEntry
 from subsidy_service.adapters.models import Base
 from subsidy_service.jobs.deadline import run_deadline
 from subsidy_service.jobs.policy_seed import seed_policy_tables
@@ -316,6 +316,28 @@ async def test_P5_claims_expire_at_the_deadline_second_and_warnings_come_once(ss
     warnings = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.deadline_warning.v1"]
     assert sorted((w["days_before"], w["declarant_id"], w["amount"]) for w in warnings) == [
         (7, "EV1", "400.00"), (7, "I1", "500.00"), (30, "EV1", "400.00"), (30, "I1", "500.00")]
+
+
+async def test_P5_deadline_and_ledger_show_instants_in_county_time_in_answers_and_exports(ss):
+    """Issue 15: the database keeps UTC; answers and XLSX exports show ISO 8601 in county time (+08:00)."""
+    await feed(ss, chain())  # policy year 2023: claims expire at 2024-03-31T16:00:00Z, county midnight
+    r = await ss.client.get("/v1/reports/deadline", headers=ss.headers("finance"))
+    assert (r.status_code, r.json()) == (200, [
+        {"policy_year": 2023, "payee_type": "evaluation_institution", "payee_id": "EV1", "claims": 1,
+         "amount": "400.00", "deadline": "2024-04-01T00:00:00+08:00", "days_left": 0},
+        {"policy_year": 2023, "payee_type": "institution", "payee_id": "I1", "claims": 1,
+         "amount": "500.00", "deadline": "2024-04-01T00:00:00+08:00", "days_left": 0}])
+
+    fund = await allocate(ss, 2026, "skills_special", "800.00")
+    async with ss.sessionmaker() as session:
+        await session.execute(update(FundEntry).values(created_at=datetime(2026, 12, 6, 5, 5, 0, 400000, tzinfo=timezone.utc)))
+        await session.commit()
+    r = await ss.client.get(f"/v1/funds/{fund['id']}/ledger", headers=ss.headers("auditor"))
+    assert [(e["entry_type"], e["amount"], e["created_at"]) for e in r.json()["items"]] == [
+        ("allocation", "800.00", "2026-12-06T13:05:00+08:00")]
+    ledger = (await ss.client.get("/v1/funds/ledger.xlsx?year=2026", headers=ss.headers("auditor"))).content
+    *_, header, entry = load_workbook(io.BytesIO(ledger), read_only=True).active.iter_rows(values_only=True)
+    assert (header[-1], entry[2], entry[-1]) == ("时间", "下达", "2026-12-06T13:05:00+08:00")
 
 
 async def test_P4_declaration_sheet_exports_with_chinese_headers(ss):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select, update
@@ -106,6 +106,20 @@ async def test_staff_issue_on_behalf_with_batch_validity(vs):
     assert v["channel"] == "on_behalf" and v["batch_id"] == batch["id"]
     valid_from = datetime.fromisoformat(v["valid_from"])
     assert datetime.fromisoformat(v["valid_until"]) == min(valid_from + timedelta(days=30), p5_deadline(v["policy_year"]))
+
+
+async def test_a_vouchers_instants_are_answered_in_county_time(vs):
+    """Issue 15: the database keeps UTC; the worker's app gets ISO 8601 in county time (+08:00), to the second."""
+    await registered_worker(vs)
+    v = await claimed(vs)
+    async with vs.sessionmaker() as session:
+        await session.execute(update(Voucher).where(Voucher.id == uuid.UUID(v["id"])).values(
+            valid_from=datetime(2026, 12, 6, 5, 5, 0, 500000, tzinfo=timezone.utc),
+            valid_until=datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)))
+        await session.commit()
+    r = await vs.client.get(f"/v1/vouchers/{v['id']}", headers=vs.headers("worker", sub="acct-1"))
+    assert (r.status_code, r.json()["valid_from"], r.json()["valid_until"]) == (
+        200, "2026-12-06T13:05:00+08:00", "2027-01-01T00:00:00+08:00")
 
 
 async def test_worker_sees_only_own_vouchers(vs):
