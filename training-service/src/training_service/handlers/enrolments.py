@@ -27,7 +27,7 @@ from skillkit.contracts.voucher import (
     VoucherIssued,
     VoucherRevoked,
 )
-from skillkit.county import day_start, local_date
+from skillkit.county import county_time, day_start, local_date
 from skillkit.db import utcnow
 from training_service import clock
 from skillkit.events import Envelope
@@ -95,7 +95,7 @@ def check_voucher_fits(voucher: VoucherProjection, trainee_key: str, training_cl
     if voucher.valid_until is not None and voucher.valid_until <= day_start(training_class.end_date):
         raise Problem(
             409, "voucher_expires_before_class_end",
-            f"the voucher is valid until {voucher.valid_until.isoformat()}, before the class's last day "
+            f"the voucher is valid until {county_time(voucher.valid_until)}, before the class's last day "
             f"{training_class.end_date}: the training would end outside its validity",
         )
 

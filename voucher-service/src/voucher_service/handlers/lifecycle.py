@@ -36,6 +36,7 @@ from skillkit.contracts.training import (
 )
 from skillkit.contracts.vocab import BindingRejection
 from skillkit.contracts.voucher import VoucherBindingRejected, VoucherBound, VoucherRedeemed
+from skillkit.county import county_time
 from skillkit.db import is_postgres, utcnow
 from skillkit.events import Envelope, EventPayload, causation_id_var, correlation_id_var
 from skillkit.inserts import insert_or_skip_statement
@@ -187,7 +188,7 @@ def _binding_refusal(voucher: Row[Any] | None, event: TrainingEnrolled) -> tuple
     if voucher.status == validity.REVOKED:
         return BindingRejection.REVOKED, f"voucher {voucher.code} was revoked ({voucher.revoked_reason})"
     if voucher.status == validity.EXPIRED or voucher.valid_until <= utcnow():
-        return BindingRejection.EXPIRED, f"voucher {voucher.code} expired at {voucher.valid_until.isoformat()}"
+        return BindingRejection.EXPIRED, f"voucher {voucher.code} expired at {county_time(voucher.valid_until)}"
     if voucher.status != validity.ISSUED:
         return BindingRejection.ALREADY_BOUND, f"voucher {voucher.code} is already bound to enrolment {voucher.enrolment_id}"
     if voucher.kind != event.kind:
