@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from skillkit.county import local_date
+from skillkit.county import county_time, local_date
 from skillkit.db import utcnow
 from skillkit.pii import person_key
 from voucher_service.adapters.models import CategoryReview, Worker, audit_log, kit_tables
@@ -101,7 +101,7 @@ async def test_E3_staff_confirm_a_claimed_category_on_evidence(vs):
                      "status": "confirmed", "source": "staff",
                      "evidence_reference": "临县脱贫人口信息系统 档案号 LX2021-0412", "licence_issued_on": None,
                      "reviewed_by": "township-li"}
-    assert datetime.fromisoformat(reviewed_at) == datetime.fromisoformat(confirmed["reviewed_at"])
+    assert county_time(datetime.fromisoformat(reviewed_at)) == confirmed["reviewed_at"]  # UTC on the bus, +08:00 answered
     assert await audit(vs, "worker.category_review") == [{
         "actor": "township-li", "role": "bureau", "action": "worker.category_review", "entity_type": "worker",
         "entity_id": worker["id"], "before": {"poverty_alleviated_labour": "claimed"},
