@@ -35,7 +35,7 @@ from skillkit.contracts.province import RealnameAnswered
 from skillkit.contracts.training import TrainingStarted
 from skillkit.testing.harness import running_service
 from skillkit.testing.infra import create_pg_database, drop_pg_database
-from subsidy_service.adapters import store
+from subsidy_service.adapters import fact_store
 from subsidy_service.adapters.models import Claim, kit_tables
 from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import CONSUMER_GROUP
@@ -146,13 +146,13 @@ class Statements:
         self.count = 0
         self.persons = 0
         event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
-        person_facts = store.person_facts
+        person_facts = fact_store.person_facts
 
         async def counted(conn, person_keys):
             self.persons += len(person_keys)
             return await person_facts(conn, person_keys)
 
-        store.person_facts = counted  # reevaluation calls it through the module
+        fact_store.person_facts = counted  # reevaluation calls it through the module
 
     def _seen(self, *args) -> None:
         self.count += 1

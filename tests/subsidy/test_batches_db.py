@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import event, func, select
 
 from skillkit.contracts.province import RealnameAnswered
-from subsidy_service.adapters import store
+from subsidy_service.adapters import fact_store
 from subsidy_service.adapters.models import ChainRow, FactRow, Person, PolicyTableRow
 from subsidy_service.consumers import CONSUMER_GROUP
 from subsidy_service.domain.policy import default_2023
@@ -63,9 +63,9 @@ async def test_facts_parsed_from_the_store_equal_the_facts_as_received(ss):
     await feed_batches(ss, [HISTORY[:half]])
     async with ss.sessionmaker() as session:
         conn = await session.connection()
-        warm = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
-        store._PARSED.clear()
-        cold = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
+        warm = fact_store.PersonFacts(list(await fact_store.run(conn, fact_store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
+        fact_store._PARSED.clear()
+        cold = fact_store.PersonFacts(list(await fact_store.run(conn, fact_store._PERSON_FACTS, {"persons": ["P1"]}))).of("P1")
     assert cold.all() == warm.all() == fact_set(HISTORY[:half]).all()
     await feed_batches(ss, [HISTORY[half:]])
     assert snapshot(await claims(ss)) == expected()

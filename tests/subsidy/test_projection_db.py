@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 
 from skillkit.testing import plugin
 
-from subsidy_service.adapters import store
+from subsidy_service.adapters import fact_store
 from subsidy_service.adapters.models import Base, ChainRow, Claim, FactRow, Person, Recovery
 from subsidy_service.jobs.policy_seed import seed_policy_tables
 
@@ -300,7 +300,7 @@ async def test_consumer_spec_covers_the_chain_events_and_ignores_the_rest(ss):
 @pytest.mark.skipif(plugin.test_backend() != "postgres", reason="the planner's choices are PostgreSQL's")
 async def test_the_facts_query_reads_facts_by_index_only(ss):
     """Without statistics (a table not yet analysed) or with a generic plan cached while the table was small, the
-    planner scanned the whole facts table (store.person_facts); the statements after it plan as usual."""
+    planner scanned the whole facts table (fact_store.person_facts); the statements after it plan as usual."""
     await feed(ss, chain(days=5))
     # the backend's scans not yet reported to the statistics, the feed's included: counted before and after
     scans = text("SELECT seq_scan, idx_scan FROM pg_stat_xact_user_tables WHERE relname = 'facts'")
@@ -308,7 +308,7 @@ async def test_the_facts_query_reads_facts_by_index_only(ss):
         conn = await session.connection()
         before = (await session.execute(scans)).one()
         for _ in range(8):  # PostgreSQL considers a generic plan from the sixth execution on
-            facts = await store.person_facts(conn, ["P1"])
+            facts = await fact_store.person_facts(conn, ["P1"])
         after = (await session.execute(scans)).one()
         assert [f.kind for f in facts.of("P1").of("voucher")] == ["voucher"]
         assert after.seq_scan - before.seq_scan == 0 and after.idx_scan - before.idx_scan >= 8

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from skillkit.db import make_engine
 from skillkit.migrations import upgrade
-from subsidy_service.adapters import store
+from subsidy_service.adapters import fact_store
 from subsidy_service.adapters.models import ChainRow, FactRow
 from subsidy_service.consumers import CONSUMER_GROUP
 from subsidy_service.domain.chain import evaluate_person
@@ -138,9 +138,9 @@ async def test_line_facts_read_back_from_the_store_equal_them_as_received(ss):
     persons = [f"P{n}" for n in DAYS]
     async with ss.sessionmaker() as session:
         conn = await session.connection()
-        warm = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": persons})))
-        store._PARSED.clear()
-        cold = store.PersonFacts(list(await store.run(conn, store._PERSON_FACTS, {"persons": persons})))
+        warm = fact_store.PersonFacts(list(await fact_store.run(conn, fact_store._PERSON_FACTS, {"persons": persons})))
+        fact_store._PARSED.clear()
+        cold = fact_store.PersonFacts(list(await fact_store.run(conn, fact_store._PERSON_FACTS, {"persons": persons})))
     for person in persons:
         lines = [(f.key, f.payload.person_key, f.payload.verdict.value) for f in cold.of(person).of("realname")]
         assert cold.of(person).all() == warm.of(person).all() == FactSet(

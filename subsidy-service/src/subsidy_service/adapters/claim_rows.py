@@ -17,10 +17,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skillkit.db import utcnow
+from skillkit.inserts import dialect_insert
 
 from subsidy_service.adapters.models import ChainRow, Claim, Recovery
 from subsidy_service.adapters.sql import member, per_dialect, run
-from subsidy_service.adapters.store import INSERTS
 from subsidy_service.domain.chain import claim_key
 
 chains_t = ChainRow.__table__
@@ -65,7 +65,7 @@ _UPSERT_CHAINS_PG = text(
 
 
 def _upsert_chains_sqlite() -> Any:
-    stmt = INSERTS["sqlite"](chains_t)
+    stmt = dialect_insert("sqlite", chains_t)
 
     def differs(name: str) -> Any:
         if isinstance(chains_t.c[name].type, JSON):  # JSON compares as its text

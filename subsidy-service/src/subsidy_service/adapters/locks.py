@@ -21,13 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from skillkit.locks import lock_key, take_locks
 
-from subsidy_service.domain.facts import Fact
+from subsidy_service.domain.facts import FACT_KINDS, Fact, scope_of
 
 SCOPE_NAMESPACE = 0x5355  # "SU"
 PERSON_NAMESPACE = 0x5350  # "SP"
 
-CLASS_KINDS = ("class", "class_approval", "class_outcome")
-LINKING_KINDS = ("enrolled", "bound", "completed")
 
 async def lock(conn: AsyncConnection | AsyncSession, scopes: dict[str, bool], persons: Iterable[str] = ()) -> None:
     """Takes the scope locks (name -> exclusive?), then the person locks, in one statement. A scope wanted both
@@ -46,28 +44,15 @@ async def lock_persons(conn: AsyncConnection | AsyncSession, persons: Iterable[s
 
 
 def scopes_of(fact: Fact) -> tuple[list[str], bool]:
-    """(scope lock names, exclusive?) for a fact.
+    """(scope lock names, exclusive?) for a fact, from its kind (`domain.facts.FACT_KINDS`).
 
-    A class-level fact (class filing, approval, outcome; an institution's suspension; a province answer
-    without a person) and a fact that links a person to that scope (enrolled, bound, completed) must never
-    both miss each other: the first takes the scope exclusively, the second shares it."""
-    if fact.kind in CLASS_KINDS:
-        return [f"class:{fact.field('class_id')}"], True
-    if fact.kind == "suspended":
-        return [f"institution:{fact.field('institution_id')}"], True
-    if fact.kind == "realname" and not fact.person_key:
-        if fact.field("enrolment_id"):
-            return [f"enrolment:{fact.field('enrolment_id')}"], True
-        return [f"class:{fact.field('class_id')}"], True
-    if fact.kind == "evaluation_institution":
-        return [f"evaluation_institution:{fact.field('institution_id')}"], True
-    if fact.kind == "certificate":
-        return [f"evaluation_institution:{fact.field('institution_id')}"], False
-    if fact.kind in LINKING_KINDS:
-        names = []
-        for field, prefix in (("class_id", "class"), ("institution_id", "institution"), ("enrolment_id", "enrolment")):
-            value = fact.field(field)
-            if value:
-                names.append(f"{prefix}:{value}")
-        return names, False
-    return [], False
+    A fact without a person (class filing, approval, outcome; an institution's suspension or filing; a province
+    answer on a class or an enrolment) and a person's fact that links the person to that scope (enrolled, bound,
+    completed; a certificate and its evaluation institution) must never both miss each other: the first takes
+    its scope exclusively, the second shares it."""
+    scoped = scope_of(fact)
+    if scoped is not None:
+        scope, value = scoped
+        return [f"{scope.name}:{value}"], True
+    kind = FACT_KINDS[fact.kind]
+    return [f"{scope.name}:{value}" for scope in kind.links if (value := fact.field(scope.column))], False

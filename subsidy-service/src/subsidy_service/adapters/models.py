@@ -45,7 +45,7 @@ class FactRow(Base):
     __tablename__ = "facts"
     __table_args__ = (
         UniqueConstraint("kind", "key", name="uq_facts_kind_key"),
-        # The facts around a person read at every re-evaluation (adapters/store.py): an institution's suspension
+        # The facts around a person read at every re-evaluation (adapters/fact_store.py): an institution's suspension
         # or filing, without scanning every fact that names the institution (all its trainees' facts), and a
         # class's own facts, without its trainees' facts.
         Index("ix_facts_kind_institution", "kind", "institution_id"),

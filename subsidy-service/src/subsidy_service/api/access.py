@@ -10,7 +10,7 @@ from skillkit.auth import Principal, Role
 from skillkit.problems import Problem
 
 from subsidy_service.adapters.models import Claim
-from subsidy_service.adapters.store import person_of_subject
+from subsidy_service.adapters.persons import person_of_subject
 
 STAFF_READERS = (Role.BUREAU, Role.ADMIN, Role.AUDITOR, Role.FINANCE)
 

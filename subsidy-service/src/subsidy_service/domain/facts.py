@@ -34,42 +34,86 @@ class ClaimReview(BaseModel):
 
 REVIEW_TYPE = "subsidy.claim_reviewed"
 
-# event type -> (fact kind, the payload fields that form the natural key)
-FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "worker.registered.v1": ("worker", ("person_key",)),
-    "worker.account_linked.v1": ("account", ("person_key", "account_subject")),
-    # issue 13: a category confirmed or rejected on evidence; the newest review of a (person, category) stands
-    "worker.category_reviewed.v1": ("category", ("person_key", "category")),
-    "voucher.issued.v1": ("voucher", ("voucher_id",)),
-    "voucher.bound.v1": ("bound", ("voucher_id", "enrolment_id")),
-    "voucher.binding_rejected.v1": ("binding_rejected", ("voucher_id", "enrolment_id")),
-    "voucher.expired.v1": ("expired", ("voucher_id",)),
-    "voucher.revoked.v1": ("revoked", ("voucher_id",)),
-    "institution.suspended.v1": ("suspended", ("institution_id",)),
-    "class.opened.v1": ("class", ("class_id",)),
-    "class.approved.v1": ("class_approval", ("class_id",)),
-    "class.outcome_reported.v1": ("class_outcome", ("class_id",)),
-    "training.enrolled.v1": ("enrolled", ("enrolment_id",)),
-    "training.enrolment_rejected.v1": ("enrolment_rejected", ("enrolment_id",)),
-    "training.completed.v1": ("completed", ("enrolment_id",)),
-    "training.dropped.v1": ("dropped", ("enrolment_id",)),
-    # S3 staged settlement: an employment stage is met by the trainee's recorded employment
-    "training.employment_recorded.v1": ("employed", ("enrolment_id",)),
-    # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see `Fact.key`);
-    # so is the version the answer names (P1 corrections): each version's answer is a fact of its own, and the
-    # chain follows the newest version (an older version's answer arriving late never replaces a newer one's)
-    "province.realname.answered.v1": ("realname", ("submission_id", "enrolment_id", "version")),
-    # the province's own messages on a line it answered (trained elsewhere after the fact, withdrawn): a fact of
-    # the same kind, weighed with the answers on that line (see domain/chain/realname.py)
-    "province.realname.notified.v1": ("realname", ("notice_id",)),
-    "certificate.issued.v1": ("certificate", ("certificate_id",)),
-    "certificate.revoked.v1": ("certificate_revoked", ("certificate_id",)),
-    "evaluation_institution.filed.v1": ("evaluation_institution", ("institution_id",)),
-    REVIEW_TYPE: ("review", ("claim_key",)),
-}
-
 REALNAME_TYPE = "province.realname.answered.v1"
 NOTICE_TYPE = "province.realname.notified.v1"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where persons meet a fact that names none (a class's filing, a province answer on a class or an enrolment,
+    an institution's suspension or filing): the facts column both carry the scope's id in, and the scope's name
+    (its lock, `adapters/locks.py`). The person facts that link a person to a scope are the kinds that list it in
+    `FactKind.links`."""
+
+    name: str
+    column: str
+
+
+CLASS = Scope("class", "class_id")
+ENROLMENT = Scope("enrolment", "enrolment_id")
+INSTITUTION = Scope("institution", "institution_id")
+EVALUATOR = Scope("evaluation_institution", "institution_id")
+# The ids of a person's own facts that the facts around the person are read by (every own fact's, any kind).
+SCOPE_COLUMNS = ("class_id", "enrolment_id", "institution_id")
+_TRAINING = (CLASS, INSTITUTION, ENROLMENT)  # an enrolment, a binding, a completion
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """One kind of fact — the one description the store, the locks and the facts around a person read.
+
+    `events`: the event types that carry it, each with the payload fields of its natural key. `around`: for a
+    fact that names no person, the scopes it is read in (each where it names the id); the narrowest of them
+    (`scope_of`) is the one it locks exclusively and whose persons it re-evaluates. `links`: for a person's
+    fact, the scopes it links the person to (locked shared, so that the person's facts and a class-level fact
+    never miss each other)."""
+
+    name: str
+    events: dict[str, tuple[str, ...]]
+    around: tuple[Scope, ...] = ()
+    links: tuple[Scope, ...] = ()
+
+
+FACT_KINDS: dict[str, FactKind] = {kind.name: kind for kind in (
+    FactKind("worker", {"worker.registered.v1": ("person_key",)}),
+    FactKind("account", {"worker.account_linked.v1": ("person_key", "account_subject")}),
+    # issue 13: a category confirmed or rejected on evidence; the newest review of a (person, category) stands
+    FactKind("category", {"worker.category_reviewed.v1": ("person_key", "category")}),
+    FactKind("voucher", {"voucher.issued.v1": ("voucher_id",)}),
+    FactKind("bound", {"voucher.bound.v1": ("voucher_id", "enrolment_id")}, links=_TRAINING),
+    FactKind("binding_rejected", {"voucher.binding_rejected.v1": ("voucher_id", "enrolment_id")}),
+    FactKind("expired", {"voucher.expired.v1": ("voucher_id",)}),
+    FactKind("revoked", {"voucher.revoked.v1": ("voucher_id",)}),
+    FactKind("suspended", {"institution.suspended.v1": ("institution_id",)}, around=(INSTITUTION,)),
+    FactKind("class", {"class.opened.v1": ("class_id",)}, around=(CLASS,)),
+    FactKind("class_approval", {"class.approved.v1": ("class_id",)}, around=(CLASS,)),
+    FactKind("class_outcome", {"class.outcome_reported.v1": ("class_id",)}, around=(CLASS,)),
+    FactKind("enrolled", {"training.enrolled.v1": ("enrolment_id",)}, links=_TRAINING),
+    FactKind("enrolment_rejected", {"training.enrolment_rejected.v1": ("enrolment_id",)}),
+    FactKind("completed", {"training.completed.v1": ("enrolment_id",)}, links=_TRAINING),
+    FactKind("dropped", {"training.dropped.v1": ("enrolment_id",)}),
+    # S3 staged settlement: an employment stage is met by the trainee's recorded employment
+    FactKind("employed", {"training.employment_recorded.v1": ("enrolment_id",)}),
+    FactKind("realname", {
+        # a sheet answer's lines share the submission: the enrolment, when set, is part of the key (see
+        # `Fact.key`); so is the version the answer names (P1 corrections): each version's answer is a fact of its
+        # own, and the chain follows the newest version (an older version's answer arriving late never replaces a
+        # newer one's)
+        REALNAME_TYPE: ("submission_id", "enrolment_id", "version"),
+        # the province's own messages on a line it answered (trained elsewhere after the fact, withdrawn): a fact
+        # of the same kind, weighed with the answers on that line (see domain/chain/realname.py)
+        NOTICE_TYPE: ("notice_id",),
+    }, around=(CLASS, ENROLMENT)),  # a class record's answer, or one trainee's (a sheet line names its person)
+    FactKind("certificate", {"certificate.issued.v1": ("certificate_id",)}, links=(EVALUATOR,)),
+    FactKind("certificate_revoked", {"certificate.revoked.v1": ("certificate_id",)}),
+    FactKind("evaluation_institution", {"evaluation_institution.filed.v1": ("institution_id",)}, around=(EVALUATOR,)),
+    FactKind("review", {REVIEW_TYPE: ("claim_key",)}),
+)}
+
+# event type -> (fact kind, the payload fields that form the natural key)
+FACT_KEYS: dict[str, tuple[str, tuple[str, ...]]] = {
+    event_type: (kind.name, key) for kind in FACT_KINDS.values() for event_type, key in kind.events.items()
+}
 
 CONSUMED_TYPES = tuple(t for t in FACT_KEYS if t != REVIEW_TYPE)
 
@@ -103,6 +147,17 @@ class Fact:
 
     def order(self) -> tuple[datetime, str]:
         return (self.time, self.event_id)
+
+
+def scope_of(fact: Fact) -> tuple[Scope, Any] | None:
+    """The scope a fact that names no person is in, and its id: the narrowest of its kind's scopes it names (a
+    province answer on one enrolment: that enrolment; on a class record: the class). None for a person's fact."""
+    kind = FACT_KINDS[fact.kind]
+    if fact.person_key or not kind.around:
+        return None
+    named = [scope for scope in kind.around if fact.field(scope.column)]
+    scope = named[-1] if named else kind.around[0]
+    return scope, fact.field(scope.column)
 
 
 def supersedes(new: Fact, old: Fact | None) -> bool:

@@ -18,7 +18,7 @@ from skillkit.contracts.subsidy import DeclarationSubmitted
 from skillkit.problems import Problem, not_found
 
 from subsidy_service.adapters import settlement_rows as rows
-from subsidy_service.adapters import store
+from subsidy_service.adapters import policy_tables
 from subsidy_service.adapters.models import Recovery
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.adapters.settlement_models import Declaration, DeclarationLine
@@ -168,7 +168,7 @@ async def _declaration_flags(session: AsyncSession, claims: list[Any], year: int
     if not inclusive:
         return []
     classes = await rows.fact_data(session, "class", inclusive)
-    table = (await store.policies(await session.connection())).for_year(year)
+    table = (await policy_tables.policies(await session.connection())).for_year(year)
     if table is None or table.s1.cap is None:
         return []
     at_cap = [

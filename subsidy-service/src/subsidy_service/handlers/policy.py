@@ -13,7 +13,7 @@ from skillkit.auth import Principal
 from skillkit.db import utcnow
 from skillkit.problems import Problem
 
-from subsidy_service.adapters import locks, store
+from subsidy_service.adapters import locks, policy_tables
 from subsidy_service.adapters.models import Claim, PolicyTableRow
 from subsidy_service.domain.chain import FROZEN, ClaimState
 from subsidy_service.domain.policy import PolicyTable, PolicyTableChange, default_table, overlay
@@ -27,7 +27,7 @@ async def put_table(
     effective_to = body.effective_to or date(year + 1, 3, 31)
     # What the body does not name carries over from the table in force for the year (its newest version, or the
     # latest earlier year's carried forward), never silently back to RULES.md's values.
-    in_force = (await store.policies(await session.connection())).for_year(year) or default_table(year)
+    in_force = (await policy_tables.policies(await session.connection())).for_year(year) or default_table(year)
     try:
         table = PolicyTable.model_validate({
             **overlay(in_force.rule_values(), body),

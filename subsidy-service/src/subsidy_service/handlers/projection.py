@@ -18,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from skillkit.events import Envelope
 
-from subsidy_service.adapters import locks, store
-from subsidy_service.domain.facts import Fact, from_envelope
+from subsidy_service.adapters import locks
+from subsidy_service.adapters.fact_store import affected_persons, put_facts
+from subsidy_service.adapters.persons import WORKER_KINDS, project_workers
+from subsidy_service.domain.facts import Fact, from_envelope, scope_of
 from subsidy_service.handlers.reevaluation import reevaluate
 
 PENDING = "subsidy_pending_facts"
@@ -62,15 +64,15 @@ async def apply_facts(session: AsyncSession, facts: list[tuple[Fact, str | None]
         if person_key or fact.person_key
     }
     scoped = [fact for slot, (fact, _) in newest.items() if slot not in persons]
-    if any(store.scope_field(fact) for fact in scoped):
+    if any(scope_of(fact) for fact in scoped):
         # The persons of a class-level fact are read once its scope is locked; all persons are locked after.
         await locks.lock(conn, scopes)
-        persons.update(await store.affected_persons(conn, scoped))
+        persons.update(await affected_persons(conn, scoped))
         await locks.lock_persons(conn, {key for keys in persons.values() for key in keys})
     else:
         await locks.lock(conn, scopes, {key for keys in persons.values() for key in keys})
-    changed = await store.put_facts(conn, list(newest.values()))
-    workers = {key for slot in changed if slot[0] in store.WORKER_KINDS for key in persons.get(slot, ())}
-    dirty = {key for slot in changed if slot[0] not in store.WORKER_KINDS for key in persons.get(slot, ())}
-    await store.project_workers(conn, workers)
+    changed = await put_facts(conn, list(newest.values()))
+    workers = {key for slot in changed if slot[0] in WORKER_KINDS for key in persons.get(slot, ())}
+    dirty = {key for slot in changed if slot[0] not in WORKER_KINDS for key in persons.get(slot, ())}
+    await project_workers(conn, workers)
     await reevaluate(session, dirty)

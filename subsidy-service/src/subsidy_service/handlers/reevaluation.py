@@ -17,7 +17,7 @@ from skillkit.contracts.subsidy import ClaimEligible, ClaimVoided, RecoveryOpene
 from skillkit.db import utcnow
 from skillkit.events import EventPayload
 
-from subsidy_service.adapters import claim_rows, store
+from subsidy_service.adapters import claim_rows, fact_store, policy_tables
 from subsidy_service.adapters.outbox import outbox
 from subsidy_service.domain.chain import (
     AddClaim,
@@ -53,9 +53,9 @@ async def reevaluate(session: AsyncSession, person_keys: Iterable[str]) -> None:
     if not keys:
         return
     conn = await session.connection()
-    facts = await store.person_facts(conn, keys)
+    facts = await fact_store.person_facts(conn, keys)
     # Without a fact there is nothing to evaluate (no chain, no claim): the tables are not needed then.
-    tables = await store.policies(conn, facts.stamp) if facts.stamp is not None else Policies([])
+    tables = await policy_tables.policies(conn, facts.stamp) if facts.stamp is not None else Policies([])
     existing = await claim_rows.claims_of(conn, keys)
     results = {key: _evaluate(key, facts.of(key), tables, existing.get(key, {})) for key in keys}
     now = utcnow()

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from skillkit.db import transaction
 
-from subsidy_service.adapters.store import ensure_default_tables
+from subsidy_service.adapters.policy_tables import ensure_default_tables
 
 log = logging.getLogger("subsidy_service")
 

@@ -1,8 +1,10 @@
-"""The fact store, the worker projection and the policy tables of the subsidy service. No commits here.
+"""The fact store: facts stored by natural key (newest version wins), the persons a fact without a person
+affects, and the facts of many persons with those around them, read in one statement. No commits here.
 
-The statements on the consumer's hot path are built once, here at import (per dialect, see `sql.py`), and
-executed with bound parameters (list parameters, executemany): SQLAlchemy compiles each of them once per
-engine instead of building, hashing and compiling a new statement per event.
+Which facts are around a person, and through which ids, is read from the one description of the fact kinds
+(`domain.facts.FACT_KINDS`). The statements on the consumer's hot path are built once, here at import (per
+dialect, see `sql.py`), and executed with bound parameters (list parameters, executemany): SQLAlchemy compiles
+each of them once per engine instead of building, hashing and compiling a new statement per event.
 """
 
 from __future__ import annotations
@@ -12,81 +14,59 @@ from dataclasses import replace
 from datetime import timezone
 from typing import Any, Iterable
 
-from sqlalchemy import Text, any_, bindparam, cast, func, select, text, tuple_, union_all
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy import Text, any_, bindparam, cast, func, or_, select, text, tuple_, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from skillkit.db import utcnow
+from skillkit.inserts import dialect_insert
 
-from subsidy_service.adapters.locks import CLASS_KINDS, LINKING_KINDS
-from subsidy_service.adapters.models import FactRow, Person, PolicyTableRow
+from subsidy_service.adapters.models import FactRow
+from subsidy_service.adapters.policy_tables import TABLES_STAMP
 from subsidy_service.adapters.sql import member, per_dialect, run
-from subsidy_service.domain.facts import Fact, FactSet, payload_of
-from subsidy_service.domain.policy import Policies, PolicyTable, default_2023
-
-WORKER_KINDS = ("worker", "account")
+from subsidy_service.domain.facts import FACT_KINDS, SCOPE_COLUMNS, Fact, FactSet, Scope, payload_of, scope_of
 
 facts_t = FactRow.__table__
-persons_t = Person.__table__
-tables_t = PolicyTableRow.__table__
 
-INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+# The kinds of a person's facts that link the person to each scope (a class, an enrolment, an institution, an
+# evaluation institution), grouped by those kinds: (kinds, scopes).
+_LINKED: dict[tuple[str, ...], list[Scope]] = defaultdict(list)
+for _scope in dict.fromkeys(s for kind in FACT_KINDS.values() for s in kind.links):
+    _LINKED[tuple(k.name for k in FACT_KINDS.values() if _scope in k.links)].append(_scope)
+# The kinds of the facts without a person read around a person, per id column.
+_AROUND = {column: [kind.name for kind in FACT_KINDS.values() if any(s.column == column for s in kind.around)]
+           for column in SCOPE_COLUMNS}
 
 
-# --- facts -------------------------------------------------------------------------------------------------
-
-# The persons linked to the scopes of a batch's person-less facts (read after the scope locks are held).
-_AFFECTED = per_dialect(lambda d: select(
-    facts_t.c.person_key, facts_t.c.kind, facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id
-).where(
-    facts_t.c.person_key.is_not(None),
-    (
-        facts_t.c.kind.in_(LINKING_KINDS)
-        & (
-            member(facts_t.c.class_id, "classes", d)
-            | member(facts_t.c.enrolment_id, "enrolments", d)
-            | member(facts_t.c.institution_id, "institutions", d)
-        )
+# The persons linked to the scopes of a batch's person-less facts (read after the scope locks are held): per group
+# of linking kinds, their facts naming one of the scopes' ids (a list parameter per scope).
+def _affected_statement(dialect: str) -> Any:
+    return select(facts_t.c.person_key, facts_t.c.kind, *(facts_t.c[column] for column in SCOPE_COLUMNS)).where(
+        facts_t.c.person_key.is_not(None),
+        or_(*(
+            facts_t.c.kind.in_(kinds) & or_(*(member(facts_t.c[scope.column], scope.name, dialect) for scope in scopes))
+            for kinds, scopes in _LINKED.items()
+        )),
     )
-    | ((facts_t.c.kind == "certificate") & member(facts_t.c.institution_id, "evaluators", d)),
-))
 
 
-def scope_field(fact: Fact) -> tuple[str, str] | None:
-    """(the linking fact's column, value) that ties persons to a person-less fact; None for a person's own."""
-    if fact.person_key:
-        return None
-    if fact.kind in CLASS_KINDS or (fact.kind == "realname" and not fact.field("enrolment_id")):
-        return "class_id", fact.field("class_id")
-    if fact.kind == "realname":
-        return "enrolment_id", fact.field("enrolment_id")
-    if fact.kind == "suspended":
-        return "institution_id", fact.field("institution_id")
-    if fact.kind == "evaluation_institution":
-        return "evaluator", fact.field("institution_id")
-    return None
+_AFFECTED = per_dialect(_affected_statement)
 
 
 async def affected_persons(conn: AsyncConnection, facts: Iterable[Fact]) -> dict[tuple[str, str], set[str]]:
     """For each person-less fact (by kind, key): the persons whose chains it can change. One query."""
-    scoped = {(f.kind, f.key): scope for f in facts if (scope := scope_field(f)) is not None}
+    scoped = {(f.kind, f.key): scope for f in facts if (scope := scope_of(f)) is not None}
     if not scoped:
         return {}
-    wanted: dict[str, set[str]] = {"class_id": set(), "enrolment_id": set(), "institution_id": set(), "evaluator": set()}
-    for column, value in scoped.values():
-        wanted[column].add(value)
-    rows = await run(conn, _AFFECTED, {
-        "classes": sorted(wanted["class_id"]), "enrolments": sorted(wanted["enrolment_id"]),
-        "institutions": sorted(wanted["institution_id"]), "evaluators": sorted(wanted["evaluator"]),
-    })
-    linked: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for person, kind, class_id, enrolment_id, institution_id in rows:
-        if kind == "certificate":
-            linked["evaluator", institution_id].add(person)
-            continue
-        for column, value in (("class_id", class_id), ("enrolment_id", enrolment_id), ("institution_id", institution_id)):
+    wanted: dict[str, set[Any]] = {s.name: set() for scopes in _LINKED.values() for s in scopes}
+    for scope, value in scoped.values():
+        wanted[scope.name].add(value)
+    rows = await run(conn, _AFFECTED, {name: sorted(values) for name, values in wanted.items()})
+    linked: dict[tuple[Scope, Any], set[str]] = defaultdict(set)
+    for row in rows:
+        for scope in FACT_KINDS[row.kind].links:
+            value = getattr(row, scope.column)
             if value is not None:
-                linked[column, value].add(person)
+                linked[scope, value].add(row.person_key)
     return {slot: linked.get(scope, set()) for slot, scope in scoped.items()}
 
 
@@ -115,7 +95,7 @@ _PUT_FACTS_PG = text(
 
 
 def _put_facts_sqlite() -> Any:
-    stmt = INSERTS["sqlite"](facts_t).values({
+    stmt = dialect_insert("sqlite", facts_t).values({
         **{name: bindparam(name, type_=facts_t.c[name].type) for name in _FACT_COLUMNS if name != "data"},
         "data": bindparam("data", type_=Text),  # already JSON text
     })
@@ -156,59 +136,6 @@ async def put_facts(conn: AsyncConnection, facts: list[tuple[Fact, str | None]])
     return {(kind, key) for kind, key in result}
 
 
-_WORKER_FACTS = per_dialect(lambda d: select(
-    facts_t.c.person_key, facts_t.c.kind, facts_t.c.event_time, facts_t.c.event_id, facts_t.c.data
-).where(member(facts_t.c.person_key, "persons", d), facts_t.c.kind.in_(WORKER_KINDS)))
-_ACCOUNT = ("account_subject", "account_event_at")
-_REGISTRATION = ("worker_id", "masked_name", "township", "categories")
-
-
-def _upsert_person(dialect: str, columns: tuple[str, ...]) -> Any:
-    stmt = INSERTS[dialect](persons_t)
-    return stmt.on_conflict_do_update(
-        index_elements=["person_key"], set_={c: stmt.excluded[c] for c in (*columns, "updated_at")}
-    )
-
-
-# one statement per set of columns a person's facts provide
-_UPSERT_PERSON = {
-    columns: per_dialect(lambda d, columns=columns: _upsert_person(d, columns))
-    for columns in (_ACCOUNT, _REGISTRATION, _ACCOUNT + _REGISTRATION)
-}
-
-
-async def project_workers(conn: AsyncConnection, person_keys: Iterable[str]) -> None:
-    """The worker projection (a `persons` row per registered or linked person): the newest account subject
-    of each person (registration or a later link) and the newest registration's worker id, masked name,
-    township and categories."""
-    keys = sorted(set(person_keys))
-    if not keys:
-        return
-    versions: dict[str, list[tuple[Any, str, dict[str, Any]]]] = defaultdict(list)
-    for person, kind, event_time, event_id, data in await run(conn, _WORKER_FACTS, {"persons": keys}):
-        versions[person].append(((event_time, event_id), kind, data))
-    now = utcnow()
-    by_columns: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for key in keys:
-        row: dict[str, Any] = {"person_key": key, "updated_at": now}
-        columns: tuple[str, ...] = ()
-        with_subject = [v for v in versions[key] if v[2].get("account_subject")]
-        if with_subject:
-            (event_time, _), _, data = max(with_subject, key=lambda v: v[0])
-            row.update(account_subject=data["account_subject"], account_event_at=event_time)
-            columns += _ACCOUNT
-        registered = [v for v in versions[key] if v[1] == "worker"]
-        if registered:
-            data = max(registered, key=lambda v: v[0])[2]
-            row.update(worker_id=data["worker_id"], masked_name=data["masked_name"], township=data["township"],
-                       categories=data["categories"])
-            columns += _REGISTRATION
-        if columns:
-            by_columns[columns].append(row)
-    for columns, rows in by_columns.items():
-        await run(conn, _UPSERT_PERSON[columns], rows)
-
-
 # One statement for the facts of every person of a batch and the class, province and institution facts around
 # them: a UNION ALL of index lookups (person keys; class, enrolment and institution ids of their facts). Each
 # row also carries the policy tables' stamp (row count, newest change): uncorrelated scalar subqueries, run
@@ -231,32 +158,21 @@ def _among(column: Any, values: Any, dialect: str) -> Any:
 
 
 def _person_facts_statement(dialect: str) -> Any:
-    own = select(facts_t.c.class_id, facts_t.c.enrolment_id, facts_t.c.institution_id).where(
+    own = select(*(facts_t.c[column] for column in SCOPE_COLUMNS)).where(
         member(facts_t.c.person_key, "persons", dialect)
     ).cte("own")
     around = union_all(
         select(*_fact_columns).where(member(facts_t.c.person_key, "persons", dialect)),
-        select(*_fact_columns).where(
-            _among(facts_t.c.class_id, own.c.class_id, dialect),
-            facts_t.c.kind.in_((*CLASS_KINDS, "realname")),
+        # per id column, the facts without a person of the kinds read around it (a class's filing, approval and
+        # outcome and its province answers; an enrolment's province answers; a training institution's
+        # suspension, an evaluation institution's filing)
+        *(select(*_fact_columns).where(
+            _among(facts_t.c[column], own.c[column], dialect),
+            facts_t.c.kind.in_(kinds),
             facts_t.c.person_key.is_(None),
-        ),
-        select(*_fact_columns).where(
-            _among(facts_t.c.enrolment_id, own.c.enrolment_id, dialect),
-            facts_t.c.kind == "realname",
-            facts_t.c.person_key.is_(None),
-        ),
-        # a training fact's institution may be suspended; a certificate's is the evaluation institution
-        select(*_fact_columns).where(
-            _among(facts_t.c.institution_id, own.c.institution_id, dialect),
-            facts_t.c.kind.in_(("suspended", "evaluation_institution")),
-        ),
+        ) for column, kinds in _AROUND.items()),
     ).subquery("around")
-    return select(
-        around,
-        select(func.count()).select_from(tables_t).scalar_subquery().label("tables_count"),
-        select(func.max(tables_t.c.changed_at)).scalar_subquery().label("tables_changed"),
-    )
+    return select(around, *TABLES_STAMP)
 
 
 _PERSON_FACTS = per_dialect(_person_facts_statement)
@@ -303,20 +219,17 @@ class PersonFacts:
             if person is not None:
                 self._own[person].append(fact)
                 ids = self._ids[person]
-                if row.class_id is not None:
-                    ids.add(("class_id", row.class_id))
-                if row.enrolment_id is not None:
-                    ids.add(("enrolment_id", row.enrolment_id))
-                if row.institution_id is not None:
-                    ids.add(("institution_id", row.institution_id))
-            # the same selection as the query's context branches, so each person gets exactly those
-            elif row.kind in CLASS_KINDS or row.kind == "realname":
-                self._around["class_id", row.class_id].append(fact)
-                if row.kind == "realname" and row.enrolment_id is not None:
-                    self._around["enrolment_id", row.enrolment_id].append(fact)
-            if row.kind in ("suspended", "evaluation_institution"):
-                self._around["institution_id", row.institution_id].append(fact)
-        self.stamp = (rows[0].tables_count, rows[0].tables_changed) if rows else None
+                for column in SCOPE_COLUMNS:
+                    value = getattr(row, column)
+                    if value is not None:
+                        ids.add((column, value))
+                continue
+            # the same selection as the query's branches, so each person gets exactly those
+            for column in dict.fromkeys(scope.column for scope in FACT_KINDS[row.kind].around):
+                value = getattr(row, column)
+                if value is not None:
+                    self._around[column, value].append(fact)
+        self.stamp = (rows[0].tables_count, rows[0].tables_changed) if rows else None  # see TABLES_STAMP
 
     def of(self, person_key: str) -> FactSet:
         facts = FactSet(self._own.get(person_key, ()))
@@ -351,57 +264,3 @@ async def person_facts(conn: AsyncConnection, person_keys: list[str]) -> PersonF
     await conn.execute(_PLAN_AS_BEFORE, {"seqscan": seqscan, "jit": jit})
     return PersonFacts(rows)
 
-
-# --- policy tables -----------------------------------------------------------------------------------------
-
-_TABLES_STAMP = select(func.count(), func.max(tables_t.c.changed_at)).select_from(tables_t)
-_ALL_TABLES = select(tables_t)
-
-# The parsed tables of the last stamp seen, per database. Versions are only ever added (never changed or
-# deleted), so (row count, newest changed_at) changes with every publication, in any process. A stamp read
-# inside a PUT's own transaction that then rolls back never recurs, so it is never matched again.
-_POLICIES: dict[Any, tuple[Any, Policies]] = {}
-
-
-async def policies(conn: AsyncConnection, stamp: tuple[int, Any] | None = None) -> Policies:
-    """Every stored table version, parsed once per stamp; `stamp` when the caller already read it."""
-    if stamp is None:
-        stamp = tuple((await conn.execute(_TABLES_STAMP)).one())
-    cached = _POLICIES.get(conn.engine.url)
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
-    parsed = Policies([table_of(row) for row in await conn.execute(_ALL_TABLES)])
-    _POLICIES[conn.engine.url] = (stamp, parsed)
-    return parsed
-
-
-def table_of(row: Any) -> PolicyTable:
-    return PolicyTable.model_validate(
-        {**row.body, "policy_year": row.policy_year, "version": row.version,
-         "effective_from": row.effective_from, "effective_to": row.effective_to, "changed_by": row.changed_by}
-    )
-
-
-async def ensure_default_tables(session: AsyncSession) -> bool:
-    """Seeds the 2023 table of RULES.md as version 1 when it is not there; True when it seeded."""
-    if await session.get(PolicyTableRow, (2023, 1)) is not None:
-        return False
-    table = default_2023()
-    session.add(
-        PolicyTableRow(
-            policy_year=table.policy_year,
-            version=table.version,
-            effective_from=table.effective_from,
-            effective_to=table.effective_to,
-            body=table.rule_values(),
-            changed_by="system:RULES.md",
-            changed_at=utcnow(),
-            note="临技能办发〔2023〕1号 (RULES.md)",
-        )
-    )
-    await session.flush()
-    return True
-
-
-async def person_of_subject(session: AsyncSession, subject: str) -> str | None:
-    return await session.scalar(select(Person.person_key).where(Person.account_subject == subject).limit(1))
