@@ -878,8 +878,10 @@ class LoopDriver:
                     expected[f"evaluation:{t.certificate_id}:main"] = t
         return expected
 
-    async def all_claims(self) -> list[dict[str, Any]]:
-        return await self.api.pages(f"{self.e.subsidy}/v1/claims", self.t.bureau())
+    async def all_claims(self, policy_year: int | None = None) -> list[dict[str, Any]]:
+        """Every claim, or a policy year's (on a database that holds a province's earlier years as well)."""
+        params = {"policy_year": policy_year} if policy_year else None
+        return await self.api.pages(f"{self.e.subsidy}/v1/claims", self.t.bureau(), params)
 
     @staticmethod
     def claim_key(claim: dict[str, Any]) -> str:

@@ -74,6 +74,8 @@ from bench.loop import (
     sqlite_urls,
 )
 from skillkit.contracts.topics import CERTIFICATION_TOPIC
+from skillkit.county import policy_year_of
+from skillkit.db import utcnow
 from skillkit.events import parse_event
 from skillkit.outbox import TYPE_HEADER
 
@@ -340,8 +342,15 @@ def stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
 
 
 async def eligible_training(api: Api) -> int:
-    summary = await api.call("GET", f"{api.endpoints.subsidy}/v1/claims/summary", api.tokens.bureau())
+    """Training claims eligible this policy year (the run's chains are this year's; bench.province_scale seeds
+    earlier years)."""
+    summary = await api.call("GET", f"{api.endpoints.subsidy}/v1/claims/summary", api.tokens.bureau(),
+                             params={"policy_year": this_policy_year()})
     return sum(t["count"] for t in summary["totals"] if t["claim_type"] == "training" and t["state"] == "eligible")
+
+
+def this_policy_year() -> int:
+    return policy_year_of(utcnow())
 
 
 # --- the run -----------------------------------------------------------------------------------------------------
@@ -405,7 +414,7 @@ async def drive(config: Config, platform: Any, databases: list[Any]) -> dict[str
         db_after = await database_stats(databases)
         await asyncio.sleep(0.5)
         await certificates.stop()
-        claims = [c for c in await driver.all_claims() if c["claim_type"] == "training"]
+        claims = [c for c in await driver.all_claims(this_policy_year()) if c["claim_type"] == "training"]
         requests = api.requests
         by_route = dict(api.by_route.most_common())
         server_errors = api.server_errors

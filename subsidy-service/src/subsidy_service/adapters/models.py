@@ -100,6 +100,9 @@ class Claim(Base):
         # E5: one evaluation subsidy per person per certificate level.
         UniqueConstraint("person_key", "level_slot", name="uq_claims_e5_level"),
         Index("ix_claims_state_created", "state", "created_at"),
+        # A policy year's claims (the summary, GET /v1/claims?policy_year=): without it every such request read all
+        # the claims of every year (bench.province_scale, issue 18).
+        Index("ix_claims_year_type_state", "policy_year", "claim_type", "state"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=new_id)
