@@ -36,7 +36,8 @@ class Person(Base):
     masked_name: Mapped[str | None] = mapped_column(String(50))
     township: Mapped[str | None] = mapped_column(String(50))
     categories: Mapped[list[str] | None] = mapped_column(JSON)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # indexed: the reports' incremental refresh (every 30 s) reads the rows changed since its last run (issue 18)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class FactRow(Base):
@@ -84,7 +85,8 @@ class ChainRow(Base):
     status: Mapped[str] = mapped_column(String(20), index=True)
     links: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # indexed: the reports' incremental refresh (every 30 s) reads the rows changed since its last run (issue 18)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class Claim(Base):
@@ -131,7 +133,8 @@ class Claim(Base):
     level_slot: Mapped[str | None] = mapped_column(String(30))
     recovery_pending: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # indexed: the reports' incremental refresh (every 30 s) reads the rows changed since its last run (issue 18)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     eligible_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paid_by: Mapped[str | None] = mapped_column(String(200))
