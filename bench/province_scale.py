@@ -142,7 +142,7 @@ def event_statements(service: str, rows: int, people: int, groups: list[tuple[st
 def consumer_groups(service: str) -> list[tuple[str, list[str]]]:
     from skillkit.reconcile import service_runtime
 
-    return [(spec.name, sorted(spec.handlers)) for spec in service_runtime(service).consumer_specs]
+    return [(spec.name, sorted(spec.by_type)) for spec in service_runtime(service).consumer_specs]
 
 
 async def migrate(url: str, service: str) -> None:
