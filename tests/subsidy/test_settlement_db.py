@@ -4,6 +4,7 @@ bank result, P5 deadline, 追回 offset and refund, P10 audit trail. Money asser
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 from datetime import date, datetime, timedelta, timezone
@@ -13,8 +14,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select, update
 
 from subsidy_service.adapters.models import Claim, Recovery
-from subsidy_service.adapters.settlement_models import ClaimPayment, DeclarationLine, Fund, FundEntry
+from subsidy_service.adapters.settlement_models import ClaimPayment, Declaration, DeclarationLine, Fund, FundEntry
 from subsidy_service.adapters.models import Base
+from subsidy_service.handlers import payments as payment_handlers
 from subsidy_service.jobs.deadline import run_deadline
 from subsidy_service.jobs.policy_seed import seed_policy_tables
 
@@ -274,6 +276,75 @@ async def test_P4_recovery_is_offset_on_the_next_declaration_and_settled_when_pa
     assert await funds(ss) == {"skills_special": (Decimal("5000.00"), Decimal("0.00"), Decimal("2000.00"))}
     settled = [json.loads(b)["data"] for t, b in await outbox_events(ss) if t == "subsidy.recovery_settled.v1"]
     assert [(s["settlement"], s["amount"]) for s in settled] == [("offset", "500.00")]
+
+
+async def test_P6_two_settlements_crediting_recoveries_to_one_fund_at_once_keep_its_balance_exact(ss, monkeypatch):
+    """Two bank results imported at the same moment, each settling a recovery offset (追回) back into the skills fund,
+    which neither batch draws on (it was spent; they draw on two other funds, so no draw's lock orders them): the
+    credits take the fund's row lock like every other movement, so neither overwrites the other's (the fund paid
+    3,000.00 - 2 x 500.00, as its ledger says)."""
+    institutions = (("I1", ""), ("I2", "B"))
+    for institution, prefix in institutions:
+        await three_trainees(ss, institution, prefix=prefix)
+    await known_institutions(ss, "I1", "I2")
+    for institution, _ in institutions:
+        await register_account(ss, institution)
+    await allocate(ss, YEAR, "skills_special", "3000.00")  # exactly the two first batches
+    for institution, _ in institutions:
+        d = await declare(ss, institution)
+        await verify_all(ss, d["id"])
+        batch = (await approve(ss, d["id"])).json()
+        header, lines = await export(ss, batch["id"])
+        await import_result(ss, batch["id"], bank_answer(header[7], lines))
+    clock = Clock()
+    await feed(ss, [certificate_revoked(f"{prefix}P1", f"{prefix}CERT1", clock) for _, prefix in institutions])
+    await allocate(ss, YEAR, "employment_subsidy", "1000.00")  # I1's next batch (P6 order) ...
+    await allocate(ss, YEAR, "reward_2021", "1000.00")  # ... and I2's
+    for institution, prefix in institutions:  # next quarter's trainees; each recovery nets off its payee's payment
+        for n in (4, 5):
+            await feed(ss, chain(person=f"{prefix}P{n}", voucher=f"{prefix}V{n}", enrolment=f"{prefix}E{n}",
+                                 klass=f"{prefix}C2", institution=institution, certificate=f"{prefix}CERT{n}",
+                                 clock=clock, **D))
+    async with ss.sessionmaker() as session:  # the quarter's declarations exist: the next ones are next quarter's
+        await session.execute(update(Declaration).values(quarter=Declaration.quarter - 1 if QUARTER > 1 else 4,
+                                                         year=YEAR if QUARTER > 1 else YEAR - 1))
+        await session.commit()
+    answers = []
+    for (institution, _), fund in zip(institutions, ("employment_subsidy", "reward_2021")):
+        d2 = await declare(ss, institution)
+        assert (d2["line_count"], d2["amount"]) == (3, "500.00")  # 2 x 500.00 - 500.00
+        await verify_all(ss, d2["id"])
+        batch2 = (await approve(ss, d2["id"])).json()
+        assert [d["code"] for d in batch2["draws"]] == [fund]
+        header, lines = await export(ss, batch2["id"])
+        answers.append((batch2["id"], bank_answer(header[7], lines)))
+
+    # The two imports meet where each works out its recovery's credit, so both are inside their transactions
+    # before either credits the fund (without this, the first may commit before the second reads).
+    arrived, both = [], asyncio.Event()
+
+    async def meet_then_credit(session, recovery):
+        arrived.append(recovery.id)
+        if len(arrived) == 2:
+            both.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(both.wait(), 10)
+        return await recovery_credit(session, recovery)
+
+    recovery_credit = payment_handlers._recovery_credit
+    monkeypatch.setattr(payment_handlers, "_recovery_credit", meet_then_credit)
+    results = await asyncio.gather(*(import_result(ss, batch_id, answer) for batch_id, answer in answers))
+
+    assert [(r.status_code, r.json()["paid"]) for r in results] == [(200, 1), (200, 1)]
+    async with ss.sessionmaker() as session:
+        assert sorted((await session.scalars(select(Recovery.state))).all()) == ["settled", "settled"]
+        ledger = dict((await session.execute(
+            select(Fund.code, func.sum(FundEntry.amount)).join(Fund, Fund.id == FundEntry.fund_id)
+            .where(FundEntry.entry_type == "recover").group_by(Fund.code))).all())
+    assert ledger == {"skills_special": Decimal("1000.00")}
+    assert await funds(ss) == {"skills_special": (Decimal("3000.00"), Decimal("0.00"), Decimal("2000.00")),
+                               "employment_subsidy": (Decimal("1000.00"), Decimal("0.00"), Decimal("1000.00")),
+                               "reward_2021": (Decimal("1000.00"), Decimal("0.00"), Decimal("1000.00"))}
 
 
 async def test_P4_recovery_settled_by_a_refund_finance_records(ss):

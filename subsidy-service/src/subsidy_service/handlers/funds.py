@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from decimal import Decimal
-from typing import Iterable
+from typing import Any, Iterable
 
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,22 @@ entries_t = FundEntry.__table__
 
 async def funds_locked(session: AsyncSession, years: Iterable[int]) -> dict[tuple[int, str], Fund]:
     """The funds of these years, row-locked in id order (PostgreSQL): two batches reserve one after the other."""
-    stmt = select(Fund).where(Fund.year.in_(sorted(set(years)))).order_by(Fund.id)
+    return {(f.year, f.code): f for f in await _locked(session, Fund.year.in_(sorted(set(years))))}
+
+
+async def funds_locked_by_id(session: AsyncSession, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Fund]:
+    """The same lock for movements that know their funds (settlement, recoveries): every fund a transaction will
+    move, locked at once — a second lock taken later could meet another transaction's in the other order."""
+    return {f.id: f for f in await _locked(session, Fund.id.in_(sorted(set(ids))))}
+
+
+async def _locked(session: AsyncSession, where: Any) -> list[Fund]:
+    # populate_existing: a fund this session read before the lock is read again under it (else its stale counters
+    # would be written back over another transaction's).
+    stmt = select(Fund).where(where).order_by(Fund.id).execution_options(populate_existing=True)
     if session.bind.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
-    return {(f.year, f.code): f for f in await session.scalars(stmt)}
+    return list(await session.scalars(stmt))
 
 
 async def allocate(session: AsyncSession, principal: Principal, year: int, code: str, amount: Decimal,

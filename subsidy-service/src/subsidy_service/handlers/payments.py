@@ -38,7 +38,7 @@ from subsidy_service.adapters.settlement_models import (
 )
 from subsidy_service.domain.chain import ClaimState
 from subsidy_service.domain.settlement import P6_ORDER, deadline, draw, money
-from subsidy_service.handlers.funds import funds_locked, move
+from subsidy_service.handlers.funds import funds_locked, funds_locked_by_id, move
 from subsidy_service.handlers.payees import current_account
 
 claims_t = Claim.__table__
@@ -310,10 +310,10 @@ async def _apply(session: AsyncSession, principal: Principal, batch: PaymentBatc
         .where(payments_t.c.transfer_id.in_(changed))
     )).all())
     await rows.lock_claims(session, [p.claim_id for p in payments])
-    funds = {f.id: f for f in await session.scalars(
-        select(Fund).where(Fund.id.in_({uuid.UUID(d["fund_id"]) for p in payments for d in p.draws}))
-        .order_by(Fund.id).with_for_update() if session.bind.dialect.name == "postgresql" else
-        select(Fund).where(Fund.id.in_({uuid.UUID(d["fund_id"]) for p in payments for d in p.draws})))}
+    offsets = await _offsets(session, batch, outcome)
+    # Every fund this settlement moves — the draws and the funds its recoveries go back to — locked at once
+    funds = await funds_locked_by_id(session, {uuid.UUID(d["fund_id"]) for p in payments for d in p.draws}
+                                     | {fund_id for o in offsets for fund_id in o.credit})
     state_of = {t.id: status for status, ts in outcome.items() for t in ts}
     by_state: dict[str, list[Any]] = defaultdict(list)
     for p in payments:
@@ -354,13 +354,21 @@ async def _apply(session: AsyncSession, principal: Principal, batch: PaymentBatc
                                 reason=next((t.bank_reason for t in outcome["returned"] if t.id == p.transfer_id), None)
                                 or "退票", returned_at=now),
                 p.person_key, str(p.claim_id)) for p in group])
-    await _settle_offsets(session, principal, batch, outcome, now)
+    await _settle_offsets(session, principal, batch, offsets, funds, now)
 
 
-async def _settle_offsets(session: AsyncSession, principal: Principal, batch: PaymentBatch,
-                          outcome: dict[str, list[Transfer]], now: datetime) -> None:
-    """Offsets ride on their transfer: paid -> the recovery is settled (its money credited back to the funds its
-    claim was paid from); failed -> open again for a later transfer; returned -> open again, the credit reversed."""
+@dataclass(frozen=True)
+class _Offset:
+    """A recovery netted on a transfer of the batch, with what its transfer's answer does to it."""
+
+    status: str  # the transfer's answer: paid | failed | returned
+    recovery: Recovery
+    credit: dict[uuid.UUID, Decimal]  # the funds its money goes back to (or comes out of again); none if failed
+    transfer: Transfer | None
+
+
+async def _offsets(session: AsyncSession, batch: PaymentBatch, outcome: dict[str, list[Transfer]]) -> list[_Offset]:
+    found = []
     for status, transfers in outcome.items():
         if not transfers:
             continue
@@ -371,28 +379,38 @@ async def _settle_offsets(session: AsyncSession, principal: Principal, batch: Pa
         else:
             recoveries = list(await session.scalars(select(Recovery).where(Recovery.offset_transfer_id.in_(ids))))
         for recovery in recoveries:
-            if status == "failed":
-                recovery.offset_transfer_id = None
-                continue
-            credit = await _recovery_credit(session, recovery)
-            funds = {f.id: f for f in await session.scalars(select(Fund).where(Fund.id.in_(list(credit))))}
+            credit = {} if status == "failed" else await _recovery_credit(session, recovery)
             transfer = next((t for t in transfers if t.id == recovery.offset_transfer_id), None)
-            if status == "paid":
-                await move(session, funds, credit, "recover", batch_id=batch.id, recovery_id=recovery.id,
-                           reference=batch.reference, created_by=principal.subject, now=now)
-                recovery.state, recovery.settlement = "settled", "offset"
-                recovery.settled_reference = f"{batch.reference}#{transfer.seq if transfer else '?'}"
-                recovery.settled_by, recovery.settled_at = principal.subject, now
-                await outbox.add(session, RecoverySettled(
-                    recovery_id=str(recovery.id), claim_id=str(recovery.claim_id), payee_type=recovery.payee_type,
-                    payee_id=recovery.payee_id, amount=recovery.amount, settlement="offset",
-                    reference=recovery.settled_reference, settled_at=now,
-                ), partition_key=recovery.person_key, subject=str(recovery.id))
-            else:  # returned: the netting payment never arrived
-                await move(session, funds, credit, "unrecover", batch_id=batch.id, recovery_id=recovery.id,
-                           reference=batch.reference, created_by=principal.subject, now=now)
-                recovery.state, recovery.settlement, recovery.settled_reference = "open", None, None
-                recovery.settled_by, recovery.settled_at, recovery.offset_transfer_id = None, None, None
+            found.append(_Offset(status, recovery, credit, transfer))
+    return found
+
+
+async def _settle_offsets(session: AsyncSession, principal: Principal, batch: PaymentBatch, offsets: list[_Offset],
+                          funds: dict[uuid.UUID, Fund], now: datetime) -> None:
+    """Offsets ride on their transfer: paid -> the recovery is settled (its money credited back to the funds its
+    claim was paid from); failed -> open again for a later transfer; returned -> open again, the credit reversed.
+    `funds` are locked (`funds_locked_by_id`): two settlements crediting one fund do so one after the other."""
+    for o in offsets:
+        status, recovery, credit, transfer = o.status, o.recovery, o.credit, o.transfer
+        if status == "failed":
+            recovery.offset_transfer_id = None
+            continue
+        if status == "paid":
+            await move(session, funds, credit, "recover", batch_id=batch.id, recovery_id=recovery.id,
+                       reference=batch.reference, created_by=principal.subject, now=now)
+            recovery.state, recovery.settlement = "settled", "offset"
+            recovery.settled_reference = f"{batch.reference}#{transfer.seq if transfer else '?'}"
+            recovery.settled_by, recovery.settled_at = principal.subject, now
+            await outbox.add(session, RecoverySettled(
+                recovery_id=str(recovery.id), claim_id=str(recovery.claim_id), payee_type=recovery.payee_type,
+                payee_id=recovery.payee_id, amount=recovery.amount, settlement="offset",
+                reference=recovery.settled_reference, settled_at=now,
+            ), partition_key=recovery.person_key, subject=str(recovery.id))
+        else:  # returned: the netting payment never arrived
+            await move(session, funds, credit, "unrecover", batch_id=batch.id, recovery_id=recovery.id,
+                       reference=batch.reference, created_by=principal.subject, now=now)
+            recovery.state, recovery.settlement, recovery.settled_reference = "open", None, None
+            recovery.settled_by, recovery.settled_at, recovery.offset_transfer_id = None, None, None
 
 
 async def _recovery_credit(session: AsyncSession, recovery: Recovery) -> dict[uuid.UUID, Decimal]:
@@ -426,7 +444,7 @@ async def refund_recovery(session: AsyncSession, principal: Principal, recovery_
     if amount != recovery.amount:
         raise Problem(422, "refund_amount_mismatch", f"the refund must be the recovered amount {recovery.amount}")
     credit = await _recovery_credit(session, recovery)
-    funds = {f.id: f for f in await session.scalars(select(Fund).where(Fund.id.in_(list(credit))))}
+    funds = await funds_locked_by_id(session, credit)  # a settlement may be crediting the same fund
     await move(session, funds, credit, "recover", batch_id=None, recovery_id=recovery.id, reference=reference,
                created_by=principal.subject, now=now)
     before = {"state": recovery.state}
