@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
+from contextlib import AsyncExitStack
 from typing import Any, AsyncIterator
 
 import httpx
@@ -189,14 +190,18 @@ CASES = [(name, method, path, mode) for name in sorted(SERVICES)
 
 
 @pytest.fixture(scope="module")
-async def service(request, database_factory) -> AsyncIterator[ServiceUnderTest]:
-    create, _, migrations = SERVICES[request.param]
-    settings = _settings(request.param, await database_factory(f"fuzz{request.param}"))
-    async with running_service(create, settings, migrations) as running:
-        yield running
+async def services(database_factory) -> AsyncIterator[dict[str, ServiceUnderTest]]:
+    """Each service started once for the module. (An indirect parameter per case made pytest start a service, with a
+    new database and its migrations, for every one of the ~170 cases: each case is a distinct parameter to it.)"""
+    async with AsyncExitStack() as stack:
+        started = {}
+        for name, (create, _, migrations) in SERVICES.items():
+            settings = _settings(name, await database_factory(f"fuzz{name}"))
+            started[name] = await stack.enter_async_context(running_service(create, settings, migrations))
+        yield started
 
 
-@pytest.mark.parametrize(("service", "method", "path", "mode"), CASES, indirect=["service"],
+@pytest.mark.parametrize(("name", "method", "path", "mode"), CASES,
                          ids=[f"{n}:{m} {p}-{mode}" for n, m, p, mode in CASES])
-async def test_generated_requests_get_no_5xx_and_problem_json_4xx(service, method, path, mode):
-    assert await fuzz_operation(service, method, path, mode, examples=OTHER_SERVICE_EXAMPLES) > 0
+async def test_generated_requests_get_no_5xx_and_problem_json_4xx(services, name, method, path, mode):
+    assert await fuzz_operation(services[name], method, path, mode, examples=OTHER_SERVICE_EXAMPLES) > 0
