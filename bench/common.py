@@ -7,10 +7,8 @@ are child processes stopped (SIGTERM, then SIGKILL) when their context ends, dat
 from __future__ import annotations
 
 import asyncio
-import cProfile
 import math
 import os
-import pstats
 import signal
 import socket
 import subprocess
@@ -19,16 +17,15 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import asyncpg
 import httpx
 import psutil
-from sqlalchemy import event
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -320,42 +317,3 @@ def summarise(result: LoadResult, *, expected_status: int) -> dict[str, Any]:
         "p99_ms": round(percentile(ms, 99), 2) if ms else None,
         "max_ms": round(max(ms), 2) if ms else None,
     }
-
-
-class PhaseMeter:
-    """CPU seconds of this process and SQL statements (counted on the engine: one per round trip, an
-    executemany once) per named phase and per run (a class, an evaluation), for the in-process CPU scripts;
-    `profile` names one phase to run under cProfile."""
-
-    def __init__(self, engine: Any, profile: str | None = None) -> None:
-        self.statements = 0
-        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
-        self.profile_phase = profile
-        self.profiler = cProfile.Profile() if profile else None
-        self.run = 0
-        self.cpu: dict[str, dict[int, float]] = defaultdict(lambda: defaultdict(float))
-        self.counts: dict[str, int] = defaultdict(int)
-
-    def _count(self, *_: Any) -> None:
-        self.statements += 1
-
-    def reset(self) -> None:
-        """Forgets what was measured so far (the warm-up)."""
-        self.cpu.clear()
-        self.counts.clear()
-
-    async def phase(self, name: str, work: Callable[[], Awaitable[Any]]) -> None:
-        before = self.statements
-        profiled = self.profiler is not None and name == self.profile_phase
-        started = time.process_time()
-        if profiled:
-            self.profiler.enable()
-        await work()
-        if profiled:
-            self.profiler.disable()
-        self.cpu[name][self.run] += time.process_time() - started  # a phase may run twice in a run
-        self.counts[name] += self.statements - before
-
-    def print_profile(self, sort: str) -> None:
-        if self.profiler is not None:
-            pstats.Stats(self.profiler).sort_stats(sort).print_stats(40)

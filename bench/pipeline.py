@@ -2,6 +2,7 @@
 
     python -m bench.pipeline [--chains 600] [--class-size 20] [--days 5] [--parallel-classes 6]
                              [--rate 50] [--backend postgres] [--json out.json] [--keep-logs DIR]
+    python -m bench.pipeline --sweep 10,20,50 [--rounds 2] [--in-flight 320] [--chains 1920]
 
 In one run, on four fresh PostgreSQL databases (created here, dropped at the end):
 1. Tansu, the four services (one uvicorn process each, relay and consumers in-process as in the embedded
@@ -27,6 +28,15 @@ Latency, measured by timestamps: the certificate's event time is the CloudEvents
 the eligible time is the claim's `eligible_at` from `GET /v1/claims` (set in the subsidy service's transaction
 that made it eligible). Both come from the same machine's clock. The latency of a chain is the training
 claim's `eligible_at` minus the event time of the certificate the claim cites (`certificate_id`).
+
+`--sweep SIZES` says where the CPU goes, per class or per chain: closed runs at each class size, alternating within
+each of `--rounds` rounds (a drift in the machine's speed, ~30 % within an hour here, then spreads over every size
+instead of favouring one), each keeping about `--in-flight` chains in the platform (parallel classes = in-flight /
+size) on `--chains` rounded up to whole classes; each process's CPU per chain is fitted to
+`per_chain + per_class / class_size`. A class costs a fixed amount whatever its size — its REST requests, each with
+its own transaction, idempotency record, relay round and the other services' consumer transactions — and each
+trainee costs the rest: the split says which of the two a change must attack (`2 cores / target chains/s` is the CPU
+per chain the machine has at perfect utilisation).
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -534,6 +544,69 @@ def render(report: dict[str, Any], config: Config) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class Split:
+    per_chain_ms: float
+    per_class_ms: float
+
+    def at(self, class_size: int) -> float:
+        return self.per_chain_ms + self.per_class_ms / class_size
+
+
+def fit(samples: list[tuple[int, float]]) -> Split:
+    """Least squares of cpu = per_chain + per_class / size over (class size, CPU ms per chain) samples."""
+    if len({size for size, _ in samples}) < 2:
+        raise ValueError("the split needs runs at two class sizes at least")
+    xs = [1 / size for size, _ in samples]
+    ys = [cpu for _, cpu in samples]
+    n = len(samples)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / sum((x - mean_x) ** 2 for x in xs)
+    return Split(per_chain_ms=mean_y - slope * mean_x, per_class_ms=slope)
+
+
+def sweep_config(base: Config, size: int, in_flight: int) -> Config:
+    """One sweep run: about `in_flight` chains in the platform, on `base.chains` rounded up to whole rounds."""
+    parallel = max(1, in_flight // size)
+    per_round = size * parallel
+    return replace(base, chains=-(-base.chains // per_round) * per_round, class_size=size, parallel_classes=parallel,
+                   rate=None)
+
+
+def render_sweep(runs: list[dict[str, Any]], headline: int, cores: int) -> str:
+    by_process: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    for report in runs:
+        size = report["config"]["class_size"]
+        for process, cpu in report["cpu_ms_per_chain"].items():
+            by_process[process].append((size, cpu))
+        by_process["total"].append((size, sum(report["cpu_ms_per_chain"].values())))
+    lines = [f"{'process':32} {'ms per chain':>12} {'ms per class':>12} {f'at {headline}/class':>14}"]
+    for process, samples in by_process.items():
+        split = fit(samples)
+        lines.append(f"{process:32} {split.per_chain_ms:12.2f} {split.per_class_ms:12.1f} {split.at(headline):14.2f}")
+    lines.append("")
+    for report in runs:
+        total = sum(report["cpu_ms_per_chain"].values())
+        used = report["chains_per_s"] * total / 1000
+        lines.append(f"class size {report['config']['class_size']:3}: {report['chains_per_s']:6.1f} chains/s, "
+                     f"{total:5.1f} ms CPU per chain, {used:4.2f} of {cores} cores busy ({100 * used / cores:.0f} %)")
+    budget = 1000 * cores / TARGET_CHAINS_PER_S
+    lines.append(f"{TARGET_CHAINS_PER_S:.0f} chains/s on {cores} cores needs <= {budget:.1f} ms CPU per chain "
+                 f"at perfect utilisation")
+    return "\n".join(lines)
+
+
+async def sweep(base: Config, sizes: list[int], rounds: int, in_flight: int) -> list[dict[str, Any]]:
+    runs = []
+    for round_no in range(rounds):
+        for size in sizes:
+            report = await run(sweep_config(base, size, in_flight))
+            print(f"round {round_no + 1}, class size {size}: {report['chains_per_s']:.1f} chains/s, "
+                  f"CPU ms per chain {report['cpu_ms_per_chain']}", flush=True)
+            runs.append(report)
+    return runs
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Pipeline benchmark of the whole loop")
     parser.add_argument("--chains", type=int, default=600)
@@ -554,6 +627,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-dir", help="where py-spy writes <service>.txt (collapsed stacks)")
     parser.add_argument("--profile-self", help="cProfile this process (the load generator) over the timed phase "
                                                "and write the stats to this file (pstats); it inflates its CPU")
+    parser.add_argument("--sweep", help="class sizes, comma-separated (e.g. 10,20,50): closed runs at each, and each "
+                                        "process's CPU split into per class and per chain")
+    parser.add_argument("--rounds", type=int, default=2, help="--sweep: rounds over the sizes")
+    parser.add_argument("--in-flight", type=int, default=320, help="--sweep: chains kept in the platform at once")
+    parser.add_argument("--headline", type=int, default=20, help="--sweep: the class size the table adds up for")
     args = parser.parse_args(argv)
     log_dir = Path(args.keep_logs) if args.keep_logs else None
     if log_dir:
@@ -563,6 +641,12 @@ def main(argv: list[str] | None = None) -> None:
                     deadline_s=args.deadline, log_dir=log_dir, py_spy=args.py_spy, intake=args.intake,
                     profile_dir=Path(args.profile_dir) if args.profile_dir else None,
                     profile_self=Path(args.profile_self) if args.profile_self else None)
+    if args.sweep:
+        runs = asyncio.run(sweep(config, [int(size) for size in args.sweep.split(",")], args.rounds, args.in_flight))
+        if args.json:
+            Path(args.json).write_text(json.dumps(runs, ensure_ascii=False, indent=2, default=str))
+        print(render_sweep(runs, args.headline, runs[0]["machine"]["cpus"]))
+        return
     report = asyncio.run(run(config))
     print(render(report, config))
     if args.json:

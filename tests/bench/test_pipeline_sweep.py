@@ -1,11 +1,11 @@
-"""The class-size sweep's arithmetic (bench/class_size_sweep.py): the per-class / per-chain split and the runs it
-plans. The pipeline runs themselves are covered by test_pipeline_smoke.py."""
+"""The pipeline benchmark's class-size sweep arithmetic (`python -m bench.pipeline --sweep`): the per-class /
+per-chain split and the runs it plans. The pipeline runs themselves are covered by test_pipeline_smoke.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from bench.class_size_sweep import Split, config_for, fit, summarise
+from bench.pipeline import Config, Split, fit, render_sweep, sweep_config
 
 
 def test_two_sizes_split_exactly() -> None:
@@ -30,18 +30,23 @@ def test_one_size_cannot_be_split() -> None:
 
 
 def test_runs_keep_the_chains_in_flight_and_whole_classes() -> None:
-    assert (config_for(10, 1920, 320).parallel_classes, config_for(10, 1920, 320).chains) == (32, 1920)
-    assert (config_for(20, 1920, 320).parallel_classes, config_for(20, 1920, 320).chains) == (16, 1920)
+    def planned(size: int, chains: int) -> tuple[int, int, int]:
+        config = sweep_config(Config(chains=chains, rate=50.0, days=3), size, 320)
+        assert (config.rate, config.days) == (None, 3)  # closed runs; the other settings as given
+        return config.class_size, config.parallel_classes, config.chains
+
+    assert planned(10, 1920) == (10, 32, 1920)
+    assert planned(20, 1920) == (20, 16, 1920)
     # 50 x 6 = 300 per round: 1920 rounds up to 7 rounds
-    assert (config_for(50, 1920, 320).parallel_classes, config_for(50, 1920, 320).chains) == (6, 2100)
-    assert config_for(500, 100, 320).parallel_classes == 1
+    assert planned(50, 1920) == (50, 6, 2100)
+    assert planned(500, 100) == (500, 1, 500)
 
 
 def test_summary_adds_up_the_processes_and_the_budget() -> None:
     def report(size: int, per_s: float, cpu: dict[str, float]) -> dict:
         return {"config": {"class_size": size}, "chains_per_s": per_s, "cpu_ms_per_chain": cpu}
 
-    text = summarise([report(10, 80.0, {"a": 13.0, "b": 10.0}), report(50, 140.0, {"a": 5.0, "b": 7.0})],
+    text = render_sweep([report(10, 80.0, {"a": 13.0, "b": 10.0}), report(50, 140.0, {"a": 5.0, "b": 7.0})],
                      headline=20, cores=2)
     lines = text.splitlines()
     assert lines[1].split() == ["a", "3.00", "100.0", "8.00"]
