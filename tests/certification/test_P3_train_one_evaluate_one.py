@@ -74,7 +74,7 @@ async def test_P3_completions_in_any_order_and_the_unevaluated_report(cs):
 
 @pytest.mark.broker
 async def test_P3_completion_crosses_the_broker(database_factory, broker):
-    settings = CertificationSettings(environment="test", database_url=await database_factory("certification_p3"),
+    settings = CertificationSettings(environment="test", database_url=await database_factory("certification_p3", migrated="certification_service.migrations"),
                                      kafka_bootstrap=broker.bootstrap, kafka_partitions=1)
     async with running_service(create, settings, "certification_service.migrations") as svc:
         await svc.wipe(Base.metadata)

@@ -1,3 +1,12 @@
+"""Concurrent requests on one record: each race ends in exactly one outcome (E5, P3, I2, I3).
+
+The races that need two writers in the database at once (marked `needs_concurrent_writers`) run on PostgreSQL only:
+SQLite serialises writers (every write transaction starts with BEGIN IMMEDIATE and takes the database's one write
+lock), so on SQLite the second request starts after the first has committed and the race these tests set up cannot
+happen — they would pass without testing anything. CI runs them (SKILLS_TEST_DATABASE=postgres); the tests without
+the mark run on both backends.
+"""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,7 +34,6 @@ from tests.certification.helpers import (
     staff,
 )
 
-# On SQLite writers are serialised (BEGIN IMMEDIATE), so these races cannot happen there.
 needs_concurrent_writers = pytest.mark.skipif(
     plugin.test_backend() != "postgres", reason="needs two concurrent writers (SQLite serialises them)"
 )

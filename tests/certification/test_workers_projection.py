@@ -123,7 +123,7 @@ async def test_round_trip_consumes_workers_and_publishes_certificate_events(data
     """One end-to-end run on the real broker: voucher events in, certification events out."""
     settings = CertificationSettings(
         environment="test",
-        database_url=await database_factory("certification_bus"),
+        database_url=await database_factory("certification_bus", migrated="certification_service.migrations"),
         kafka_bootstrap=broker.bootstrap,
         kafka_partitions=1,
     )

@@ -14,7 +14,7 @@ async def voucher_on_broker(database_factory, broker) -> AsyncIterator[ServiceUn
     """The voucher service with its relay and consumers on the real Tansu broker."""
     settings = VoucherSettings(
         environment="test",
-        database_url=await database_factory("vbroker"),
+        database_url=await database_factory("vbroker", migrated="voucher_service.migrations"),
         kafka_bootstrap=broker.bootstrap,
         run_periodic=False,
     )

@@ -196,7 +196,7 @@ async def services(database_factory) -> AsyncIterator[dict[str, ServiceUnderTest
     async with AsyncExitStack() as stack:
         started = {}
         for name, (create, _, migrations) in SERVICES.items():
-            settings = _settings(name, await database_factory(f"fuzz{name}"))
+            settings = _settings(name, await database_factory(f"fuzz{name}", migrated=migrations))
             started[name] = await stack.enter_async_context(running_service(create, settings, migrations))
         yield started
 

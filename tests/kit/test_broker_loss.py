@@ -33,7 +33,8 @@ async def test_consumer_reads_a_partition_again_when_the_broker_lost_its_log(dat
     broker = TansuBroker()
     broker.start()
     try:
-        settings = CertificationSettings(environment="test", database_url=await database_factory("brokerloss"),
+        url = await database_factory("brokerloss", migrated="certification_service.migrations")
+        settings = CertificationSettings(environment="test", database_url=url,
                                          kafka_bootstrap=broker.bootstrap, run_periodic=False)
         async with running_service(create_certification, settings, "certification_service.migrations") as cs:
             async def applied() -> int:

@@ -18,7 +18,6 @@ from skillkit.contracts.topics import dead_letter_topic
 from skillkit.contracts.voucher import VoucherExpired
 from skillkit.db import make_engine, make_sessionmaker
 from skillkit.events import build_event, parse_event
-from skillkit.migrations import upgrade
 from skillkit.outbox import Outbox
 from skillkit.testing.harness import eventually
 from voucher_service.adapters.models import kit_tables
@@ -26,8 +25,7 @@ from voucher_service.adapters.models import kit_tables
 
 @pytest.fixture
 async def sessionmaker(database_factory):
-    url = await database_factory("kitconsumer")
-    await asyncio.to_thread(upgrade, "voucher_service.migrations", url)
+    url = await database_factory("kitconsumer", migrated="voucher_service.migrations")
     engine = make_engine(url)
     yield make_sessionmaker(engine)
     await engine.dispose()

@@ -61,7 +61,8 @@ async def _zero(service) -> bool:
 
 async def test_relay_survives_broker_down_and_delivers_everything_after(database_factory):
     broker = TansuBroker()  # its port is chosen, but nothing listens there yet
-    settings = VoucherSettings(environment="test", database_url=await database_factory("vdown"),
+    url = await database_factory("vdown", migrated="voucher_service.migrations")
+    settings = VoucherSettings(environment="test", database_url=url,
                                kafka_bootstrap=broker.bootstrap, run_consumers=False, run_periodic=False,
                                kafka_request_timeout_ms=3000)
     async with running_service(create, settings, "voucher_service.migrations") as service:
@@ -94,7 +95,8 @@ async def test_a_relay_that_finds_another_replica_publishing_retries_without_wai
 ):
     """Its wake-up was spent on the lock: rows committed after the other replica's read must not wait for the next
     poll (30 s here)."""
-    settings = VoucherSettings(environment="test", database_url=await database_factory("vlocked"),
+    url = await database_factory("vlocked", migrated="voucher_service.migrations")
+    settings = VoucherSettings(environment="test", database_url=url,
                                kafka_bootstrap=broker.bootstrap, run_consumers=False, run_periodic=False,
                                relay_poll_seconds=30)
     async with running_service(create, settings, "voucher_service.migrations") as service:

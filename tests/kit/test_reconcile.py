@@ -45,7 +45,8 @@ def own_broker():
 
 async def test_reconcile_names_exactly_the_dropped_and_withheld_events_and_heal_applies_them_once(
         database_factory, own_broker):
-    urls = {"voucher-service": await database_factory("recv"), "certification-service": await database_factory("recc")}
+    urls = {"voucher-service": await database_factory("recv", migrated="voucher_service.migrations"),
+            "certification-service": await database_factory("recc", migrated="certification_service.migrations")}
     common = dict(environment="test", kafka_bootstrap=own_broker.bootstrap, run_periodic=False)
     async with (
         running_service(create_voucher, VoucherSettings(database_url=urls["voucher-service"], **common),
@@ -169,12 +170,10 @@ def test_partition_of_matches_the_client_partitioner() -> None:
 
 async def test_reconcile_cli_exit_status(database_factory, capsys) -> None:
     """The runbook's command: exit 0 and a 'reconciled' line on a consistent (here empty) pair of databases."""
-    from skillkit.migrations import upgrade
     from skillkit.reconcile import main
 
-    urls = {"voucher-service": await database_factory("reccliv"), "training-service": await database_factory("recclit")}
-    await asyncio.to_thread(upgrade, "voucher_service.migrations", urls["voucher-service"])
-    await asyncio.to_thread(upgrade, "training_service.migrations", urls["training-service"])
+    urls = {"voucher-service": await database_factory("reccliv", migrated="voucher_service.migrations"),
+            "training-service": await database_factory("recclit", migrated="training_service.migrations")}
     status = await asyncio.to_thread(main, [f"--database={k}={v}" for k, v in urls.items()])
     out = capsys.readouterr().out
     assert status == 0 and "reconciled: every published event applied once by every group" in out

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import func, select, text
 
 from skillkit.db import make_engine, make_sessionmaker, utcnow
-from skillkit.migrations import upgrade
 from skillkit.outbox import OutboxRelay
 from skillkit.runtime import PeriodicJob, ServiceRuntime
 from skillkit.settings import ServiceSettings
@@ -34,8 +33,7 @@ async def test_on_sqlite_the_only_process_leads(tmp_path) -> None:
 
 
 async def _database(database_factory, prefix: str) -> str:
-    url = await database_factory(prefix)
-    await asyncio.to_thread(upgrade, "voucher_service.migrations", url)
+    url = await database_factory(prefix, migrated="voucher_service.migrations")
     return url
 
 

@@ -32,7 +32,8 @@ SERVICES = {
 @pytest.fixture(scope="module", params=sorted(SERVICES))
 async def service(request, database_factory) -> AsyncIterator[ServiceUnderTest]:
     create, settings_cls, migrations = SERVICES[request.param]
-    settings = settings_cls(environment="test", database_url=await database_factory(f"roles{request.param}"),
+    url = await database_factory(f"roles{request.param}", migrated=migrations)
+    settings = settings_cls(environment="test", database_url=url,
                             run_relay=False, run_consumers=False, run_periodic=False)
     async with running_service(create, settings, migrations) as running:
         yield running

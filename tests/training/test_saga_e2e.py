@@ -46,7 +46,7 @@ async def test_saga_with_the_voucher_service_down_then_back(training_service_on_
     c = await w.open_class()
     first = random.randrange(900)
     numbers = [resident_id(first), resident_id(first + 1)]
-    vs_url = await database_factory("voucher_e2e")
+    vs_url = await database_factory("voucher_e2e", migrated="voucher_service.migrations")
 
     # 1. The bureau issues two vouchers; the training service learns them from `voucher.issued`.
     async with voucher_service(vs_url, broker.bootstrap, consumers=False) as vs:

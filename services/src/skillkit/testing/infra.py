@@ -39,11 +39,13 @@ def choose_backend() -> str:
     return "sqlite"
 
 
-async def create_pg_database(prefix: str) -> str:
+async def create_pg_database(prefix: str, template: str | None = None) -> str:
+    """A new database, empty or a copy of the database at URL `template` (which nobody may be connected to)."""
     name = f"t_{prefix}_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(PG_ADMIN_DSN)
     try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
+        source = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+        await conn.execute(f'CREATE DATABASE "{name}"{source}')
     finally:
         await conn.close()
     base = PG_ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 from pathlib import Path
 from typing import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 
+from skillkit.migrations import upgrade
 from skillkit.testing.infra import TansuBroker, choose_backend, create_pg_database, drop_pg_database, sqlite_url
 
 _BACKEND: str | None = None
@@ -38,27 +41,50 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminalreporter.write_line(f"skills platform: test database backend = {test_backend()}")
 
 
-DatabaseFactory = Callable[[str], Awaitable[str]]
+DatabaseFactory = Callable[..., Awaitable[str]]
 
 
 @pytest.fixture(scope="session")
 async def database_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
-    """Returns an async factory of fresh, empty databases (URLs); dropped at the end of the session."""
+    """Returns an async factory of fresh databases (URLs), dropped at the end of the session: empty, or with
+    `migrated=<a service's migrations package>` already at that service's head — a copy of a database migrated
+    once per session (PostgreSQL: CREATE DATABASE ... TEMPLATE; SQLite: a file copy), ~0.1 s instead of the
+    ~1 s a migration run costs."""
     created: list[str] = []
     directory = tmp_path_factory.mktemp("db")
+    templates: dict[str, str] = {}
+    template_lock = asyncio.Lock()
 
-    async def make(prefix: str) -> str:
+    async def empty(prefix: str) -> str:
+        url = await create_pg_database(prefix) if test_backend() == "postgres" else sqlite_url(directory, prefix)
+        created.append(url)
+        return url
+
+    async def template(migrations: str) -> str:
+        async with template_lock:
+            if migrations not in templates:
+                url = await empty("template_" + migrations.split(".")[0])
+                await asyncio.to_thread(upgrade, migrations, url)
+                templates[migrations] = url
+            return templates[migrations]
+
+    async def make(prefix: str, migrated: str | None = None) -> str:
+        if migrated is None:
+            return await empty(prefix)
+        source = await template(migrated)
         if test_backend() == "postgres":
-            url = await create_pg_database(prefix)
+            url = await create_pg_database(prefix, template=source)
         else:
             url = sqlite_url(directory, prefix)
+            shutil.copyfile(source.split("///", 1)[1], url.split("///", 1)[1])
         created.append(url)
         return url
 
     yield make
     if test_backend() == "postgres":
-        for url in created:
-            await drop_pg_database(url)
+        # together: each DROP DATABASE waits for a checkpoint, and concurrent drops share one (2.3 s -> 0.1 s each
+        # on a busy server, measured)
+        await asyncio.gather(*(drop_pg_database(url) for url in created))
 
 
 @pytest.fixture(scope="session")
