@@ -4,7 +4,8 @@
 #   uvicorn training_service.main:create --factory --host 0.0.0.0 --port 8000 --no-proxy-headers
 #   python -m subsidy_service.migrate upgrade                                       (start-up migration step)
 #   python -m voucher_service.replay --since 2026-01-01T00:00:00+00:00              (outbox replay)
-# See docs/deployment.md. Build: `docker build -t linxian-skills:local .`
+# See docs/deployment.md. Build: `docker build -t linxian-skills:local .` (the last stage, `runtime`). The `demo`
+# stage adds the development test support's province simulator (testsupport/) for compose's demo profile only.
 
 ARG PYTHON_IMAGE=python:3.11-slim
 
@@ -29,6 +30,8 @@ COPY voucher-service/pyproject.toml voucher-service/pyproject.toml
 COPY training-service/pyproject.toml training-service/pyproject.toml
 COPY certification-service/pyproject.toml certification-service/pyproject.toml
 COPY subsidy-service/pyproject.toml subsidy-service/pyproject.toml
+# a workspace member of the dev group: its manifest is read, the package is never installed here
+COPY testsupport/pyproject.toml testsupport/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-install-workspace
 
@@ -42,13 +45,17 @@ COPY subsidy-service/src subsidy-service/src
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --no-editable
 
-# ---- runtime: the virtual environment and a non-root user, nothing else ----------------------------
-FROM ${PYTHON_IMAGE} AS runtime
+# ---- demo-build: the same environment plus the province simulator of the test support --------------
+FROM build AS demo-build
+COPY testsupport/src testsupport/src
+RUN --mount=type=cache,target=/root/.cache/uv \
+    uv pip install --python /app/.venv/bin/python --no-deps --compile-bytecode ./testsupport
+
+# ---- base: a non-root user, nothing else -----------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS base
 
 RUN groupadd --system --gid 10001 skills \
  && useradd --system --uid 10001 --gid skills --home-dir /app --no-create-home --shell /usr/sbin/nologin skills
-
-COPY --from=build --chown=root:root /app/.venv /app/.venv
 
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
@@ -56,6 +63,16 @@ ENV PATH=/app/.venv/bin:$PATH \
     SKILLS_ENVIRONMENT=production
 
 WORKDIR /app
+
+# ---- demo: compose's `demo` profile only (the province simulator); never deployed --------------------
+FROM base AS demo
+COPY --from=demo-build --chown=root:root /app/.venv /app/.venv
+USER 10001:10001
+CMD ["python", "-m", "testsupport.province_simulator", "--bootstrap", "kafka:9092", "--reject-share", "0.1"]
+
+# ---- runtime: the services' virtual environment on the base, without the test support --------------
+FROM base AS runtime
+COPY --from=build --chown=root:root /app/.venv /app/.venv
 # Numeric so that Kubernetes' runAsNonRoot can verify it.
 USER 10001:10001
 EXPOSE 8000

@@ -10,7 +10,7 @@ UV := .tools/bin/uv
 # One locked, reproducible install of the whole workspace (uv.lock), Python 3.11. Bytecode is compiled here
 # because machines that set PYTHONDONTWRITEBYTECODE otherwise recompile every import in every process a test
 # or benchmark starts (~3 s of CPU per service process on this machine).
-SOURCES := services/src voucher-service/src training-service/src certification-service/src subsidy-service/src bench tests
+SOURCES := services/src voucher-service/src training-service/src certification-service/src subsidy-service/src testsupport/src bench tests
 install: $(UV)
 	@$(UV) sync --frozen --quiet --python 3.11 --compile-bytecode
 	@.venv/bin/python -m compileall -q $(SOURCES) > /dev/null

@@ -5,7 +5,7 @@
 
 One run per seed, each on four fresh PostgreSQL databases (created here, dropped at the end) and its own Tansu:
 1. Tansu, `--replicas` uvicorn processes per service (same consumer groups, one database per service) and the
-   province real-name simulator are started; the driver (bench/loop.py, bulk intake, public REST APIs only)
+   province real-name simulator are started; the driver (testsupport.loop, bulk intake, public REST APIs only)
    spreads its requests over the replicas and retries on another one when a request's connection breaks;
 2. the county's classes run through the loop, `--parallel-classes` at a time. Some trainees fail their
    evaluation (no certificate: their chain must never pay), some are E3 workers (a living allowance, S4);
@@ -47,21 +47,20 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 
-from bench.loop import (
-    Api,
+from testsupport.api import Api, Endpoints
+from testsupport.county import (
     ClassPlan,
     County,
-    Endpoints,
     EvaluationInstitution,
     Institution,
-    LoopDriver,
-    ProvinceSimulator,
     Trainee,
     credit_code,
     mobile,
     person_name,
     resident_id,
 )
+from testsupport.loop import LoopDriver
+from testsupport.processes import ProvinceProcess
 from skillkit.contracts.topics import ALL_TOPICS, PROVINCE_OUTBOUND_TOPIC, dead_letter_topic
 from skillkit.db import make_engine, utcnow
 from skillkit.outbox import mark_for_replay
@@ -165,7 +164,7 @@ class ReplicatedPlatform(Platform):
         urls = {s.name: database_urls[s.name.split("#")[0]] for s in services}
         super().__init__(urls, services=services, port_offset=offset, log_dir=log_dir,
                          extra_env={"SKILLS_LOG_LEVEL": "WARNING", "SKILLS_LEADER_CHECK_SECONDS": "1",
-                                    # the training service's clock is moved to record a class's days (bench/loop.py)
+                                    # the training service's clock is moved to record a class's days (testsupport.loop)
                                     "SKILLS_MOVABLE_CLOCK": "true",
                                     # P1: the province's answers are on the broker only (no outbox of ours holds
                                     # them); those the broker lost come back through the resend job, run by the
@@ -299,7 +298,7 @@ class Controller:
     """Kills and restarts on progress thresholds, one action at a time."""
 
     def __init__(self, config: ChaosConfig, platform: ReplicatedPlatform, databases: dict[str, str],
-                 province: ProvinceSimulator | None = None) -> None:
+                 province: ProvinceProcess | None = None) -> None:
         self.config, self.platform, self.databases, self.province = config, platform, databases, province
         self.faults: list[Fault] = []
         self.progress = 0.0
@@ -454,7 +453,7 @@ def quiet_kafka_logs() -> None:
 
 
 async def drive(config: ChaosConfig, platform: ReplicatedPlatform, databases: dict[str, str],
-                province: ProvinceSimulator | None = None) -> dict[str, Any]:
+                province: ProvinceProcess | None = None) -> dict[str, Any]:
     county = build_county(config)
     report: dict[str, Any] = {"config": {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}}
     controller = Controller(config, platform, databases, province)
@@ -641,10 +640,10 @@ def failures(report: dict[str, Any]) -> dict[str, Any]:
 
 async def run(config: ChaosConfig, database_urls: dict[str, str]) -> dict[str, Any]:
     platform = ReplicatedPlatform(database_urls, config.replicas, config.log_dir)
-    province: ProvinceSimulator | None = None
+    province: ProvinceProcess | None = None
     try:
         await asyncio.to_thread(platform.start)
-        province = ProvinceSimulator(platform.kafka_bootstrap, 0.0, f"chaos-{config.seed}",
+        province = ProvinceProcess(platform.kafka_bootstrap, 0.0, f"chaos-{config.seed}",
                                      (config.log_dir / "province-simulator.log") if config.log_dir else None)
         province.start()
         return await drive(config, platform, database_urls, province)

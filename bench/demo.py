@@ -7,7 +7,7 @@ uvicorn process per service, the province real-name simulator), it
 1. has bureau staff register four training institutions in five townships and the county's evaluation centre;
 2. lets about 300 workers of every township register in the mobile app and claim a voucher of every kind
    (inclusive, order, project, enterprise, entrepreneurship, caregiver), with 脱贫劳动力 and 监测户 among them;
-3. runs eleven classes through the loop with the REST APIs (bench/loop.py): enrolment by voucher code,
+3. runs eleven classes through the loop with the REST APIs (testsupport.loop): enrolment by voucher code,
    attendance, completion, follow-up, the class outcome, evaluation and certificates;
 4. waits for the subsidy service and prints, per payee, the claim lines (rule ids and arithmetic), the
    workers' living allowances, what is not payable and why, and the totals per payee;
@@ -32,22 +32,20 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bench.loop import (
-    Api,
+from testsupport.api import Api, Endpoints
+from testsupport.county import (
     ClassPlan,
     County,
-    Endpoints,
     EvaluationInstitution,
     Institution,
-    LoopDriver,
     Trainee,
     credit_code,
     mobile,
     person_name,
-    platform_running,
     resident_id,
-    sqlite_urls,
 )
+from testsupport.loop import LoopDriver
+from testsupport.processes import platform_running, sqlite_urls
 from bench.demo_settlement import Settlement, settle, settlement_report
 from skillkit.pii import mask_name
 

@@ -25,7 +25,8 @@ from datetime import datetime, timezone
 from decimal import ROUND_DOWN, ROUND_UP, Decimal
 from typing import Any
 
-from bench.loop import Api, ApiError, County
+from testsupport.api import Api, ApiError
+from testsupport.county import County
 from skillkit.county import local_date
 from subsidy_service.adapters import bank_files
 

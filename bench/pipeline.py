@@ -6,7 +6,7 @@
 
 In one run, on four fresh PostgreSQL databases (created here, dropped at the end):
 1. Tansu, the four services (one uvicorn process each, relay and consumers in-process as in the embedded
-   default) and the province real-name simulator (accepting everything) are started (bench/loop.py);
+   default) and the province real-name simulator (accepting everything) are started (testsupport.processes);
 2. baselines measured on the same machine in the same run: the raw Tansu produce → consume rate of 1 KiB
    messages (aiokafka, acks=all, one partition key per message) and a no-op HTTP round trip (GET /healthz of
    the voucher service, same client);
@@ -64,25 +64,20 @@ import psutil
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.common import PeakRss, create_database, drop_database, percentile
-from bench.loop import (
-    Api,
+from testsupport.api import Api, Endpoints, client_session, scrape
+from testsupport.county import (
     ClassPlan,
     County,
-    Endpoints,
     EvaluationInstitution,
     Institution,
-    LoopDriver,
     Trainee,
-    client_session,
     credit_code,
     mobile,
     person_name,
-    pids,
-    platform_running,
     resident_id,
-    scrape,
-    sqlite_urls,
 )
+from testsupport.loop import LoopDriver
+from testsupport.processes import pids, platform_running, sqlite_urls
 from skillkit.contracts.topics import CERTIFICATION_TOPIC
 from skillkit.county import policy_year_of
 from skillkit.db import utcnow

@@ -4,7 +4,7 @@
                                    [--claims 1000] [--claim-rate 50] [--pages 100] [--json out.json]
 
 Two phases in one run, each on four fresh PostgreSQL databases (created, migrated, dropped at the end) with the
-whole platform running on them (bench/loop.py: Tansu, the four services with relay, consumers and periodic jobs,
+whole platform running on them (testsupport.processes: Tansu, the four services with relay, consumers and periodic jobs,
 the province simulator):
 
 - **empty**: the databases as migrated;
@@ -49,7 +49,8 @@ import httpx
 
 from bench import pipeline
 from bench.common import PG_ADMIN_DSN, PeakRss, create_database, drive, drop_database, percentile, summarise
-from bench.loop import Endpoints, pids, platform_running
+from testsupport.api import Endpoints
+from testsupport.processes import pids, platform_running
 from bench.reports import TOWNSHIPS, _array, seed_statements
 from bench.voucher_claim import register_all, worker_calls
 from skillkit.platform import SERVICES as PROCESSES

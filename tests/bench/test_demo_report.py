@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from bench.demo import build_county, report
 from bench.demo_settlement import Settlement, allocations_for, bank_answer, settlement_report
-from bench.loop import ClassPlan, County, EvaluationInstitution, Institution, Trainee
+from testsupport.county import ClassPlan, County, EvaluationInstitution, Institution, Trainee
 from subsidy_service.adapters.bank_files import PaymentFile, answer_rows, read_answer, to_csv
 
 

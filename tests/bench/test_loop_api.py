@@ -1,4 +1,4 @@
-"""The loop's HTTP client (bench/loop.py `Api`) against a small in-process aiohttp server, and the learnt waits.
+"""The loop's HTTP client (testsupport.api `Api`) against a small in-process aiohttp server, and the learnt waits.
 
 The demo, the e2e test and the pipeline benchmark rely on `Api`'s behaviour: a 5xx retried with the same
 Idempotency-Key, a problem+json answer raised as ApiError with its status and code, multipart uploads whose
@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bench.loop import Api, ApiError, Endpoints, Propagation, _route, scrape
+from testsupport.api import Api, ApiError, Endpoints, _route, scrape
+from testsupport.loop import Propagation
 
 CLASS_ID = "0b6c1f9e-5d2a-4c1e-9f3b-2a7d8e6c4b10"
 

@@ -330,9 +330,9 @@ def test_compose_province_simulator_is_an_optional_demo_profile() -> None:
     simulator = compose_services()["province-simulator"]
     assert simulator["profiles"] == ["demo"]
     argv = as_argv(simulator["command"])
-    assert modules_of_python_argv(argv) == ["training_service.province_simulator"]
+    assert modules_of_python_argv(argv) == ["testsupport.province_simulator"]
     # Its argparse options, not guessed ones.
-    from training_service import province_simulator
+    from testsupport import province_simulator
 
     source = Path(province_simulator.__file__).read_text(encoding="utf-8")
     for option in [arg for arg in argv if arg.startswith("--")]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bench.loop import free_port_offset
+from testsupport.processes import free_port_offset
 from skillkit.auth import mint_token
 from skillkit.devseed import Urls, seed
 from skillkit.settings import ServiceSettings

@@ -2,7 +2,7 @@
 
 One platform start for the module (Tansu + four uvicorn processes + the province real-name simulator, on
 PostgreSQL when the suite runs on it, SQLite files otherwise). The loop is driven only through the public REST
-APIs (`bench.loop`), as the mobile app, the institutions, the evaluation institution and bureau staff would.
+APIs (`testsupport.loop`), as the mobile app, the institutions, the evaluation institution and bureau staff would.
 Waits are polls with a deadline; nothing asserts a duration.
 """
 
@@ -14,20 +14,10 @@ from typing import Any, AsyncIterator
 
 import pytest
 
-from bench.loop import (
-    Api,
-    ClassPlan,
-    County,
-    Endpoints,
-    EvaluationInstitution,
-    Institution,
-    LoopDriver,
-    Trainee,
-    credit_code,
-    platform_running,
-    resident_id,
-    sqlite_urls,
-)
+from testsupport.api import Api, Endpoints
+from testsupport.county import ClassPlan, County, EvaluationInstitution, Institution, Trainee, credit_code, resident_id
+from testsupport.loop import LoopDriver
+from testsupport.processes import platform_running, sqlite_urls
 from skillkit.testing.plugin import test_backend as chosen_backend
 
 pytestmark = pytest.mark.e2e

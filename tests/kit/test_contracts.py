@@ -48,7 +48,7 @@ def test_issue16_each_service_writes_as_the_producer_its_topic_names():
     )
     from subsidy_service.adapters.outbox import outbox as subsidy
     from training_service.adapters.outbox import outbox as training
-    from training_service.province_simulator import SOURCE as simulator
+    from testsupport.province_simulator import SOURCE as simulator
     from voucher_service.adapters.outbox import outbox as voucher
 
     assert {topic: TOPIC_PRODUCERS[topic] for topic in (VOUCHER_TOPIC, TRAINING_TOPIC, CERTIFICATION_TOPIC,

@@ -21,7 +21,7 @@ from skillkit.events import build_event
 from skillkit.testing.harness import TopicProbe, eventually, publish, publish_raw
 from training_service.adapters.models import RealnameSubmission, VoucherProjection, kit_tables
 from training_service.consumers import PROVINCE_CONSUMER
-from training_service.province_simulator import ProvinceSimulator, _trainee_verdict
+from testsupport.province_simulator import ProvinceSimulator, _trainee_verdict
 
 from tests.training.support import World, credit_code, pk_of, resident_id, voucher_code
 

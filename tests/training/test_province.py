@@ -21,7 +21,7 @@ from skillkit.testing import plugin
 from training_service.adapters.models import Enrolment, RealnameSubmission, kit_tables
 from training_service.consumers import PROVINCE_CONSUMER
 from training_service.handlers.province import UnknownSubmission
-from training_service.province_simulator import REJECTION_DETAIL, answer
+from testsupport.province_simulator import REJECTION_DETAIL, answer
 
 from tests.training.support import World, count, credit_code, feed_province, outbox_payloads, resident_id
 

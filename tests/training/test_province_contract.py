@@ -12,7 +12,7 @@ import pytest
 from skillkit import sealed
 from skillkit.contracts.province import RealnameSubmitted, TraineeLine, identity_aad
 from training_service.config import DEV_PROVINCE_KEY_ID, DEV_PROVINCE_KEY_SEED, TrainingSettings
-from training_service.province_simulator import (
+from testsupport.province_simulator import (
     CHECK_DIGIT_DETAIL,
     NAME_DETAIL,
     NO_IDENTITY_DETAIL,

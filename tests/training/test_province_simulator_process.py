@@ -1,5 +1,5 @@
 """P1, the contract as a document: every AsyncAPI example of the province boundary validates against the document's
-own schemas, and the province simulator, run as a separate process (`python -m training_service.province_simulator`)
+own schemas, and the province simulator, run as a separate process (`python -m testsupport.province_simulator`)
 on its own Tansu broker, answers records built to the contract with answers that validate against the schemas:
 versions answered as such, a re-send answered again the same, the identity checked against its register."""
 
@@ -22,7 +22,7 @@ from skillkit.contracts.topics import PROVINCE_INBOUND_TOPIC
 from skillkit.tansu import TansuBroker
 from skillkit.testing.harness import TopicProbe, publish
 from training_service.config import TrainingSettings
-from training_service.province_simulator import NAME_DETAIL
+from testsupport.province_simulator import NAME_DETAIL
 
 from tests.training.support import credit_code, resident_id
 
@@ -81,7 +81,7 @@ async def test_P1_the_simulator_process_answers_records_built_to_the_contract(tm
     broker = TansuBroker()
     broker.start()
     simulator = subprocess.Popen(
-        [sys.executable, "-m", "training_service.province_simulator", "--bootstrap", broker.bootstrap,
+        [sys.executable, "-m", "testsupport.province_simulator", "--bootstrap", broker.bootstrap,
          "--reject-share", "0", "--register", str(register)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -136,7 +136,7 @@ async def test_P1_correction_and_notice_round_trip_over_the_broker(training_serv
     from skillkit.contracts.voucher import VoucherBound
     from skillkit.db import utcnow
     from skillkit.testing.harness import eventually
-    from training_service.province_simulator import ProvinceSimulator, notice, send_notice
+    from testsupport.province_simulator import ProvinceSimulator, notice, send_notice
 
     from tests.training.test_broker import _issue_over_broker, _world
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from training_service.adapters.models import Enrolment, RealnameNotice, RealnameSubmission, audit_log
 from training_service.handlers.province import UnknownSubmission
 from training_service.jobs.province_resend import resend_overdue
-from training_service.province_simulator import Province, answer, notice
+from testsupport.province_simulator import Province, answer, notice
 
 from tests.training.support import World, count, feed_province, outbox_payloads, resident_id
 from tests.training.test_province import MISMATCH, _sheet_answer, open_identity

@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         _wait_for(f"{wechat_url}/healthz")
         platform.start()
         if args.province:
-            tools.append(DevTool("province-simulator", ["training_service.province_simulator", "--bootstrap",
+            tools.append(DevTool("province-simulator", ["testsupport.province_simulator", "--bootstrap",
                                                         platform.kafka_bootstrap], var))
             tools[-1].start()
         print(f"Lin County skills platform is running (broker {platform.kafka_bootstrap}, logs in {var}):")

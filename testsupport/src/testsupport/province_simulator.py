@@ -1,6 +1,6 @@
 """A simulator of the province real-name training system (P1), for demos and tests.
 
-    python -m training_service.province_simulator --bootstrap 127.0.0.1:9092 --reject-share 0.1 --seed demo
+    python -m testsupport.province_simulator --bootstrap 127.0.0.1:9092 --reject-share 0.1 --seed demo
 
 It consumes `province.realname.outbound.v1` and answers every submission on `province.realname.inbound.v1`.
 What the county sends and how it is answered:
@@ -60,7 +60,7 @@ from skillkit.contracts.vocab import RealnameRejection, RealnameVerdict
 from skillkit.events import InvalidEvent, build_event, parse_event
 from training_service.config import DEV_PROVINCE_KEY_ID, DEV_PROVINCE_KEY_SEED
 
-log = logging.getLogger("training_service.province_simulator")
+log = logging.getLogger("testsupport.province_simulator")
 
 SOURCE = PROVINCE_SOURCE  # the province system's own source: consumers dead-letter any other (issue 16)
 REJECTION_DETAIL = {
