@@ -14,7 +14,6 @@ from skillkit.runtime import PeriodicJob, ServiceRuntime
 
 from subsidy_service.adapters import report_models, settlement_models  # noqa: F401  (their tables on the metadata)
 from subsidy_service.adapters.kafka_lag import LagReader
-from subsidy_service.adapters.report_refresh import refresh_job
 from subsidy_service.adapters.models import kit_tables
 from subsidy_service.adapters.report_models import RateLimitHit
 from subsidy_service.api import chains, claims, declarations, disclosure, me, pages, payments, policy, reports
@@ -22,6 +21,7 @@ from subsidy_service.config import SubsidySettings
 from subsidy_service.consumers import consumer_specs
 from subsidy_service.jobs.deadline import deadline_job
 from subsidy_service.jobs.policy_seed import seed_policy_tables
+from subsidy_service.jobs.report_refresh import refresh_job
 from subsidy_service.metrics import metrics_job
 
 

@@ -126,13 +126,6 @@ async def refresh(session: AsyncSession, *, full: bool = False, now: datetime | 
     return done
 
 
-async def refresh_job(sessionmaker: Any) -> None:
-    """The periodic job (runtime.PeriodicJob, every `report_refresh_seconds`)."""
-    async with sessionmaker() as session:
-        await refresh(session)
-        await session.commit()
-
-
 async def refresh_stamp(session: AsyncSession) -> Any:
     """What identifies the read models' current state: the last refresh's start (None before the first)."""
     return await session.scalar(select(ReportWatermark.refreshed_at).where(ReportWatermark.name == NAME))
