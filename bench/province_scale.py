@@ -357,6 +357,44 @@ async def phase(name: str, args: argparse.Namespace, directory: Path) -> dict[st
             await drop_database(db)
 
 
+async def claim_api_alone(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """`--claim-api-alone`: only the voucher service (relay, consumers and periodic jobs off, as bench.voucher_claim
+    runs it) on an empty voucher database and on one seeded with the province's workers, vouchers and its share of
+    the events: the claim API apart from the other services and the broker."""
+    from bench.common import ServerProcess
+
+    out = []
+    for name in ("empty", "province"):
+        db = await create_database("province_claims")
+        try:
+            await migrate(db.sqlalchemy_url, "voucher-service")
+            if name == "province":
+                conn = await asyncpg.connect(db.dsn)
+                try:
+                    for _, sql in entity_statements("voucher-service", args.workers) + event_statements(
+                            "voucher-service", args.events // 8, args.workers, consumer_groups("voucher-service")):
+                        await conn.execute(sql)
+                    await conn.execute("VACUUM ANALYZE")
+                finally:
+                    await conn.close()
+            checkpointed = await checkpoint()
+            env = {"SKILLS_DATABASE_URL": db.sqlalchemy_url, "SKILLS_RUN_RELAY": "false",
+                   "SKILLS_RUN_CONSUMERS": "false", "SKILLS_RUN_PERIODIC": "false"}
+            server = ServerProcess("voucher_service.main:create", env, factory=True)
+            with server.running():
+                load_before = os.getloadavg()[0]
+                with PeakRss({"voucher-service": server.pid}) as rss:
+                    claims = await claim_api(server.url, args.claims, args.claim_rate)
+            out.append({"phase": name, "claims": claims, "checkpoint_s": checkpointed,
+                        "peak_rss_mib": rss.mib("voucher-service"),
+                        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)]})
+            print(f"claim API alone, {name}: {claims} RSS {rss.mib('voucher-service')} MiB, load "
+                  f"{out[-1]['load_avg_1m']}", flush=True)
+        finally:
+            await drop_database(db)
+    return out
+
+
 def render(reports: list[dict[str, Any]], args: argparse.Namespace) -> str:
     empty, full = reports
     lines = [f"A province's data: {args.workers:,} workers and vouchers, {args.events:,} event rows; "
@@ -395,6 +433,11 @@ def render(reports: list[dict[str, Any]], args: argparse.Namespace) -> str:
 
 
 async def main(args: argparse.Namespace) -> None:
+    if args.claim_api_alone:
+        reports = await claim_api_alone(args)
+        if args.json:
+            Path(args.json).write_text(json.dumps(reports, ensure_ascii=False, indent=2, default=str))
+        return
     directory = Path(args.keep_logs) if args.keep_logs else Path(tempfile.mkdtemp(prefix="province-bench-"))
     try:
         reports = []
@@ -419,6 +462,8 @@ if __name__ == "__main__":
     parser.add_argument("--claim-rate", type=float, default=50)
     parser.add_argument("--pages", type=int, default=100, help="workers whose pages are read")
     parser.add_argument("--deadline", type=float, default=900)
+    parser.add_argument("--claim-api-alone", action="store_true",
+                        help="only the voucher service (relay, consumers, jobs off) on an empty and a seeded database")
     parser.add_argument("--json")
     parser.add_argument("--keep-logs")
     asyncio.run(main(parser.parse_args()))
