@@ -17,9 +17,12 @@ One run per seed, each on four fresh PostgreSQL databases (created here, dropped
 4. then: every chain that should pay has exactly one claim per subsidy with the exact amount, nothing
    ineligible is payable, the reconciliation (skillkit.reconcile) finds every outbox row applied by every
    subscribing group (gaps found are healed by replay and reported), the dead-letter topics are empty and no
-   process logged a dead letter, and the totals per payee equal an independent recomputation from the plan
-   (S1 100 yuan a day to the institution, S4 15 a day to the E3 worker, S8 400 per level-5 certificate to the
-   evaluation institution — the default policy table). It prints what was killed and when.
+   process logged a dead letter, and the totals per payee agree three ways to the fen: the plan (what the driver
+   intended), an independent recomputation from what the voucher, training and certification services stored
+   (bench/chaos_recompute.py: plain SQL, none of the subsidy chain's code) and the subsidy service's payable
+   claims — S1 100 yuan a day to the institution (at most the planned days), S4 15 a day to the E3 worker whose
+   category was confirmed, S8 400 per level-5 certificate to the evaluation institution (the default policy
+   table's rates). It prints what was killed and when.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
 
+from bench.chaos_recompute import payable_from_databases, totals_per_payee
 from testsupport.api import Api, Endpoints
 from testsupport.county import (
     ClassPlan,
@@ -576,24 +580,31 @@ async def check(county: County, expected: dict[str, tuple[Decimal, str]], claims
                 {"states": sorted(PAYABLE)})).all()}
     finally:
         await engine.dispose()
-    totals_plan: dict[str, Decimal] = defaultdict(Decimal)
-    for amount, payee in expected.values():
-        totals_plan[payee] += amount
+    # three ways, to the fen: the plan, the producers' databases (bench/chaos_recompute.py), the subsidy's claims
+    produced = await payable_from_databases(databases)
+    totals_plan, totals_produced = totals_per_payee(expected), totals_per_payee(produced)
     totals_diff = {p: (str(totals_db.get(p)), str(totals_plan.get(p))) for p in set(totals_db) | set(totals_plan)
                    if totals_db.get(p) != totals_plan.get(p)}
+    produced_diff = {p: (str(totals_produced.get(p)), str(totals_plan.get(p)), str(totals_db.get(p)))
+                     for p in set(totals_produced) | set(totals_plan) | set(totals_db)
+                     if not totals_produced.get(p) == totals_plan.get(p) == totals_db.get(p)}
     dead_letters = await dead_letter_counts(platform.kafka_bootstrap, runtimes)
     logged = logged_dead_letters(config.log_dir)
     return {
         "payable_claims": len(payable), "expected_payable": len(expected),
         "payable_total": str(sum((Decimal(c["amount"]) for c in payable.values()), Decimal("0"))),
         "plan_total": str(sum((a for a, _ in expected.values()), Decimal("0"))),
+        "databases_payable": len(produced),
+        "databases_total": str(sum((a for a, _ in produced.values()), Decimal("0"))),
         "payees": len(totals_plan),
         "failures": {
             "missing": missing[:20], "wrong_amount": wrong_amount[:20], "wrong_payee": wrong_payee[:20],
             "ineligible_payable": unexpected[:20], "failed_evaluation_payable": failed_payable[:20],
             "duplicate_claims": [tuple(map(str, r)) for r in doubles][:20],
             "several_claims_per_voucher": [tuple(map(str, r)) for r in per_voucher][:20],
-            "totals_per_payee": dict(list(totals_diff.items())[:20]),
+            "totals_per_payee": dict(list(totals_diff.items())[:20]),  # (subsidy, plan)
+            # (producers' databases, plan, subsidy) wherever the three differ
+            "totals_per_payee_from_databases": dict(list(produced_diff.items())[:20]),
             "dead_letter_records": {k: v for k, v in dead_letters.items() if v},
             "dead_letters_logged": logged[:20],
         },
@@ -669,8 +680,9 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"    t={f['at_s']:7.2f}s at {100 * f['progress']:5.1f}%  {f['action']:<15} {f['target']:<26} "
                      f"{f['detail']}")
     c = r["checks"]
-    lines.append(f"  payable claims {c['payable_claims']} (plan: {c['expected_payable']}), total {c['payable_total']} "
-                 f"(plan: {c['plan_total']}) over {c['payees']} payees")
+    lines.append(f"  payable claims {c['payable_claims']} (plan: {c['expected_payable']}, producers' databases: "
+                 f"{c['databases_payable']}), total {c['payable_total']} (plan: {c['plan_total']}, databases: "
+                 f"{c['databases_total']}) over {c['payees']} payees")
     before, after = r["reconcile_before"], r["reconcile_after"]
     lines.append(f"  reconciliation: {before['gaps']} gaps found, {r['reconcile_marked']} rows replayed, "
                  f"{after['gaps']} left; " + ", ".join(f"{g['group']} {g['applied']}/{g['expected']}"

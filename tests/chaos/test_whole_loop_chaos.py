@@ -5,7 +5,9 @@ PostgreSQL and Tansu (bench/chaos.py). A controller kill -9's every service proc
 restarts it, restarts the broker once (then the outbox replay), and duplicates and reorders deliveries. At the
 end: every chain that should pay has exactly one claim per subsidy with the exact amount, nothing ineligible is
 payable, every outbox row was applied by every subscribing group (skillkit.reconcile), the dead-letter topics
-are empty and no process logged a dead letter, and the totals per payee equal the recomputation from the plan.
+are empty and no process logged a dead letter, and the totals per payee agree three ways to the fen: the plan,
+an independent recomputation from the voucher, training and certification databases (bench/chaos_recompute.py,
+plain SQL with the default policy table's rates, none of the subsidy chain's code) and the subsidy's claims.
 Two seeds. What was killed and when is printed (`pytest -s`) and kept in the report.
 
 CI runs the default size (SKILLS_CHAOS_CHAINS, 160 chains a seed: a few minutes on the 2-core machine);
@@ -51,4 +53,8 @@ async def test_nothing_lost_or_paid_twice_through_kills_a_broker_restart_and_dup
     checks = report["checks"]
     assert checks["payable_claims"] == checks["expected_payable"] > CHAINS  # training + S4 + S8 claims
     assert checks["payable_total"] == checks["plan_total"]
+    # what the producers stored pays the same claims as the plan and the subsidy service (checked per payee in
+    # failures' totals_per_payee_from_databases)
+    assert checks["databases_payable"] == checks["expected_payable"]
+    assert checks["databases_total"] == checks["plan_total"]
     assert report["reconcile_after"]["ok"] and report["reconcile_after"]["gaps"] == 0
