@@ -133,7 +133,7 @@ async def test_upload_is_organisation_scoped(cs):
 
 
 @pytest.mark.parametrize("bomb", sorted(BOMBS))
-async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_under_200ms(cs, bomb):
+async def test_issue16_xlsx_bomb_is_refused_and_healthz_answers_while_it_is_parsed(cs, bomb):
     institution_id, evaluation_id, _ = await setup(cs, 1)
     before = await outbox_count(cs)
     content = xlsx_bomb(["身份证号", "理论成绩", "实操成绩"], rows=BOMBS[bomb])
@@ -141,9 +141,11 @@ async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_u
                                               files={"file": ("成绩.xlsx", content, XLSX)},
                                               headers=org(cs, institution_id))
     assert (probe.response.status_code, probe.response.json()["code"]) == (413, BOMB_REFUSALS[bomb])
-    assert probe.seconds < 2.0
-    assert probe.slowest_health_seconds < 0.2
-    if bomb == "rows_under_the_size_bound":
-        assert probe.health_probes >= 1
+    assert probe.response.headers["content-type"] == "application/problem+json"
+    # parsed once, in the roster pool's worker thread, never on the event loop (timings: bench/upload_bombs.py)
+    assert [thread.startswith("roster-parse") for thread in probe.parse_threads] == [True]
+    assert probe.loop_thread not in probe.parse_threads
+    if bomb == "rows_under_the_size_bound":  # read row by row up to the limit: /healthz answered while it ran
+        assert probe.health_answers_during_parse >= 1
     assert await count(cs, Candidate, Candidate.result_recorded_at.is_not(None)) == 0
     assert await outbox_count(cs) == before

@@ -280,7 +280,7 @@ async def test_E4_two_simultaneous_uploads_naming_the_same_people_issue_each_vou
 
 
 @pytest.mark.parametrize("bomb", sorted(BOMBS))
-async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_under_200ms(vs, bomb):
+async def test_issue16_xlsx_bomb_is_refused_and_healthz_answers_while_it_is_parsed(vs, bomb):
     batch = await new_batch(vs)
     content = xlsx_bomb(HEADER.split(","), rows=BOMBS[bomb])
     assert len(content) < vs.settings.max_body_bytes  # it reaches the parser, as in the issue
@@ -289,8 +289,9 @@ async def test_issue16_xlsx_bomb_is_refused_in_under_2s_and_healthz_answers_in_u
                                               headers=vs.headers("bureau", sub="staff-1"))
     assert (probe.response.status_code, probe.response.json()["code"]) == (413, BOMB_REFUSALS[bomb])
     assert probe.response.headers["content-type"] == "application/problem+json"
-    assert probe.seconds < 2.0
-    assert probe.slowest_health_seconds < 0.2
-    if bomb == "rows_under_the_size_bound":  # parsed in a worker thread: /healthz answered while it ran
-        assert probe.health_probes >= 1
+    # parsed once, in the roster pool's worker thread, never on the event loop (timings: bench/upload_bombs.py)
+    assert [thread.startswith("roster-parse") for thread in probe.parse_threads] == [True]
+    assert probe.loop_thread not in probe.parse_threads
+    if bomb == "rows_under_the_size_bound":  # read row by row up to the limit: /healthz answered while it ran
+        assert probe.health_answers_during_parse >= 1
     assert await counts(vs) == (0, 0)

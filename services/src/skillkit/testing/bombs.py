@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import io
-import time
+import threading
 import zipfile
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import httpx
+
+from skillkit import roster
 
 _CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8"?>'
@@ -77,25 +79,57 @@ def _row(values: list[str]) -> bytes:
 
 @dataclass
 class UploadUnderProbe:
+    """What happened while one upload was in flight: orderings and counts only (timings are bench/upload_bombs.py's)."""
+
     response: httpx.Response
-    seconds: float  # until the upload was answered
     health_probes: int  # /healthz answers received while the upload was in flight
-    slowest_health_seconds: float
+    health_answers_during_parse: int  # of those, answers received while the roster was being parsed
+    parse_threads: list[str]  # the thread each roster parse of the upload ran in, in order
+    loop_thread: str  # the event loop's thread (the one a parse must not run in)
+
+
+class _ParseWatch:
+    """Wraps `skillkit.roster.read_roster_sync` (what `read_roster` hands to its worker pool) to say whether a parse is
+    running right now and in which thread each parse ran."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+        self.threads: list[str] = []
+
+    def wrap(self, parse: Callable[..., Any]) -> Callable[..., Any]:
+        def watched(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self.running += 1
+                self.threads.append(threading.current_thread().name)
+            try:
+                return parse(*args, **kwargs)
+            finally:
+                with self._lock:
+                    self.running -= 1
+
+        return watched
 
 
 async def upload_while_probing_health(client: httpx.AsyncClient, url: str, **request: Any) -> UploadUnderProbe:
-    """POSTs an upload and, while it is in flight, asks /healthz of the same app over and over (the same event loop:
-    a parse that holds the loop shows as a slow health answer)."""
-    started = time.perf_counter()
-    upload = asyncio.create_task(client.post(url, **request))
-    probes, slowest = 0, 0.0
-    while not upload.done():
-        asked = time.perf_counter()
-        health = await client.get("/healthz")
-        took = time.perf_counter() - asked
-        assert health.status_code == 200, health.text
-        probes += 1
-        slowest = max(slowest, took)
-        await asyncio.sleep(0.01)
-    response = await upload
-    return UploadUnderProbe(response, time.perf_counter() - started, probes, slowest)
+    """POSTs an upload and, while it is in flight, asks /healthz of the same app over and over (the same event loop).
+    A health answer received while the parse is still running proves the parse left the event loop free: a parse
+    that held the loop would run from start to end between two of the loop's steps, and no answer could arrive
+    meanwhile. Ordering, not time: the test holds no clock (issue 19)."""
+    watch = _ParseWatch()
+    original = roster.read_roster_sync
+    roster.read_roster_sync = watch.wrap(original)  # type: ignore[assignment]
+    try:
+        upload = asyncio.create_task(client.post(url, **request))
+        probes, during_parse = 0, 0
+        while not upload.done():
+            health = await client.get("/healthz")
+            assert health.status_code == 200, health.text
+            probes += 1
+            if watch.running:
+                during_parse += 1
+            await asyncio.sleep(0.01)
+        response = await upload
+    finally:
+        roster.read_roster_sync = original  # type: ignore[assignment]
+    return UploadUnderProbe(response, probes, during_parse, watch.threads, threading.current_thread().name)
