@@ -12,12 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from skillkit.contracts.vocab import CertificateType
 from skillkit.county import CountyTime
 
-# Bodies the handlers take live in domain/; re-exported here so the API has one place for its schemas.
-from certification_service.domain.evaluations import CandidateIn, EvaluationIn
-from certification_service.domain.holding import HoldingRateOut
-from certification_service.domain.institutions import FilingsIn, InstitutionIn, InstitutionStatus, InstitutionStatusIn
-from certification_service.domain.revocation import RevokeIn
+from certification_service.domain.institutions import InstitutionStatus
 from certification_service.domain.uploads import RowError
+# The bodies the handlers take (handlers/inputs.py) and the report they return, re-exported so the API has one place
+# for its schemas.
+from certification_service.handlers.inputs import (  # noqa: F401
+    CandidateIn, EvaluationIn, FilingsIn, InstitutionIn, InstitutionStatusIn, RevokeIn,
+)
+from certification_service.handlers.reports import HoldingRateOut  # noqa: F401
 
 
 class FilingOut(BaseModel):

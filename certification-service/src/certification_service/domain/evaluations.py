@@ -1,59 +1,13 @@
-"""Evaluation and candidate bodies, and the pure E7 rules on graduation years.
-
-The bodies live here (not in api/) because the handlers take them; api/schemas.py re-exports them.
-"""
+"""The pure E7 rules on free student evaluations and graduation years."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Annotated
-
-from pydantic import BaseModel, ConfigDict, StringConstraints
-
 from skillkit.contracts.vocab import CertificateType, WorkerCategory
-from skillkit.names import PersonName
 from skillkit.problems import Problem
 
 
 # E7: a free evaluation is for students graduating this year or in the next few years, or who just did.
 GRADUATION_YEARS_BACK, GRADUATION_YEARS_AHEAD = 1, 4
-
-
-class EvaluationIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "occupation_code": "4-10-01-05",
-                    "level": 5,
-                    "certificate_type": "skill_level",
-                    "scheduled_on": "2026-12-10",
-                }
-            ]
-        },
-    )
-
-    occupation_code: Annotated[str, StringConstraints(min_length=1, max_length=20)]
-    level: int | None = None
-    certificate_type: CertificateType
-    scheduled_on: date
-
-
-class CandidateIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {"name": "张三", "id_number": "141124200501011234", "free_student_evaluation": True, "graduation_year": 2027}
-            ]
-        },
-    )
-
-    name: PersonName
-    id_number: Annotated[str, StringConstraints(min_length=15, max_length=20)]
-    free_student_evaluation: bool = False  # E7
-    graduation_year: int | None = None
 
 
 def check_graduation_year(graduation_year: int, this_year: int) -> None:

@@ -24,7 +24,8 @@ from skillkit.roster import read_roster
 
 from certification_service.adapters.models import Candidate, Evaluation, KnownWorker
 from certification_service.config import CertificationSettings
-from certification_service.domain.evaluations import CandidateIn, check_free_student_evaluation, check_graduation_year
+from certification_service.domain.evaluations import check_free_student_evaluation, check_graduation_year
+from certification_service.handlers.inputs import CandidateIn
 from certification_service.domain.uploads import UploadReport, validated, year, yes_no
 from certification_service.handlers.evaluations import writable_evaluation
 

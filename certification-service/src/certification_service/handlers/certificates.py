@@ -29,7 +29,7 @@ from certification_service.adapters.models import (
     EvaluationInstitution,
 )
 from certification_service.adapters.outbox import outbox
-from certification_service.domain.revocation import RevokeIn
+from certification_service.handlers.inputs import RevokeIn
 from certification_service.domain.certificates import certificate_number, level_slot
 from certification_service.handlers.institutions import ensure_active, ensure_own, filed, not_filed
 

@@ -21,7 +21,7 @@ from certification_service.adapters.models import Candidate, Evaluation, Evaluat
 from certification_service.adapters.outbox import outbox
 from certification_service.config import CertificationSettings
 from certification_service.domain.certificates import check_level
-from certification_service.domain.evaluations import EvaluationIn
+from certification_service.handlers.inputs import EvaluationIn
 from certification_service.domain.occupations import occupation_name
 from certification_service.domain.scores import decide_pass, parse_score
 from certification_service.handlers.institutions import (

@@ -21,7 +21,8 @@ from skillkit.problems import Problem, not_found
 from certification_service.adapters.db import ROW_LOCK
 from certification_service.adapters.models import EvaluationInstitution, Filing
 from certification_service.adapters.outbox import outbox
-from certification_service.domain.institutions import FilingIn, InstitutionIn, InstitutionStatus, InstitutionStatusIn
+from certification_service.domain.institutions import InstitutionStatus
+from certification_service.handlers.inputs import FilingIn, InstitutionIn, InstitutionStatusIn
 from certification_service.config import CertificationSettings
 from certification_service.domain.certificates import check_level, level_slot
 from certification_service.domain.occupations import occupation_name

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
+from pydantic import BaseModel
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +14,28 @@ from skillkit.auth import Principal
 from skillkit.db import utcnow
 
 from certification_service.adapters.models import Certificate, KnownWorker, TownshipWorkforce
-from certification_service.domain.holding import HoldingRateOut, TownshipHolding
 
 RATE_PLACES = Decimal("0.0001")
+
+
+class TownshipHolding(BaseModel):
+    township: str
+    holders: int
+    workforce_size: int | None
+    holding_rate: Decimal | None  # fraction, 4 decimals ("0.3250")
+    meets_target: bool | None
+
+
+class HoldingRateOut(BaseModel):
+    """T4: certificate holders (distinct persons with a valid certificate) against the workforce."""
+
+    target: Decimal
+    townships: list[TownshipHolding]
+    holders_without_township: int
+    county_holders: int
+    county_workforce: int
+    county_holding_rate: Decimal | None
+    county_meets_target: bool | None
 
 
 async def set_workforce(session: AsyncSession, principal: Principal, township: str, size: int) -> TownshipWorkforce:

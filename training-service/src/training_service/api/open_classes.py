@@ -28,7 +28,7 @@ from skillkit.pii import cipher_for, mask_mobile
 from skillkit.problems import Problem
 
 from training_service.adapters.models import ClassInterest, Enrolment, Institution, Occupation, TrainingClass
-from training_service.domain.bodies import InterestIn
+from training_service.handlers.inputs import InterestIn
 from training_service.handlers.common import class_for
 from training_service.handlers.interests import open_class_or_404, register_interest, withdraw_interest
 

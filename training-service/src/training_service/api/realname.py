@@ -19,7 +19,7 @@ from training_service.api.schemas import (
     RealnameHealthOut,
     RealnameVersionOut,
 )
-from training_service.domain.bodies import RealnameCorrectionIn
+from training_service.handlers.inputs import RealnameCorrectionIn
 from training_service.api.views import NOTICE_LABELS, PROVINCE_STATUS_LABELS, RECORD_TYPE_LABELS
 from training_service.handlers import realname
 

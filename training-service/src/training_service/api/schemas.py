@@ -1,4 +1,4 @@
-"""Response bodies of the training API; the request bodies are the use cases' (`domain/bodies.py`)."""
+"""Response bodies of the training API; the request bodies are the use cases' (`handlers/inputs.py`)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pydantic import BaseModel
 from skillkit.contracts.vocab import VoucherKind
 from skillkit.county import CountyTime
 
-from training_service.domain.bodies import (  # noqa: F401  (re-exported: the API's request bodies)
-    BulkOut,
-    BulkRowError,
+from training_service.handlers.bulk import BulkOut, BulkRowError  # noqa: F401  (re-exported: the uploads' answer)
+from training_service.handlers.inputs import (  # noqa: F401  (re-exported: the API's request bodies)
     CheckInIn,
     ClassDecisionIn,
     ClassIn,

@@ -31,7 +31,7 @@ from training_service.adapters.locks import lock_enrolments
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import CheckInIn
+from training_service.handlers.inputs import CheckInIn
 from training_service.handlers import province
 from training_service.handlers.common import class_for
 

@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any, Awaitable, Callable
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,14 +27,7 @@ from skillkit.roster import RosterRow, read_roster
 from training_service.adapters.models import CheckIn, Enrolment
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import (
-    BulkOut,
-    BulkRowError,
-    CheckInIn,
-    CompletionIn,
-    EmploymentIn,
-    LicenceIn,
-)
+from training_service.handlers.inputs import CheckInIn, CompletionIn, EmploymentIn, LicenceIn
 from training_service.handlers import province
 from training_service.handlers.attendance import (
     NO_ATTENDANCE, NewCheckIn, attended_elsewhere, check_in_day, class_attendance, days_attended_elsewhere,
@@ -43,6 +36,21 @@ from training_service.handlers.attendance import (
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.trainees import ClassTrainees
 from training_service.handlers.training import completion_events, record_employment, record_licence
+
+class BulkRowError(BaseModel):
+    line: int
+    code: str
+    detail: str
+
+
+class BulkOut(BaseModel):
+    """What an upload did: rows applied, rows already there, and each bad row with its line and problem."""
+
+    applied: int
+    unchanged: int = 0  # e.g. a second check-in the same day
+    rejected: int
+    row_errors: list[BulkRowError]
+
 
 CHECK_IN_COLUMNS = {"enrolment_id": "学员编号", "id_number": "身份证号", "method": "签到方式", "staff_id": "工号", "checked_at": "签到时间",
                    "evidence_ref": "证据编号"}

@@ -29,9 +29,9 @@ from training_service.adapters.models import LIVE, Enrolment, TrainingClass, Vou
 from training_service.adapters.outbox import outbox
 from training_service.handlers.interests import confirm_many
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import BulkRowError, EnrolmentIn
+from training_service.handlers.inputs import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
-from training_service.handlers.bulk import row_error
+from training_service.handlers.bulk import BulkRowError, row_error
 from training_service.handlers.common import class_for
 from training_service.handlers.enrolments import (
     check_class_takes_enrolment,

@@ -19,7 +19,7 @@ from skillkit.problems import Problem, not_found
 from training_service.adapters.models import Occupation, OccupationLevel, TrainingClass
 from training_service.adapters.outbox import outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import ClassDecisionIn, ClassIn
+from training_service.handlers.inputs import ClassDecisionIn, ClassIn
 from training_service.domain.rules import check_class_plan, credit_code_or_problem
 from training_service.handlers import province
 from training_service.handlers.common import institution_of

@@ -38,7 +38,7 @@ from skillkit.problems import Problem
 from training_service.adapters.models import LIVE, Enrolment, Institution, TrainingClass, VoucherProjection
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import EnrolmentIn
+from training_service.handlers.inputs import EnrolmentIn
 from training_service.domain.rules import normalise_voucher_code
 from training_service.handlers.common import class_for
 from training_service.handlers.interests import confirm_by_enrolment

@@ -16,7 +16,7 @@ from skillkit.problems import Problem
 
 from training_service.adapters.models import Enterprise
 from training_service.adapters.outbox import outbox
-from training_service.domain.bodies import EnterpriseIn
+from training_service.handlers.inputs import EnterpriseIn
 from training_service.domain.rules import credit_code_or_problem
 
 

@@ -16,7 +16,7 @@ from skillkit.problems import Problem, not_found
 
 from training_service.adapters.models import Institution, Occupation
 from training_service.adapters.outbox import outbox
-from training_service.domain.bodies import InstitutionIn, InstitutionPatch, InstitutionStatusIn
+from training_service.handlers.inputs import InstitutionIn, InstitutionPatch, InstitutionStatusIn
 from training_service.domain.rules import credit_code_or_problem
 
 

@@ -18,7 +18,7 @@ from skillkit.problems import Problem, not_found
 
 from training_service.adapters.models import ClassInterest, Institution, TrainingClass, VoucherProjection
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import InterestIn
+from training_service.handlers.inputs import InterestIn
 from training_service.domain.rules import normalise_voucher_code
 
 

@@ -27,7 +27,7 @@ from skillkit.problems import Problem
 from training_service.adapters.models import Enrolment, RealnameNotice, RealnameSubmission, TrainingClass
 from training_service.adapters.outbox import outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import RealnameCorrectionIn
+from training_service.handlers.inputs import RealnameCorrectionIn
 from training_service.handlers import province
 from training_service.handlers.common import class_for, enrolment_for
 from training_service.handlers.province import UnknownSubmission

@@ -28,7 +28,7 @@ from skillkit.problems import Problem
 from training_service.adapters.models import CheckIn, Enrolment, TrainingClass
 from training_service.adapters.outbox import Event, outbox
 from training_service.config import TrainingSettings
-from training_service.domain.bodies import CompletionIn, DropIn, EmploymentIn, LicenceIn
+from training_service.handlers.inputs import CompletionIn, DropIn, EmploymentIn, LicenceIn
 from training_service.domain.rules import add_months, credit_code_or_problem, may_pass, rate
 from training_service.handlers import province
 from training_service.handlers.attendance import NO_ATTENDANCE, Attendance, attendance_of

@@ -12,8 +12,8 @@ from skillkit.contracts.vocab import CategoryOffice, CategoryReviewStatus, Revoc
 from skillkit.county import CountyTime
 from skillkit.names import display_name
 
-from voucher_service.domain.worker import EvidenceReference
-from voucher_service.domain.worker import NewWorker as WorkerIn  # noqa: F401  (the request body)
+from voucher_service.handlers.inputs import EvidenceReference
+from voucher_service.handlers.inputs import NewWorker as WorkerIn  # noqa: F401  (the request body)
 
 
 

@@ -36,7 +36,7 @@ from skillkit.roster import RosterRow, read_roster
 from voucher_service.adapters.models import IssuingBatch, Worker
 from voucher_service.adapters.outbox import outbox
 from voucher_service.config import VoucherSettings
-from voucher_service.domain.worker import NewWorker
+from voucher_service.handlers.inputs import NewWorker
 from voucher_service.handlers.vouchers import (
     E4_KEY,
     VOUCHERS,

@@ -29,7 +29,8 @@ from skillkit.problems import Problem, not_found
 from voucher_service.adapters.models import Worker
 from voucher_service.adapters.outbox import outbox
 from voucher_service.handlers.categories import registration_reviews, reviewed_event, write_reviews
-from voucher_service.domain.worker import NewWorker, same_name
+from voucher_service.domain.worker import same_name
+from voucher_service.handlers.inputs import NewWorker
 from voucher_service.config import VoucherSettings
 
 

@@ -1,7 +1,8 @@
-"""Request bodies of the training use cases and the bulk upload report (pydantic, no I/O).
+"""What the training use cases take: the request bodies, validated once by pydantic.
 
-The handlers take these; the API declares them as its request and response bodies (`api/schemas.py`
-re-exports them), so the handlers do not depend on the API layer.
+The handlers take these whole (the bulk uploads validate each spreadsheet row with the same model as the single
+endpoint's body); the API declares them as its request bodies (`api/schemas.py` re-exports them). They live beside
+the handlers, not in `domain/` (which holds rules only) nor in `api/` (which the handlers must not import).
 """
 
 from __future__ import annotations
@@ -263,19 +264,6 @@ class EmploymentIn(Strict):
 class LicenceIn(Strict):
     credit_code: CreditCode
     licensed_on: date
-
-
-class BulkRowError(BaseModel):
-    line: int
-    code: str
-    detail: str
-
-
-class BulkOut(BaseModel):
-    applied: int
-    unchanged: int = 0  # e.g. a second check-in the same day
-    rejected: int
-    row_errors: list[BulkRowError]
 
 
 class InterestIn(Strict):
