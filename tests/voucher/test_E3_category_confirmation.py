@@ -35,9 +35,9 @@ async def reviewed_events(vs) -> list[dict]:
 
 async def written(vs) -> tuple[int, int, int]:
     """(category reviews, reviewed events, audit entries)"""
+    events = len(await reviewed_events(vs))  # not inside the session below: on SQLite it holds the write lock
     async with vs.sessionmaker() as session:
-        return (await session.scalar(select(func.count()).select_from(CategoryReview)),
-                len(await reviewed_events(vs)),
+        return (await session.scalar(select(func.count()).select_from(CategoryReview)), events,
                 await session.scalar(select(func.count()).select_from(audit_log)))
 
 

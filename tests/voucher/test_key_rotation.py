@@ -4,9 +4,10 @@ retired only when nothing uses it; the blind index keeps finding people througho
 from __future__ import annotations
 
 import base64
+import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Uuid, bindparam, text
 
 from skillkit.pii import PiiCipher, UnknownKeyId, cipher_for, key_id_of
 from skillkit.rotate_keys import LEGACY, in_use, rotate, status
@@ -47,8 +48,8 @@ async def test_issue16_rotation_reencrypts_online_in_batches_and_the_old_key_ret
                                  headers=staff)
         workers.append(r.json())
     async with vs.sessionmaker() as session:  # one value as written before key ids existed
-        await session.execute(text("UPDATE workers SET mobile_encrypted = substr(mobile_encrypted, 4) WHERE id = :id"),
-                              {"id": workers[0]["id"]})
+        await session.execute(text("UPDATE workers SET mobile_encrypted = substr(mobile_encrypted, 4) WHERE id = :id")
+                              .bindparams(bindparam("id", type_=Uuid())), {"id": uuid.UUID(workers[0]["id"])})
         await session.commit()
     engine = vs.runtime.engine
     rotated_settings = vs.settings.model_copy(update={

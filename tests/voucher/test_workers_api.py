@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 
 from skillkit.events import parse_event
 
-from voucher_service.adapters.models import Worker, kit_tables
+from voucher_service.adapters.models import Worker, audit_log, kit_tables
 
 from tests.voucher.helpers import worker_body
 from tests.voucher.ids import resident_id, with_wrong_check_digit
@@ -197,9 +197,11 @@ async def test_issue16_mobile_is_encrypted_at_rest_and_masked_except_for_the_wor
 
 
 async def audit_entries(vs) -> list[tuple]:
+    # Through the table's JSON column: a raw SELECT gives `after` back as text ('null') on SQLite.
+    c = audit_log.c
     async with vs.sessionmaker() as session:
-        return [tuple(row) for row in await session.execute(text(
-            "SELECT actor, role, action, entity_type, entity_id, reason, after FROM audit_log ORDER BY id"))]
+        return [tuple(row) for row in await session.execute(select(
+            c.actor, c.role, c.action, c.entity_type, c.entity_id, c.reason, c.after).order_by(c.id))]
 
 
 async def test_issue16_bureau_sees_a_mobile_in_full_only_with_a_reason_written_to_the_audit_trail(vs):
