@@ -6,9 +6,9 @@ import asyncio
 import uuid
 from datetime import date, datetime, timezone
 
-from sqlalchemy import select, text
+from sqlalchemy import Uuid, bindparam, select, text
 
-from skillkit.db import make_engine
+from skillkit.db import UTCDateTime, make_engine
 from skillkit.migrations import upgrade
 from training_service.adapters.models import CheckIn, Enrolment, Institution, Occupation, TrainingClass
 
@@ -84,9 +84,11 @@ async def test_0006_makes_every_record_sent_before_its_own_first_version_and_dow
     engine = make_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text(  # the columns revision 0005 knew
+            await conn.execute(text(  # the columns revision 0005 knew; typed binds store as the columns do on SQLite
                 "INSERT INTO realname_submissions (id, record_type, class_id, status, created_at)"
-                " VALUES (:id, 'class', :c, 'submitted', :t)"), {"id": sent, "c": str(uuid.uuid4()), "t": NOW})
+                " VALUES (:id, 'class', :c, 'submitted', :t)").bindparams(
+                bindparam("id", type_=Uuid()), bindparam("t", type_=UTCDateTime())),
+                {"id": sent, "c": str(uuid.uuid4()), "t": NOW})
         await asyncio.to_thread(upgrade, "training_service.migrations", url)
         async with engine.connect() as conn:
             row = (await conn.execute(select(
