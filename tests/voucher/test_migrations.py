@@ -74,7 +74,8 @@ async def test_issue16_0005_encrypts_existing_plaintext_mobiles_and_downgrades(d
                     "INSERT INTO workers (id, name, id_number_encrypted, id_blind_index, person_key, birth_date, "
                     "mobile, township, categories, on_behalf, registered_by, created_at) VALUES (:id, '张三', 'x', "
                     ":index, :key, '1990-01-01', :mobile, '临泉镇', '[]', false, 'staff', '2026-01-01T00:00:00+00:00')"
-                ).bindparams(bindparam("id", type_=Uuid())), {"id": worker_id, "index": f"i{i}", "key": f"k{i}", "mobile": mobile})
+                ).bindparams(bindparam("id", type_=Uuid())),  # SQLite stores a Uuid as 32 hex digits
+                    {"id": worker_id, "index": f"i{i}", "key": f"k{i}", "mobile": mobile})
         await asyncio.to_thread(command.upgrade, config, "head")
         cipher = cipher_for(VoucherSettings())
         async with engine.connect() as connection:
