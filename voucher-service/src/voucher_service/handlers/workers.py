@@ -93,8 +93,10 @@ async def register_worker(
         )
         return Outcome(existing, 200)
     conflict = "name_differs" if existing.account_subject is None else "linked_to_another_account"
+    # The audit log can never be erased, so it holds no personal data (P10, docs/CONVENTIONS.md): not the name typed
+    # here either. The bureau checks the identity at the service point, from the resident ID card.
     await record(session, principal, REFERRED, "worker", str(existing.id),
-                 after=dict(conflict=conflict, submitted_name=data.name),
+                 after=dict(conflict=conflict),
                  reason="self-registration with this worker's ID number: the bureau checks the identity")
     return Outcome(Referred(), 202)
 
