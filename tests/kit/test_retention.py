@@ -113,3 +113,25 @@ def test_issue18_every_runtime_runs_the_retention_job():
     settings = ServiceSettings(outbox_retention_days=30, inbox_retention_days=400, event_retention_every_seconds=60)
     job = [j for j in ServiceRuntime(settings, kit_tables, consumers=[]).periodic if j.name == JOB_NAME]
     assert [(j.name, j.seconds) for j in job] == [("event-retention", 60)]
+
+
+async def test_idempotency_keys_older_than_their_retention_are_deleted_and_younger_ones_replay(database_factory):
+    """A key (and the answer it replays, which may hold the caller's own mobile) is kept for the retry window only."""
+    engine = await _seeded(database_factory)
+    keys = kit_tables.idempotency
+    rows = [dict(key=f"k{n}", principal="acct-1", route="POST /v1/workers", body_hash="0" * 64, status_code=201,
+                 response_body=b"{}", created_at=_days_ago(days)) for n, days in enumerate([8, 7.5, 6.9, 0])]
+    async with engine.begin() as conn:
+        await conn.execute(insert(keys), rows)
+    try:
+        deleted = await delete_expired(make_sessionmaker(engine), kit_tables, outbox_days=0, inbox_days=0,
+                                       idempotency_days=7, batch_size=1, now=NOW)
+        assert (deleted.outbox, deleted.inbox, deleted.idempotency) == (0, 0, 2)
+        async with engine.connect() as conn:
+            assert list(await conn.scalars(select(keys.c.key).order_by(keys.c.key))) == ["k2", "k3"]
+    finally:
+        await engine.dispose()
+
+
+def test_idempotency_keys_are_kept_seven_days_by_default():
+    assert ServiceSettings().idempotency_retention_days == 7

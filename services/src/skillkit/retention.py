@@ -1,4 +1,5 @@
-"""Retention of the kit's event tables (issue 18, docs/deployment.md "Event tables at a province's size").
+"""Retention of the kit's event tables and idempotency keys (issue 18, docs/deployment.md "Event tables at a
+province's size").
 
 A periodic job of the leader deletes published outbox rows and inbox rows older than the service's retention, a
 batch of rows per transaction (short locks, bounded WAL and undo; autovacuum reuses the space). Unpublished
@@ -11,6 +12,12 @@ what makes a second delivery of an event a no-op. An event can be delivered agai
 holds it (a replay or a reconciliation marks it unpublished) or the broker's topic holds it (a consumer that reads
 a partition from its start, `KafkaConsumerRunner.rewind_past_end`, a group reset). Deleting the inbox row earlier
 would let that delivery apply the event twice.
+
+Idempotency keys are kept for the window a client retries in (`idempotency_retention_days`, 7 days by default):
+each holds the answer it replays, which may name the caller (a worker's own registration answers their mobile in
+full), so it is not kept for longer than a retry needs. A retry after that is a new request, which the natural keys
+(one worker per ID number, one enrolment per voucher, …) still refuse to apply twice. The table has no index on
+`created_at`: at 7 days it stays small, and the hourly scan costs less than an index on every command's INSERT.
 
 `upgrade_event_tables` is the schema change that goes with it, called by one Alembic revision per service.
 """
@@ -38,16 +45,17 @@ JOB_NAME = "event-retention"
 class Deleted:
     outbox: int
     inbox: int
+    idempotency: int = 0
 
 
 async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession], tables: KitTables, *, outbox_days: int,
-                         inbox_days: int, batch_size: int, now: datetime | None = None,
+                         inbox_days: int, batch_size: int, idempotency_days: int = 0, now: datetime | None = None,
                          max_batches: int = 200) -> Deleted:
     """Deletes what is older than the retention (0 days: keep forever), at most `max_batches` batches a table per
     run so that a first run on a large backlog leaves room to the other work; the next run goes on."""
     now = now or utcnow()
     outbox, inbox = tables.outbox, tables.inbox
-    deleted = {"outbox": 0, "inbox": 0}
+    deleted = {"outbox": 0, "inbox": 0, "idempotency": 0}
     if outbox_days:
         expired = select(outbox.c.seq).where(outbox.c.published_at < now - timedelta(days=outbox_days))
         deleted["outbox"] = await _in_batches(
@@ -58,6 +66,12 @@ async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession], tables:
         expired = select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.processed_at < now - timedelta(days=inbox_days))
         deleted["inbox"] = await _in_batches(
             sessionmaker, lambda: delete(inbox).where(key.in_(expired.limit(batch_size))), batch_size, max_batches)
+    if idempotency_days:
+        keys = tables.idempotency
+        key = tuple_(keys.c.key, keys.c.principal)
+        expired = select(keys.c.key, keys.c.principal).where(keys.c.created_at < now - timedelta(days=idempotency_days))
+        deleted["idempotency"] = await _in_batches(
+            sessionmaker, lambda: delete(keys).where(key.in_(expired.limit(batch_size))), batch_size, max_batches)
     return Deleted(**deleted)
 
 
@@ -80,9 +94,11 @@ def retention_job(settings: ServiceSettings, tables: KitTables) -> tuple[str, fl
     async def run(sessionmaker: async_sessionmaker[AsyncSession]) -> Deleted:
         deleted = await delete_expired(sessionmaker, tables, outbox_days=settings.outbox_retention_days,
                                        inbox_days=settings.inbox_retention_days,
+                                       idempotency_days=settings.idempotency_retention_days,
                                        batch_size=settings.event_retention_batch_size)
-        if deleted.outbox or deleted.inbox:
-            log.info("expired events deleted", extra={"outbox": deleted.outbox, "inbox": deleted.inbox})
+        if deleted.outbox or deleted.inbox or deleted.idempotency:
+            log.info("expired rows deleted", extra={"outbox": deleted.outbox, "inbox": deleted.inbox,
+                                                    "idempotency": deleted.idempotency})
         return deleted
 
     return JOB_NAME, settings.event_retention_every_seconds, run

@@ -77,6 +77,9 @@ class ServiceSettings(BaseSettings):
     broker_retention_days: int = Field(default=365, ge=1)
     event_retention_every_seconds: float = 3600.0
     event_retention_batch_size: int = Field(default=5000, ge=1)
+    # Idempotency keys (and the answers they replay) are kept as long as a client may retry, then deleted by the same
+    # job (skillkit.retention); 0 keeps them forever.
+    idempotency_retention_days: int = Field(default=7, ge=0)
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_issuer: str = "linxian-skills"
