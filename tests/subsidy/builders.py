@@ -134,6 +134,7 @@ def chain(
     free_student: bool = False,
     enterprise: str | None = "ENT1",  # S5: the enterprise an on-the-job class names (its payee)
     days_reason: str | None = None,  # S1: an inclusive class outside 3–10 days (needs approval)
+    department: str | None = None,  # S9: the industry department whose own funds pay the class (record only)
     confirmed: bool = True,  # issue 13: the worker's categories confirmed by staff (else only claimed)
     categories: list[str] | None = None,  # declared at issue: 脱贫劳动力 with e3, else 农村转移就业劳动者
 ) -> list[Fact]:
@@ -153,6 +154,7 @@ def chain(
             level=level, start_date=start, end_date=start + timedelta(days=30), planned_days=planned_days or max(days or 1, 1),
             capacity=40, outbound=outbound, subsidised_day_limit=day_limit, project_reference=project,
             enterprise_id=enterprise if kind == "enterprise" else None, days_reason=days_reason,
+            funded_by_department=department,
             needs_approval=kind == "order" or days_reason is not None,
             status="open" if kind != "order" and days_reason is None else "pending_approval"), clock),
         fact(TrainingEnrolled(

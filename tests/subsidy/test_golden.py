@@ -443,6 +443,13 @@ CASES = [
     Case("I3_reviewed_and_approved", lambda: with_review(True), {TR: ("eligible", "500.00", ("S1",))}),
     Case("I3_reviewed_and_refused", lambda: with_review(False), {TR: ("rejected", "500.00", ("S1", "I3"))},
          reason={TR: "review_rejected"}),
+    # S9: an industry department's own training (its own funds) is record only: the whole chain of an E3 order
+    # trainee with a certificate pays nothing — every claim void, 0.00, citing S9 alone
+    Case("S9_industry_department_class_record_only",
+         lambda: chain(kind="order", days=14, e3=True, outcome=OUTCOME_80, department="县农业农村局"),
+         {TR: ("void", "0.00", ("S9",)), LA: ("void", "0.00", ("S9",)), EV: ("void", "0.00", ("S9",))},
+         reason={TR: "industry_department_funded", LA: "industry_department_funded",
+                 EV: "industry_department_funded"}),
 ]
 
 

@@ -100,3 +100,37 @@ async def test_0006_makes_every_record_sent_before_its_own_first_version_and_dow
         await asyncio.to_thread(command.upgrade, config, "head")
     finally:
         await engine.dispose()
+
+
+async def test_S9_0013_adds_the_funding_department_none_for_classes_filed_before_and_downgrades(database_factory):
+    """S9: a class filed before 0013 is an ordinary class (no department); the revision downgrades cleanly."""
+    from alembic import command
+    from skillkit.migrations import alembic_config
+
+    url = await database_factory("training_0013")
+    await asyncio.to_thread(upgrade, "training_service.migrations", url, "0012")
+    institution, klass = uuid.uuid4(), uuid.uuid4()
+    engine = make_engine(url)
+    try:
+        async with engine.begin() as conn:  # rows as revision 0012 knew them (no funded_by_department)
+            await conn.execute(Occupation.__table__.insert().values(code="4-10-01-05", name="养老护理员", created_at=NOW))
+            await conn.execute(Institution.__table__.insert().values(
+                id=institution, name="临县技工学校", credit_code="12141124MB0000010X", address="临泉镇", township="临泉镇",
+                contact_name="王老师", contact_phone="13800000001", kinds=["inclusive"], occupation_codes=["4-10-01-05"],
+                status="approved", status_changed_by="s", created_by="s", created_at=NOW, updated_at=NOW))
+            columns = {c.name for c in TrainingClass.__table__.columns} - {"funded_by_department"}
+            values = dict(
+                id=klass, institution_id=institution, name="班", kind="inclusive", occupation_code="4-10-01-05",
+                start_date=date(2026, 11, 1), end_date=date(2026, 11, 7), planned_days=5, capacity=30, seats_taken=0,
+                venue="v", teachers=["李老师"], teaching_plan_ref="t", assessment_plan_ref="a", status="open",
+                created_by="s", created_at=NOW)
+            assert set(values) <= columns
+            await conn.execute(TrainingClass.__table__.insert().values(**values))
+        await asyncio.to_thread(upgrade, "training_service.migrations", url, "head")
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(TrainingClass.funded_by_department))).scalar_one() is None
+        config = alembic_config("training_service.migrations", url)
+        await asyncio.to_thread(command.downgrade, config, "0012")
+        await asyncio.to_thread(command.upgrade, config, "head")
+    finally:
+        await engine.dispose()

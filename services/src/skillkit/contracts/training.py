@@ -50,6 +50,9 @@ class ClassOpened(EventPayload):
     enterprise_id: str | None = None
     # S1 (additive, issue 13): why an inclusive class plans outside the usual 3–10 days; it then needs approval too
     days_reason: str | None = None
+    # S9 (additive): the industry department whose own funds pay the class (its 行业专项经费); record only — the
+    # subsidy service makes no claim of any kind from training in such a class. None: the ordinary subsidies.
+    funded_by_department: str | None = None
     needs_approval: bool  # S2: order classes; S1: inclusive classes outside 3–10 days
     status: str  # open | pending_approval
 

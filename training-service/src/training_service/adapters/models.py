@@ -117,6 +117,8 @@ class TrainingClass(Base):
     project_reference: Mapped[str | None] = mapped_column(String(200))  # S3
     enterprise_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)  # S5: enterprises.id
     days_reason: Mapped[str | None] = mapped_column(Text)  # S1: an inclusive class outside 3–10 days, approved
+    # S9: the industry department whose own funds pay the class (record only: no subsidy arises from it)
+    funded_by_department: Mapped[str | None] = mapped_column(String(100))
     subsidised_day_limit: Mapped[int | None] = mapped_column(Integer)  # S2
     employer: Mapped[str | None] = mapped_column(String(200))  # S2 order
     employer_credit_code: Mapped[str | None] = mapped_column(String(18))

@@ -99,6 +99,9 @@ class ClassOut(BaseModel):
     project_reference: str | None
     enterprise_id: uuid.UUID | None = None  # S5
     days_reason: str | None = None  # S1: outside 3–10 days, approved by the bureau
+    # S9: the industry department whose own funds pay the class (record only: no subsidy arises from it)
+    funded_by_department: str | None = None
+    funding_label: str  # 职业技能培训补贴（凭电子培训券兑现） | 行业部门自有经费（S9，不享受本补贴）
     subsidised_day_limit: int | None
     order: EmployerOrder | None
     status: str

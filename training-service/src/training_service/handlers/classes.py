@@ -78,6 +78,7 @@ async def open_class(
         project_reference=data.project_reference,
         enterprise_id=enterprise.id if enterprise else None,
         days_reason=data.days_reason,
+        funded_by_department=data.funded_by_department,  # S9
         subsidised_day_limit=level.subsidised_day_limit if level else None,
         employer=order.employer if order else None,
         employer_credit_code=employer_credit_code,
@@ -106,6 +107,7 @@ async def open_class(
             project_reference=data.project_reference,
             enterprise_id=str(enterprise.id) if enterprise else None,
             days_reason=data.days_reason,
+            funded_by_department=data.funded_by_department,  # S9: record only, the subsidy chain pays nothing
             needs_approval=needs_approval,
             status=training_class.status,
         ),
@@ -121,7 +123,10 @@ async def open_class(
         start_date=training_class.start_date, end_date=training_class.end_date,
         planned_days=training_class.planned_days, capacity=training_class.capacity,
         employer_credit_code=training_class.employer_credit_code,
-        positions_promised=training_class.positions_promised, status=training_class.status))
+        positions_promised=training_class.positions_promised, status=training_class.status,
+        # S9: the department paying from its own funds, named only when there is one (an ordinary entry unchanged)
+        **({"funded_by_department": training_class.funded_by_department} if training_class.funded_by_department
+           else {})))
     return training_class
 
 

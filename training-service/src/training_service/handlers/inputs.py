@@ -24,6 +24,8 @@ Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 # Names (of institutions, classes, contacts): also refused when they hide control or format characters (issue 16).
 Name50 = display_name(50)
 Name200 = display_name(200)
+# S9: the industry department whose own funds pay a class (e.g. 县农业农村局), named like the other names here.
+DepartmentName = display_name(100, min_length=2)
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=500)]
 Phone = Annotated[str, StringConstraints(pattern=r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")]
 CreditCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30)]
@@ -154,6 +156,9 @@ class ClassIn(Strict):
     enterprise_id: uuid.UUID | None = None  # S5: the registered enterprise whose employees the class trains
     # S1: why an inclusive class plans outside the usual 3–10 days (the class then waits for the bureau's approval)
     days_reason: Reason | None = None
+    # S9: an industry department's own training for its key groups, paid from its own funds (行业专项经费): the class
+    # runs and is recorded as any other, but no subsidy of these rules arises from it (record only).
+    funded_by_department: DepartmentName | None = None
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ClassIn":

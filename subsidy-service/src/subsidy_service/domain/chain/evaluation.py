@@ -8,7 +8,7 @@ from typing import Mapping
 from subsidy_service.domain.chain.results import ClaimDraft, claim_key
 from subsidy_service.domain.chain.states import reviewed
 from subsidy_service.domain.chain.vocabulary import BROKEN, EVALUATION, MAIN, OK, USE_LINKS, ClaimState, Reason
-from subsidy_service.domain.chain.working import WorkingChain
+from subsidy_service.domain.chain.working import WorkingChain, department_funded
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
 from subsidy_service.domain.rules import ZERO, Line, s8_evaluation, s8_key
@@ -43,12 +43,19 @@ def evaluation_claims(
             and chain.klass.payload.occupation_code == p.occupation_code
             and chain.klass.payload.start_date <= p.issued_on
         ]
+        # S9: a chain through a class an industry department pays from its own funds traces no evaluation subsidy;
+        # a certificate only such chains lead to earns none (void, like the training claims of those chains)
+        department = [vid for vid in leading if department_funded(chains[vid]) is not None]
+        leading = [vid for vid in leading if vid not in department]
         live = [vid for vid in leading if chains[vid].revoked is None]
         used = [vid for vid in live if _validly_used(chains[vid])]
         voucher_id = used[0] if used else None
         missing: tuple[Reason, ...] = ()
         if cert.key in revoked:
             state, reason = ClaimState.VOID, Reason.of("certificate_revoked", revoked[cert.key].payload.reason)
+        elif department and not leading:
+            voucher_id = department[0]
+            state, reason = ClaimState.VOID, Reason.of("industry_department_funded")
         elif leading and not live and not p.free_student_evaluation:
             # the only vouchers leading to this certificate were revoked: their claims are void
             gone = chains[leading[0]].revoked

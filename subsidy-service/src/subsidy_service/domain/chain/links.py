@@ -1,7 +1,7 @@
-"""The links of one voucher's chain (ARCHITECTURE.md "The chain"): voucher, binding, enrolment, real-name,
-completion, certificate, class outcome — each ok, missing, broken or not required, with the events behind it and
-the reason; then the categories on evidence (E1–E3, `categories.py`). The limits link (E4, I3) comes after the
-claims (`person.py`)."""
+"""The links of one voucher's chain (ARCHITECTURE.md "The chain"): voucher, binding, enrolment, funding (S9, only
+for an industry department's own class), real-name, completion, certificate, class outcome — each ok, missing,
+broken or not required, with the events behind it and the reason; then the categories on evidence (E1–E3,
+`categories.py`). The limits link (E4, I3) comes after the claims (`person.py`)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from subsidy_service.domain.chain.vocabulary import (
     Link,
     Reason,
 )
-from subsidy_service.domain.chain.working import WorkingChain, event_ids, institution_of
+from subsidy_service.domain.chain.working import WorkingChain, department_funded, event_ids, institution_of
 from subsidy_service.domain.facts import Fact, FactSet
 from subsidy_service.domain.policy import Policies, PolicyTable
 from subsidy_service.domain.rules import pct
@@ -144,6 +144,13 @@ def evaluate_chain(person_key: str, voucher_id: str, facts: FactSet, policies: P
             note = (f"计划 {c.klass.payload.planned_days} 天（超出 3–10 天）经局方审批："
                     f"{c.klass.payload.days_reason}（{c.approval.payload.decided_by}）")
         links.append(Link("enrolment", OK, event_ids(c.enrolled, c.klass, c.approval), note=note))
+    department = department_funded(c)
+    if department is not None:
+        # S9: an industry department's own training for its key groups, paid from its own funds — recorded like any
+        # training, but outside these subsidies: the reason voids every claim of the chain (VOIDING; 0.00,
+        # `person.py`), whatever arrived first, and the chain says why.
+        links.append(Link("funding", BROKEN, event_ids(c.klass), Reason.of("industry_department_funded"),
+                          note=f"{department}使用行业专项经费开展的重点群体培训（只登记，不申领本补贴）"))
 
     table = chain_table(c, enrolment_id, facts, policies, pinned)
 

@@ -31,7 +31,8 @@ def living_allowance(
     # The mission's chain: a valid voucher, a completion and a certificate — unless the table relaxes it, which
     # the claim then records with the version and who published it. The class outcome (employment or pass rate)
     # is the institution's result and does not gate the worker's allowance for the days trained.
-    needed = {"voucher", "binding", "enrolment", "realname", "completion", "certificate", "allowance_category"}
+    needed = {"voucher", "binding", "enrolment", "funding", "realname", "completion", "certificate",
+              "allowance_category"}
     relaxed: tuple[Line, ...] = ()
     if table is not None and not table.s4.requires_certificate:
         needed.discard("certificate")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Mapping
 
 from subsidy_service.domain.chain.contests import contest_e4, contest_e5, follow_first_stage, lead_claim
@@ -14,6 +15,7 @@ from subsidy_service.domain.chain.vocabulary import BROKEN, MISSING, OK, ClaimSt
 from subsidy_service.domain.chain.working import WorkingChain, event_ids, institution_of
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
+from subsidy_service.domain.rules import ZERO
 
 
 def evaluate_person(
@@ -54,6 +56,7 @@ def evaluate_person(
     for draft in evaluation_claims(person_key, facts, chain_links, policies, pinned):
         result.claims[draft.key] = draft
     contest_e5(result.claims, locked)
+    _record_only(result.claims)
     for voucher_id, chain in chain_links.items():
         links = list(chain.links)
         links.append(_limits_link(chain, result.claims))
@@ -69,6 +72,15 @@ def evaluate_person(
             links=tuple(links),
         )
     return result
+
+
+def _record_only(claims: dict[str, ClaimDraft]) -> None:
+    """S9: a claim of training an industry department pays from its own funds is void and carries no amount — no
+    subsidy of these rules arises from it (it is no refusal of an amount, unlike the other void claims, which
+    show what they would have paid); it cites S9 alone."""
+    for key, draft in list(claims.items()):
+        if draft.reason is not None and draft.reason.code == "industry_department_funded":
+            claims[key] = replace(draft, amount=ZERO, lines=())
 
 
 def _limits_link(c: WorkingChain, claims: Mapping[str, ClaimDraft]) -> Link:

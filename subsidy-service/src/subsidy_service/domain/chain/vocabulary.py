@@ -41,7 +41,7 @@ TRAINING, LIVING, EVALUATION = "training", "living_allowance", "evaluation"
 MAIN, S6_FIRST, S6_REST = "main", "S6-80", "S6-20"
 S3_FIRST = "S3-1"  # S3 staged settlement: parts S3-1 … S3-n, one per stage of the project
 # The links an S3 stage needs (RULES.md S3 分时段阶段性结算; the stages themselves are the project's table).
-S3_STAGE_LINKS = {"enrolment_verified": ("voucher", "binding", "enrolment", "realname", "category")}
+S3_STAGE_LINKS = {"enrolment_verified": ("voucher", "binding", "enrolment", "funding", "realname", "category")}
 # The E3 link gates the S4 allowance only, never the training subsidy of the same voucher.
 ALLOWANCE_ONLY_LINKS = frozenset({"allowance_category"})
 
@@ -56,12 +56,19 @@ LINK_LABELS = {
     "limits": "限额与机构",
     "category": "人员类别核实",
     "allowance_category": "生活费补贴人员类别核实",
+    "funding": "经费来源",  # S9: shown only for a class an industry department pays from its own funds
 }
 
 # Breaks that void the claims (the voucher or the certificate itself is gone); other breaks reject.
 # P1: a person the province finds trained elsewhere this year after the fact holds no subsidy here (E4 across
 # counties): the claim is void, with the reason.
-VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked", "realname_trained_elsewhere"})
+# S9: training in a class an industry department pays from its own funds is outside these subsidies (record only):
+# every claim of the chain is void, whatever arrived first.
+VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked", "realname_trained_elsewhere",
+                     "industry_department_funded"})
+# Voiding reasons that void a claim before payment only: a paid claim keeps its state and opens no recovery (S9 is
+# no revocation of what was delivered; recovery belongs to the settlement flow).
+VOID_BEFORE_PAYMENT_ONLY = frozenset({"industry_department_funded"})
 # The links that say a voucher was validly used for its class (E6 for evaluation claims).
 USE_LINKS = ("binding", "enrolment")
 
@@ -156,6 +163,10 @@ REASONS: dict[str, tuple[str, str]] = {
         "the business licence was issued on {0}, a year or more before the enrolment on {1} (E2)",
     ),
     "training_claim_rejected": ("对应的培训补贴未获兑现（{0}）", "the voucher's training subsidy is refused ({0})"),
+    "industry_department_funded": (
+        "行业部门自有经费培训，不属本补贴范围（S9）",
+        "an industry department's own training, paid from its own funds: outside these subsidies (S9)",
+    ),
 }
 
 # The rule behind a reason that limits, holds or refuses a claim (the claim cites it beside its lines' rules).
@@ -168,6 +179,7 @@ RULE_OF_REASON = {
     "evaluation_institution_suspended": "I3",
     "review_rejected": "I3",
     "founder_licence_not_within_year": "E2",
+    "industry_department_funded": "S9",
 }
 
 

@@ -30,6 +30,11 @@ def event_ids(*facts: Fact | None) -> tuple[str, ...]:
     return tuple(sorted({f.event_id for f in facts if f is not None}))
 
 
+def department_funded(chain: WorkingChain) -> str | None:
+    """S9: the industry department whose own funds pay the chain's class (record only: no claim arises), else None."""
+    return chain.klass.payload.funded_by_department if chain.klass is not None else None
+
+
 def institution_of(chain: WorkingChain) -> str | None:
     """The training institution of the chain: its class's, else its enrolment's or binding's."""
     for fact in (chain.klass, chain.enrolled, chain.bound):
