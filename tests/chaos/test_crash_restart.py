@@ -17,6 +17,7 @@ from skillkit.contracts.training import TrainingEnrolled
 from skillkit.db import make_engine, make_sessionmaker
 from skillkit.platform import SERVICES, Platform
 from skillkit.testing.harness import TopicProbe, eventually, publish
+from testsupport.processes import free_port_offset
 from voucher_service.adapters.models import Voucher, kit_tables
 from voucher_service.config import VoucherSettings
 
@@ -42,7 +43,7 @@ async def claim_vouchers(base_url: str, settings: VoucherSettings) -> list[dict]
 async def test_killed_voucher_service_loses_nothing_and_binds_once(database_factory, tmp_path):
     url = await database_factory("chaosvoucher")
     voucher = SERVICES[0]
-    platform = Platform({voucher.name: url}, services=(voucher,), port_offset=700, log_dir=tmp_path)
+    platform = Platform({voucher.name: url}, services=(voucher,), port_offset=free_port_offset(), log_dir=tmp_path)
     settings = VoucherSettings()
     engine = make_engine(url)
     sessions = make_sessionmaker(engine)

@@ -44,6 +44,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 DatabaseFactory = Callable[..., Awaitable[str]]
 
 
+def _worker_prefix(prefix: str) -> str:
+    """Under pytest-xdist each worker is its own session with its own databases, templates and broker; its id
+    (gw0, gw1, ...) in the database's name tells whose a database left behind is. The names are unique anyway
+    (a random suffix), and each session drops only the databases it created."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return f"{worker}_{prefix}" if worker else prefix
+
+
 @pytest.fixture(scope="session")
 async def database_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[DatabaseFactory]:
     """Returns an async factory of fresh databases (URLs), dropped at the end of the session: empty, or with
@@ -56,6 +64,7 @@ async def database_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
     template_lock = asyncio.Lock()
 
     async def empty(prefix: str) -> str:
+        prefix = _worker_prefix(prefix)
         url = await create_pg_database(prefix) if test_backend() == "postgres" else sqlite_url(directory, prefix)
         created.append(url)
         return url
@@ -73,7 +82,7 @@ async def database_factory(tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
             return await empty(prefix)
         source = await template(migrated)
         if test_backend() == "postgres":
-            url = await create_pg_database(prefix, template=source)
+            url = await create_pg_database(_worker_prefix(prefix), template=source)
         else:
             url = sqlite_url(directory, prefix)
             shutil.copyfile(source.split("///", 1)[1], url.split("///", 1)[1])
