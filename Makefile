@@ -43,7 +43,7 @@ browser:
 # everything but the chaos mark on TEST_WORKERS pytest-xdist workers (each its own session: its own databases,
 # templates and broker), then the chaos mark alone, which needs the machine's cores to itself. Most of the suite
 # waits (broker round trips, consumer group joins, service start-ups), so three workers pay on two cores:
-# ~380 -> 173-188 s wall for 15-25 % more CPU (BENCHMARKS.md, "Suite time"). TEST_WORKERS=0: one process, as before.
+# ~380 -> 169-188 s wall for 15-25 % more CPU (BENCHMARKS.md, "Suite time"). TEST_WORKERS=0: one process, as before.
 TEST_WORKERS ?= 3
 test: install browser
 	@rc=0; \
