@@ -89,13 +89,18 @@ class UploadUnderProbe:
 
 
 class _ParseWatch:
-    """Wraps `skillkit.roster.read_roster_sync` (what `read_roster` hands to its worker pool) to say whether a parse is
-    running right now and in which thread each parse ran."""
+    """Wraps `skillkit.roster.read_roster_sync` (what `read_roster` hands to its worker pool): records the thread each
+    parse ran in, and holds each parse at its start until the event loop has answered a /healthz request meanwhile
+    (or `hold_seconds` passed). A parse in a worker thread is then always seen running by an answered probe, however
+    fast the machine parses; a parse that holds the loop (run on it, or waited on with a blocking call) lets no probe
+    be answered, waits out the hold and is seen by none."""
 
-    def __init__(self) -> None:
+    def __init__(self, hold_seconds: float) -> None:
         self._lock = threading.Lock()
         self.running = 0
         self.threads: list[str] = []
+        self.loop_answered = threading.Event()
+        self.hold_seconds = hold_seconds
 
     def wrap(self, parse: Callable[..., Any]) -> Callable[..., Any]:
         def watched(*args: Any, **kwargs: Any) -> Any:
@@ -103,6 +108,7 @@ class _ParseWatch:
                 self.running += 1
                 self.threads.append(threading.current_thread().name)
             try:
+                self.loop_answered.wait(self.hold_seconds)
                 return parse(*args, **kwargs)
             finally:
                 with self._lock:
@@ -111,12 +117,14 @@ class _ParseWatch:
         return watched
 
 
-async def upload_while_probing_health(client: httpx.AsyncClient, url: str, **request: Any) -> UploadUnderProbe:
+async def upload_while_probing_health(client: httpx.AsyncClient, url: str, *, hold_seconds: float = 10.0,
+                                      **request: Any) -> UploadUnderProbe:
     """POSTs an upload and, while it is in flight, asks /healthz of the same app over and over (the same event loop).
-    A health answer received while the parse is still running proves the parse left the event loop free: a parse
-    that held the loop would run from start to end between two of the loop's steps, and no answer could arrive
-    meanwhile. Ordering, not time: the test holds no clock (issue 19)."""
-    watch = _ParseWatch()
+    A health answer received while the parse is running proves the parse left the event loop free: each parse waits
+    at its start for such an answer (`_ParseWatch`), so a free loop always gives one and a held loop never can.
+    Ordering, not time: the test holds no clock (issue 19); `hold_seconds` only bounds how long a broken parse
+    waits before the test fails."""
+    watch = _ParseWatch(hold_seconds)
     original = roster.read_roster_sync
     roster.read_roster_sync = watch.wrap(original)  # type: ignore[assignment]
     try:
@@ -128,6 +136,7 @@ async def upload_while_probing_health(client: httpx.AsyncClient, url: str, **req
             probes += 1
             if watch.running:
                 during_parse += 1
+                watch.loop_answered.set()
             await asyncio.sleep(0.01)
         response = await upload
     finally:
