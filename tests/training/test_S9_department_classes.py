@@ -60,3 +60,17 @@ async def test_S9_a_blank_hidden_or_too_long_department_is_refused_and_changes_n
     assert r.json()["items"] == []
     c = await w.open_class(funded_by_department="局" * 100)  # 100 characters: the limit
     assert c["funded_by_department"] == "局" * 100
+
+
+async def test_S9_the_public_catalogue_tells_a_worker_which_classes_earn_no_subsidy_on_the_voucher(ts):
+    w = await World(ts).setup()
+    department = await w.open_class(funded_by_department=DEPARTMENT)
+    ordinary = await w.open_class()
+    r = await ts.client.get("/v1/open-classes")  # public: no token
+    assert r.status_code == 200, r.text
+    cards = {item["id"]: (item["funded_by_department"], item["funding_label"]) for item in r.json()["items"]}
+    assert cards == {department["id"]: (DEPARTMENT, DEPARTMENT_FUNDING_LABEL),
+                     ordinary["id"]: (None, SUBSIDY_FUNDING_LABEL)}
+    r = await ts.client.get(f"/v1/open-classes/{department['id']}")
+    assert (r.status_code, r.json()["funded_by_department"], r.json()["funding_label"]) == (
+        200, DEPARTMENT, DEPARTMENT_FUNDING_LABEL)

@@ -28,6 +28,7 @@ from skillkit.pii import cipher_for, mask_mobile
 from skillkit.problems import Problem
 
 from training_service.adapters.models import ClassInterest, Enrolment, Institution, Occupation, TrainingClass
+from training_service.api.views import funding_label
 from training_service.handlers.inputs import InterestIn
 from training_service.handlers.common import class_for
 from training_service.handlers.interests import open_class_or_404, register_interest, withdraw_interest
@@ -61,6 +62,10 @@ class OpenClassOut(BaseModel):
     seats_left: int
     venue: str
     institution: InstitutionBrief
+    # S9: a class an industry department pays from its own funds is free to its trainees but earns no subsidy on
+    # the voucher; the card says so before a worker enrols with one
+    funded_by_department: str | None = None
+    funding_label: str
     # the detail only (null in the list): what the class page shows besides the card
     teachers: list[str] | None = None
     outbound: bool | None = None
@@ -109,7 +114,7 @@ def _open_class(c: TrainingClass, inst: Institution, occupation_name: str, *, de
         seats_left=max(0, c.capacity - c.seats_taken), venue=c.venue,
         institution=InstitutionBrief(id=inst.id, name=inst.name, township=inst.township, address=inst.address,
                                      contact_phone=inst.contact_phone),
-        **extra)
+        funded_by_department=c.funded_by_department, funding_label=funding_label(c), **extra)
 
 
 def _cursor(day: date, ident: uuid.UUID) -> str:

@@ -21,6 +21,12 @@ INSTITUTION_STATUS_LABELS = {"approved": "已备案", "suspended": "已暂停", 
 # S9: who pays the class's training — these subsidies (on the voucher), or an industry department's own funds.
 SUBSIDY_FUNDING_LABEL = "职业技能培训补贴（凭电子培训券兑现）"
 DEPARTMENT_FUNDING_LABEL = "行业部门自有经费（S9，不享受本补贴）"
+
+
+def funding_label(training_class: TrainingClass) -> str:
+    return DEPARTMENT_FUNDING_LABEL if training_class.funded_by_department else SUBSIDY_FUNDING_LABEL
+
+
 CLASS_STATUS_LABELS = {"open": "已开班", "pending_approval": "待审核", "rejected": "未通过审核", "closed": "已结班"}
 ENROLMENT_STATUS_LABELS = {
     "pending": "待绑定",
@@ -71,7 +77,7 @@ def class_view(c: TrainingClass | Row, enrolment_counts: dict[str, int] | None =
         teaching_plan_ref=c.teaching_plan_ref, assessment_plan_ref=c.assessment_plan_ref, outbound=c.outbound,
         project_reference=c.project_reference, enterprise_id=c.enterprise_id, days_reason=c.days_reason,
         funded_by_department=c.funded_by_department,
-        funding_label=DEPARTMENT_FUNDING_LABEL if c.funded_by_department else SUBSIDY_FUNDING_LABEL,
+        funding_label=funding_label(c),
         subsidised_day_limit=c.subsidised_day_limit, order=order,
         status=c.status, status_label=CLASS_STATUS_LABELS[c.status], decision_reason=c.decision_reason,
         outcome=c.outcome, created_at=c.created_at, enrolment_counts=enrolment_counts,
