@@ -141,7 +141,8 @@ def person_histories(draw):
         facts += chain(voucher="V2", enrolment="E2", klass="C2", kind=kind2, days=draw(st.integers(1, 15)),
                        certificate="CERT2", level=draw(st.sampled_from([5, 4])), clock=clock,
                        completed_on=date(2023, 6, 1) + timedelta(days=draw(st.integers(0, 30))),
-                       outcome=draw(st.none() | outcomes()))
+                       outcome=draw(st.none() | outcomes()),
+                       department=draw(st.none() | st.just("县农业农村局")))  # S9: record only
     if draw(st.booleans()):  # the class outcome restated: the newer report must win whatever the order
         facts.append(outcome_fact("C1", "I1", kind, clock, **draw(outcomes())))
     if draw(st.booleans()):
