@@ -4,6 +4,8 @@ department, and the subsidy service makes no claim from it (tests/subsidy/test_S
 
 from __future__ import annotations
 
+import uuid
+
 from training_service.adapters.models import TrainingClass, kit_tables
 from training_service.api.views import DEPARTMENT_FUNDING_LABEL, SUBSIDY_FUNDING_LABEL
 
@@ -19,7 +21,7 @@ async def test_S9_a_department_class_is_stored_answered_with_its_label_and_annou
     assert c["funding_label"] == DEPARTMENT_FUNDING_LABEL
     assert c["status"] == "open"  # it runs as any other class
     async with ts.sessionmaker() as session:
-        assert (await session.get(TrainingClass, c["id"])).funded_by_department == DEPARTMENT
+        assert (await session.get(TrainingClass, uuid.UUID(c["id"]))).funded_by_department == DEPARTMENT
     for path in (f"/v1/classes/{c['id']}", "/v1/classes"):
         r = await ts.client.get(path, headers=w.bureau)
         assert r.status_code == 200, r.text
