@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from skillkit.contracts.certification import CertificateIssued
-from skillkit.contracts.subsidy import ClaimPaid
+from skillkit.contracts.subsidy import ClaimPaid, PaymentReturned
 from skillkit.contracts.training import TrainingEnrolled, TrainingEnrolmentRejected
 from skillkit.contracts.voucher import VoucherIssued
 from skillkit.db import utcnow
@@ -121,6 +121,32 @@ async def test_each_key_moment_has_its_message_and_only_the_allowance_among_paym
                                                  "character_string2": "S000123456789", "date3": "2026-12-01"}
     assert by_template["allowance_paid"]["amount1"] == "90.00元"
     assert await send(vs) == {"sent": 4}
+
+
+async def test_S4_a_returned_allowance_tells_the_worker_to_check_the_account_once_and_nothing_else_moves(vs):
+    """退票: the bank returned the worker's allowance. The worker hears it once (a redelivery adds nothing); a returned
+    institution payment is the institution's business; the voucher stays as it was."""
+    w = await app_worker(vs, "wangwu", seq=31)
+    pk = w["person_key"]
+    voucher = (await vs.client.post("/v1/vouchers/claim", json={"kind": "inclusive"}, headers=w["auth"])).json()
+    returned_at = utcnow().replace(year=2027, month=1, day=14, hour=2)  # 10:00 in the county
+    allowance = PaymentReturned(claim_id="k1", claim_type="living_allowance", voucher_id=voucher["id"], person_key=pk,
+                                amount=Decimal("90.00"), batch_reference="LX20270114A", reason="户名与账号不符",
+                                returned_at=returned_at)
+    await feed(vs, allowance, pk, event_id="ev-returned-1")
+    await feed(vs, allowance, pk, event_id="ev-returned-1")  # redelivered
+    await feed(vs, PaymentReturned(claim_id="k2", claim_type="training", voucher_id=voucher["id"], person_key=pk,
+                                   amount=Decimal("700.00"), batch_reference="LX20270114A", reason="账户已销户",
+                                   returned_at=returned_at), pk)  # the institution's money: no message
+    assert [(r.event_id, r.template) for r in await rows(vs)] == [("ev-returned-1", "allowance_returned")]
+    assert await send(vs) == {"sent": 1}
+    assert sent(vs) == [{
+        "touser": w["openid"], "template_id": "dev-template-allowance_returned", "miniprogram_state": "formal",
+        "lang": "zh_CN", "page": "pages/subsidies/index",
+        "data": {"amount1": {"value": "90.00元"}, "thing2": {"value": "生活费补贴被银行退回"},
+                 "thing3": {"value": "请到乡镇服务点核对银行账户"}, "date4": {"value": "2027-01-14"}}}]
+    async with vs.sessionmaker() as session:
+        assert (await session.get(Voucher, uuid.UUID(voucher["id"]))).status == voucher["status"]
 
 
 async def test_a_worker_without_the_mini_program_gets_no_message(vs):

@@ -14,7 +14,7 @@ from voucher_service.wechat_fake import DEV_APPID, DEV_SECRET
 DEV_WECHAT_API_BASE = "http://127.0.0.1:8009"
 DEV_WECHAT_TEMPLATES = {key: f"dev-template-{key}" for key in (
     "voucher_issued", "enrolment_bound", "enrolment_refused", "certificate_issued", "allowance_paid",
-    "voucher_expiring")}  # the local fake (`python -m voucher_service.wechat_fake`)
+    "allowance_returned", "voucher_expiring")}  # the local fake (`python -m voucher_service.wechat_fake`)
 
 class VoucherSettings(ServiceSettings):
     service_name: str = "voucher-service"

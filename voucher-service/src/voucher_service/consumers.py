@@ -4,7 +4,7 @@ worker's messages), and its own voucher.issued for the messages."""
 from __future__ import annotations
 
 from skillkit.contracts.certification import CertificateIssued, CertificateRevoked
-from skillkit.contracts.subsidy import ClaimPaid
+from skillkit.contracts.subsidy import ClaimPaid, PaymentReturned
 from skillkit.contracts.topics import CERTIFICATION_TOPIC, SUBSIDY_TOPIC, TRAINING_TOPIC, VOUCHER_TOPIC
 from skillkit.contracts.training import (
     TrainingCompleted,
@@ -60,6 +60,8 @@ def lifecycle_consumer(notify: bool = True) -> ConsumerSpec:
             CertificateIssued: _certificate if notify else lifecycle.on_certificate_issued,
             CertificateRevoked: lifecycle.on_certificate_revoked,
             ClaimPaid: _paid if notify else lifecycle.on_claim_paid,
+            # a returned transfer moves no voucher (it stays redeemed: docs/voucher-service.md); it tells the worker
+            **({PaymentReturned: notifications.on_payment_returned} if notify else {}),
         },
         # the batch's starts, completions, certificates and events; then its messages (or none)
         before_commit=_end_of_batch if notify else _end_of_batch_quiet,

@@ -18,7 +18,7 @@ from skillkit.county import local_date
 from voucher_service.domain.codes import display_code
 
 TEMPLATES = ("voucher_issued", "enrolment_bound", "enrolment_refused", "certificate_issued", "allowance_paid",
-             "voucher_expiring")
+             "allowance_returned", "voucher_expiring")
 EXPIRY_REMINDER_DAYS = (30, 7)
 
 # Why an enrolment was refused, in words a worker understands (voucher binding and province real-name reasons).
@@ -93,6 +93,17 @@ def allowance_paid(p: Any) -> Message:
         "amount1": f"{Decimal(p.amount):.2f}元",
         "thing2": "培训期间生活费补贴",
         "date3": _day(p.paid_at),
+    }, "pages/subsidies/index")
+
+
+def allowance_returned(p: Any) -> Message:
+    """The bank returned the allowance's transfer (退票): the worker's account details are what to check; the claim is
+    paid again in a later batch once they are right (docs/subsidy-service.md, "Settlement")."""
+    return Message("allowance_returned", p.person_key, {
+        "amount1": f"{Decimal(p.amount):.2f}元",
+        "thing2": "生活费补贴被银行退回",
+        "thing3": "请到乡镇服务点核对银行账户",
+        "date4": _day(p.returned_at),
     }, "pages/subsidies/index")
 
 

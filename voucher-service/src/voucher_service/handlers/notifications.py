@@ -1,7 +1,7 @@
 """Subscribe messages to workers, driven by events: an outbox of messages and a sender loop.
 
 Messages are queued, never sent, where the events are handled: the lifecycle consumer queues those of the events
-it consumes anyway (an enrolment refused, a certificate, an allowance paid) and of the bindings it makes
+it consumes anyway (an enrolment refused, a certificate, an allowance paid or returned) and of the bindings it makes
 (voucher.bound), in its own transaction — no second fetch of those topics, no second inbox row per event — and a
 small consumer group of its own reads the service's own topic for voucher.issued (the claim and the roster stay as
 they were). Per batch, one SELECT finds the WeChat openids of the batch's persons (workers who never logged in
@@ -58,6 +58,11 @@ async def on_certificate_issued(session: AsyncSession, envelope: Envelope) -> No
 async def on_claim_paid(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.data.claim_type == "living_allowance":  # S4: the only subsidy paid to the worker
         _queue(session, envelope.id, content.allowance_paid(envelope.data))
+
+
+async def on_payment_returned(session: AsyncSession, envelope: Envelope) -> None:
+    if envelope.data.claim_type == "living_allowance":  # S4: the worker's own money came back (退票)
+        _queue(session, envelope.id, content.allowance_returned(envelope.data))
 
 
 def discard(session: AsyncSession) -> None:
