@@ -54,25 +54,25 @@ async def delete_expired(sessionmaker: async_sessionmaker[AsyncSession], tables:
     """Deletes what is older than the retention (0 days: keep forever), at most `max_batches` batches a table per
     run so that a first run on a large backlog leaves room to the other work; the next run goes on."""
     now = now or utcnow()
-    outbox, inbox = tables.outbox, tables.inbox
-    deleted = {"outbox": 0, "inbox": 0, "idempotency": 0}
-    if outbox_days:
-        expired = select(outbox.c.seq).where(outbox.c.published_at < now - timedelta(days=outbox_days))
-        deleted["outbox"] = await _in_batches(
-            sessionmaker, lambda: delete(outbox).where(outbox.c.seq.in_(expired.limit(batch_size).scalar_subquery())),
-            batch_size, max_batches)
-    if inbox_days:
-        key = tuple_(inbox.c.consumer, inbox.c.event_id)
-        expired = select(inbox.c.consumer, inbox.c.event_id).where(inbox.c.processed_at < now - timedelta(days=inbox_days))
-        deleted["inbox"] = await _in_batches(
-            sessionmaker, lambda: delete(inbox).where(key.in_(expired.limit(batch_size))), batch_size, max_batches)
-    if idempotency_days:
-        keys = tables.idempotency
-        key = tuple_(keys.c.key, keys.c.principal)
-        expired = select(keys.c.key, keys.c.principal).where(keys.c.created_at < now - timedelta(days=idempotency_days))
-        deleted["idempotency"] = await _in_batches(
-            sessionmaker, lambda: delete(keys).where(key.in_(expired.limit(batch_size))), batch_size, max_batches)
+    # (name, table, its primary key, the moment its age counts from, the retention in days); a NULL moment (an
+    # unpublished outbox row) is never older than anything
+    kept = [("outbox", tables.outbox, ("seq",), "published_at", outbox_days),
+            ("inbox", tables.inbox, ("consumer", "event_id"), "processed_at", inbox_days),
+            ("idempotency", tables.idempotency, ("key", "principal"), "created_at", idempotency_days)]
+    deleted = {name: 0 for name, *_ in kept}
+    for name, table, key, moment, days in kept:
+        if days:
+            statement = _delete_oldest(table, key, moment, now - timedelta(days=days), batch_size)
+            deleted[name] = await _in_batches(sessionmaker, statement, batch_size, max_batches)
     return Deleted(**deleted)
+
+
+def _delete_oldest(table: Any, key: tuple[str, ...], moment: str, before: datetime, batch_size: int) -> Any:
+    """DELETE of at most `batch_size` rows whose `moment` is before `before`, chosen by primary key."""
+    columns = [table.c[name] for name in key]
+    oldest = select(*columns).where(table.c[moment] < before).limit(batch_size)
+    chosen = columns[0].in_(oldest.scalar_subquery()) if len(columns) == 1 else tuple_(*columns).in_(oldest)
+    return delete(table).where(chosen)
 
 
 async def _in_batches(sessionmaker: async_sessionmaker[AsyncSession], statement: Any, batch_size: int,
@@ -80,7 +80,7 @@ async def _in_batches(sessionmaker: async_sessionmaker[AsyncSession], statement:
     total = 0
     for _ in range(max_batches):
         async with sessionmaker() as session:
-            result = await session.execute(statement())
+            result = await session.execute(statement)
             await session.commit()
         total += result.rowcount or 0
         if (result.rowcount or 0) < batch_size:
