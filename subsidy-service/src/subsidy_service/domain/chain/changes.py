@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any, Mapping, Protocol
 
 from subsidy_service.domain.chain.results import ClaimDraft
-from subsidy_service.domain.chain.vocabulary import FROZEN, UNPAID_FROZEN, VOID_BEFORE_PAYMENT_ONLY, ClaimState, Reason
+from subsidy_service.domain.chain.vocabulary import FROZEN, RECORD_ONLY, UNPAID_FROZEN, ClaimState, Reason
 from subsidy_service.domain.rules import Line
 
 
@@ -115,11 +115,11 @@ def evaluation_inputs(old: Mapping[str, StoredClaim]) -> tuple[frozenset[str], d
 
 
 def may_recover(old: StoredClaim, draft: ClaimDraft | None) -> bool:
-    """A paid claim, no recovery pending, whose draft is now void (not for a reason that voids before payment
-    only, S9): a recovery is due unless one exists."""
+    """A paid claim, no recovery pending, whose draft is now void (not for a record-only reason, S9): a recovery is
+    due unless one exists."""
     return (old.state == ClaimState.PAID and not old.recovery_pending and draft is not None
             and draft.state == ClaimState.VOID
-            and (draft.reason is None or draft.reason.code not in VOID_BEFORE_PAYMENT_ONLY))
+            and (draft.reason is None or draft.reason.code not in RECORD_ONLY))
 
 
 def claim_changes(old: Mapping[str, StoredClaim], drafts: Mapping[str, ClaimDraft],

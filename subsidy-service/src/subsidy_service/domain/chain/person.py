@@ -11,7 +11,7 @@ from subsidy_service.domain.chain.links import evaluate_chain
 from subsidy_service.domain.chain.living import living_allowance
 from subsidy_service.domain.chain.results import ChainView, ClaimDraft, PersonResult
 from subsidy_service.domain.chain.training import training_claims
-from subsidy_service.domain.chain.vocabulary import BROKEN, MISSING, OK, ClaimState, Link, Reason
+from subsidy_service.domain.chain.vocabulary import BROKEN, MISSING, OK, RECORD_ONLY, ClaimState, Link, Reason
 from subsidy_service.domain.chain.working import WorkingChain, event_ids, institution_of
 from subsidy_service.domain.facts import FactSet
 from subsidy_service.domain.policy import Policies
@@ -75,11 +75,10 @@ def evaluate_person(
 
 
 def _record_only(claims: dict[str, ClaimDraft]) -> None:
-    """S9: a claim of training an industry department pays from its own funds is void and carries no amount — no
-    subsidy of these rules arises from it (it is no refusal of an amount, unlike the other void claims, which
-    show what they would have paid); it cites S9 alone."""
+    """S9: a claim of training outside these subsidies (`RECORD_ONLY`) is void and carries no amount; it cites S9
+    alone."""
     for key, draft in list(claims.items()):
-        if draft.reason is not None and draft.reason.code == "industry_department_funded":
+        if draft.reason is not None and draft.reason.code in RECORD_ONLY:
             claims[key] = replace(draft, amount=ZERO, lines=())
 
 

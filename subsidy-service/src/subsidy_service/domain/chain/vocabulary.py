@@ -66,9 +66,10 @@ LINK_LABELS = {
 # every claim of the chain is void, whatever arrived first.
 VOIDING = frozenset({"voucher_revoked", "voucher_expired_unused", "certificate_revoked", "realname_trained_elsewhere",
                      "industry_department_funded"})
-# Voiding reasons that void a claim before payment only: a paid claim keeps its state and opens no recovery (S9 is
-# no revocation of what was delivered; recovery belongs to the settlement flow).
-VOID_BEFORE_PAYMENT_ONLY = frozenset({"industry_department_funded"})
+# Voiding reasons of training outside these subsidies (S9, record only): the void claim carries no amount (it is no
+# refusal of an amount, unlike the other void claims, which show what they would have paid), and it voids a claim
+# before payment only — a paid claim keeps its state and opens no recovery (no revocation of what was delivered).
+RECORD_ONLY = frozenset({"industry_department_funded"})
 # The links that say a voucher was validly used for its class (E6 for evaluation claims).
 USE_LINKS = ("binding", "enrolment")
 
